@@ -1,0 +1,139 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/fountainai/fountain"
+)
+
+// Problem is an RFC 9457 problem document, with Fountain's extensions.
+type Problem struct {
+	Type        string              `json:"type,omitempty" doc:"A URI reference for the problem type (about:blank)."`
+	Title       string              `json:"title,omitempty" doc:"Short summary of the problem type (the HTTP status text)."`
+	Status      int                 `json:"status,omitempty" doc:"HTTP status code."`
+	Detail      string              `json:"detail,omitempty" doc:"What went wrong, in words meant for the user."`
+	Code        string              `json:"code,omitempty" doc:"Fountain's error code: invalid, bad_request, not_found, conflict, unauthorized, upstream, unavailable, cancelled, internal."`
+	Hint        string              `json:"hint,omitempty" doc:"What to do about it, when known."`
+	OperationID string              `json:"operation_id,omitempty" doc:"The operation that failed, if one was started."`
+	Operation   *fountain.Operation `json:"operation,omitempty" doc:"The failed operation with its steps, if one was started."`
+	Errors      []*huma.ErrorDetail `json:"errors,omitempty" doc:"Per-field details: location (e.g. body.instance_name) and message."`
+	headers     http.Header
+}
+
+func (p *Problem) Error() string  { return p.Detail }
+func (p *Problem) GetStatus() int { return p.Status }
+func (p *Problem) GetHeaders() http.Header {
+	if p.headers == nil {
+		p.headers = http.Header{}
+	}
+	return p.headers
+}
+
+// ContentType makes JSON problems application/problem+json.
+func (p *Problem) ContentType(ct string) string {
+	if ct == "application/json" {
+		return "application/problem+json"
+	}
+	return ct
+}
+
+// statusByCode is the one table from error code to HTTP status.
+var statusByCode = map[string]int{
+	fountain.EINVALID:      http.StatusUnprocessableEntity,
+	fountain.EBADREQUEST:   http.StatusBadRequest,
+	fountain.ENOTFOUND:     http.StatusNotFound,
+	fountain.ECONFLICT:     http.StatusConflict,
+	fountain.EUNAUTHORIZED: http.StatusUnauthorized,
+	fountain.EUPSTREAM:     http.StatusBadGateway,
+	fountain.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	fountain.ECANCELLED:    http.StatusConflict,
+	fountain.EINTERNAL:     http.StatusInternalServerError,
+}
+
+// codeByStatus maps huma's own errors (validation, parsing) back to codes.
+func codeByStatus(status int) string {
+	for code, s := range statusByCode {
+		if s == status && code != fountain.ECANCELLED {
+			return code
+		}
+	}
+	return ""
+}
+
+// StatusOf returns the HTTP status for an error code.
+func StatusOf(code string) int {
+	if s, ok := statusByCode[code]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+func init() {
+	// Every error huma writes (validation, bad JSON, ...) is a Problem too.
+	huma.NewError = func(status int, msg string, errs ...error) huma.StatusError {
+		p := &Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: msg, Code: codeByStatus(status)}
+		for _, e := range errs {
+			if e == nil {
+				continue
+			}
+			var d huma.ErrorDetailer
+			if errors.As(e, &d) {
+				p.Errors = append(p.Errors, d.ErrorDetail())
+			} else {
+				p.Errors = append(p.Errors, &huma.ErrorDetail{Message: e.Error()})
+			}
+		}
+		if status == http.StatusUnprocessableEntity && len(p.Errors) > 0 {
+			parts := make([]string, 0, len(p.Errors))
+			for _, d := range p.Errors {
+				parts = append(parts, strings.TrimPrefix(d.Location, "body.")+": "+d.Message)
+			}
+			p.Detail = msg + ": " + strings.Join(parts, "; ")
+		}
+		return p
+	}
+}
+
+// problemFrom turns any error into a Problem. Internal details of errors
+// that are not *fountain.Error stay in the log.
+func problemFrom(err error) error {
+	var p *Problem
+	if errors.As(err, &p) {
+		return p
+	}
+	if errors.Is(err, context.Canceled) {
+		return &Problem{Type: "about:blank", Title: "Client Closed Request", Status: 499, Detail: "request cancelled", Code: fountain.ECANCELLED}
+	}
+	code := fountain.ErrorCode(err)
+	status := StatusOf(code)
+	p = &Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Code: code, Detail: fountain.ErrorMessage(err)}
+	var fe *fountain.Error
+	if errors.As(err, &fe) {
+		p.Hint = fe.Hint
+		if fe.Field != "" {
+			p.Errors = []*huma.ErrorDetail{{Location: "body." + fe.Field, Message: fe.Message}}
+		}
+	}
+	return p
+}
+
+// operationProblem describes a failed operation.
+func operationProblem(op *fountain.Operation) *Problem {
+	code := op.ErrorCode
+	if code == "" {
+		code = fountain.EINTERNAL
+	}
+	status := StatusOf(code)
+	if op.Status == fountain.StatusInterrupted {
+		status = http.StatusServiceUnavailable
+	}
+	p := &Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Code: code,
+		Detail: op.Error, OperationID: op.ID, Operation: op}
+	p.GetHeaders().Set("Fountain-Operation-Id", op.ID)
+	return p
+}

@@ -1,0 +1,196 @@
+package lightsail
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lightsail"
+
+	"github.com/fountainai/fountain"
+)
+
+// catalogueTTL is how long a region's bundles and blueprints are trusted.
+const catalogueTTL = time.Hour
+
+// Bundle is an instance plan.
+type Bundle struct {
+	ID           string  `json:"bundle_id" doc:"Bundle id, e.g. nano_3_0."`
+	Name         string  `json:"name" doc:"Display name."`
+	PriceMonthly float64 `json:"price_monthly_usd" doc:"Monthly price in US dollars."`
+	CPUCount     int     `json:"cpu_count" doc:"Virtual CPUs."`
+	RAMGB        float64 `json:"ram_gb" doc:"Memory in GB."`
+	DiskGB       int     `json:"disk_gb" doc:"Disk in GB."`
+	TransferGB   int     `json:"transfer_gb_per_month" doc:"Included data transfer per month, in GB."`
+	Active       bool    `json:"active" doc:"Whether new instances may use it."`
+}
+
+// Blueprint is an instance image.
+type Blueprint struct {
+	ID       string `json:"blueprint_id" doc:"Blueprint id, e.g. ubuntu_24_04."`
+	Name     string `json:"name" doc:"Display name."`
+	Group    string `json:"group" doc:"Family, e.g. ubuntu."`
+	Version  string `json:"version" doc:"Version."`
+	Platform string `json:"platform" doc:"LINUX_UNIX or WINDOWS."`
+	Type     string `json:"type" doc:"os or app."`
+	Active   bool   `json:"active" doc:"Whether new instances may use it."`
+}
+
+type catalogue struct {
+	once       sync.Mutex
+	fetched    time.Time
+	bundles    []Bundle
+	blueprints []Blueprint
+}
+
+// Bundles lists the region's bundles, active ones first, by price.
+func (c *Client) Bundles(ctx context.Context, region string) ([]Bundle, error) {
+	cat, err := c.cat(ctx, region)
+	if err != nil {
+		return nil, err
+	}
+	return cat.bundles, nil
+}
+
+// Blueprints lists the region's blueprints.
+func (c *Client) Blueprints(ctx context.Context, region string) ([]Blueprint, error) {
+	cat, err := c.cat(ctx, region)
+	if err != nil {
+		return nil, err
+	}
+	return cat.blueprints, nil
+}
+
+func (c *Client) cat(ctx context.Context, region string) (*catalogue, error) {
+	region, err := c.region(region)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	cat, ok := c.catalogue[region]
+	if !ok {
+		cat = &catalogue{}
+		c.catalogue[region] = cat
+	}
+	c.mu.Unlock()
+	cat.once.Lock()
+	defer cat.once.Unlock()
+	if time.Since(cat.fetched) < catalogueTTL {
+		return cat, nil
+	}
+	api, err := c.api(ctx, region)
+	if err != nil {
+		return nil, err
+	}
+	var bundles []Bundle
+	var token *string
+	for {
+		out, err := api.GetBundles(ctx, &lightsail.GetBundlesInput{IncludeInactive: aws.Bool(true), PageToken: token})
+		if err != nil {
+			return nil, awsError("list bundles", err)
+		}
+		for _, b := range out.Bundles {
+			bundles = append(bundles, Bundle{
+				ID: aws.ToString(b.BundleId), Name: aws.ToString(b.Name), PriceMonthly: float64(aws.ToFloat32(b.Price)),
+				CPUCount: int(aws.ToInt32(b.CpuCount)), RAMGB: float64(aws.ToFloat32(b.RamSizeInGb)),
+				DiskGB: int(aws.ToInt32(b.DiskSizeInGb)), TransferGB: int(aws.ToInt32(b.TransferPerMonthInGb)),
+				Active: aws.ToBool(b.IsActive),
+			})
+		}
+		if out.NextPageToken == nil || *out.NextPageToken == "" {
+			break
+		}
+		token = out.NextPageToken
+	}
+	sort.SliceStable(bundles, func(i, j int) bool {
+		if bundles[i].Active != bundles[j].Active {
+			return bundles[i].Active
+		}
+		return bundles[i].PriceMonthly < bundles[j].PriceMonthly
+	})
+	var blueprints []Blueprint
+	token = nil
+	for {
+		out, err := api.GetBlueprints(ctx, &lightsail.GetBlueprintsInput{IncludeInactive: aws.Bool(true), PageToken: token})
+		if err != nil {
+			return nil, awsError("list blueprints", err)
+		}
+		for _, b := range out.Blueprints {
+			blueprints = append(blueprints, Blueprint{
+				ID: aws.ToString(b.BlueprintId), Name: aws.ToString(b.Name), Group: aws.ToString(b.Group),
+				Version: aws.ToString(b.Version), Platform: string(b.Platform), Type: string(b.Type), Active: aws.ToBool(b.IsActive),
+			})
+		}
+		if out.NextPageToken == nil || *out.NextPageToken == "" {
+			break
+		}
+		token = out.NextPageToken
+	}
+	cat.bundles, cat.blueprints, cat.fetched = bundles, blueprints, time.Now()
+	return cat, nil
+}
+
+// bundle returns the bundle with id, or an EINVALID error naming the field.
+func (c *Client) bundle(ctx context.Context, region, id string) (Bundle, error) {
+	bundles, err := c.Bundles(ctx, region)
+	if err != nil {
+		return Bundle{}, err
+	}
+	for _, b := range bundles {
+		if b.ID == id {
+			if !b.Active {
+				return b, fountain.Invalid("bundle_id", "%q is no longer offered for new instances; current bundles: %s", id, activeBundleIDs(bundles))
+			}
+			return b, nil
+		}
+	}
+	return Bundle{}, fountain.Invalid("bundle_id", "%q is not a Lightsail bundle in %s; current bundles: %s", id, region, activeBundleIDs(bundles))
+}
+
+func (c *Client) checkBlueprint(ctx context.Context, region, id string) error {
+	blueprints, err := c.Blueprints(ctx, region)
+	if err != nil {
+		return err
+	}
+	var active []string
+	for _, b := range blueprints {
+		if b.Active {
+			active = append(active, b.ID)
+		}
+		if b.ID == id {
+			if !b.Active {
+				return fountain.Invalid("blueprint_id", "%q is no longer offered for new instances", id)
+			}
+			return nil
+		}
+	}
+	return fountain.Invalid("blueprint_id", "%q is not a Lightsail blueprint in %s; current blueprints: %v", id, region, active)
+}
+
+func (c *Client) bundlePrice(ctx context.Context, region, id string) float64 {
+	bundles, err := c.Bundles(ctx, region)
+	if err != nil {
+		return 0
+	}
+	for _, b := range bundles {
+		if b.ID == id {
+			return b.PriceMonthly
+		}
+	}
+	return 0
+}
+
+func activeBundleIDs(bundles []Bundle) string {
+	s := ""
+	for _, b := range bundles {
+		if b.Active {
+			if s != "" {
+				s += ", "
+			}
+			s += b.ID
+		}
+	}
+	return s
+}

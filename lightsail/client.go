@@ -1,0 +1,214 @@
+// Package lightsail is Fountain's adapter for Amazon Lightsail, through the
+// official aws-sdk-go-v2 client: instances, static IPs, ports, access
+// details, the bundle and blueprint catalogue, and cost. Each change is done
+// as recorded, idempotent steps.
+package lightsail
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/lightsail"
+	"github.com/aws/aws-sdk-go-v2/service/lightsail/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/fountainai/fountain"
+)
+
+// Options configure the adapter.
+type Options struct {
+	// DefaultRegion is used when a request names none.
+	DefaultRegion string
+	// Endpoint, if set, is the Lightsail endpoint for every region (an
+	// emulator). Otherwise the SDK's resolution applies, which honours
+	// AWS_ENDPOINT_URL_LIGHTSAIL.
+	Endpoint string
+	// AccessKeyID and SecretAccessKey, if set, are static credentials;
+	// otherwise the SDK's standard credential chain is used.
+	AccessKeyID, SecretAccessKey string
+	// PollInterval is how often waits poll (default 5 s, as Ansible does).
+	PollInterval time.Duration
+	// WaitTimeout bounds a wait for an instance (default 5 minutes).
+	WaitTimeout time.Duration
+	// ProbeSSH checks that SSH answers at addr (host:port). The default dials
+	// and reads the SSH banner.
+	ProbeSSH func(ctx context.Context, addr string) error
+	// Getenv reads the environment (os.Getenv in production).
+	Getenv func(string) string
+	Logger *slog.Logger
+}
+
+// Client is the Lightsail adapter. It is safe for concurrent use.
+type Client struct {
+	opts Options
+	cfg  aws.Config
+
+	mu        sync.Mutex
+	clients   map[string]*lightsail.Client
+	catalogue map[string]*catalogue // by region
+}
+
+// New loads the AWS configuration (standard chain unless static credentials
+// are given) and returns a client.
+func New(ctx context.Context, opts Options) (*Client, error) {
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = 5 * time.Second
+	}
+	if opts.WaitTimeout <= 0 {
+		opts.WaitTimeout = 5 * time.Minute
+	}
+	if opts.ProbeSSH == nil {
+		opts.ProbeSSH = ProbeSSH
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	loadOpts := []func(*awsconfig.LoadOptions) error{}
+	if opts.DefaultRegion != "" {
+		loadOpts = append(loadOpts, awsconfig.WithRegion(opts.DefaultRegion))
+	}
+	if opts.AccessKeyID != "" {
+		loadOpts = append(loadOpts, awsconfig.WithCredentialsProvider(
+			credentials.NewStaticCredentialsProvider(opts.AccessKeyID, opts.SecretAccessKey, "")))
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, loadOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	if opts.DefaultRegion == "" {
+		opts.DefaultRegion = cfg.Region
+	}
+	return &Client{opts: opts, cfg: cfg, clients: map[string]*lightsail.Client{}, catalogue: map[string]*catalogue{}}, nil
+}
+
+// DefaultRegion is the region used when a request names none.
+func (c *Client) DefaultRegion() string { return c.opts.DefaultRegion }
+
+// region returns the region to use, validated.
+func (c *Client) region(region string) (string, error) {
+	if region == "" {
+		region = c.opts.DefaultRegion
+	}
+	if region == "" {
+		return "", fountain.Invalid("region", "is required (no default region is configured: set AWS_REGION)")
+	}
+	return region, ValidateRegion("region", region)
+}
+
+// api returns the SDK client for region, after checking that credentials
+// can be had, so that a missing configuration is a clear 503.
+func (c *Client) api(ctx context.Context, region string) (*lightsail.Client, error) {
+	c.mu.Lock()
+	cl, ok := c.clients[region]
+	c.mu.Unlock()
+	if ok {
+		return cl, nil
+	}
+	if c.cfg.Credentials == nil {
+		return nil, noCredentials(nil)
+	}
+	if _, err := c.cfg.Credentials.Retrieve(ctx); err != nil {
+		return nil, noCredentials(err)
+	}
+	cl = lightsail.NewFromConfig(c.cfg, func(o *lightsail.Options) {
+		o.Region = region
+		if c.opts.Endpoint != "" {
+			o.BaseEndpoint = aws.String(c.opts.Endpoint)
+		}
+	})
+	c.mu.Lock()
+	c.clients[region] = cl
+	c.mu.Unlock()
+	return cl, nil
+}
+
+func noCredentials(err error) error {
+	return &fountain.Error{
+		Code:    fountain.EUNAVAILABLE,
+		Message: "no AWS credentials are configured",
+		Hint:    "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), or run `fountain serve --sandbox` to use the built-in Lightsail emulator",
+		Err:     err,
+	}
+}
+
+// awsError maps an SDK error to a Fountain error with a clear message.
+func awsError(action string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var fe *fountain.Error
+	if errors.As(err, &fe) {
+		return err
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s: %w", action, err)
+	}
+	var (
+		nf  *types.NotFoundException
+		inv *types.InvalidInputException
+		ua  *types.UnauthenticatedException
+		ad  *types.AccessDeniedException
+		of  *types.OperationFailureException
+		api smithy.APIError
+	)
+	switch {
+	case errors.As(err, &nf):
+		return &fountain.Error{Code: fountain.ENOTFOUND, Message: fmt.Sprintf("%s: %s", action, aws.ToString(nf.Message)), Err: err}
+	case errors.As(err, &inv):
+		return &fountain.Error{Code: fountain.EINVALID, Message: fmt.Sprintf("%s: %s", action, aws.ToString(inv.Message)), Err: err}
+	case errors.As(err, &ua), errors.As(err, &ad):
+		return authError(action, err)
+	case errors.As(err, &of):
+		return &fountain.Error{Code: fountain.EUPSTREAM, Message: fmt.Sprintf("%s: Lightsail refused: %s", action, aws.ToString(of.Message)), Err: err}
+	case errors.As(err, &api):
+		switch api.ErrorCode() {
+		case "UnrecognizedClientException", "InvalidSignatureException", "SignatureDoesNotMatch",
+			"IncompleteSignatureException", "ExpiredTokenException", "InvalidClientTokenId", "MissingAuthenticationTokenException":
+			return authError(action, err)
+		}
+		return &fountain.Error{Code: fountain.EUPSTREAM, Message: fmt.Sprintf("%s: Lightsail answered %s: %s", action, api.ErrorCode(), api.ErrorMessage()), Err: err}
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) || strings.Contains(err.Error(), "connection refused") {
+		return &fountain.Error{Code: fountain.EUPSTREAM, Message: fmt.Sprintf("%s: Lightsail is not reachable", action), Err: err}
+	}
+	return &fountain.Error{Code: fountain.EUPSTREAM, Message: fmt.Sprintf("%s: Lightsail call failed", action), Err: err}
+}
+
+func authError(action string, err error) error {
+	return &fountain.Error{
+		Code:    fountain.EUPSTREAM,
+		Message: fmt.Sprintf("%s: AWS rejected Fountain's credentials", action),
+		Hint:    "check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (or the profile) and that the IAM user may use Lightsail",
+		Err:     err,
+	}
+}
+
+// ProbeSSH dials addr and reads the SSH identification line.
+func ProbeSSH(ctx context.Context, addr string) error {
+	d := net.Dialer{Timeout: 3 * time.Second}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 4)
+	if _, err := io.ReadFull(conn, buf); err != nil {
+		return fmt.Errorf("read SSH banner: %w", err)
+	}
+	if string(buf) != "SSH-" {
+		return fmt.Errorf("%s does not speak SSH", addr)
+	}
+	return nil
+}

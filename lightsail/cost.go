@@ -1,0 +1,69 @@
+package lightsail
+
+import (
+	"context"
+	"math"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lightsail"
+)
+
+// UnattachedStaticIPMonthly is what Lightsail charges a month for a static IP
+// that is not attached to an instance ($0.005 an hour); attached ones are free.
+const UnattachedStaticIPMonthly = 3.65
+
+// Cost is the monthly cost of what exists in a region.
+type Cost struct {
+	Region   string     `json:"region" doc:"AWS region."`
+	Currency string     `json:"currency" doc:"Always USD."`
+	Items    []CostItem `json:"items" doc:"One line per billed resource."`
+	TotalUSD float64    `json:"total_monthly_usd" doc:"Total per month, in US dollars."`
+}
+
+// CostItem is one billed resource.
+type CostItem struct {
+	Resource string  `json:"resource" doc:"Resource name."`
+	Type     string  `json:"type" doc:"instance or static_ip."`
+	Plan     string  `json:"plan" doc:"Bundle id, or the static IP's state."`
+	Monthly  float64 `json:"monthly_usd" doc:"Monthly price in US dollars."`
+}
+
+// Cost reports the monthly cost of the region's instances and static IPs.
+func (c *Client) Cost(ctx context.Context, region string) (Cost, error) {
+	insts, err := c.ListInstances(ctx, region)
+	if err != nil {
+		return Cost{}, err
+	}
+	region, _ = c.region(region)
+	cost := Cost{Region: region, Currency: "USD", Items: []CostItem{}}
+	for _, in := range insts {
+		cost.Items = append(cost.Items, CostItem{Resource: in.Name, Type: "instance", Plan: in.BundleID, Monthly: in.PriceMonthly})
+	}
+	api, err := c.api(ctx, region)
+	if err != nil {
+		return Cost{}, err
+	}
+	var token *string
+	for {
+		out, err := api.GetStaticIps(ctx, &lightsail.GetStaticIpsInput{PageToken: token})
+		if err != nil {
+			return Cost{}, awsError("list static ips", err)
+		}
+		for _, ip := range out.StaticIps {
+			item := CostItem{Resource: aws.ToString(ip.Name), Type: "static_ip", Plan: "attached"}
+			if !aws.ToBool(ip.IsAttached) {
+				item.Plan, item.Monthly = "unattached", UnattachedStaticIPMonthly
+			}
+			cost.Items = append(cost.Items, item)
+		}
+		if out.NextPageToken == nil || *out.NextPageToken == "" {
+			break
+		}
+		token = out.NextPageToken
+	}
+	for _, it := range cost.Items {
+		cost.TotalUSD += it.Monthly
+	}
+	cost.TotalUSD = math.Round(cost.TotalUSD*100) / 100
+	return cost, nil
+}

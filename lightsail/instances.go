@@ -1,0 +1,440 @@
+package lightsail
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lightsail"
+	"github.com/aws/aws-sdk-go-v2/service/lightsail/types"
+
+	"github.com/fountainai/fountain"
+	"github.com/fountainai/fountain/operation"
+)
+
+// Stepper records the steps of an operation (an *operation.Run).
+type Stepper interface {
+	Step(ctx context.Context, name string, fn func(ctx context.Context) (operation.StepResult, error)) error
+	Log(line string)
+}
+
+// Instance is Fountain's view of a Lightsail instance.
+type Instance struct {
+	Name             string            `json:"instance_name" doc:"Instance name."`
+	Region           string            `json:"region" doc:"AWS region."`
+	AvailabilityZone string            `json:"availability_zone" doc:"Availability zone."`
+	BlueprintID      string            `json:"blueprint_id" doc:"Image, e.g. ubuntu_24_04."`
+	BundleID         string            `json:"bundle_id" doc:"Plan, e.g. nano_3_0."`
+	State            string            `json:"state" doc:"pending, running, stopping, stopped, ..."`
+	PublicIP         string            `json:"public_ip,omitempty" doc:"Public IPv4 address."`
+	PrivateIP        string            `json:"private_ip,omitempty" doc:"Private IPv4 address."`
+	IsStaticIP       bool              `json:"is_static_ip" doc:"Whether the public address is a static IP."`
+	Username         string            `json:"username,omitempty" doc:"The SSH user, e.g. ubuntu."`
+	SSHKeyName       string            `json:"ssh_key_name,omitempty" doc:"The key pair that logs in."`
+	CreatedAt        *time.Time        `json:"created_at,omitempty" doc:"When it was created."`
+	Tags             map[string]string `json:"tags,omitempty" doc:"Tags."`
+	Ports            []Port            `json:"ports,omitempty" doc:"Open public ports."`
+	PriceMonthly     float64           `json:"price_monthly_usd" doc:"Monthly price of its bundle in US dollars."`
+	SSHHostKeys      []HostKey         `json:"ssh_host_keys,omitempty" doc:"The instance's SSH host keys as Lightsail witnessed them (single-instance view only): pin these."`
+}
+
+// Port is an open public port range.
+type Port struct {
+	FromPort int      `json:"from_port" doc:"First port."`
+	ToPort   int      `json:"to_port" doc:"Last port."`
+	Protocol string   `json:"protocol" doc:"tcp, udp, all, icmp."`
+	Cidrs    []string `json:"cidrs,omitempty" doc:"IPv4 sources allowed."`
+	State    string   `json:"state,omitempty" doc:"open or closed."`
+}
+
+// HostKey is one SSH host key of an instance.
+type HostKey struct {
+	Algorithm         string `json:"algorithm" doc:"Key algorithm, e.g. ssh-ed25519."`
+	FingerprintSHA256 string `json:"fingerprint_sha256" doc:"SHA256 fingerprint."`
+	PublicKey         string `json:"public_key,omitempty" doc:"The public key (base64 wire format)."`
+}
+
+// CreateInstanceInput is the body of create-instance, in the design's naming.
+type CreateInstanceInput struct {
+	InstanceName     string            `json:"instance_name" minLength:"2" maxLength:"255" doc:"Name of the instance: 2-255 letters, digits, '_', '.', '-', starting and ending with a letter or digit." example:"opensearch-instance"`
+	BlueprintID      string            `json:"blueprint_id" minLength:"1" doc:"Image id (see GET /aws/lightsail/blueprints), e.g. ubuntu_24_04." example:"ubuntu_24_04"`
+	BundleID         string            `json:"bundle_id" minLength:"1" doc:"Plan id (see GET /aws/lightsail/bundles), e.g. nano_3_0." example:"nano_3_0"`
+	Region           string            `json:"region" doc:"AWS region." example:"eu-central-1"`
+	AvailabilityZone string            `json:"availability_zone" doc:"Availability zone in the region." example:"eu-central-1a"`
+	KeyPairName      string            `json:"key_pair_name,omitempty" required:"false" doc:"Key pair that logs in (default: the region's default key pair)."`
+	Tags             map[string]string `json:"tags,omitempty" required:"false" doc:"Tags to set on the new instance."`
+	StaticIP         bool              `json:"static_ip,omitempty" required:"false" doc:"Allocate a static IP named <instance_name>-ip and attach it, so the address survives stop and start."`
+	Wait             bool              `json:"wait,omitempty" required:"false" doc:"Wait until the instance runs and SSH answers."`
+	WaitTimeoutSec   int               `json:"wait_timeout_seconds,omitempty" required:"false" minimum:"0" maximum:"3600" doc:"Deadline for wait, in seconds (default 300)."`
+}
+
+// InstanceInput names an instance, for start, stop, reboot and delete.
+type InstanceInput struct {
+	InstanceName string `json:"instance_name" minLength:"2" maxLength:"255" doc:"Name of the instance." example:"opensearch-instance"`
+	Region       string `json:"region,omitempty" required:"false" doc:"AWS region (default: the server's)." example:"eu-central-1"`
+	Wait         bool   `json:"wait,omitempty" required:"false" doc:"Wait until the instance reaches its new state."`
+}
+
+// Target is the operation target for an instance.
+func Target(region, name string) string { return normalizeTarget(region, name) }
+
+// ValidateCreate checks a create request without calling AWS.
+func (c *Client) ValidateCreate(in *CreateInstanceInput) error {
+	region, err := c.region(in.Region)
+	if err != nil {
+		return err
+	}
+	in.Region = region
+	if err := ValidateName("instance_name", in.InstanceName); err != nil {
+		return err
+	}
+	if err := ValidateZone("availability_zone", in.AvailabilityZone, region); err != nil {
+		return err
+	}
+	if err := validateID("bundle_id", in.BundleID); err != nil {
+		return err
+	}
+	if err := validateID("blueprint_id", in.BlueprintID); err != nil {
+		return err
+	}
+	if in.KeyPairName != "" {
+		if err := ValidateName("key_pair_name", in.KeyPairName); err != nil {
+			return err
+		}
+	}
+	for k := range in.Tags {
+		if k == "" || len(k) > 128 {
+			return fountain.Invalid("tags", "tag keys must be 1 to 128 characters")
+		}
+	}
+	return nil
+}
+
+// ValidateInstance checks an instance request without calling AWS.
+func (c *Client) ValidateInstance(in *InstanceInput) error {
+	region, err := c.region(in.Region)
+	if err != nil {
+		return err
+	}
+	in.Region = region
+	return ValidateName("instance_name", in.InstanceName)
+}
+
+// CheckCatalogue checks the request's bundle and blueprint against the
+// region's catalogue (read once an hour), before anything is created.
+func (c *Client) CheckCatalogue(ctx context.Context, in *CreateInstanceInput) error {
+	if _, err := c.bundle(ctx, in.Region, in.BundleID); err != nil {
+		return err
+	}
+	return c.checkBlueprint(ctx, in.Region, in.BlueprintID)
+}
+
+// CreateResult is what create-instance reports.
+type CreateResult struct {
+	Instance          Instance `json:"instance" doc:"The instance."`
+	MonthlyPriceAdded float64  `json:"monthly_price_added_usd" doc:"What this call adds to the monthly bill, in US dollars (0 if nothing was created)."`
+	StaticIPName      string   `json:"static_ip_name,omitempty" doc:"The static IP attached, if asked for."`
+}
+
+// CreateInstance creates the instance unless it exists with the same
+// settings (then nothing changes) or with other settings (ECONFLICT).
+func (c *Client) CreateInstance(ctx context.Context, run Stepper, in CreateInstanceInput) (operation.Outcome, error) {
+	api, err := c.api(ctx, in.Region)
+	if err != nil {
+		return operation.Outcome{}, err
+	}
+	var existing *types.Instance
+	var price float64
+	if err := run.Step(ctx, "check for an existing instance", func(ctx context.Context) (operation.StepResult, error) {
+		inst, err := c.getInstance(ctx, api, in.InstanceName)
+		if err != nil {
+			return operation.StepResult{}, err
+		}
+		if inst == nil {
+			return operation.StepResult{Output: "no instance named " + in.InstanceName}, nil
+		}
+		existing = inst
+		var diffs []string
+		if got := aws.ToString(inst.BlueprintId); got != in.BlueprintID {
+			diffs = append(diffs, fmt.Sprintf("blueprint_id is %s, not %s", got, in.BlueprintID))
+		}
+		if got := aws.ToString(inst.BundleId); got != in.BundleID {
+			diffs = append(diffs, fmt.Sprintf("bundle_id is %s, not %s", got, in.BundleID))
+		}
+		if inst.Location != nil {
+			if got := aws.ToString(inst.Location.AvailabilityZone); got != in.AvailabilityZone {
+				diffs = append(diffs, fmt.Sprintf("availability_zone is %s, not %s", got, in.AvailabilityZone))
+			}
+		}
+		if len(diffs) > 0 {
+			return operation.StepResult{}, fountain.Errorf(fountain.ECONFLICT,
+				"instance %s already exists in %s with other settings: %v; delete it or choose another name", in.InstanceName, in.Region, diffs)
+		}
+		return operation.StepResult{Output: "instance exists with the same settings"}, nil
+	}); err != nil {
+		return operation.Outcome{}, err
+	}
+	if existing == nil {
+		if err := run.Step(ctx, "create instance "+in.InstanceName, func(ctx context.Context) (operation.StepResult, error) {
+			req := &lightsail.CreateInstancesInput{
+				InstanceNames:    []string{in.InstanceName},
+				AvailabilityZone: aws.String(in.AvailabilityZone),
+				BlueprintId:      aws.String(in.BlueprintID),
+				BundleId:         aws.String(in.BundleID),
+			}
+			if in.KeyPairName != "" {
+				req.KeyPairName = aws.String(in.KeyPairName)
+			}
+			keys := make([]string, 0, len(in.Tags))
+			for k := range in.Tags {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				req.Tags = append(req.Tags, types.Tag{Key: aws.String(k), Value: aws.String(in.Tags[k])})
+			}
+			if _, err := api.CreateInstances(ctx, req); err != nil {
+				return operation.StepResult{}, awsError("create instance "+in.InstanceName, err)
+			}
+			price = c.bundlePrice(ctx, in.Region, in.BundleID)
+			return operation.StepResult{Changed: true, Output: fmt.Sprintf("created; adds $%.2f a month", price)}, nil
+		}); err != nil {
+			return operation.Outcome{}, err
+		}
+	}
+	res := CreateResult{MonthlyPriceAdded: price}
+	if in.StaticIP {
+		res.StaticIPName = in.InstanceName + "-ip"
+		if err := c.ensureStaticIP(ctx, run, api, res.StaticIPName, in.InstanceName); err != nil {
+			return operation.Outcome{}, err
+		}
+	}
+	if in.Wait {
+		timeout := c.opts.WaitTimeout
+		if in.WaitTimeoutSec > 0 {
+			timeout = time.Duration(in.WaitTimeoutSec) * time.Second
+		}
+		if err := c.waitRunningAndSSH(ctx, run, api, in.InstanceName, timeout); err != nil {
+			return operation.Outcome{}, err
+		}
+	}
+	inst, err := c.getInstance(ctx, api, in.InstanceName)
+	if err != nil {
+		return operation.Outcome{}, err
+	}
+	if inst != nil {
+		res.Instance = c.view(ctx, in.Region, inst)
+	}
+	msg := fmt.Sprintf("Instance %s created in %s", in.InstanceName, in.Region)
+	if existing != nil {
+		msg = fmt.Sprintf("Instance %s already exists in %s", in.InstanceName, in.Region)
+	}
+	return operation.Outcome{Message: msg, Result: res}, nil
+}
+
+// getInstance returns the instance, or nil if it does not exist.
+func (c *Client) getInstance(ctx context.Context, api *lightsail.Client, name string) (*types.Instance, error) {
+	out, err := api.GetInstance(ctx, &lightsail.GetInstanceInput{InstanceName: aws.String(name)})
+	var nf *types.NotFoundException
+	if errors.As(err, &nf) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, awsError("get instance "+name, err)
+	}
+	return out.Instance, nil
+}
+
+func stateName(inst *types.Instance) string {
+	if inst == nil || inst.State == nil {
+		return ""
+	}
+	return aws.ToString(inst.State.Name)
+}
+
+// waitState polls until the instance is in state want, or the deadline.
+func (c *Client) waitState(ctx context.Context, api *lightsail.Client, name, want string, timeout time.Duration) (*types.Instance, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		inst, err := c.getInstance(ctx, api, name)
+		if err != nil && ctx.Err() == nil {
+			return nil, err
+		}
+		if want == "" && inst == nil && err == nil {
+			return nil, nil
+		}
+		if inst != nil && stateName(inst) == want {
+			return inst, nil
+		}
+		select {
+		case <-ctx.Done():
+			if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.DeadlineExceeded) {
+				return nil, cause
+			}
+			return nil, fountain.Errorf(fountain.EUPSTREAM, "instance %s did not become %s within %s (last state: %s)", name, orGone(want), timeout, orGone(stateName(inst)))
+		case <-time.After(c.opts.PollInterval):
+		}
+	}
+}
+
+func orGone(s string) string {
+	if s == "" {
+		return "deleted"
+	}
+	return s
+}
+
+func (c *Client) waitRunningAndSSH(ctx context.Context, run Stepper, api *lightsail.Client, name string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	var ip string
+	if err := run.Step(ctx, "wait for "+name+" to run", func(ctx context.Context) (operation.StepResult, error) {
+		inst, err := c.waitState(ctx, api, name, "running", timeout)
+		if err != nil {
+			return operation.StepResult{}, err
+		}
+		ip = aws.ToString(inst.PublicIpAddress)
+		return operation.StepResult{Output: "running at " + ip}, nil
+	}); err != nil {
+		return err
+	}
+	return run.Step(ctx, "wait for SSH on "+name, func(ctx context.Context) (operation.StepResult, error) {
+		if ip == "" {
+			return operation.StepResult{}, fountain.Errorf(fountain.EUPSTREAM, "instance %s has no public IP", name)
+		}
+		addr := net.JoinHostPort(ip, "22")
+		ctx, cancel := context.WithDeadline(ctx, deadline)
+		defer cancel()
+		var last error
+		for {
+			if last = c.opts.ProbeSSH(ctx, addr); last == nil {
+				return operation.StepResult{Output: "SSH answers at " + addr}, nil
+			}
+			var fe *fountain.Error
+			if errors.As(last, &fe) {
+				return operation.StepResult{}, last // a definite answer, not worth retrying
+			}
+			select {
+			case <-ctx.Done():
+				return operation.StepResult{}, &fountain.Error{Code: fountain.EUPSTREAM,
+					Message: fmt.Sprintf("SSH did not answer at %s within %s", addr, timeout), Err: last}
+			case <-time.After(c.opts.PollInterval):
+			}
+		}
+	})
+}
+
+// view converts an SDK instance to Fountain's view.
+func (c *Client) view(ctx context.Context, region string, inst *types.Instance) Instance {
+	v := Instance{
+		Name: aws.ToString(inst.Name), Region: region, BlueprintID: aws.ToString(inst.BlueprintId),
+		BundleID: aws.ToString(inst.BundleId), State: stateName(inst), PublicIP: aws.ToString(inst.PublicIpAddress),
+		PrivateIP: aws.ToString(inst.PrivateIpAddress), IsStaticIP: aws.ToBool(inst.IsStaticIp),
+		Username: aws.ToString(inst.Username), SSHKeyName: aws.ToString(inst.SshKeyName), CreatedAt: inst.CreatedAt,
+	}
+	if inst.Location != nil {
+		v.AvailabilityZone = aws.ToString(inst.Location.AvailabilityZone)
+	}
+	if len(inst.Tags) > 0 {
+		v.Tags = map[string]string{}
+		for _, t := range inst.Tags {
+			v.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+		}
+	}
+	if inst.Networking != nil {
+		for _, p := range inst.Networking.Ports {
+			v.Ports = append(v.Ports, Port{FromPort: int(p.FromPort), ToPort: int(p.ToPort), Protocol: string(p.Protocol), Cidrs: p.Cidrs})
+		}
+	}
+	v.PriceMonthly = c.bundlePrice(ctx, region, v.BundleID)
+	return v
+}
+
+// ListInstances lists the region's instances.
+func (c *Client) ListInstances(ctx context.Context, region string) ([]Instance, error) {
+	region, err := c.region(region)
+	if err != nil {
+		return nil, err
+	}
+	api, err := c.api(ctx, region)
+	if err != nil {
+		return nil, err
+	}
+	insts, err := allInstances(ctx, api)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Instance, 0, len(insts))
+	for i := range insts {
+		out = append(out, c.view(ctx, region, &insts[i]))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+func allInstances(ctx context.Context, api *lightsail.Client) ([]types.Instance, error) {
+	var all []types.Instance
+	var token *string
+	for {
+		out, err := api.GetInstances(ctx, &lightsail.GetInstancesInput{PageToken: token})
+		if err != nil {
+			return nil, awsError("list instances", err)
+		}
+		all = append(all, out.Instances...)
+		if out.NextPageToken == nil || *out.NextPageToken == "" {
+			return all, nil
+		}
+		token = out.NextPageToken
+	}
+}
+
+// GetInstance returns one instance, with its SSH host keys.
+func (c *Client) GetInstance(ctx context.Context, region, name string) (Instance, error) {
+	region, err := c.region(region)
+	if err != nil {
+		return Instance{}, err
+	}
+	if err := ValidateName("instance_name", name); err != nil {
+		return Instance{}, err
+	}
+	api, err := c.api(ctx, region)
+	if err != nil {
+		return Instance{}, err
+	}
+	inst, err := c.getInstance(ctx, api, name)
+	if err != nil {
+		return Instance{}, err
+	}
+	if inst == nil {
+		return Instance{}, fountain.Errorf(fountain.ENOTFOUND, "instance %s not found in %s", name, region)
+	}
+	v := c.view(ctx, region, inst)
+	if stateName(inst) == "running" {
+		keys, err := c.hostKeys(ctx, api, name)
+		if err != nil {
+			return Instance{}, err
+		}
+		v.SSHHostKeys = keys
+	}
+	return v, nil
+}
+
+func (c *Client) hostKeys(ctx context.Context, api *lightsail.Client, name string) ([]HostKey, error) {
+	out, err := api.GetInstanceAccessDetails(ctx, &lightsail.GetInstanceAccessDetailsInput{
+		InstanceName: aws.String(name), Protocol: types.InstanceAccessProtocolSsh,
+	})
+	if err != nil {
+		return nil, awsError("get access details of "+name, err)
+	}
+	keys := []HostKey{}
+	if out.AccessDetails != nil {
+		for _, k := range out.AccessDetails.HostKeys {
+			keys = append(keys, HostKey{Algorithm: aws.ToString(k.Algorithm), FingerprintSHA256: aws.ToString(k.FingerprintSHA256), PublicKey: aws.ToString(k.PublicKey)})
+		}
+	}
+	return keys, nil
+}

@@ -1,0 +1,121 @@
+package lightsail
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lightsail"
+
+	"github.com/fountainai/fountain"
+	"github.com/fountainai/fountain/operation"
+)
+
+// lifecycle describes one of start, stop, reboot, delete.
+type lifecycle struct {
+	verb     string // start, stop, reboot, delete
+	past     string // started, stopped, ...
+	settled  string // the state that needs no action ("" for deleted)
+	waitFor  string // the state to wait for
+	noop     map[string]string
+	call     func(ctx context.Context, api *lightsail.Client, name string) error
+	mustHave bool // a missing instance is an error (not for delete)
+}
+
+var lifecycles = map[string]lifecycle{
+	"start": {verb: "start", past: "started", settled: "running", waitFor: "running", mustHave: true,
+		noop: map[string]string{"running": "already running", "pending": "already starting"},
+		call: func(ctx context.Context, api *lightsail.Client, name string) error {
+			_, err := api.StartInstance(ctx, &lightsail.StartInstanceInput{InstanceName: aws.String(name)})
+			return err
+		}},
+	"stop": {verb: "stop", past: "stopped", settled: "stopped", waitFor: "stopped", mustHave: true,
+		noop: map[string]string{"stopped": "already stopped", "stopping": "already stopping"},
+		call: func(ctx context.Context, api *lightsail.Client, name string) error {
+			_, err := api.StopInstance(ctx, &lightsail.StopInstanceInput{InstanceName: aws.String(name)})
+			return err
+		}},
+	"reboot": {verb: "reboot", past: "rebooted", waitFor: "running", mustHave: true,
+		call: func(ctx context.Context, api *lightsail.Client, name string) error {
+			_, err := api.RebootInstance(ctx, &lightsail.RebootInstanceInput{InstanceName: aws.String(name)})
+			return err
+		}},
+	"delete": {verb: "delete", past: "deleted",
+		call: func(ctx context.Context, api *lightsail.Client, name string) error {
+			_, err := api.DeleteInstance(ctx, &lightsail.DeleteInstanceInput{InstanceName: aws.String(name)})
+			return err
+		}},
+}
+
+// Lifecycle runs start, stop, reboot or delete on an instance, idempotently:
+// starting a running instance, stopping a stopped one or deleting a missing
+// one changes nothing and says so.
+func (c *Client) Lifecycle(ctx context.Context, run Stepper, verb string, in InstanceInput) (operation.Outcome, error) {
+	lc, ok := lifecycles[verb]
+	if !ok {
+		return operation.Outcome{}, fmt.Errorf("unknown lifecycle verb %q", verb)
+	}
+	api, err := c.api(ctx, in.Region)
+	if err != nil {
+		return operation.Outcome{}, err
+	}
+	name := in.InstanceName
+	var state, already string
+	if err := run.Step(ctx, "check instance "+name, func(ctx context.Context) (operation.StepResult, error) {
+		inst, err := c.getInstance(ctx, api, name)
+		if err != nil {
+			return operation.StepResult{}, err
+		}
+		if inst == nil {
+			if lc.mustHave {
+				return operation.StepResult{}, fountain.Errorf(fountain.ENOTFOUND, "instance %s not found in %s", name, in.Region)
+			}
+			already = "does not exist"
+			return operation.StepResult{Output: "no instance named " + name}, nil
+		}
+		state = stateName(inst)
+		already = lc.noop[state]
+		if verb == "reboot" && state != "running" {
+			return operation.StepResult{}, fountain.Errorf(fountain.ECONFLICT, "instance %s is %s; only a running instance can be rebooted", name, state)
+		}
+		return operation.StepResult{Output: "state: " + state}, nil
+	}); err != nil {
+		return operation.Outcome{}, err
+	}
+	if already == "" {
+		if verb == "start" && state == "stopping" {
+			if err := run.Step(ctx, "wait for "+name+" to stop before starting it", func(ctx context.Context) (operation.StepResult, error) {
+				_, err := c.waitState(ctx, api, name, "stopped", c.opts.WaitTimeout)
+				return operation.StepResult{}, err
+			}); err != nil {
+				return operation.Outcome{}, err
+			}
+		}
+		if err := run.Step(ctx, lc.verb+" instance "+name, func(ctx context.Context) (operation.StepResult, error) {
+			if err := lc.call(ctx, api, name); err != nil {
+				return operation.StepResult{}, awsError(lc.verb+" instance "+name, err)
+			}
+			return operation.StepResult{Changed: true, Output: lc.past}, nil
+		}); err != nil {
+			return operation.Outcome{}, err
+		}
+	}
+	if in.Wait && already != "does not exist" {
+		if err := run.Step(ctx, "wait for "+name+" to be "+orGone(lc.waitFor), func(ctx context.Context) (operation.StepResult, error) {
+			_, err := c.waitState(ctx, api, name, lc.waitFor, c.opts.WaitTimeout)
+			return operation.StepResult{}, err
+		}); err != nil {
+			return operation.Outcome{}, err
+		}
+	}
+	var result any
+	if verb != "delete" {
+		if inst, err := c.getInstance(ctx, api, name); err == nil && inst != nil {
+			result = map[string]any{"instance": c.view(ctx, in.Region, inst)}
+		}
+	}
+	if already != "" {
+		return operation.Outcome{Message: fmt.Sprintf("Instance %s %s in %s; nothing to do", name, already, in.Region), Result: result}, nil
+	}
+	return operation.Outcome{Message: fmt.Sprintf("Instance %s %s in %s", name, lc.past, in.Region), Result: result}, nil
+}

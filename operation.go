@@ -1,0 +1,95 @@
+package fountain
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// OperationStatus is where an operation is in its life.
+type OperationStatus string
+
+// Operation statuses. Pending and Running are live; the others are final.
+const (
+	StatusPending     OperationStatus = "pending"
+	StatusRunning     OperationStatus = "running"
+	StatusSucceeded   OperationStatus = "succeeded"
+	StatusFailed      OperationStatus = "failed"
+	StatusCancelled   OperationStatus = "cancelled"
+	StatusInterrupted OperationStatus = "interrupted"
+)
+
+// Final reports whether the status can no longer change.
+func (s OperationStatus) Final() bool {
+	return s != StatusPending && s != StatusRunning
+}
+
+// StepStatus is the outcome of one step: ok (nothing to do), changed, failed.
+type StepStatus string
+
+// Step outcomes.
+const (
+	StepRunning StepStatus = "running"
+	StepOK      StepStatus = "ok"
+	StepChanged StepStatus = "changed"
+	StepFailed  StepStatus = "failed"
+)
+
+// Step is one recorded step of an operation.
+type Step struct {
+	Name       string     `json:"name" doc:"What the step does."`
+	Status     StepStatus `json:"status" enum:"running,ok,changed,failed" doc:"ok: nothing needed doing; changed: the step changed something; failed: it failed."`
+	StartedAt  time.Time  `json:"started_at" doc:"When the step started."`
+	DurationMS int64      `json:"duration_ms" doc:"How long the step took, in milliseconds."`
+	Output     string     `json:"output,omitempty" doc:"The tail of the step's output (secrets redacted)."`
+	Error      string     `json:"error,omitempty" doc:"Why the step failed."`
+}
+
+// Operation is the record of one mutating call: what was asked, each step
+// taken, and how it ended. Every change Fountain makes is an operation.
+type Operation struct {
+	ID         string          `json:"id" doc:"Operation id."`
+	Kind       string          `json:"kind" doc:"What kind of change, e.g. lightsail.create-instance."`
+	Target     string          `json:"target" doc:"What the change is about, e.g. eu-central-1/opensearch-instance."`
+	Request    json.RawMessage `json:"request,omitempty" doc:"The request, with secrets redacted."`
+	Status     OperationStatus `json:"status" enum:"pending,running,succeeded,failed,cancelled,interrupted" doc:"pending, running, succeeded, failed, cancelled, or interrupted (Fountain stopped while it ran)."`
+	Changed    bool            `json:"changed" doc:"Whether anything was changed."`
+	Message    string          `json:"message,omitempty" doc:"A one-line summary of the outcome."`
+	Error      string          `json:"error,omitempty" doc:"Why the operation failed."`
+	ErrorCode  string          `json:"error_code,omitempty" doc:"The error's code: invalid, not_found, conflict, upstream, unavailable, cancelled, internal."`
+	Result     json.RawMessage `json:"result,omitempty" doc:"What the operation produced (kind-specific)."`
+	Steps      []Step          `json:"steps" doc:"The steps, in order."`
+	CreatedAt  time.Time       `json:"created_at" doc:"When the operation was accepted."`
+	StartedAt  *time.Time      `json:"started_at,omitempty" doc:"When it started running."`
+	FinishedAt *time.Time      `json:"finished_at,omitempty" doc:"When it ended."`
+}
+
+// OperationFilter narrows a listing of operations.
+type OperationFilter struct {
+	Kind   string
+	Target string
+	Status OperationStatus
+	Limit  int
+}
+
+// OperationStore keeps operations.
+type OperationStore interface {
+	CreateOperation(ctx context.Context, op *Operation) error
+	UpdateOperation(ctx context.Context, op *Operation) error
+	FindOperation(ctx context.Context, id string) (*Operation, error)
+	ListOperations(ctx context.Context, f OperationFilter) ([]*Operation, error)
+}
+
+// AuditEntry is one line of the audit log: who changed what, and how it went.
+// It never holds secrets.
+type AuditEntry struct {
+	ID          int64     `json:"id" doc:"Entry number."`
+	Time        time.Time `json:"time" doc:"When the call was made."`
+	Method      string    `json:"method" doc:"HTTP method."`
+	Route       string    `json:"route" doc:"The route called."`
+	Target      string    `json:"target,omitempty" doc:"What the call was about."`
+	Outcome     string    `json:"outcome" doc:"How it went: accepted, succeeded, failed, rejected, ..."`
+	StatusCode  int       `json:"status_code,omitempty" doc:"The HTTP status answered."`
+	OperationID string    `json:"operation_id,omitempty" doc:"The operation the call created, if any."`
+	Detail      string    `json:"detail,omitempty" doc:"A short reason, for failures."`
+}

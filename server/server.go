@@ -1,0 +1,210 @@
+// Package server wires Fountain together for `fountain serve`: the data
+// directory and API token, the SQLite store, the operation runner, the
+// Lightsail adapter (or, in sandbox mode, the embedded emulator), and the
+// HTTP API, with graceful shutdown.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/fountainai/fountain/api"
+	"github.com/fountainai/fountain/lightsail"
+	"github.com/fountainai/fountain/lightsail/emulator"
+	"github.com/fountainai/fountain/operation"
+	"github.com/fountainai/fountain/sqlite"
+)
+
+// Config configures a server.
+type Config struct {
+	Addr    string // listen address (default 127.0.0.1:8000)
+	DataDir string // data directory (default: DefaultDataDir)
+	Sandbox bool   // run the embedded Lightsail emulator instead of AWS
+	// Getenv reads the environment: FOUNTAIN_API_TOKEN, AWS_REGION, ...
+	Getenv func(string) string
+	Stdout io.Writer // where the start-up banner goes
+	Logger *slog.Logger
+	// Ready, if set, receives the address the server listens on.
+	Ready func(addr string)
+	// Emulator tunes the embedded emulator in sandbox mode (tests).
+	Emulator emulator.Options
+	// PollInterval overrides how often Lightsail waits poll.
+	PollInterval time.Duration
+}
+
+// TokenFile is the name of the API token file in the data directory.
+const TokenFile = "api-token"
+
+// DefaultRegion is the sandbox's region when AWS_REGION is unset.
+const DefaultRegion = "eu-central-1"
+
+// DefaultDataDir returns $XDG_DATA_HOME/fountain, or ~/.local/share/fountain.
+func DefaultDataDir(getenv func(string) string) string {
+	if d := getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "fountain")
+	}
+	if h := getenv("HOME"); h != "" {
+		return filepath.Join(h, ".local", "share", "fountain")
+	}
+	return ".fountain"
+}
+
+// Run serves until ctx is cancelled, then shuts down gracefully: running
+// operations are interrupted and recorded as such.
+func Run(ctx context.Context, cfg Config) error {
+	if cfg.Getenv == nil {
+		cfg.Getenv = func(string) string { return "" }
+	}
+	if cfg.Stdout == nil {
+		cfg.Stdout = io.Discard
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:8000"
+	}
+	if cfg.DataDir == "" {
+		cfg.DataDir = DefaultDataDir(cfg.Getenv)
+	}
+	log := cfg.Logger
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	token, tokenPath, err := apiToken(cfg.DataDir, cfg.Getenv)
+	if err != nil {
+		return err
+	}
+	db, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "fountain.db"))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if n, err := db.InterruptRunning(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		log.Warn("operations left running by an earlier stop are now interrupted; re-run them if needed", "count", n)
+	}
+
+	lsOpts := lightsail.Options{DefaultRegion: cfg.Getenv("AWS_REGION"), Logger: log, Getenv: cfg.Getenv, PollInterval: cfg.PollInterval}
+	var sandbox api.Sandbox
+	if cfg.Sandbox {
+		emu, closeEmu, err := startEmulator(cfg, log)
+		if err != nil {
+			return err
+		}
+		defer closeEmu()
+		if lsOpts.DefaultRegion == "" {
+			lsOpts.DefaultRegion = DefaultRegion
+		}
+		lsOpts.Endpoint = emu.url
+		lsOpts.AccessKeyID, lsOpts.SecretAccessKey = emulator.AccessKeyID, emulator.SecretAccessKey
+		if lsOpts.PollInterval == 0 {
+			lsOpts.PollInterval = time.Second
+		}
+		lsOpts.ProbeSSH = emu.probeSSH
+		sandbox = emu
+	}
+	ls, err := lightsail.New(ctx, lsOpts)
+	if err != nil {
+		return err
+	}
+
+	runner := operation.New(db, log)
+	srv := api.New(api.Deps{Store: db, Runner: runner, Lightsail: ls, Sandbox: sandbox, Token: token, Logger: log})
+	runner.OnFinish = srv.OnOperationFinished
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	httpSrv := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	addr := ln.Addr().String()
+	fmt.Fprintf(cfg.Stdout, "Fountain listening on http://%s (docs: http://%s/docs)\n", addr, addr)
+	if tokenPath != "" {
+		fmt.Fprintf(cfg.Stdout, "API token: in %s (send it as Authorization: Bearer TOKEN)\n", tokenPath)
+	} else {
+		fmt.Fprintf(cfg.Stdout, "API token: from FOUNTAIN_API_TOKEN\n")
+	}
+	if cfg.Sandbox {
+		fmt.Fprintf(cfg.Stdout, "SANDBOX MODE: Lightsail calls go to the built-in emulator, not AWS; nothing here costs money.\n")
+	} else {
+		fmt.Fprintf(cfg.Stdout, "Lightsail: AWS, default region %q\n", ls.DefaultRegion())
+	}
+	if cfg.Ready != nil {
+		cfg.Ready(addr)
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- httpSrv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := runner.Shutdown(shutCtx); err != nil {
+		log.Warn("operations did not stop in time", "err", err)
+	}
+	if err := httpSrv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// apiToken returns the API token: FOUNTAIN_API_TOKEN, or the token file in
+// the data directory, created with a random token (mode 0600) if missing.
+// The path is "" when the token came from the environment.
+func apiToken(dataDir string, getenv func(string) string) (token, path string, err error) {
+	if t := strings.TrimSpace(getenv("FOUNTAIN_API_TOKEN")); t != "" {
+		return t, "", nil
+	}
+	path = filepath.Join(dataDir, TokenFile)
+	b, err := os.ReadFile(path)
+	if err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), path, nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", "", fmt.Errorf("read API token: %w", err)
+	}
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", "", err
+	}
+	token = "fnt_" + hex.EncodeToString(raw[:])
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", "", fmt.Errorf("create API token file: %w", err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(token + "\n"); err != nil {
+		return "", "", fmt.Errorf("write API token file: %w", err)
+	}
+	return token, path, nil
+}
+
+// ReadToken returns the token a client should send: FOUNTAIN_API_TOKEN, or
+// the token file in the data directory.
+func ReadToken(dataDir string, getenv func(string) string) (string, error) {
+	if t := strings.TrimSpace(getenv("FOUNTAIN_API_TOKEN")); t != "" {
+		return t, nil
+	}
+	b, err := os.ReadFile(filepath.Join(dataDir, TokenFile))
+	if err != nil {
+		return "", fmt.Errorf("no API token: set FOUNTAIN_API_TOKEN or start the server once to create %s: %w", filepath.Join(dataDir, TokenFile), err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
