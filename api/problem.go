@@ -83,7 +83,10 @@ func init() {
 			}
 			var d huma.ErrorDetailer
 			if errors.As(e, &d) {
-				p.Errors = append(p.Errors, d.ErrorDetail())
+				// The offending value is left out: it may be a secret.
+				detail := *d.ErrorDetail()
+				detail.Value = nil
+				p.Errors = append(p.Errors, &detail)
 			} else {
 				p.Errors = append(p.Errors, &huma.ErrorDetail{Message: e.Error()})
 			}

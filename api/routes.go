@@ -23,7 +23,6 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("GET /metrics", s.metricsHandler())
 	mux.HandleFunc("GET /docs", serveDocs)
 	mux.HandleFunc("GET /docs/{file}", serveDocs)
-	mux.HandleFunc("GET /openapi.json", s.serveOpenAPIJSON)
 
 	// Lightsail instances.
 	register(s.api, huma.Operation{OperationID: "create-instance", Method: http.MethodPost, Path: "/aws/lightsail/create-instance", Tags: lightsailTag,

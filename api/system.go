@@ -2,8 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
-	"net/http"
 
 	"github.com/fountainai/fountain"
 )
@@ -56,9 +54,4 @@ func (s *Server) listAudit(ctx context.Context, in *auditInput) (*auditOutput, e
 	out := &auditOutput{}
 	out.Body.Entries = entries
 	return out, nil
-}
-
-func (s *Server) serveOpenAPIJSON(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "application/vnd.oai.openapi+json")
-	_ = json.NewEncoder(w).Encode(s.api.OpenAPI())
 }

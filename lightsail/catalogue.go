@@ -2,7 +2,9 @@ package lightsail
 
 import (
 	"context"
+	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -132,41 +134,73 @@ func (c *Client) cat(ctx context.Context, region string) (*catalogue, error) {
 	return cat, nil
 }
 
-// bundle returns the bundle with id, or an EINVALID error naming the field.
-func (c *Client) bundle(ctx context.Context, region, id string) (Bundle, error) {
+// resolveBundle returns the bundle to use for id. A retired id (such as the
+// design's nano_2_0) resolves to the current bundle of the same size, with a
+// note saying so; an unknown id is an EINVALID error naming the field.
+func (c *Client) resolveBundle(ctx context.Context, region, id string) (Bundle, string, error) {
 	bundles, err := c.Bundles(ctx, region)
 	if err != nil {
-		return Bundle{}, err
+		return Bundle{}, "", err
 	}
 	for _, b := range bundles {
-		if b.ID == id {
-			if !b.Active {
-				return b, fountain.Invalid("bundle_id", "%q is no longer offered for new instances; current bundles: %s", id, activeBundleIDs(bundles))
-			}
-			return b, nil
+		if b.ID != id {
+			continue
 		}
+		if b.Active {
+			return b, "", nil
+		}
+		var next *Bundle
+		for i, n := range bundles {
+			if n.Active && family(n.ID) == family(id) && (next == nil || n.ID > next.ID) {
+				next = &bundles[i]
+			}
+		}
+		if next == nil {
+			return b, "", fountain.Invalid("bundle_id", "%q is retired and has no current successor; current bundles: %s", id, activeBundleIDs(bundles))
+		}
+		return *next, fmt.Sprintf("bundle %s is retired by Lightsail; used its current successor %s ($%.2f a month)", id, next.ID, next.PriceMonthly), nil
 	}
-	return Bundle{}, fountain.Invalid("bundle_id", "%q is not a Lightsail bundle in %s; current bundles: %s", id, region, activeBundleIDs(bundles))
+	return Bundle{}, "", fountain.Invalid("bundle_id", "%q is not a Lightsail bundle in %s; current bundles: %s", id, region, activeBundleIDs(bundles))
 }
 
-func (c *Client) checkBlueprint(ctx context.Context, region, id string) error {
+// resolveBlueprint is resolveBundle for blueprints: a retired image resolves
+// to the newest current image of the same family (ubuntu_20_04 -> ubuntu_24_04).
+func (c *Client) resolveBlueprint(ctx context.Context, region, id string) (string, string, error) {
 	blueprints, err := c.Blueprints(ctx, region)
 	if err != nil {
-		return err
+		return "", "", err
 	}
 	var active []string
 	for _, b := range blueprints {
 		if b.Active {
 			active = append(active, b.ID)
 		}
-		if b.ID == id {
-			if !b.Active {
-				return fountain.Invalid("blueprint_id", "%q is no longer offered for new instances", id)
-			}
-			return nil
-		}
 	}
-	return fountain.Invalid("blueprint_id", "%q is not a Lightsail blueprint in %s; current blueprints: %v", id, region, active)
+	for _, b := range blueprints {
+		if b.ID != id {
+			continue
+		}
+		if b.Active {
+			return id, "", nil
+		}
+		next := ""
+		for _, n := range active {
+			if family(n) == family(id) && n > next {
+				next = n
+			}
+		}
+		if next == "" {
+			return "", "", fountain.Invalid("blueprint_id", "%q is retired and has no current successor; current blueprints: %v", id, active)
+		}
+		return next, fmt.Sprintf("blueprint %s is retired by Lightsail; used its current successor %s", id, next), nil
+	}
+	return "", "", fountain.Invalid("blueprint_id", "%q is not a Lightsail blueprint in %s; current blueprints: %v", id, region, active)
+}
+
+// family is an id's name before its version: nano_3_0 -> nano.
+func family(id string) string {
+	f, _, _ := strings.Cut(id, "_")
+	return f
 }
 
 func (c *Client) bundlePrice(ctx context.Context, region, id string) float64 {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -70,6 +71,8 @@ type CreateInstanceInput struct {
 	StaticIP         bool              `json:"static_ip,omitempty" required:"false" doc:"Allocate a static IP named <instance_name>-ip and attach it, so the address survives stop and start."`
 	Wait             bool              `json:"wait,omitempty" required:"false" doc:"Wait until the instance runs and SSH answers."`
 	WaitTimeoutSec   int               `json:"wait_timeout_seconds,omitempty" required:"false" minimum:"0" maximum:"3600" doc:"Deadline for wait, in seconds (default 300)."`
+	// Notes are what the catalogue check changed (retired ids replaced).
+	Notes []string `json:"-"`
 }
 
 // InstanceInput names an instance, for start, stop, reboot and delete.
@@ -125,12 +128,24 @@ func (c *Client) ValidateInstance(in *InstanceInput) error {
 }
 
 // CheckCatalogue checks the request's bundle and blueprint against the
-// region's catalogue (read once an hour), before anything is created.
+// region's catalogue (read once an hour), before anything is created. A
+// retired id is replaced by its current successor and a note says so.
 func (c *Client) CheckCatalogue(ctx context.Context, in *CreateInstanceInput) error {
-	if _, err := c.bundle(ctx, in.Region, in.BundleID); err != nil {
+	bundle, note, err := c.resolveBundle(ctx, in.Region, in.BundleID)
+	if err != nil {
 		return err
 	}
-	return c.checkBlueprint(ctx, in.Region, in.BlueprintID)
+	if note != "" {
+		in.BundleID, in.Notes = bundle.ID, append(in.Notes, note)
+	}
+	blueprint, note, err := c.resolveBlueprint(ctx, in.Region, in.BlueprintID)
+	if err != nil {
+		return err
+	}
+	if note != "" {
+		in.BlueprintID, in.Notes = blueprint, append(in.Notes, note)
+	}
+	return nil
 }
 
 // CreateResult is what create-instance reports.
@@ -138,6 +153,7 @@ type CreateResult struct {
 	Instance          Instance `json:"instance" doc:"The instance."`
 	MonthlyPriceAdded float64  `json:"monthly_price_added_usd" doc:"What this call adds to the monthly bill, in US dollars (0 if nothing was created)."`
 	StaticIPName      string   `json:"static_ip_name,omitempty" doc:"The static IP attached, if asked for."`
+	Notes             []string `json:"notes,omitempty" doc:"What Fountain adjusted, e.g. a retired bundle or blueprint id replaced by its current successor."`
 }
 
 // CreateInstance creates the instance unless it exists with the same
@@ -149,6 +165,11 @@ func (c *Client) CreateInstance(ctx context.Context, run Stepper, in CreateInsta
 	}
 	var existing *types.Instance
 	var price float64
+	if len(in.Notes) > 0 {
+		_ = run.Step(ctx, "resolve catalogue ids", func(ctx context.Context) (operation.StepResult, error) {
+			return operation.StepResult{Output: strings.Join(in.Notes, "\n")}, nil
+		})
+	}
 	if err := run.Step(ctx, "check for an existing instance", func(ctx context.Context) (operation.StepResult, error) {
 		inst, err := c.getInstance(ctx, api, in.InstanceName)
 		if err != nil {
@@ -233,6 +254,10 @@ func (c *Client) CreateInstance(ctx context.Context, run Stepper, in CreateInsta
 	if existing != nil {
 		msg = fmt.Sprintf("Instance %s already exists in %s", in.InstanceName, in.Region)
 	}
+	if len(in.Notes) > 0 {
+		msg += " (note: " + strings.Join(in.Notes, "; ") + ")"
+	}
+	res.Notes = in.Notes
 	return operation.Outcome{Message: msg, Result: res}, nil
 }
 

@@ -75,7 +75,7 @@ func (c *Client) Lifecycle(ctx context.Context, run Stepper, verb string, in Ins
 		}
 		state = stateName(inst)
 		already = lc.noop[state]
-		if verb == "reboot" && state != "running" {
+		if verb == "reboot" && state != "running" && state != "pending" {
 			return operation.StepResult{}, fountain.Errorf(fountain.ECONFLICT, "instance %s is %s; only a running instance can be rebooted", name, state)
 		}
 		return operation.StepResult{Output: "state: " + state}, nil
@@ -83,9 +83,12 @@ func (c *Client) Lifecycle(ctx context.Context, run Stepper, verb string, in Ins
 		return operation.Outcome{}, err
 	}
 	if already == "" {
-		if verb == "start" && state == "stopping" {
-			if err := run.Step(ctx, "wait for "+name+" to stop before starting it", func(ctx context.Context) (operation.StepResult, error) {
-				_, err := c.waitState(ctx, api, name, "stopped", c.opts.WaitTimeout)
+		// Lightsail refuses to start a stopping instance or to stop or
+		// reboot a pending one: wait for it to settle first.
+		settle := map[string]string{"start/stopping": "stopped", "stop/pending": "running", "reboot/pending": "running"}
+		if want, ok := settle[verb+"/"+state]; ok {
+			if err := run.Step(ctx, "wait for "+name+" to be "+want+" before it can "+verb, func(ctx context.Context) (operation.StepResult, error) {
+				_, err := c.waitState(ctx, api, name, want, c.opts.WaitTimeout)
 				return operation.StepResult{}, err
 			}); err != nil {
 				return operation.Outcome{}, err

@@ -1,0 +1,196 @@
+package operation_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fountainai/fountain"
+	"github.com/fountainai/fountain/operation"
+	"github.com/fountainai/fountain/sqlite"
+)
+
+func newRunner(t *testing.T) (*operation.Runner, *sqlite.DB) {
+	t.Helper()
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "f.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return operation.New(db, nil), db
+}
+
+func TestRunRecordsStepsAndOutcome(t *testing.T) {
+	ctx := context.Background()
+	r, db := newRunner(t)
+	op, err := r.Start(ctx, operation.Spec{Kind: "test", Target: "a", Request: map[string]string{"name": "x", "github_token": "s3cret"}},
+		func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
+			if err := run.Step(ctx, "check", func(ctx context.Context) (operation.StepResult, error) {
+				return operation.StepResult{Output: "fine"}, nil
+			}); err != nil {
+				return operation.Outcome{}, err
+			}
+			if err := run.Step(ctx, "apply", func(ctx context.Context) (operation.StepResult, error) {
+				run.Log("line one")
+				return operation.StepResult{Changed: true}, nil
+			}); err != nil {
+				return operation.Outcome{}, err
+			}
+			return operation.Outcome{Message: "done", Result: map[string]int{"n": 1}}, nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(op.Request), "s3cret") || !strings.Contains(string(op.Request), operation.Redacted) {
+		t.Fatalf("request not redacted: %s", op.Request)
+	}
+	got, err := r.Wait(ctx, op.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != fountain.StatusSucceeded || !got.Changed || got.Message != "done" || len(got.Steps) != 2 {
+		t.Fatalf("op = %+v", got)
+	}
+	if got.Steps[0].Status != fountain.StepOK || got.Steps[1].Status != fountain.StepChanged || got.Steps[1].Output != "line one\n" {
+		t.Fatalf("steps = %+v", got.Steps)
+	}
+	if string(got.Result) != `{"n":1}` {
+		t.Fatalf("result = %s", got.Result)
+	}
+	stored, err := db.FindOperation(ctx, op.ID)
+	if err != nil || stored.Status != fountain.StatusSucceeded {
+		t.Fatalf("stored = %+v, %v", stored, err)
+	}
+}
+
+func TestFailedStepFailsOperationWithCode(t *testing.T) {
+	ctx := context.Background()
+	r, _ := newRunner(t)
+	op, _ := r.Start(ctx, operation.Spec{Kind: "test", Target: "a"}, func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
+		err := run.Step(ctx, "remote", func(ctx context.Context) (operation.StepResult, error) {
+			return operation.StepResult{Output: "exit 1"}, fountain.Errorf(fountain.EUPSTREAM, "command failed")
+		})
+		return operation.Outcome{}, err
+	})
+	got, _ := r.Wait(ctx, op.ID)
+	if got.Status != fountain.StatusFailed || got.ErrorCode != fountain.EUPSTREAM || got.Steps[0].Status != fountain.StepFailed || got.Changed {
+		t.Fatalf("op = %+v", got)
+	}
+}
+
+func TestPanicIsAFailureNotACrash(t *testing.T) {
+	ctx := context.Background()
+	r, _ := newRunner(t)
+	op, _ := r.Start(ctx, operation.Spec{Kind: "test"}, func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
+		panic("boom")
+	})
+	got, _ := r.Wait(ctx, op.ID)
+	if got.Status != fountain.StatusFailed || got.ErrorCode != fountain.EINTERNAL {
+		t.Fatalf("op = %+v", got)
+	}
+}
+
+func blockingOp(started chan<- struct{}) operation.Func {
+	return func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
+		err := run.Step(ctx, "wait", func(ctx context.Context) (operation.StepResult, error) {
+			close(started)
+			<-ctx.Done()
+			return operation.StepResult{}, ctx.Err()
+		})
+		return operation.Outcome{}, err
+	}
+}
+
+func TestCancelAndTargetLock(t *testing.T) {
+	ctx := context.Background()
+	r, _ := newRunner(t)
+	started := make(chan struct{})
+	op, err := r.Start(ctx, operation.Spec{Kind: "test", Target: "host-1"}, blockingOp(started))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	if _, err := r.Start(ctx, operation.Spec{Kind: "test", Target: "host-1"}, blockingOp(make(chan struct{}))); fountain.ErrorCode(err) != fountain.ECONFLICT {
+		t.Fatalf("second op on the same target: err = %v, want conflict", err)
+	}
+	got, err := r.Cancel(ctx, op.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != fountain.StatusCancelled || got.Steps[0].Status != fountain.StepFailed {
+		t.Fatalf("cancelled op = %+v", got)
+	}
+	if _, err := r.Cancel(ctx, op.ID); fountain.ErrorCode(err) != fountain.ECONFLICT {
+		t.Fatalf("cancel of ended op: %v", err)
+	}
+	// The target is free again.
+	op2, err := r.Start(ctx, operation.Spec{Kind: "test", Target: "host-1"}, func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
+		return operation.Outcome{Message: "ok"}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := r.Wait(ctx, op2.ID); got.Status != fountain.StatusSucceeded {
+		t.Fatalf("op2 = %+v", got)
+	}
+}
+
+func TestShutdownInterrupts(t *testing.T) {
+	ctx := context.Background()
+	r, db := newRunner(t)
+	started := make(chan struct{})
+	op, _ := r.Start(ctx, operation.Spec{Kind: "test", Target: "x"}, blockingOp(started))
+	<-started
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := r.Shutdown(sctx); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := db.FindOperation(ctx, op.ID)
+	if got.Status != fountain.StatusInterrupted {
+		t.Fatalf("status = %s", got.Status)
+	}
+	if _, err := r.Start(ctx, operation.Spec{Kind: "test"}, nil); fountain.ErrorCode(err) != fountain.EUNAVAILABLE {
+		t.Fatalf("start after shutdown: %v", err)
+	}
+}
+
+func TestWatchStreamsStepsLogsAndEnd(t *testing.T) {
+	ctx := context.Background()
+	r, _ := newRunner(t)
+	gate := make(chan struct{})
+	op, _ := r.Start(ctx, operation.Spec{Kind: "test"}, func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
+		<-gate
+		err := run.Step(ctx, "s1", func(ctx context.Context) (operation.StepResult, error) {
+			run.Log("hello")
+			return operation.StepResult{Changed: true}, nil
+		})
+		return operation.Outcome{Message: "m"}, err
+	})
+	_, events, stop, err := r.Watch(ctx, op.ID)
+	if err != nil || events == nil {
+		t.Fatalf("watch: %v %v", events, err)
+	}
+	defer stop()
+	close(gate)
+	var kinds []string
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				want := "step,log,step,end"
+				if strings.Join(kinds, ",") != want {
+					t.Fatalf("events = %v, want %s", kinds, want)
+				}
+				return
+			}
+			kinds = append(kinds, ev.Type)
+		case <-timeout:
+			t.Fatal(errors.New("timed out"))
+		}
+	}
+}
