@@ -11,19 +11,54 @@ import (
 	"github.com/fountainai/fountain"
 	"github.com/fountainai/fountain/lightsail"
 	"github.com/fountainai/fountain/lightsail/emulator"
+	"github.com/fountainai/fountain/sandbox"
 )
 
-// sandboxEnv is the embedded emulator of sandbox mode, and what the API
-// reports about it.
+// sandboxEnv is sandbox mode: the embedded emulator and, when Docker is
+// available, the local hosts behind its instances and the local registry.
 type sandboxEnv struct {
-	url      string
-	emu      *emulator.Server
-	hostless bool // instances are emulated only: nothing to reach
+	url     string
+	emu     *emulator.Server
+	hosts   *sandbox.Sandbox // nil: instances are emulated only
+	whyNone string           // why there are no hosts
 }
 
-func startEmulator(cfg Config, log *slog.Logger) (*sandboxEnv, func(), error) {
+// startSandbox starts the emulator, backed by local hosts when Docker
+// answers. Without Docker it still serves, and says why nothing is
+// reachable.
+func startSandbox(ctx context.Context, cfg Config, log *slog.Logger) (*sandboxEnv, func(), error) {
+	env := &sandboxEnv{}
 	opts := cfg.Emulator
 	opts.Logger = log.With("component", "emulator")
+	closers := []func(){}
+	if cfg.NoSandboxHosts {
+		env.whyNone = "local hosts are turned off (--sandbox-hosts=false)"
+	} else {
+		sbCfg := cfg.SandboxHosts
+		sbCfg.DataDir = cfg.DataDir
+		sbCfg.Logf = func(format string, args ...any) { log.Info(fmt.Sprintf(format, args...), "component", "sandbox") }
+		sb, err := sandbox.New(ctx, sbCfg)
+		if err != nil {
+			env.whyNone = "Docker is not available (" + err.Error() + "); install and start it (scripts/ensure-docker), then restart"
+			log.Warn("sandbox instances are emulated only", "reason", env.whyNone)
+		} else {
+			env.hosts = sb
+			closers = append(closers, func() { _ = sb.Close() })
+			if _, err := sb.StartRegistry(ctx); err != nil {
+				log.Warn("the sandbox registry did not start", "err", err)
+			}
+			key := sb.Key()
+			opts.Hosts = emulatorHosts{sb}
+			opts.DefaultKeyPair = &emulator.KeyMaterial{PrivateKeyPEM: string(key.PrivatePEM), PublicKey: key.AuthorizedKey}
+			// Build (or find cached) the host image now, so the first
+			// create-instance does not wait for it.
+			go func() {
+				if _, err := sb.EnsureImage(context.WithoutCancel(ctx), ""); err != nil {
+					log.Error("build the sandbox host image", "err", err)
+				}
+			}()
+		}
+	}
 	emu := emulator.New(opts)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -31,23 +66,75 @@ func startEmulator(cfg Config, log *slog.Logger) (*sandboxEnv, func(), error) {
 	}
 	srv := &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	env := &sandboxEnv{url: "http://" + ln.Addr().String(), emu: emu, hostless: opts.Hosts == nil}
-	return env, func() { srv.Close(); emu.Close() }, nil
+	env.url, env.emu = "http://"+ln.Addr().String(), emu
+	return env, func() {
+		srv.Close()
+		emu.Close()
+		for _, c := range closers {
+			c()
+		}
+	}, nil
 }
 
 // probeSSH refuses to dial emulated-only instances, saying why.
 func (s *sandboxEnv) probeSSH(ctx context.Context, addr string) error {
-	if s.hostless {
-		return fountain.Errorf(fountain.EUNAVAILABLE, "sandbox instances are emulated only (Docker is not available here), so there is no host to reach at %s; install and start Docker, then restart `fountain serve --sandbox`", addr)
+	if s.hosts == nil {
+		return fountain.Errorf(fountain.EUNAVAILABLE, "sandbox instances are emulated only, so there is no host to reach at %s: %s", addr, s.whyNone)
 	}
 	return lightsail.ProbeSSH(ctx, addr)
 }
 
+// SandboxStatus is what GET /sandbox reports.
+type SandboxStatus struct {
+	Mode              string `json:"mode" doc:"Always sandbox."`
+	LightsailEndpoint string `json:"lightsail_endpoint" doc:"The embedded Lightsail emulator's URL."`
+	HostsBacked       bool   `json:"hosts_backed" doc:"Whether sandbox instances are real local hosts (Docker available)."`
+	Reason            string `json:"reason,omitempty" doc:"Why instances are emulated only, if they are."`
+	sandbox.Status
+}
+
 // Status reports the sandbox for GET /sandbox.
 func (s *sandboxEnv) Status(ctx context.Context) (any, error) {
-	return map[string]any{
-		"mode":               "sandbox",
-		"lightsail_endpoint": s.url,
-		"hosts_backed":       !s.hostless,
-	}, nil
+	st := SandboxStatus{Mode: "sandbox", LightsailEndpoint: s.url, HostsBacked: s.hosts != nil, Reason: s.whyNone}
+	if s.hosts != nil {
+		hs, err := s.hosts.Status(ctx)
+		if err != nil {
+			return nil, fountain.Errorf(fountain.EUNAVAILABLE, "sandbox status: %v", err)
+		}
+		st.Status = hs
+	}
+	return st, nil
+}
+
+// emulatorHosts adapts the sandbox's hosts to the emulator's Hosts.
+type emulatorHosts struct{ sb *sandbox.Sandbox }
+
+var _ emulator.Hosts = emulatorHosts{}
+
+func toEmulator(h sandbox.Host, err error) (emulator.Host, error) {
+	out := emulator.Host{PublicIP: h.PublicIP, PrivateIP: h.PrivateIP}
+	for _, k := range h.HostKeys {
+		out.HostKeys = append(out.HostKeys, emulator.HostKey{Algorithm: k.Algorithm, PublicKey: k.PublicKey})
+	}
+	return out, err
+}
+
+func (e emulatorHosts) CreateHost(ctx context.Context, name string) (emulator.Host, error) {
+	return toEmulator(e.sb.CreateHost(ctx, name))
+}
+
+func (e emulatorHosts) StartHost(ctx context.Context, name string) (emulator.Host, error) {
+	return toEmulator(e.sb.StartHost(ctx, name))
+}
+
+func (e emulatorHosts) StopHost(ctx context.Context, name string) error {
+	return e.sb.StopHost(ctx, name)
+}
+
+func (e emulatorHosts) RebootHost(ctx context.Context, name string) error {
+	return e.sb.RebootHost(ctx, name)
+}
+
+func (e emulatorHosts) DeleteHost(ctx context.Context, name string) error {
+	return e.sb.DeleteHost(ctx, name)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/fountainai/fountain/lightsail"
 	"github.com/fountainai/fountain/lightsail/emulator"
 	"github.com/fountainai/fountain/operation"
+	sandboxpkg "github.com/fountainai/fountain/sandbox"
 	"github.com/fountainai/fountain/sqlite"
 )
 
@@ -39,6 +40,11 @@ type Config struct {
 	Ready func(addr string)
 	// Emulator tunes the embedded emulator in sandbox mode (tests).
 	Emulator emulator.Options
+	// SandboxHosts configures the local hosts behind sandbox instances
+	// (namespace, registry address); DataDir is filled in.
+	SandboxHosts sandboxpkg.Config
+	// NoSandboxHosts keeps sandbox instances emulated only, even with Docker.
+	NoSandboxHosts bool
 	// PollInterval overrides how often Lightsail waits poll.
 	PollInterval time.Duration
 }
@@ -100,7 +106,7 @@ func Run(ctx context.Context, cfg Config) error {
 	lsOpts := lightsail.Options{DefaultRegion: cfg.Getenv("AWS_REGION"), Logger: log, Getenv: cfg.Getenv, PollInterval: cfg.PollInterval}
 	var sandbox api.Sandbox
 	if cfg.Sandbox {
-		emu, closeEmu, err := startEmulator(cfg, log)
+		emu, closeEmu, err := startSandbox(ctx, cfg, log)
 		if err != nil {
 			return err
 		}
@@ -139,6 +145,11 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	if cfg.Sandbox {
 		fmt.Fprintf(cfg.Stdout, "SANDBOX MODE: Lightsail calls go to the built-in emulator, not AWS; nothing here costs money.\n")
+		if sb := sandbox.(*sandboxEnv); sb.hosts != nil {
+			fmt.Fprintf(cfg.Stdout, "Sandbox instances are local hosts (Docker); SSH key %s, user ubuntu. See GET /sandbox.\n", sb.hosts.Key().Path)
+		} else {
+			fmt.Fprintf(cfg.Stdout, "Sandbox instances are emulated only: %s\n", sb.whyNone)
+		}
 	} else {
 		fmt.Fprintf(cfg.Stdout, "Lightsail: AWS, default region %q\n", ls.DefaultRegion())
 	}

@@ -161,7 +161,7 @@ func TestTokenFileIsCreatedPrivate(t *testing.T) {
 	ready := make(chan string, 1)
 	errc := make(chan error, 1)
 	go func() {
-		errc <- server.Run(ctx, server.Config{Addr: "127.0.0.1:0", DataDir: dir, Sandbox: true,
+		errc <- server.Run(ctx, server.Config{Addr: "127.0.0.1:0", DataDir: dir, Sandbox: true, NoSandboxHosts: true,
 			Getenv: func(string) string { return "" }, Ready: func(a string) { ready <- a }})
 	}()
 	var addr string

@@ -1,0 +1,155 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fountainai/fountain"
+	"github.com/fountainai/fountain/api"
+)
+
+// sseEvent is one Server-Sent Event.
+type sseEvent struct {
+	Event string // "message" when the stream names none
+	Data  []byte
+}
+
+// maxSSELine bounds one line of the stream; an operation's end event holds
+// the whole operation.
+const maxSSELine = 16 << 20
+
+// readSSE reads a text/event-stream and calls fn for each event until the
+// stream ends, fn returns stop, or fn fails.
+func readSSE(r io.Reader, fn func(sseEvent) (stop bool, err error)) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), maxSSELine)
+	var (
+		event string
+		data  bytes.Buffer
+		has   bool
+	)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" {
+			if has {
+				ev := sseEvent{Event: event, Data: bytes.Clone(data.Bytes())}
+				if ev.Event == "" {
+					ev.Event = "message"
+				}
+				if stop, err := fn(ev); stop || err != nil {
+					return err
+				}
+			}
+			event, has = "", false
+			data.Reset()
+			continue
+		}
+		if strings.HasPrefix(line, ":") {
+			continue // a comment, e.g. a keep-alive
+		}
+		field, value, _ := strings.Cut(line, ":")
+		value = strings.TrimPrefix(value, " ")
+		switch field {
+		case "event":
+			event = value
+		case "data":
+			if has {
+				data.WriteByte('\n')
+			}
+			data.WriteString(value)
+			has = true
+		}
+	}
+	return sc.Err()
+}
+
+// followOperation streams an operation's events until it ends, printing
+// steps as they start and end and output lines as they come. It fails with
+// exit 1 unless the operation succeeded.
+func (a *app) followOperation(cmd *cobra.Command, c *Client, o *opsLogsOptions) error {
+	ctx := cmd.Context()
+	resp, err := c.send(ctx, request{method: http.MethodGet, path: "/operations/" + url.PathEscape(o.ID) + "/events", accept: "text/event-stream"})
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	w := a.io.Out
+	var end *fountain.Operation
+	logged := false // output lines were printed for the step under way
+	err = readSSE(resp.Body, func(ev sseEvent) (bool, error) {
+		if o.JSON {
+			line, err := json.Marshal(struct {
+				Event string          `json:"event"`
+				Data  json.RawMessage `json:"data"`
+			}{ev.Event, ev.Data})
+			if err != nil {
+				return true, fmt.Errorf("event %s: %w", ev.Event, err)
+			}
+			fmt.Fprintf(w, "%s\n", line)
+		}
+		switch ev.Event {
+		case "step":
+			var st fountain.Step
+			if err := json.Unmarshal(ev.Data, &st); err != nil {
+				return true, fmt.Errorf("decode step event: %w", err)
+			}
+			if o.JSON {
+				return false, nil
+			}
+			if st.Status == fountain.StepRunning {
+				fmt.Fprintf(w, "%s  %s\n", stepMark(st.Status), st.Name)
+			} else {
+				printStepEnd(w, st, !logged)
+			}
+			logged = false
+		case "log":
+			var l api.LogEvent
+			if err := json.Unmarshal(ev.Data, &l); err != nil {
+				return true, fmt.Errorf("decode log event: %w", err)
+			}
+			if !o.JSON {
+				printIndented(w, l.Line)
+			}
+			logged = true
+		case "end":
+			end = &fountain.Operation{}
+			if err := json.Unmarshal(ev.Data, end); err != nil {
+				return true, fmt.Errorf("decode end event: %w", err)
+			}
+			return true, nil
+		case "error":
+			var e api.ErrorEvent
+			_ = json.Unmarshal(ev.Data, &e)
+			return true, fmt.Errorf("follow operation %s: %s", o.ID, e.Detail)
+		}
+		return false, nil
+	})
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err != nil {
+		return err
+	}
+	if end == nil {
+		return fmt.Errorf("follow operation %s: the event stream ended before the operation did; see `fountain ops show %s`", o.ID, o.ID)
+	}
+	if !o.JSON {
+		printOperationEnd(w, end)
+	}
+	if end.Status != fountain.StatusSucceeded {
+		msg := fmt.Sprintf("operation %s %s", end.ID, end.Status)
+		if end.Error != "" {
+			msg += ": " + end.Error
+		}
+		return &exitError{code: ExitError, msg: msg}
+	}
+	return nil
+}

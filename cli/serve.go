@@ -1,0 +1,142 @@
+package cli
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fountainai/fountain/server"
+)
+
+// serveOptions are the flags of `fountain serve`.
+type serveOptions struct {
+	Addr     string
+	DataDir  string
+	Sandbox  bool
+	LogLevel string
+	// SandboxDelay, when set, is the duration of every emulated instance
+	// transition in sandbox mode (0: instant). For tests; hidden.
+	SandboxDelay    time.Duration
+	sandboxDelaySet bool
+	// ReadyFile, if set, receives the address the server listens on once it
+	// does. For tests that listen on port 0; hidden.
+	ReadyFile string
+}
+
+func (a *app) newServeCmd() *cobra.Command {
+	o := &serveOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the Fountain server (the HTTP API)",
+		Long: "Run the Fountain server: the HTTP API, the operation runner and the SQLite store in the data directory.\n\n" +
+			"With --sandbox, Lightsail calls go to a built-in emulator instead of AWS, and nothing costs money.\n" +
+			"Without it, AWS credentials and AWS_REGION come from the environment as the AWS SDK reads them.\n" +
+			"The API token is FOUNTAIN_API_TOKEN, or the file api-token in the data directory (created on first start).\n\n" +
+			"Logs go to stderr; the server stops gracefully on SIGINT or SIGTERM.",
+		Example: "  fountain serve --sandbox\n  FOUNTAIN_API_TOKEN=secret fountain serve --addr 0.0.0.0:8000",
+		Args:    cobra.NoArgs,
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Addr, "addr", a.env("FOUNTAIN_ADDR", "127.0.0.1:8000"), "`address` to listen on (env FOUNTAIN_ADDR)")
+	f.StringVar(&o.DataDir, "data-dir", a.env("FOUNTAIN_DATA_DIR", server.DefaultDataDir(a.getenv)), "data `directory` (env FOUNTAIN_DATA_DIR)")
+	f.BoolVar(&o.Sandbox, "sandbox", envBool(a.getenv("FOUNTAIN_SANDBOX")), "use the built-in Lightsail emulator instead of AWS (env FOUNTAIN_SANDBOX=1)")
+	f.StringVar(&o.LogLevel, "log-level", a.env("FOUNTAIN_LOG_LEVEL", "info"), "log `level`: debug, info, warn or error (env FOUNTAIN_LOG_LEVEL)")
+	f.DurationVar(&o.SandboxDelay, "sandbox-delay", 0, "sandbox only, for tests: how long every emulated instance transition takes, 0 for instant (env FOUNTAIN_SANDBOX_DELAY)")
+	f.StringVar(&o.ReadyFile, "ready-file", "", "for tests: write the listen address to this `file` once listening")
+	_ = f.MarkHidden("sandbox-delay")
+	_ = f.MarkHidden("ready-file")
+	cmd.RunE = a.runE(func(cmd *cobra.Command, args []string) error {
+		o.sandboxDelaySet = f.Changed("sandbox-delay")
+		if !o.sandboxDelaySet {
+			if v := a.getenv("FOUNTAIN_SANDBOX_DELAY"); v != "" {
+				d, err := time.ParseDuration(v)
+				if err != nil {
+					return usagef(cmd, "FOUNTAIN_SANDBOX_DELAY: %v", err)
+				}
+				o.SandboxDelay, o.sandboxDelaySet = d, true
+			}
+		}
+		level, err := parseLevel(o.LogLevel)
+		if err != nil {
+			return usagef(cmd, "--log-level: %v", err)
+		}
+		return a.runServe(cmd, o, level)
+	})
+	return cmd
+}
+
+func (a *app) runServe(cmd *cobra.Command, o *serveOptions, level slog.Level) error {
+	log := slog.New(slog.NewTextHandler(a.io.ErrOut, &slog.HandlerOptions{Level: level}))
+	cfg := server.Config{
+		Addr:    o.Addr,
+		DataDir: o.DataDir,
+		Sandbox: o.Sandbox,
+		Getenv:  a.getenv,
+		Stdout:  a.io.Out,
+		Logger:  log,
+	}
+	if o.Sandbox && o.sandboxDelaySet {
+		d := emulatorDelay(o.SandboxDelay)
+		cfg.Emulator.CreateDelay, cfg.Emulator.StartDelay, cfg.Emulator.StopDelay, cfg.Emulator.RebootDelay = d, d, d, d
+		// Poll often enough that waits end soon after short transitions.
+		cfg.PollInterval = min(max(o.SandboxDelay/10, 10*time.Millisecond), time.Second)
+	}
+	var readyErr error
+	if o.ReadyFile != "" {
+		cfg.Ready = func(addr string) {
+			readyErr = writeFileAtomic(o.ReadyFile, addr+"\n")
+			if readyErr != nil {
+				log.Error("write ready file", "err", readyErr)
+			}
+		}
+	}
+	if err := server.Run(cmd.Context(), cfg); err != nil {
+		return err
+	}
+	return readyErr
+}
+
+// emulatorDelay turns a flag's duration into the emulator's: there, zero
+// means the default and a negative value means instant.
+func emulatorDelay(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
+}
+
+// envBool reads a boolean environment value: 1, true, yes, on.
+func envBool(v string) bool {
+	if b, err := strconv.ParseBool(v); err == nil {
+		return b
+	}
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "yes", "on":
+		return true
+	}
+	return false
+}
+
+// parseLevel parses a log level name.
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("unknown log level %q (want debug, info, warn or error)", s)
+	}
+	return l, nil
+}
+
+// writeFileAtomic writes data to path through a temporary file, so readers
+// never see it half written.
+func writeFileAtomic(path, data string) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(data), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

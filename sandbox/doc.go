@@ -1,0 +1,24 @@
+// Package sandbox backs Fountain's embedded Lightsail emulator with real
+// hosts: Docker containers that run systemd as PID 1, OpenSSH, a sudo user
+// "ubuntu" and apt, and that behave like a fresh Lightsail Ubuntu instance.
+//
+// Everything goes through the Docker Engine API (github.com/moby/moby/client);
+// no docker CLI is needed. A Sandbox owns, per namespace:
+//
+//   - the host image, built from an embedded Dockerfile (recipe/) on top of
+//     ubuntu:24.04 when that image is present, or else on a Debian root
+//     filesystem made with debootstrap from the machine's own apt mirror and
+//     imported into Docker. Images are tagged by a content hash of the recipe
+//     and the base image ID, so an unchanged recipe is never rebuilt;
+//   - one bridge network, over which hosts reach the in-process registry;
+//   - one container and one volume (/var/lib/docker) per host. Each host is
+//     published on its own loopback address (127.0.0.2, 127.0.0.3, ...) with
+//     the ports in [HostPorts];
+//   - an ed25519 key pair installed as the ubuntu user's authorized key;
+//   - an OCI registry (go-containerregistry's pkg/registry) standing in for
+//     GHCR: this machine pushes to [Status.RegistryPush] and hosts pull from
+//     [Status.RegistryPullPrefix].
+//
+// Every container, volume and network carries [LabelSandbox] and the
+// namespace label, so [Sandbox.Down] removes exactly what Fountain created.
+package sandbox

@@ -1,0 +1,275 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+	"golang.org/x/crypto/ssh"
+)
+
+// newTestSandbox opens a Sandbox in a namespace of its own and downs it
+// when the test ends. Without Docker the test is skipped, or fails when
+// CI=true.
+func newTestSandbox(t *testing.T, mod func(*Config)) *Sandbox {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test (needs Docker); skipped with -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cli, err := NewDockerClient(ctx)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true but Docker is unavailable (run scripts/ensure-docker first): %v", err)
+		}
+		t.Skipf("Docker is unavailable: %v", err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	ns := fmt.Sprintf("test-%d-%s", os.Getpid(), strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name())))
+	if len(ns) > 40 {
+		ns = ns[:40]
+	}
+	cfg := Config{
+		DataDir: t.TempDir(), Namespace: ns, Docker: cli, RegistryPush: "127.0.0.1:0",
+		Logf: t.Logf,
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	s, err := New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		dctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if err := s.Down(dctx); err != nil {
+			t.Errorf("down: %v", err)
+		}
+		s.Close()
+	})
+	return s
+}
+
+func sshConfig(user string, signer ssh.Signer, keys []HostKey, auth ...ssh.AuthMethod) (*ssh.ClientConfig, error) {
+	cb, err := HostKeyCallback(keys)
+	if err != nil {
+		return nil, err
+	}
+	if auth == nil {
+		auth = []ssh.AuthMethod{ssh.PublicKeys(signer)}
+	}
+	return &ssh.ClientConfig{User: user, Auth: auth, HostKeyCallback: cb, Timeout: 10 * time.Second}, nil
+}
+
+// sshRun runs cmd on addr:22 as user, pinning keys.
+func sshRun(addr, user string, signer ssh.Signer, keys []HostKey, cmd string) (string, error) {
+	cfg, err := sshConfig(user, signer, keys)
+	if err != nil {
+		return "", err
+	}
+	c, err := ssh.Dial("tcp", net.JoinHostPort(addr, "22"), cfg)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	sess, err := c.NewSession()
+	if err != nil {
+		return "", err
+	}
+	defer sess.Close()
+	out, err := sess.CombinedOutput(cmd)
+	return string(out), err
+}
+
+func TestHostLifecycle(t *testing.T) {
+	s := newTestSandbox(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	start := time.Now()
+	img, err := s.EnsureImage(ctx, FlavourPlain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("image %s (built=%v) from %s in %s", img.Tag, img.Built, img.Base, time.Since(start).Round(time.Millisecond))
+
+	start = time.Now()
+	h, err := s.CreateHost(ctx, "web-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("host web-1 at %s (private %s) answered SSH in %s; %d host keys", h.PublicIP, h.PrivateIP, time.Since(start).Round(time.Millisecond), len(h.HostKeys))
+	if !strings.HasPrefix(h.PublicIP, "127.0.0.") || h.PublicIP == "127.0.0.1" || h.PrivateIP == "" || len(h.HostKeys) < 2 {
+		t.Fatalf("host %+v", h)
+	}
+	if _, err := s.CreateHost(ctx, "web-1"); !errors.Is(err, ErrExists) {
+		t.Fatalf("second create: %v, want ErrExists", err)
+	}
+	signer := s.Key().Signer
+
+	// Key login with pinned host keys, passwordless sudo.
+	out, err := sshRun(h.PublicIP, SSHUser, signer, h.HostKeys, "sudo -n true && id -un && echo persisted | sudo tee /var/lib/fountain-marker >/dev/null && hostname")
+	if err != nil {
+		t.Fatalf("ssh ubuntu sudo -n true: %v\n%s", err, out)
+	}
+	if !strings.HasPrefix(out, "ubuntu\n") {
+		t.Fatalf("whoami: %q", out)
+	}
+
+	// A wrong pin is refused.
+	other := []HostKey{{Algorithm: "ssh-ed25519", PublicKey: strings.Fields(s.Key().AuthorizedKey)[1]}}
+	if _, err := sshRun(h.PublicIP, SSHUser, signer, other, "true"); err == nil || !strings.Contains(err.Error(), "not pinned") {
+		t.Fatalf("ssh with a wrong pinned key: %v", err)
+	}
+
+	// Root login is refused even with an authorized key.
+	if r, err := s.Exec(ctx, "web-1", "sh", "-c", "mkdir -p /root/.ssh && cp /home/ubuntu/.ssh/authorized_keys /root/.ssh/ && chmod 600 /root/.ssh/authorized_keys"); err != nil || r.ExitCode != 0 {
+		t.Fatalf("prepare root key: %v %+v", err, r)
+	}
+	if _, err := sshRun(h.PublicIP, "root", signer, h.HostKeys, "true"); err == nil {
+		t.Fatal("root login succeeded")
+	}
+	// Password and keyboard-interactive logins are not offered.
+	cfg, _ := sshConfig(SSHUser, nil, h.HostKeys, ssh.Password("ubuntu"),
+		ssh.KeyboardInteractive(func(string, string, []string, []bool) ([]string, error) { return []string{"ubuntu"}, nil }))
+	if c, err := ssh.Dial("tcp", h.PublicIP+":22", cfg); err == nil {
+		c.Close()
+		t.Fatal("password login succeeded")
+	} else if !strings.Contains(err.Error(), "no supported methods remain") {
+		t.Fatalf("password login: %v", err)
+	}
+
+	// Stop: SSH refuses. Start: same host keys, same disk.
+	if err := s.StopHost(ctx, "web-1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := readBanner(ctx, h.PublicIP+":22"); err == nil {
+		t.Fatal("sshd still answers after stop")
+	}
+	if st, _ := s.Status(ctx); len(st.Hosts) != 1 || st.Hosts[0].State != "exited" || st.Hosts[0].Address != h.PublicIP {
+		t.Fatalf("status after stop: %+v", st.Hosts)
+	}
+	start = time.Now()
+	h2, err := s.StartHost(ctx, "web-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("restarted in %s", time.Since(start).Round(time.Millisecond))
+	if h2.PublicIP != h.PublicIP || fmt.Sprint(h2.HostKeys) != fmt.Sprint(h.HostKeys) {
+		t.Fatalf("after start: %+v, before %+v", h2, h)
+	}
+	if out, err := sshRun(h.PublicIP, SSHUser, signer, h.HostKeys, "cat /var/lib/fountain-marker"); err != nil || out != "persisted\n" {
+		t.Fatalf("file after restart: %q %v", out, err)
+	}
+
+	// Reboot keeps the disk too.
+	if err := s.RebootHost(ctx, "web-1"); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := sshRun(h.PublicIP, SSHUser, signer, h.HostKeys, "cat /var/lib/fountain-marker; systemctl is-system-running --wait"); err != nil || !strings.HasPrefix(out, "persisted\n") {
+		t.Fatalf("after reboot: %q %v", out, err)
+	}
+
+	// Delete removes the container and its volume.
+	c, _ := s.findHost(ctx, "web-1")
+	if err := s.DeleteHost(ctx, "web-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.docker.ContainerInspect(ctx, c.ID, client.ContainerInspectOptions{}); !isNotFound(err) {
+		t.Fatalf("container after delete: %v", err)
+	}
+	if _, err := s.docker.VolumeInspect(ctx, s.volumeName("web-1"), client.VolumeInspectOptions{}); !isNotFound(err) {
+		t.Fatalf("volume after delete: %v", err)
+	}
+	if err := s.DeleteHost(ctx, "web-1"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("second delete: %v", err)
+	}
+	if _, err := s.StartHost(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("start unknown: %v", err)
+	}
+}
+
+func TestTenHostsInParallel(t *testing.T) {
+	s := newTestSandbox(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	if _, err := s.EnsureImage(ctx, FlavourPlain); err != nil {
+		t.Fatal(err)
+	}
+	const n = 10
+	hosts := make([]Host, n)
+	errs := make([]error, n)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			hosts[i], errs[i] = s.CreateHost(ctx, fmt.Sprintf("node-%d", i))
+		}()
+	}
+	wg.Wait()
+	took := time.Since(start)
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d hosts started in parallel, all answering SSH, in %s", n, took.Round(time.Millisecond))
+	fmt.Printf("sandbox: %d hosts started in parallel in %s\n", n, took.Round(time.Millisecond))
+	if took > 2*time.Minute {
+		t.Errorf("10 hosts took %s, target 2m", took)
+	}
+	seenAddr, seenKey, seenID := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for i, h := range hosts {
+		if seenAddr[h.PublicIP] {
+			t.Errorf("address %s given twice", h.PublicIP)
+		}
+		seenAddr[h.PublicIP] = true
+		for _, k := range h.HostKeys {
+			if seenKey[k.PublicKey] {
+				t.Errorf("host key %s shared between hosts", k.Algorithm)
+			}
+			seenKey[k.PublicKey] = true
+		}
+		out, err := sshRun(h.PublicIP, SSHUser, s.Key().Signer, h.HostKeys, "sudo -n true && cat /etc/machine-id")
+		if err != nil {
+			t.Errorf("node-%d: %v %s", i, err, out)
+		}
+		if seenID[out] {
+			t.Errorf("node-%d: machine-id %q shared", i, out)
+		}
+		seenID[out] = true
+	}
+	st, err := s.Status(ctx)
+	if err != nil || len(st.Hosts) != n {
+		t.Fatalf("status: %d hosts, %v", len(st.Hosts), err)
+	}
+
+	// Down removes every container, volume and network of the namespace.
+	if err := s.Down(ctx); err != nil {
+		t.Fatal(err)
+	}
+	assertNothingLeft(t, s)
+}
+
+func assertNothingLeft(t *testing.T, s *Sandbox) {
+	t.Helper()
+	ctx := context.Background()
+	f := s.filters()
+	cs, err1 := s.docker.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	vs, err2 := s.docker.VolumeList(ctx, client.VolumeListOptions{Filters: f})
+	ns, err3 := s.docker.NetworkList(ctx, client.NetworkListOptions{Filters: f})
+	if err := errors.Join(err1, err2, err3); err != nil {
+		t.Fatal(err)
+	}
+	if len(cs.Items)+len(vs.Items)+len(ns.Items) != 0 {
+		t.Fatalf("left after down: %d containers, %d volumes, %d networks", len(cs.Items), len(vs.Items), len(ns.Items))
+	}
+}

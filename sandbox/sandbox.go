@@ -1,0 +1,399 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/moby/moby/client"
+)
+
+// Defaults and fixed names.
+const (
+	// SSHUser is the login user of every sandbox host.
+	SSHUser = "ubuntu"
+	// RegistryHostname is the name under which hosts reach the registry; it
+	// is mapped to the sandbox network's gateway with an extra hosts entry.
+	RegistryHostname = "registry.fountain.internal"
+	// RegistryPullPort is the registry's port on the sandbox network's
+	// gateway. It is baked into the host image's /etc/docker/daemon.json
+	// (insecure-registries), so it is fixed.
+	RegistryPullPort = 5000
+	// DefaultNamespace is the namespace of `fountain serve --sandbox`.
+	DefaultNamespace = "fountain"
+	// DefaultRegistryPush is where this machine pushes by default.
+	DefaultRegistryPush = "127.0.0.1:5000"
+)
+
+// HostPorts are the TCP ports every host publishes on its own loopback
+// address. 8001 (Kong admin) is deliberately absent.
+var HostPorts = []uint16{22, 80, 443, 8000, 8080, 8443, 9200}
+
+// Config configures a Sandbox. Only DataDir is required.
+type Config struct {
+	// DataDir is Fountain's data directory; the sandbox keeps its key in
+	// DataDir/sandbox/ssh and registry storage in DataDir/sandbox/registry.
+	DataDir string
+	// Namespace separates independent sandboxes on one Docker engine
+	// (tests use one per process). Default "fountain".
+	Namespace string
+	// Docker is the Engine API client; nil connects with NewDockerClient.
+	// A client passed in is not closed by Close.
+	Docker *client.Client
+	// Flavour of the host image (default FlavourPlain).
+	Flavour Flavour
+	// BaseImage overrides the base image (default: ubuntu:24.04 when
+	// present locally, else debootstrap).
+	BaseImage string
+	// PullBase allows pulling BaseImage (or ubuntu:24.04) from its registry.
+	PullBase bool
+	// Suite is the Debian suite for debootstrap (default "bookworm").
+	Suite string
+	// Mirror overrides the apt mirror read from AptSourcesRoot.
+	Mirror string
+	// AptSourcesRoot is where etc/apt is read from (default "/").
+	AptSourcesRoot string
+	// WorkDir holds the temporary debootstrap tree (default os.TempDir()).
+	WorkDir string
+	// RegistryPush is the registry's listen address for this machine
+	// (default 127.0.0.1:5000; use 127.0.0.1:0 for any free port). It must
+	// be a loopback address.
+	RegistryPush string
+	// BootTimeout bounds how long a host may take to answer SSH (default 2m).
+	BootTimeout time.Duration
+	// BuildTimeout bounds one image build or debootstrap (default 15m).
+	BuildTimeout time.Duration
+	// Logf receives progress lines (nil: silent).
+	Logf func(format string, args ...any)
+	// Debugf receives build output (nil: silent).
+	Debugf func(format string, args ...any)
+}
+
+// Sandbox manages Lightsail-like hosts and the local registry.
+type Sandbox struct {
+	cfg       Config
+	ns        string
+	docker    *client.Client
+	ownDocker bool
+	key       *Key
+
+	netMu    sync.Mutex // serializes network creation (API 1.41 allows duplicate names)
+	mu       sync.Mutex // guards address allocation, images and registry
+	images   map[Flavour]ImageInfo
+	registry *Registry
+}
+
+// Errors callers can test with errors.Is.
+var (
+	ErrNotFound    = errors.New("sandbox host not found")
+	ErrExists      = errors.New("sandbox host already exists")
+	ErrInvalidName = errors.New("invalid sandbox host name")
+)
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
+
+// New opens a Sandbox: it connects to Docker and loads (or creates) the
+// sandbox key. It builds nothing and starts nothing.
+func New(ctx context.Context, cfg Config) (*Sandbox, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("sandbox: Config.DataDir is required")
+	}
+	if cfg.Namespace == "" {
+		cfg.Namespace = DefaultNamespace
+	}
+	if !nameRE.MatchString(cfg.Namespace) {
+		return nil, fmt.Errorf("sandbox: invalid namespace %q", cfg.Namespace)
+	}
+	if cfg.Flavour == "" {
+		cfg.Flavour = FlavourPlain
+	}
+	if cfg.Suite == "" {
+		cfg.Suite = "bookworm"
+	}
+	if cfg.WorkDir == "" {
+		cfg.WorkDir = os.TempDir()
+	}
+	if cfg.RegistryPush == "" {
+		cfg.RegistryPush = DefaultRegistryPush
+	}
+	if cfg.BootTimeout == 0 {
+		cfg.BootTimeout = 2 * time.Minute
+	}
+	if cfg.BuildTimeout == 0 {
+		cfg.BuildTimeout = 15 * time.Minute
+	}
+	key, err := LoadOrCreateKey(filepath.Join(cfg.DataDir, "sandbox", "ssh"))
+	if err != nil {
+		return nil, err
+	}
+	s := &Sandbox{cfg: cfg, ns: cfg.Namespace, docker: cfg.Docker, key: key, images: map[Flavour]ImageInfo{}}
+	if s.docker == nil {
+		if s.docker, err = NewDockerClient(ctx); err != nil {
+			return nil, fmt.Errorf("sandbox: %w", err)
+		}
+		s.ownDocker = true
+	}
+	return s, nil
+}
+
+// Close stops the registry (if started here) and releases the Docker
+// client. Hosts keep running; use Down to remove them.
+func (s *Sandbox) Close() error {
+	s.mu.Lock()
+	r := s.registry
+	s.registry = nil
+	s.mu.Unlock()
+	var err error
+	if r != nil {
+		err = r.Close()
+	}
+	if s.ownDocker {
+		err = errors.Join(err, s.docker.Close())
+	}
+	return err
+}
+
+// Key returns the sandbox SSH key pair.
+func (s *Sandbox) Key() *Key { return s.key }
+
+// Namespace returns the sandbox's namespace.
+func (s *Sandbox) Namespace() string { return s.ns }
+
+// Docker returns the Engine API client in use.
+func (s *Sandbox) Docker() *client.Client { return s.docker }
+
+func (s *Sandbox) logf(format string, args ...any) {
+	if s.cfg.Logf != nil {
+		s.cfg.Logf(format, args...)
+	}
+}
+
+func (s *Sandbox) debugf(format string, args ...any) {
+	if s.cfg.Debugf != nil {
+		s.cfg.Debugf(format, args...)
+	}
+}
+
+func (s *Sandbox) networkName() string { return s.ns + "-sandbox" }
+
+// ensureNetwork creates the namespace's bridge network if needed and
+// returns its gateway address.
+func (s *Sandbox) ensureNetwork(ctx context.Context) (netip.Addr, error) {
+	s.netMu.Lock()
+	defer s.netMu.Unlock()
+	name := s.networkName()
+	insp, err := s.docker.NetworkInspect(ctx, name, client.NetworkInspectOptions{})
+	if isNotFound(err) {
+		_, err = s.docker.NetworkCreate(ctx, name, client.NetworkCreateOptions{
+			Driver: "bridge",
+			Labels: s.labels("network"),
+		})
+		if err != nil && !isConflict(err) {
+			return netip.Addr{}, fmt.Errorf("sandbox: create network %s: %w", name, err)
+		}
+		insp, err = s.docker.NetworkInspect(ctx, name, client.NetworkInspectOptions{})
+	}
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("sandbox: inspect network %s: %w", name, err)
+	}
+	if insp.Network.Labels[LabelNamespace] != s.ns {
+		return netip.Addr{}, fmt.Errorf("sandbox: network %s exists but is not Fountain's (no %s=%s label)", name, LabelNamespace, s.ns)
+	}
+	for _, c := range insp.Network.IPAM.Config {
+		if c.Gateway.Is4() {
+			return c.Gateway, nil
+		}
+	}
+	return netip.Addr{}, fmt.Errorf("sandbox: network %s has no IPv4 gateway", name)
+}
+
+// Status is the sandbox's state, ready to be served as JSON.
+type Status struct {
+	Namespace          string       `json:"namespace"`
+	RegistryPush       string       `json:"registry_push"`
+	RegistryPullPrefix string       `json:"registry_pull_prefix"`
+	RegistryRunning    bool         `json:"registry_running"`
+	SSHKeyPath         string       `json:"ssh_key_path"`
+	SSHPublicKey       string       `json:"ssh_public_key"`
+	SSHUser            string       `json:"ssh_user"`
+	Image              string       `json:"image,omitempty"`
+	Hosts              []HostStatus `json:"hosts"`
+}
+
+// HostStatus is one host in Status.
+type HostStatus struct {
+	Name        string `json:"name"`
+	Address     string `json:"address"`
+	PrivateIP   string `json:"private_ip,omitempty"`
+	State       string `json:"state"` // Docker's state: running, exited, created, ...
+	ContainerID string `json:"container_id"`
+}
+
+// Status reports the registry addresses, the SSH key and every host.
+func (s *Sandbox) Status(ctx context.Context) (Status, error) {
+	st := Status{
+		Namespace:          s.ns,
+		RegistryPush:       s.cfg.RegistryPush,
+		RegistryPullPrefix: fmt.Sprintf("%s:%d", RegistryHostname, RegistryPullPort),
+		SSHKeyPath:         s.key.Path,
+		SSHPublicKey:       s.key.AuthorizedKey,
+		SSHUser:            SSHUser,
+		Hosts:              []HostStatus{},
+	}
+	s.mu.Lock()
+	if s.registry != nil {
+		st.RegistryPush, st.RegistryRunning = s.registry.PushAddr(), true
+	}
+	st.Image = s.images[s.cfg.Flavour].Tag
+	s.mu.Unlock()
+	list, err := s.docker.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: s.filters(LabelKind + "=host")})
+	if err != nil {
+		return Status{}, fmt.Errorf("sandbox status: %w", err)
+	}
+	for _, c := range list.Items {
+		hs := HostStatus{
+			Name:        c.Labels[LabelInstance],
+			Address:     c.Labels[LabelAddress],
+			State:       string(c.State),
+			ContainerID: c.ID,
+		}
+		if c.NetworkSettings != nil {
+			if ep := c.NetworkSettings.Networks[s.networkName()]; ep != nil && ep.IPAddress.IsValid() {
+				hs.PrivateIP = ep.IPAddress.String()
+			}
+		}
+		st.Hosts = append(st.Hosts, hs)
+	}
+	sort.Slice(st.Hosts, func(i, j int) bool { return st.Hosts[i].Name < st.Hosts[j].Name })
+	return st, nil
+}
+
+// Down removes every host container, volume and network of this
+// namespace (found by label, so nothing else is touched) and stops the
+// registry if this Sandbox runs it. Images are kept: they are a cache.
+func (s *Sandbox) Down(ctx context.Context) error {
+	s.mu.Lock()
+	r := s.registry
+	s.registry = nil
+	s.mu.Unlock()
+	var errs []error
+	if r != nil {
+		errs = append(errs, r.Close())
+	}
+	cs, err := s.docker.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: s.filters()})
+	if err != nil {
+		return fmt.Errorf("sandbox down: list containers: %w", err)
+	}
+	var wg sync.WaitGroup
+	errc := make(chan error, len(cs.Items))
+	for _, c := range cs.Items {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.docker.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !isNotFound(err) {
+				errc <- fmt.Errorf("remove container %s: %w", c.ID[:12], err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		errs = append(errs, err)
+	}
+	vs, err := s.docker.VolumeList(ctx, client.VolumeListOptions{Filters: s.filters()})
+	if err != nil {
+		errs = append(errs, fmt.Errorf("list volumes: %w", err))
+	} else {
+		for _, v := range vs.Items {
+			if _, err := s.docker.VolumeRemove(ctx, v.Name, client.VolumeRemoveOptions{Force: true}); err != nil && !isNotFound(err) {
+				errs = append(errs, fmt.Errorf("remove volume %s: %w", v.Name, err))
+			}
+		}
+	}
+	ns, err := s.docker.NetworkList(ctx, client.NetworkListOptions{Filters: s.filters()})
+	if err != nil {
+		errs = append(errs, fmt.Errorf("list networks: %w", err))
+	} else {
+		for _, n := range ns.Items {
+			if _, err := s.docker.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err != nil && !isNotFound(err) {
+				errs = append(errs, fmt.Errorf("remove network %s: %w", n.Name, err))
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("sandbox down: %w", err)
+	}
+	return nil
+}
+
+// Namespaces lists the namespaces that own sandbox objects on this engine.
+func (s *Sandbox) Namespaces(ctx context.Context) ([]string, error) {
+	f := client.Filters{}
+	f.Add("label", LabelSandbox+"=1")
+	seen := map[string]bool{}
+	cs, err := s.docker.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: list containers: %w", err)
+	}
+	for _, c := range cs.Items {
+		seen[c.Labels[LabelNamespace]] = true
+	}
+	ns, err := s.docker.NetworkList(ctx, client.NetworkListOptions{Filters: f})
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: list networks: %w", err)
+	}
+	for _, n := range ns.Items {
+		seen[n.Labels[LabelNamespace]] = true
+	}
+	vs, err := s.docker.VolumeList(ctx, client.VolumeListOptions{Filters: f})
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: list volumes: %w", err)
+	}
+	for _, v := range vs.Items {
+		seen[v.Labels[LabelNamespace]] = true
+	}
+	var out []string
+	for n := range seen {
+		if n != "" {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// Leftovers lists what this namespace still has in Docker: "container NAME",
+// "volume NAME" and "network NAME" lines. After Down it is empty.
+func (s *Sandbox) Leftovers(ctx context.Context) ([]string, error) {
+	var out []string
+	cs, err := s.docker.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: s.filters()})
+	if err != nil {
+		return nil, fmt.Errorf("list containers: %w", err)
+	}
+	for _, c := range cs.Items {
+		out = append(out, "container "+strings.TrimPrefix(strings.Join(c.Names, ","), "/"))
+	}
+	vs, err := s.docker.VolumeList(ctx, client.VolumeListOptions{Filters: s.filters()})
+	if err != nil {
+		return nil, fmt.Errorf("list volumes: %w", err)
+	}
+	for _, v := range vs.Items {
+		out = append(out, "volume "+v.Name)
+	}
+	ns, err := s.docker.NetworkList(ctx, client.NetworkListOptions{Filters: s.filters()})
+	if err != nil {
+		return nil, fmt.Errorf("list networks: %w", err)
+	}
+	for _, n := range ns.Items {
+		out = append(out, "network "+n.Name)
+	}
+	return out, nil
+}

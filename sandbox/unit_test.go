@@ -1,0 +1,146 @@
+package sandbox
+
+import (
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/crypto/ssh"
+)
+
+func TestLoadOrCreateKey(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ssh")
+	k1, err := LoadOrCreateKey(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2, err := LoadOrCreateKey(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k1.AuthorizedKey != k2.AuthorizedKey {
+		t.Fatal("key changed between loads")
+	}
+	if !strings.HasPrefix(k1.AuthorizedKey, "ssh-ed25519 ") || strings.Contains(k1.AuthorizedKey, "\n") {
+		t.Fatalf("authorized key line %q", k1.AuthorizedKey)
+	}
+	if !strings.Contains(string(k1.PrivatePEM), "BEGIN OPENSSH PRIVATE KEY") {
+		t.Fatal("private key is not OpenSSH PEM")
+	}
+	for p, want := range map[string]os.FileMode{dir: 0o700, k1.Path: 0o600} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != want {
+			t.Errorf("%s mode %o, want %o", p, fi.Mode().Perm(), want)
+		}
+	}
+	if _, err := ssh.ParsePrivateKey(k1.PrivatePEM); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAptMirror(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "etc/apt/sources.list.d"), 0o755)
+	os.WriteFile(filepath.Join(root, "etc/apt/sources.list.d/debian.sources"), []byte(`Types: deb
+URIs: http://security.example/debian-security
+Suites: bookworm-security
+Components: main
+
+Types: deb deb-src
+# a comment
+URIs: http://mirror.example/debian/
+Suites: bookworm bookworm-updates
+Components: main
+`), 0o644)
+	got, err := AptMirror(root, "bookworm")
+	if err != nil || got != "http://mirror.example/debian" {
+		t.Fatalf("deb822: got %q, %v", got, err)
+	}
+
+	root2 := t.TempDir()
+	os.MkdirAll(filepath.Join(root2, "etc/apt"), 0o755)
+	os.WriteFile(filepath.Join(root2, "etc/apt/sources.list"), []byte("# x\ndeb-src http://src.example/debian bookworm main\ndeb [arch=amd64 signed-by=/k.gpg] http://one.example/debian bookworm main\n"), 0o644)
+	got, err = AptMirror(root2, "bookworm")
+	if err != nil || got != "http://one.example/debian" {
+		t.Fatalf("one-line: got %q, %v", got, err)
+	}
+	if _, err := AptMirror(t.TempDir(), "bookworm"); err == nil {
+		t.Fatal("no sources: want an error")
+	}
+}
+
+func TestRecipe(t *testing.T) {
+	files, err := recipeFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]tarFile{}
+	for _, f := range files {
+		byName[f.Name] = f
+	}
+	df := string(byName["Dockerfile"].Body)
+	for _, want := range []string{"ARG BASE", "FROM ${BASE}", "rm -f /etc/ssh/ssh_host_*", "STOPSIGNAL SIGRTMIN+3"} {
+		if !strings.Contains(df, want) {
+			t.Errorf("Dockerfile lacks %q", want)
+		}
+	}
+	pull := RegistryHostname + ":5000"
+	if !strings.Contains(string(byName["rootfs/etc/docker/daemon.json"].Body), pull) || RegistryPullPort != 5000 {
+		t.Errorf("daemon.json must list %s as an insecure registry", pull)
+	}
+	unit := string(byName["rootfs/etc/systemd/system/fountain-hostkeys.service"].Body)
+	if !strings.Contains(unit, "Before=ssh.service") || !strings.Contains(unit, "Type=oneshot") {
+		t.Errorf("host key unit: %s", unit)
+	}
+	if byName["rootfs/etc/sudoers.d/90-fountain-ubuntu"].Mode != 0o440 {
+		t.Error("sudoers drop-in must be 0440")
+	}
+	a, b := recipeHash(files, "sha256:1", FlavourPlain), recipeHash(files, "sha256:1", FlavourPlain)
+	if a != b || a == recipeHash(files, "sha256:2", FlavourPlain) || a == recipeHash(files, "sha256:1", FlavourDocker) {
+		t.Error("recipe hash must depend on exactly recipe, base and flavour")
+	}
+}
+
+func TestRegistryJournal(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := NewRegistry(RegistryConfig{Dir: dir, Listen: []string{"0.0.0.0:0"}}); err == nil {
+		t.Fatal("listening on 0.0.0.0 must be refused")
+	}
+	r, err := NewRegistry(RegistryConfig{Dir: dir, Listen: []string{"127.0.0.1:0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := newTestImage(map[string]string{"hello.txt": "hello"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := img.push(r.PushAddr(), "app/web", "v1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// A new registry on the same storage serves the same image.
+	r2, err := NewRegistry(RegistryConfig{Dir: dir, Listen: []string{"127.0.0.1:0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	got, err := pullDigest(r2.PushAddr(), "app/web", "v1")
+	if err != nil {
+		t.Fatalf("after restart: %v", err)
+	}
+	if got != img.digest.String() {
+		t.Fatalf("digest %s, want %s", got, img.digest)
+	}
+	resp, err := http.Get("http://" + r2.PushAddr() + "/v2/")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("/v2/: %v %v", resp, err)
+	}
+	resp.Body.Close()
+}

@@ -1,0 +1,184 @@
+package server_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/fountainai/fountain/sandbox"
+	"github.com/fountainai/fountain/sandbox/sandboxtest"
+	"github.com/fountainai/fountain/server"
+)
+
+// The issue's acceptance for sandbox mode: the design's create-instance
+// gives, within 90 s, a running host that the sandbox key logs into as
+// ubuntu with sudo, whose host key matches the access details; stop makes
+// SSH refuse; start brings it back with the same host key and disk; delete
+// removes its container and volume.
+func TestSandboxInstancesAreRealHosts(t *testing.T) {
+	sandboxtest.RequireDocker(t)
+	ns := sandboxtest.Namespace() + "-serve"
+	dataDir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- server.Run(ctx, server.Config{Addr: "127.0.0.1:0", DataDir: dataDir, Sandbox: true,
+			Getenv: func(k string) string {
+				if k == "FOUNTAIN_API_TOKEN" {
+					return token
+				}
+				return ""
+			},
+			Ready:        func(a string) { ready <- a },
+			SandboxHosts: sandbox.Config{Namespace: ns, RegistryPush: "127.0.0.1:0"},
+			PollInterval: 200 * time.Millisecond})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-errc
+		sb, err := sandbox.New(context.Background(), sandbox.Config{DataDir: dataDir, Namespace: ns})
+		if err == nil {
+			_ = sb.Down(context.Background())
+			sb.Close()
+		}
+	})
+	var url string
+	select {
+	case a := <-ready:
+		url = "http://" + a
+	case err := <-errc:
+		t.Fatal(err)
+	}
+
+	start := time.Now()
+	status, body := call(t, "POST", url+"/aws/lightsail/create-instance", strings.Replace(designCreateWait, "NAME", "opensearch-instance", 1))
+	if status != 200 {
+		t.Fatalf("create: %d %v", status, body)
+	}
+	t.Logf("create-instance with wait: running and SSH answering after %s", time.Since(start).Round(time.Millisecond))
+	if d := time.Since(start); d > 90*time.Second {
+		t.Errorf("the instance took %s to run (want within 90 s)", d)
+	}
+	_, inst := call(t, "GET", url+"/aws/lightsail/instances/opensearch-instance?region=eu-central-1", "")
+	ip, _ := inst["public_ip"].(string)
+	if !strings.HasPrefix(ip, "127.0.0.") {
+		t.Fatalf("public ip %q is not a sandbox host address: %v", ip, inst)
+	}
+	fingerprints := map[string]bool{}
+	for _, k := range inst["ssh_host_keys"].([]any) {
+		fingerprints[k.(map[string]any)["fingerprint_sha256"].(string)] = true
+	}
+	if len(fingerprints) == 0 {
+		t.Fatalf("no host keys: %v", inst)
+	}
+	_, sb := call(t, "GET", url+"/sandbox", "")
+	keyPath, _ := sb["ssh_key_path"].(string)
+	if sb["ssh_user"] != "ubuntu" || keyPath == "" || sb["hosts_backed"] != true {
+		t.Fatalf("GET /sandbox: %v", sb)
+	}
+	pem, err := os.ReadFile(keyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := ssh.ParsePrivateKey(pem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen string
+	cfg := &ssh.ClientConfig{User: "ubuntu", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)}, Timeout: 5 * time.Second,
+		HostKeyCallback: func(_ string, _ net.Addr, key ssh.PublicKey) error {
+			sum := sha256.Sum256(key.Marshal())
+			seen = "SHA256:" + base64.RawStdEncoding.EncodeToString(sum[:])
+			if !fingerprints[seen] && !fingerprints[strings.TrimPrefix(seen, "SHA256:")] {
+				t.Errorf("host key %s is not one of the pinned %v", seen, fingerprints)
+				return errMismatch
+			}
+			return nil
+		}}
+	run := func(cmd string) (string, error) {
+		c, err := ssh.Dial("tcp", net.JoinHostPort(ip, "22"), cfg)
+		if err != nil {
+			return "", err
+		}
+		defer c.Close()
+		s, err := c.NewSession()
+		if err != nil {
+			return "", err
+		}
+		defer s.Close()
+		out, err := s.CombinedOutput(cmd)
+		return string(out), err
+	}
+	if out, err := run("sudo -n true && echo sudo-ok && echo persisted | sudo tee /var/lib/fountain-test >/dev/null"); err != nil || !strings.Contains(out, "sudo-ok") {
+		t.Fatalf("ssh sudo -n true: %q %v", out, err)
+	}
+	firstKey := seen
+
+	if status, body := call(t, "POST", url+"/aws/lightsail/stop-instance", `{"instance_name":"opensearch-instance","wait":true}`); status != 200 {
+		t.Fatalf("stop: %d %v", status, body)
+	}
+	if _, err := run("true"); err == nil {
+		t.Fatal("SSH still answers after stop")
+	}
+	if status, body := call(t, "POST", url+"/aws/lightsail/start-instance", `{"instance_name":"opensearch-instance","wait":true}`); status != 200 {
+		t.Fatalf("start: %d %v", status, body)
+	}
+	_, inst = call(t, "GET", url+"/aws/lightsail/instances/opensearch-instance", "")
+	ip = inst["public_ip"].(string)
+	var out string
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if out, err = run("cat /var/lib/fountain-test"); err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if err != nil || strings.TrimSpace(out) != "persisted" {
+		t.Fatalf("after start: %q %v", out, err)
+	}
+	if seen != firstKey {
+		t.Fatalf("host key changed across stop/start: %s -> %s", firstKey, seen)
+	}
+
+	if status, body := call(t, "POST", url+"/aws/lightsail/delete-instance", `{"instance_name":"opensearch-instance","wait":true}`); status != 200 {
+		t.Fatalf("delete: %d %v", status, body)
+	}
+	deadline = time.Now().Add(60 * time.Second)
+	for {
+		_, sb = call(t, "GET", url+"/sandbox", "")
+		if hosts, _ := sb["hosts"].([]any); len(hosts) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("host still listed after delete: %v", sb)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	check, err := sandbox.New(context.Background(), sandbox.Config{DataDir: t.TempDir(), Namespace: ns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer check.Close()
+	left, err := check.Leftovers(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range left {
+		if strings.Contains(l, "opensearch-instance") {
+			t.Fatalf("left behind after delete: %v", left)
+		}
+	}
+}
+
+var errMismatch = &net.AddrError{Err: "host key mismatch"}
+
+const designCreateWait = `{"instance_name": "NAME", "blueprint_id": "ubuntu_20_04", "bundle_id": "nano_2_0",
+	"region": "eu-central-1", "availability_zone": "eu-central-1a", "wait": true, "wait_timeout_seconds": 300}`
