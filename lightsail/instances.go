@@ -165,6 +165,7 @@ func (c *Client) CreateInstance(ctx context.Context, run Stepper, in CreateInsta
 	}
 	var existing *types.Instance
 	var price float64
+	var createOps []string
 	if len(in.Notes) > 0 {
 		_ = run.Step(ctx, "resolve catalogue ids", func(ctx context.Context) (operation.StepResult, error) {
 			return operation.StepResult{Output: strings.Join(in.Notes, "\n")}, nil
@@ -218,9 +219,11 @@ func (c *Client) CreateInstance(ctx context.Context, run Stepper, in CreateInsta
 			for _, k := range keys {
 				req.Tags = append(req.Tags, types.Tag{Key: aws.String(k), Value: aws.String(in.Tags[k])})
 			}
-			if _, err := api.CreateInstances(ctx, req); err != nil {
+			out, err := api.CreateInstances(ctx, req)
+			if err != nil {
 				return operation.StepResult{}, awsError("create instance "+in.InstanceName, err)
 			}
+			createOps = operationIDs(out.Operations)
 			price = c.bundlePrice(ctx, in.Region, in.BundleID)
 			return operation.StepResult{Changed: true, Output: fmt.Sprintf("created; adds $%.2f a month", price)}, nil
 		}); err != nil {
@@ -239,7 +242,7 @@ func (c *Client) CreateInstance(ctx context.Context, run Stepper, in CreateInsta
 		if in.WaitTimeoutSec > 0 {
 			timeout = time.Duration(in.WaitTimeoutSec) * time.Second
 		}
-		if err := c.waitRunningAndSSH(ctx, run, api, in.InstanceName, timeout); err != nil {
+		if err := c.waitRunningAndSSH(ctx, run, api, in.InstanceName, timeout, createOps...); err != nil {
 			return operation.Outcome{}, err
 		}
 	}
@@ -281,8 +284,10 @@ func stateName(inst *types.Instance) string {
 	return aws.ToString(inst.State.Name)
 }
 
-// waitState polls until the instance is in state want, or the deadline.
-func (c *Client) waitState(ctx context.Context, api *lightsail.Client, name, want string, timeout time.Duration) (*types.Instance, error) {
+// waitState polls until the instance is in state want, or the deadline. If
+// any of the Lightsail operations in opIDs fails meanwhile, it stops with
+// that failure instead of waiting it out.
+func (c *Client) waitState(ctx context.Context, api *lightsail.Client, name, want string, timeout time.Duration, opIDs ...string) (*types.Instance, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for {
@@ -296,6 +301,9 @@ func (c *Client) waitState(ctx context.Context, api *lightsail.Client, name, wan
 		if inst != nil && stateName(inst) == want {
 			return inst, nil
 		}
+		if err := failedOperation(ctx, api, opIDs); err != nil {
+			return nil, err
+		}
 		select {
 		case <-ctx.Done():
 			if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.DeadlineExceeded) {
@@ -307,6 +315,29 @@ func (c *Client) waitState(ctx context.Context, api *lightsail.Client, name, wan
 	}
 }
 
+// failedOperation returns an error if one of the Lightsail operations failed.
+func failedOperation(ctx context.Context, api *lightsail.Client, ids []string) error {
+	for _, id := range ids {
+		out, err := api.GetOperation(ctx, &lightsail.GetOperationInput{OperationId: aws.String(id)})
+		if err != nil || out.Operation == nil {
+			continue
+		}
+		if op := out.Operation; op.Status == types.OperationStatusFailed {
+			return fountain.Errorf(fountain.EUPSTREAM, "Lightsail operation %s on %s failed: %s %s",
+				op.OperationType, aws.ToString(op.ResourceName), aws.ToString(op.ErrorCode), aws.ToString(op.ErrorDetails))
+		}
+	}
+	return nil
+}
+
+func operationIDs(ops []types.Operation) []string {
+	ids := make([]string, 0, len(ops))
+	for _, op := range ops {
+		ids = append(ids, aws.ToString(op.Id))
+	}
+	return ids
+}
+
 func orGone(s string) string {
 	if s == "" {
 		return "deleted"
@@ -314,11 +345,11 @@ func orGone(s string) string {
 	return s
 }
 
-func (c *Client) waitRunningAndSSH(ctx context.Context, run Stepper, api *lightsail.Client, name string, timeout time.Duration) error {
+func (c *Client) waitRunningAndSSH(ctx context.Context, run Stepper, api *lightsail.Client, name string, timeout time.Duration, opIDs ...string) error {
 	deadline := time.Now().Add(timeout)
 	var ip string
 	if err := run.Step(ctx, "wait for "+name+" to run", func(ctx context.Context) (operation.StepResult, error) {
-		inst, err := c.waitState(ctx, api, name, "running", timeout)
+		inst, err := c.waitState(ctx, api, name, "running", timeout, opIDs...)
 		if err != nil {
 			return operation.StepResult{}, err
 		}

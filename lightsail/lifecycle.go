@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lightsail"
+	"github.com/aws/aws-sdk-go-v2/service/lightsail/types"
 
 	"github.com/fountainai/fountain"
 	"github.com/fountainai/fountain/operation"
@@ -18,32 +19,44 @@ type lifecycle struct {
 	settled  string // the state that needs no action ("" for deleted)
 	waitFor  string // the state to wait for
 	noop     map[string]string
-	call     func(ctx context.Context, api *lightsail.Client, name string) error
+	call     func(ctx context.Context, api *lightsail.Client, name string) ([]types.Operation, error)
 	mustHave bool // a missing instance is an error (not for delete)
 }
 
 var lifecycles = map[string]lifecycle{
 	"start": {verb: "start", past: "started", settled: "running", waitFor: "running", mustHave: true,
 		noop: map[string]string{"running": "already running", "pending": "already starting"},
-		call: func(ctx context.Context, api *lightsail.Client, name string) error {
-			_, err := api.StartInstance(ctx, &lightsail.StartInstanceInput{InstanceName: aws.String(name)})
-			return err
+		call: func(ctx context.Context, api *lightsail.Client, name string) ([]types.Operation, error) {
+			out, err := api.StartInstance(ctx, &lightsail.StartInstanceInput{InstanceName: aws.String(name)})
+			if err != nil {
+				return nil, err
+			}
+			return out.Operations, nil
 		}},
 	"stop": {verb: "stop", past: "stopped", settled: "stopped", waitFor: "stopped", mustHave: true,
 		noop: map[string]string{"stopped": "already stopped", "stopping": "already stopping"},
-		call: func(ctx context.Context, api *lightsail.Client, name string) error {
-			_, err := api.StopInstance(ctx, &lightsail.StopInstanceInput{InstanceName: aws.String(name)})
-			return err
+		call: func(ctx context.Context, api *lightsail.Client, name string) ([]types.Operation, error) {
+			out, err := api.StopInstance(ctx, &lightsail.StopInstanceInput{InstanceName: aws.String(name)})
+			if err != nil {
+				return nil, err
+			}
+			return out.Operations, nil
 		}},
 	"reboot": {verb: "reboot", past: "rebooted", waitFor: "running", mustHave: true,
-		call: func(ctx context.Context, api *lightsail.Client, name string) error {
-			_, err := api.RebootInstance(ctx, &lightsail.RebootInstanceInput{InstanceName: aws.String(name)})
-			return err
+		call: func(ctx context.Context, api *lightsail.Client, name string) ([]types.Operation, error) {
+			out, err := api.RebootInstance(ctx, &lightsail.RebootInstanceInput{InstanceName: aws.String(name)})
+			if err != nil {
+				return nil, err
+			}
+			return out.Operations, nil
 		}},
 	"delete": {verb: "delete", past: "deleted",
-		call: func(ctx context.Context, api *lightsail.Client, name string) error {
-			_, err := api.DeleteInstance(ctx, &lightsail.DeleteInstanceInput{InstanceName: aws.String(name)})
-			return err
+		call: func(ctx context.Context, api *lightsail.Client, name string) ([]types.Operation, error) {
+			out, err := api.DeleteInstance(ctx, &lightsail.DeleteInstanceInput{InstanceName: aws.String(name)})
+			if err != nil {
+				return nil, err
+			}
+			return out.Operations, nil
 		}},
 }
 
@@ -61,6 +74,7 @@ func (c *Client) Lifecycle(ctx context.Context, run Stepper, verb string, in Ins
 	}
 	name := in.InstanceName
 	var state, already string
+	var opIDs []string
 	if err := run.Step(ctx, "check instance "+name, func(ctx context.Context) (operation.StepResult, error) {
 		inst, err := c.getInstance(ctx, api, name)
 		if err != nil {
@@ -95,9 +109,11 @@ func (c *Client) Lifecycle(ctx context.Context, run Stepper, verb string, in Ins
 			}
 		}
 		if err := run.Step(ctx, lc.verb+" instance "+name, func(ctx context.Context) (operation.StepResult, error) {
-			if err := lc.call(ctx, api, name); err != nil {
+			ops, err := lc.call(ctx, api, name)
+			if err != nil {
 				return operation.StepResult{}, awsError(lc.verb+" instance "+name, err)
 			}
+			opIDs = operationIDs(ops)
 			return operation.StepResult{Changed: true, Output: lc.past}, nil
 		}); err != nil {
 			return operation.Outcome{}, err
@@ -105,7 +121,7 @@ func (c *Client) Lifecycle(ctx context.Context, run Stepper, verb string, in Ins
 	}
 	if in.Wait && already != "does not exist" {
 		if err := run.Step(ctx, "wait for "+name+" to be "+orGone(lc.waitFor), func(ctx context.Context) (operation.StepResult, error) {
-			_, err := c.waitState(ctx, api, name, lc.waitFor, c.opts.WaitTimeout)
+			_, err := c.waitState(ctx, api, name, lc.waitFor, c.opts.WaitTimeout, opIDs...)
 			return operation.StepResult{}, err
 		}); err != nil {
 			return operation.Outcome{}, err
