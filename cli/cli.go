@@ -45,7 +45,8 @@ const envHelp = `Environment:
   FOUNTAIN_URL        the server client commands talk to (default http://127.0.0.1:8000)
   FOUNTAIN_API_TOKEN  the API token (default: read from the data directory)
   FOUNTAIN_DATA_DIR   the data directory (default $XDG_DATA_HOME/fountain or ~/.local/share/fountain)
-  FOUNTAIN_ADDR, FOUNTAIN_SANDBOX, FOUNTAIN_LOG_LEVEL  defaults for 'fountain serve'`
+  FOUNTAIN_ADDR, FOUNTAIN_SANDBOX, FOUNTAIN_SANDBOX_HOSTS, FOUNTAIN_LOG_LEVEL
+                      defaults for 'fountain serve'`
 
 // Main runs the fountain command with args (without the program name) and
 // returns its exit code. Errors are printed to stderr.
@@ -250,6 +251,9 @@ func ExitCode(err error) int {
 
 // printError tells the user what went wrong, on stderr.
 func printError(w io.Writer, err error) {
+	if err == nil {
+		return
+	}
 	var (
 		ue *usageError
 		ee *exitError

@@ -35,8 +35,9 @@ func TestMain(m *testing.M) {
 // TestScripts runs testdata/script/*.txtar against real `fountain serve
 // --sandbox` processes. Custom commands:
 //
-//	fountain-serve [serve flags]  start a sandbox server on a free port with
-//	                              instant transitions (override with
+//	fountain-serve [serve flags]  start a sandbox server on a free port, with
+//	                              emulated-only instances (no Docker) whose
+//	                              transitions are instant (override with
 //	                              --sandbox-delay), and export FOUNTAIN_URL,
 //	                              FOUNTAIN_API_TOKEN and FOUNTAIN_DATA_DIR
 //	fountain-stop                 SIGTERM the server; it must exit 0
@@ -82,7 +83,7 @@ func cmdFountainServe(ts *testscript.TestScript, neg bool, args []string) {
 	ready := filepath.Join(dataDir, "ready")
 	ts.Check(os.MkdirAll(dataDir, 0o700))
 	argv := append([]string{"serve", "--sandbox", "--addr", "127.0.0.1:0", "--data-dir", dataDir,
-		"--ready-file", ready, "--sandbox-delay", "0", "--log-level", "debug"}, args...)
+		"--sandbox-hosts=false", "--ready-file", ready, "--sandbox-delay", "0", "--log-level", "debug"}, args...)
 	cmd := exec.Command(bin, argv...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + ts.Getenv("HOME"), "TMPDIR=" + ts.Getenv("TMPDIR")}
 	if tok := ts.Getenv("FOUNTAIN_API_TOKEN"); tok != "" {

@@ -15,10 +15,13 @@ import (
 
 // serveOptions are the flags of `fountain serve`.
 type serveOptions struct {
-	Addr     string
-	DataDir  string
-	Sandbox  bool
-	LogLevel string
+	Addr    string
+	DataDir string
+	Sandbox bool
+	// SandboxHosts backs sandbox instances with local Docker hosts when
+	// Docker answers; false keeps them emulated only.
+	SandboxHosts bool
+	LogLevel     string
 	// SandboxDelay, when set, is the duration of every emulated instance
 	// transition in sandbox mode (0: instant). For tests; hidden.
 	SandboxDelay    time.Duration
@@ -45,8 +48,10 @@ func (a *app) newServeCmd() *cobra.Command {
 	f.StringVar(&o.Addr, "addr", a.env("FOUNTAIN_ADDR", "127.0.0.1:8000"), "`address` to listen on (env FOUNTAIN_ADDR)")
 	f.StringVar(&o.DataDir, "data-dir", a.env("FOUNTAIN_DATA_DIR", server.DefaultDataDir(a.getenv)), "data `directory` (env FOUNTAIN_DATA_DIR)")
 	f.BoolVar(&o.Sandbox, "sandbox", envBool(a.getenv("FOUNTAIN_SANDBOX")), "use the built-in Lightsail emulator instead of AWS (env FOUNTAIN_SANDBOX=1)")
+	f.BoolVar(&o.SandboxHosts, "sandbox-hosts", envBoolDefault(a.getenv("FOUNTAIN_SANDBOX_HOSTS"), true),
+		"in sandbox mode, back instances with local Docker hosts when Docker is available (env FOUNTAIN_SANDBOX_HOSTS)")
 	f.StringVar(&o.LogLevel, "log-level", a.env("FOUNTAIN_LOG_LEVEL", "info"), "log `level`: debug, info, warn or error (env FOUNTAIN_LOG_LEVEL)")
-	f.DurationVar(&o.SandboxDelay, "sandbox-delay", 0, "sandbox only, for tests: how long every emulated instance transition takes, 0 for instant (env FOUNTAIN_SANDBOX_DELAY)")
+	f.DurationVar(&o.SandboxDelay, "sandbox-delay", 0, "for tests: how long each transition of an emulated-only sandbox instance takes, 0 for instant (env FOUNTAIN_SANDBOX_DELAY)")
 	f.StringVar(&o.ReadyFile, "ready-file", "", "for tests: write the listen address to this `file` once listening")
 	_ = f.MarkHidden("sandbox-delay")
 	_ = f.MarkHidden("ready-file")
@@ -79,6 +84,8 @@ func (a *app) runServe(cmd *cobra.Command, o *serveOptions, level slog.Level) er
 		Getenv:  a.getenv,
 		Stdout:  a.io.Out,
 		Logger:  log,
+
+		NoSandboxHosts: !o.SandboxHosts,
 	}
 	if o.Sandbox && o.sandboxDelaySet {
 		d := emulatorDelay(o.SandboxDelay)
@@ -111,15 +118,21 @@ func emulatorDelay(d time.Duration) time.Duration {
 }
 
 // envBool reads a boolean environment value: 1, true, yes, on.
-func envBool(v string) bool {
-	if b, err := strconv.ParseBool(v); err == nil {
-		return b
-	}
+func envBool(v string) bool { return envBoolDefault(v, false) }
+
+// envBoolDefault reads a boolean environment value (1, true, yes, on; 0,
+// false, no, off), or def when it is empty or unreadable.
+func envBoolDefault(v string, def bool) bool {
 	switch strings.ToLower(strings.TrimSpace(v)) {
 	case "yes", "on":
 		return true
+	case "no", "off":
+		return false
 	}
-	return false
+	if b, err := strconv.ParseBool(strings.TrimSpace(v)); err == nil {
+		return b
+	}
+	return def
 }
 
 // parseLevel parses a log level name.
