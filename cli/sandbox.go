@@ -8,18 +8,15 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// newSandboxCmd is the `sandbox` noun. Its verbs talk to a server started
-// with --sandbox.
-//
-// Add further verbs (sandbox build, sandbox down) as their own
-// a.newSandbox<Verb>Cmd constructors, with an Options struct each, and list
-// them in the AddCommand call below.
+// newSandboxCmd is the `sandbox` noun. status talks to a server started with
+// --sandbox; build and down act on Docker directly (sandbox_local.go).
 func (a *app) newSandboxCmd() *cobra.Command {
 	cmd := a.newGroupCmd("sandbox", "Inspect the local sandbox")
 	cmd.Long = "The sandbox is what `fountain serve --sandbox` runs instead of AWS: a Lightsail emulator,\n" +
 		"and, when Docker is available, local hosts behind the sandbox instances."
-	a.addClientFlags(cmd)
-	cmd.AddCommand(a.newSandboxStatusCmd())
+	status := a.newSandboxStatusCmd()
+	a.addClientFlags(status)
+	cmd.AddCommand(status, a.newSandboxBuildCmd(), a.newSandboxDownCmd())
 	return cmd
 }
 

@@ -246,7 +246,7 @@ func (s *Sandbox) StartRegistry(ctx context.Context) (*Registry, error) {
 		return nil, fmt.Errorf("sandbox registry: push address %q must be a loopback host:port", s.cfg.RegistryPush)
 	}
 	r, err := NewRegistry(RegistryConfig{
-		Dir:    filepath.Join(s.cfg.DataDir, "sandbox", "registry"),
+		Dir:    RegistryDir(s.cfg.DataDir),
 		Listen: []string{s.cfg.RegistryPush, net.JoinHostPort(gw.String(), fmt.Sprint(RegistryPullPort))},
 		Logf:   s.cfg.Debugf,
 	})
@@ -262,3 +262,7 @@ func (s *Sandbox) StartRegistry(ctx context.Context) (*Registry, error) {
 	s.registry = r
 	return r, nil
 }
+
+// RegistryDir is where the registry keeps its blobs and manifest journal
+// under Fountain's data directory.
+func RegistryDir(dataDir string) string { return filepath.Join(dataDir, "sandbox", "registry") }
