@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -43,9 +42,6 @@ type Options struct {
 	// ProbeSSH checks that SSH answers at addr (host:port). The default dials
 	// and reads the SSH banner.
 	ProbeSSH func(ctx context.Context, addr string) error
-	// Getenv reads the environment (os.Getenv in production).
-	Getenv func(string) string
-	Logger *slog.Logger
 }
 
 // Client is the Lightsail adapter. It is safe for concurrent use.
@@ -69,9 +65,6 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	}
 	if opts.ProbeSSH == nil {
 		opts.ProbeSSH = ProbeSSH
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	loadOpts := []func(*awsconfig.LoadOptions) error{}
 	if opts.DefaultRegion != "" {

@@ -103,7 +103,7 @@ func Run(ctx context.Context, cfg Config) error {
 		log.Warn("operations left running by an earlier stop are now interrupted; re-run them if needed", "count", n)
 	}
 
-	lsOpts := lightsail.Options{DefaultRegion: cfg.Getenv("AWS_REGION"), Logger: log, Getenv: cfg.Getenv, PollInterval: cfg.PollInterval}
+	lsOpts := lightsail.Options{DefaultRegion: cfg.Getenv("AWS_REGION"), PollInterval: cfg.PollInterval}
 	var sandbox api.Sandbox
 	if cfg.Sandbox {
 		emu, closeEmu, err := startSandbox(ctx, cfg, log)
