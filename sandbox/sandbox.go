@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 )
 
@@ -190,8 +191,8 @@ func (s *Sandbox) ensureNetwork(ctx context.Context) (netip.Addr, error) {
 	s.netMu.Lock()
 	defer s.netMu.Unlock()
 	name := s.networkName()
-	insp, err := s.docker.NetworkInspect(ctx, name, client.NetworkInspectOptions{})
-	if isNotFound(err) {
+	id, err := s.findNetwork(ctx)
+	if err == nil && id == "" {
 		_, err = s.docker.NetworkCreate(ctx, name, client.NetworkCreateOptions{
 			Driver: "bridge",
 			Labels: s.labels("network"),
@@ -199,13 +200,14 @@ func (s *Sandbox) ensureNetwork(ctx context.Context) (netip.Addr, error) {
 		if err != nil && !isConflict(err) {
 			return netip.Addr{}, fmt.Errorf("sandbox: create network %s: %w", name, err)
 		}
-		insp, err = s.docker.NetworkInspect(ctx, name, client.NetworkInspectOptions{})
+		id, err = s.findNetwork(ctx)
 	}
 	if err != nil {
-		return netip.Addr{}, fmt.Errorf("sandbox: inspect network %s: %w", name, err)
+		return netip.Addr{}, err
 	}
-	if insp.Network.Labels[LabelNamespace] != s.ns {
-		return netip.Addr{}, fmt.Errorf("sandbox: network %s exists but is not Fountain's (no %s=%s label)", name, LabelNamespace, s.ns)
+	insp, err := s.docker.NetworkInspect(ctx, id, client.NetworkInspectOptions{})
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("sandbox: inspect network %s: %w", name, err)
 	}
 	for _, c := range insp.Network.IPAM.Config {
 		if c.Gateway.Is4() {
@@ -213,6 +215,37 @@ func (s *Sandbox) ensureNetwork(ctx context.Context) (netip.Addr, error) {
 		}
 	}
 	return netip.Addr{}, fmt.Errorf("sandbox: network %s has no IPv4 gateway", name)
+}
+
+// findNetwork returns the id of this namespace's network, or "". Docker
+// 20.10 lets two processes that race create two networks of one name; the
+// oldest wins and the others are removed, so every process agrees.
+func (s *Sandbox) findNetwork(ctx context.Context) (string, error) {
+	f := s.filters()
+	f.Add("name", s.networkName())
+	list, err := s.docker.NetworkList(ctx, client.NetworkListOptions{Filters: f})
+	if err != nil {
+		return "", fmt.Errorf("sandbox: list networks: %w", err)
+	}
+	var nets []network.Summary
+	for _, n := range list.Items {
+		if n.Name == s.networkName() { // the name filter matches substrings
+			nets = append(nets, n)
+		}
+	}
+	if len(nets) == 0 {
+		return "", nil
+	}
+	sort.Slice(nets, func(i, j int) bool {
+		if !nets[i].Created.Equal(nets[j].Created) {
+			return nets[i].Created.Before(nets[j].Created)
+		}
+		return nets[i].ID < nets[j].ID
+	})
+	for _, n := range nets[1:] {
+		_, _ = s.docker.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{})
+	}
+	return nets[0].ID, nil
 }
 
 // Status is the sandbox's state, ready to be served as JSON.
