@@ -53,7 +53,33 @@ type Lightsail interface {
 
 // Sandbox reports the sandbox's state (nil when not in sandbox mode).
 type Sandbox interface {
-	Status(ctx context.Context) (any, error)
+	Status(ctx context.Context) (SandboxStatus, error)
+}
+
+// SandboxStatus is what GET /sandbox reports.
+type SandboxStatus struct {
+	Mode               string        `json:"mode" doc:"Always sandbox."`
+	LightsailEndpoint  string        `json:"lightsail_endpoint" doc:"The embedded Lightsail emulator's URL."`
+	HostsBacked        bool          `json:"hosts_backed" doc:"Whether sandbox instances are real local hosts (Docker is available)."`
+	Reason             string        `json:"reason,omitempty" doc:"Why instances are emulated only, if they are."`
+	Namespace          string        `json:"namespace,omitempty" doc:"The sandbox's namespace: the prefix of its containers, volumes and network."`
+	RegistryPush       string        `json:"registry_push,omitempty" doc:"host:port to docker push to from this machine (the local stand-in for GHCR)."`
+	RegistryPullPrefix string        `json:"registry_pull_prefix,omitempty" doc:"How sandbox hosts name the same registry, e.g. registry.fountain.internal:5000."`
+	RegistryRunning    bool          `json:"registry_running" doc:"Whether the local registry is serving."`
+	SSHKeyPath         string        `json:"ssh_key_path,omitempty" doc:"The sandbox private key: it logs into every sandbox host, and serves as ssh_key_path in deploy calls."`
+	SSHPublicKey       string        `json:"ssh_public_key,omitempty" doc:"The sandbox public key, in authorized_keys form."`
+	SSHUser            string        `json:"ssh_user,omitempty" doc:"The login user of sandbox hosts (ubuntu)."`
+	Image              string        `json:"image,omitempty" doc:"The host image in use."`
+	Hosts              []SandboxHost `json:"hosts" doc:"The local hosts behind sandbox instances."`
+}
+
+// SandboxHost is one local host.
+type SandboxHost struct {
+	Name        string `json:"name" doc:"Instance name."`
+	Address     string `json:"address" doc:"Its own loopback address, where port 22 and the public ports are published."`
+	PrivateIP   string `json:"private_ip,omitempty" doc:"Its address on the sandbox network."`
+	State       string `json:"state" doc:"The container's state: running, exited, created, ..."`
+	ContainerID string `json:"container_id" doc:"The Docker container id."`
 }
 
 // Deps are the API's dependencies.

@@ -21,7 +21,7 @@ func (s *Server) healthz(ctx context.Context, _ *struct{}) (*healthOutput, error
 }
 
 type sandboxOutput struct {
-	Body any
+	Body SandboxStatus
 }
 
 func (s *Server) sandboxStatus(ctx context.Context, _ *struct{}) (*sandboxOutput, error) {

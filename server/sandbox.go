@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fountainai/fountain"
+	"github.com/fountainai/fountain/api"
 	"github.com/fountainai/fountain/lightsail"
 	"github.com/fountainai/fountain/lightsail/emulator"
 	"github.com/fountainai/fountain/sandbox"
@@ -84,24 +85,20 @@ func (s *sandboxEnv) probeSSH(ctx context.Context, addr string) error {
 	return lightsail.ProbeSSH(ctx, addr)
 }
 
-// SandboxStatus is what GET /sandbox reports.
-type SandboxStatus struct {
-	Mode              string `json:"mode" doc:"Always sandbox."`
-	LightsailEndpoint string `json:"lightsail_endpoint" doc:"The embedded Lightsail emulator's URL."`
-	HostsBacked       bool   `json:"hosts_backed" doc:"Whether sandbox instances are real local hosts (Docker available)."`
-	Reason            string `json:"reason,omitempty" doc:"Why instances are emulated only, if they are."`
-	sandbox.Status
-}
-
 // Status reports the sandbox for GET /sandbox.
-func (s *sandboxEnv) Status(ctx context.Context) (any, error) {
-	st := SandboxStatus{Mode: "sandbox", LightsailEndpoint: s.url, HostsBacked: s.hosts != nil, Reason: s.whyNone}
-	if s.hosts != nil {
-		hs, err := s.hosts.Status(ctx)
-		if err != nil {
-			return nil, fountain.Errorf(fountain.EUNAVAILABLE, "sandbox status: %v", err)
-		}
-		st.Status = hs
+func (s *sandboxEnv) Status(ctx context.Context) (api.SandboxStatus, error) {
+	st := api.SandboxStatus{Mode: "sandbox", LightsailEndpoint: s.url, HostsBacked: s.hosts != nil, Reason: s.whyNone, Hosts: []api.SandboxHost{}}
+	if s.hosts == nil {
+		return st, nil
+	}
+	hs, err := s.hosts.Status(ctx)
+	if err != nil {
+		return st, fountain.Errorf(fountain.EUNAVAILABLE, "sandbox status: %v", err)
+	}
+	st.Namespace, st.RegistryPush, st.RegistryPullPrefix, st.RegistryRunning = hs.Namespace, hs.RegistryPush, hs.RegistryPullPrefix, hs.RegistryRunning
+	st.SSHKeyPath, st.SSHPublicKey, st.SSHUser, st.Image = hs.SSHKeyPath, hs.SSHPublicKey, hs.SSHUser, hs.Image
+	for _, h := range hs.Hosts {
+		st.Hosts = append(st.Hosts, api.SandboxHost(h))
 	}
 	return st, nil
 }
