@@ -72,6 +72,15 @@ func ErrorCode(err error) string {
 	return EINTERNAL
 }
 
+// ErrorHint returns the hint of the first *Error in err's chain, or "".
+func ErrorHint(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Hint
+	}
+	return ""
+}
+
 // ErrorMessage returns the user-safe message of err: the message of the first
 // *Error in its chain, or a generic text for other errors, whose details may
 // hold internal information.

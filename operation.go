@@ -57,6 +57,7 @@ type Operation struct {
 	Message    string          `json:"message,omitempty" doc:"A one-line summary of the outcome."`
 	Error      string          `json:"error,omitempty" doc:"Why the operation failed."`
 	ErrorCode  string          `json:"error_code,omitempty" doc:"The error's code: invalid, not_found, conflict, upstream, unavailable, cancelled, internal."`
+	ErrorHint  string          `json:"error_hint,omitempty" doc:"What to do about the error, when known."`
 	Result     json.RawMessage `json:"result,omitempty" doc:"What the operation produced (kind-specific)."`
 	Steps      []Step          `json:"steps" doc:"The steps, in order."`
 	CreatedAt  time.Time       `json:"created_at" doc:"When the operation was accepted."`

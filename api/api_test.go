@@ -30,11 +30,15 @@ type env struct {
 	emu *emulator.Server
 }
 
-func newEnv(t testing.TB) *env {
+func newEnv(t testing.TB, opts ...emulator.Options) *env {
 	t.Helper()
 	ctx := context.Background()
-	emu := emulator.New(emulator.Options{CreateDelay: 30 * time.Millisecond, StartDelay: 30 * time.Millisecond,
-		StopDelay: 30 * time.Millisecond, RebootDelay: 30 * time.Millisecond})
+	o := emulator.Options{CreateDelay: 30 * time.Millisecond, StartDelay: 30 * time.Millisecond,
+		StopDelay: 30 * time.Millisecond, RebootDelay: 30 * time.Millisecond}
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	emu := emulator.New(o)
 	emuSrv := httptest.NewServer(emu)
 	t.Cleanup(func() { emuSrv.Close(); emu.Close() })
 	ls, err := lightsail.New(ctx, lightsail.Options{DefaultRegion: "eu-central-1", Endpoint: emuSrv.URL,
@@ -325,6 +329,9 @@ func TestAsyncOperationAndEvents(t *testing.T) {
 	if c := e.do("GET", "/operations/op_missing", ""); c.status != 404 {
 		t.Fatalf("missing op: %d", c.status)
 	}
+	if c := e.do("GET", "/operations/op_missing/events", ""); c.status != 404 || c.header.Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("events of a missing op: %d %v %s", c.status, c.header, c.raw)
+	}
 }
 
 func TestReadsCostAndAudit(t *testing.T) {
@@ -359,8 +366,14 @@ func TestReadsCostAndAudit(t *testing.T) {
 		t.Fatalf("audit: %s", audit.raw)
 	}
 	metrics := e.do("GET", "/metrics", "")
-	if !strings.Contains(string(metrics.raw), `fountain_operations_total{kind="lightsail.create-instance",status="succeeded"} 2`) {
-		t.Fatalf("metrics: %s", metrics.raw)
+	for _, want := range []string{
+		`fountain_operations_total{kind="lightsail.create-instance",status="succeeded"} 2`,
+		`fountain_http_requests_total{code="200",method="POST",route="/aws/lightsail/create-instance"} 2`,
+		`fountain_http_requests_total{code="200",method="GET",route="/aws/lightsail/instances"} 1`,
+	} {
+		if !strings.Contains(string(metrics.raw), want) {
+			t.Fatalf("metrics lack %s:\n%s", want, metrics.raw)
+		}
 	}
 }
 
@@ -439,4 +452,69 @@ func TestOpenAPIDocumentsEveryRouteAndField(t *testing.T) {
 func asList(v any) []any {
 	l, _ := v.([]any)
 	return l
+}
+
+func TestCancelARunningOperation(t *testing.T) {
+	e := newEnv(t, emulator.Options{CreateDelay: time.Hour})
+	r := e.do("POST", "/aws/lightsail/create-instance", strings.Replace(designCreate, "{", `{"wait": true,`, 1), "Prefer", "respond-async")
+	id := r.str("operation", "id")
+	deadline := time.Now().Add(10 * time.Second)
+	waiting := func() bool {
+		steps, _ := e.do("GET", "/operations/"+id, "").body["steps"].([]any)
+		if len(steps) == 0 {
+			return false
+		}
+		last := steps[len(steps)-1].(map[string]any)
+		return last["name"] == "wait for opensearch-instance to run" && last["status"] == "running"
+	}
+	for !waiting() {
+		if time.Now().After(deadline) {
+			t.Fatal("operation never ran")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	c := e.do("POST", "/operations/"+id+"/cancel", "")
+	if c.status != 200 || c.str("status") != "cancelled" || c.str("error_code") != "cancelled" {
+		t.Fatalf("cancel: %d %s", c.status, c.raw)
+	}
+	if !strings.Contains(c.str("steps"), `"status":"failed"`) {
+		t.Fatalf("the step under way is not marked failed: %s", c.raw)
+	}
+}
+
+func TestStaticIPPortsAndConflictsNotReplayed(t *testing.T) {
+	e := newEnv(t)
+	e.do("POST", "/aws/lightsail/create-instance", strings.Replace(designCreate, "{", `{"wait": true,`, 1))
+	ip := e.do("POST", "/aws/lightsail/attach-static-ip", `{"instance_name":"opensearch-instance"}`)
+	if ip.status != 200 || ip.str("changed") != "true" || ip.str("operation", "result", "static_ip_name") != "opensearch-instance-ip" {
+		t.Fatalf("attach: %d %s", ip.status, ip.raw)
+	}
+	if again := e.do("POST", "/aws/lightsail/attach-static-ip", `{"instance_name":"opensearch-instance"}`); again.str("changed") != "false" {
+		t.Fatalf("attach again: %s", again.raw)
+	}
+	open := `{"instance_name":"opensearch-instance","from_port":9200,"cidrs":["203.0.113.7/32"]}`
+	if r := e.do("POST", "/aws/lightsail/open-ports", open); r.str("changed") != "true" {
+		t.Fatalf("open: %s", r.raw)
+	}
+	// Closing the range closes it whatever its sources.
+	if r := e.do("POST", "/aws/lightsail/close-ports", `{"instance_name":"opensearch-instance","from_port":9200}`); r.str("changed") != "true" {
+		t.Fatalf("close: %s", r.raw)
+	}
+	if r := e.do("POST", "/aws/lightsail/close-ports", `{"instance_name":"opensearch-instance","from_port":9200}`); r.str("changed") != "false" {
+		t.Fatalf("close again: %s", r.raw)
+	}
+	// A conflict says nothing final: a retry with the same key runs again.
+	other := strings.Replace(designCreate, "nano_2_0", "small_3_0", 1)
+	for i := 0; i < 2; i++ {
+		r := e.do("POST", "/aws/lightsail/create-instance", other, "Idempotency-Key", "conflict-1")
+		if r.status != 409 || r.header.Get("Idempotent-Replayed") != "" {
+			t.Fatalf("conflict %d: %d %v", i, r.status, r.header)
+		}
+	}
+	// Waiting for a stopped instance to run would never end: refused at once.
+	e.do("POST", "/aws/lightsail/stop-instance", `{"instance_name":"opensearch-instance","wait":true}`)
+	r := e.do("POST", "/aws/lightsail/create-instance", strings.Replace(designCreate, "{", `{"wait": true,`, 1))
+	if r.status != 409 || !strings.Contains(r.str("hint"), "start") {
+		t.Fatalf("create+wait on a stopped instance: %d %s", r.status, r.raw)
+	}
 }

@@ -27,7 +27,6 @@ window.ui = SwaggerUIBundle({
   url: "/openapi.json",
   dom_id: "#docs",
   deepLinking: true,
-  persistAuthorization: true,
   validatorUrl: null
 });
 </script>

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/sse"
@@ -11,14 +12,18 @@ import (
 	"github.com/fountainai/fountain/operation"
 )
 
+// keepAlive is how often a quiet event stream sends a ping, so that
+// proxies do not cut a long step's stream.
+const keepAlive = 15 * time.Second
+
 // LogEvent is a line of output from the step under way.
 type LogEvent struct {
 	Line string `json:"line" doc:"One line of output."`
 }
 
-// ErrorEvent ends a stream that could not be served.
-type ErrorEvent struct {
-	Detail string `json:"detail" doc:"What went wrong."`
+// PingEvent keeps a quiet stream open.
+type PingEvent struct {
+	Time time.Time `json:"time" doc:"When the ping was sent."`
 }
 
 func (s *Server) registerEvents() {
@@ -26,16 +31,18 @@ func (s *Server) registerEvents() {
 		OperationID: "operation-events", Method: http.MethodGet, Path: "/operations/{id}/events", Tags: []string{"Operations"},
 		Summary: "Follow an operation (Server-Sent Events)",
 		Description: "Streams the operation live: first each step recorded so far (event: step), then each step as it starts and ends (step), " +
-			"each output line (log), and last the whole operation (end). For an operation that already ended, its steps and the end come at once.",
+			"each output line (log), a ping every 15 s while nothing happens, and last the whole operation (end). " +
+			"For an operation that already ended, its steps and the end come at once. An unknown id answers 404 before any stream starts.",
+		Middlewares: huma.Middlewares{s.operationMustExist},
 	}, map[string]any{
-		"step":  fountain.Step{},
-		"log":   LogEvent{},
-		"end":   fountain.Operation{},
-		"error": ErrorEvent{},
+		"step": fountain.Step{},
+		"log":  LogEvent{},
+		"ping": PingEvent{},
+		"end":  fountain.Operation{},
 	}, func(ctx context.Context, in *operationIDInput, send sse.Sender) {
 		op, events, stop, err := s.deps.Runner.Watch(ctx, in.ID)
 		if err != nil {
-			_ = send.Data(ErrorEvent{Detail: fountainMessage(err)})
+			s.deps.Logger.Warn("operation events", "id", in.ID, "err", err)
 			return
 		}
 		defer stop()
@@ -48,30 +55,43 @@ func (s *Server) registerEvents() {
 			_ = send.Data(*op)
 			return
 		}
+		tick := time.NewTicker(keepAlive)
+		defer tick.Stop()
 		for {
+			var err error
 			select {
 			case <-ctx.Done():
 				return
+			case t := <-tick.C:
+				err = send.Data(PingEvent{Time: t.UTC()})
 			case ev, ok := <-events:
 				if !ok {
 					return
 				}
-				var err error
 				switch ev.Type {
 				case operation.EventStep:
-					err = send.Data(*ev.Step)
+					err = send.Data(ev.Step)
 				case operation.EventLog:
 					err = send.Data(LogEvent{Line: ev.Line})
 				case operation.EventEnd:
 					_ = send.Data(*ev.Operation)
 					return
 				}
-				if err != nil {
-					return
-				}
+			}
+			if err != nil {
+				return
 			}
 		}
 	})
 }
 
-func fountainMessage(err error) string { return fountain.ErrorMessage(err) }
+// operationMustExist answers a problem, not an empty stream, for an
+// operation that does not exist.
+func (s *Server) operationMustExist(ctx huma.Context, next func(huma.Context)) {
+	if _, err := s.deps.Runner.Get(ctx.Context(), ctx.Param("id")); err != nil {
+		p, _ := problemFrom(err).(*Problem)
+		_ = huma.WriteErr(s.api, ctx, p.Status, p.Detail)
+		return
+	}
+	next(ctx)
+}

@@ -28,10 +28,21 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 	return s.observe(h)
 }
 
-// public routes need no token.
+// publicPaths need no token: the health check and the documentation.
+var publicPaths = map[string]bool{
+	"/healthz": true, "/docs": true, "/docs/swagger-ui.css": true, "/docs/swagger-ui-bundle.js": true,
+	"/docs/LICENSE": true, "/docs/NOTICE": true,
+	"/openapi.json": true, "/openapi.yaml": true, "/openapi-3.0.json": true, "/openapi-3.0.yaml": true,
+}
+
 func public(path string) bool {
-	return path == "/healthz" || path == "/docs" || strings.HasPrefix(path, "/docs/") ||
-		path == "/openapi.json" || path == "/openapi.yaml" || strings.HasPrefix(path, "/openapi") || strings.HasPrefix(path, "/schemas/")
+	if publicPaths[path] {
+		return true
+	}
+	// JSON schemas of the documented types, linked from the document.
+	name, ok := strings.CutPrefix(path, "/schemas/")
+	name, isJSON := strings.CutSuffix(name, ".json")
+	return ok && isJSON && name != "" && !strings.ContainsAny(name, "/.\\")
 }
 
 func (s *Server) auth(next http.Handler) http.Handler {
@@ -93,10 +104,15 @@ func (r *recorder) Flush() {
 // Unwrap gives http.ResponseController the underlying writer.
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
+// observe records metrics and a debug log line. It makes the one request
+// that every layer below passes on unchanged, so that the route the mux
+// matched (r.Pattern) is visible here afterwards, and the audit details
+// the handlers set travel in its context.
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &recorder{ResponseWriter: w}
+		r = r.WithContext(context.WithValue(r.Context(), auditKey{}, &auditInfo{}))
 		next.ServeHTTP(rec, r)
 		route := r.Pattern
 		if route == "" {
@@ -140,9 +156,12 @@ func (s *Server) audit(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		info := &auditInfo{}
+		info, _ := r.Context().Value(auditKey{}).(*auditInfo)
+		if info == nil {
+			info = &auditInfo{}
+		}
 		rec := &recorder{ResponseWriter: w}
-		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), auditKey{}, info)))
+		next.ServeHTTP(rec, r)
 		outcome := "succeeded"
 		switch {
 		case rec.status == http.StatusAccepted:
@@ -167,9 +186,10 @@ func (s *Server) audit(next http.Handler) http.Handler {
 }
 
 // idempotency makes a POST with an Idempotency-Key safe to retry: the first
-// response (unless a 5xx) is stored for 24 h and replayed; the same key with
-// another request answers 422; a key whose first request is still being
-// served answers 409.
+// response is stored for 24 h and replayed; the same key with another
+// request answers 422; a key whose first request is still being served
+// answers 409. Answers that say nothing final (5xx, a conflict, a client
+// that went away) are not stored: the retry runs again.
 func (s *Server) idempotency(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key := r.Header.Get("Idempotency-Key")
@@ -219,7 +239,7 @@ func (s *Server) idempotency(next http.Handler) http.Handler {
 		rec := &recorder{ResponseWriter: w, body: &bytes.Buffer{}}
 		next.ServeHTTP(rec, r)
 		ctx := context.WithoutCancel(r.Context())
-		if rec.status >= 500 || rec.status == 0 {
+		if !final(rec.status) {
 			if err := s.deps.Store.ReleaseIdempotencyKey(ctx, storeKey); err != nil {
 				s.deps.Logger.Error("release idempotency key", "err", err)
 			}
@@ -235,4 +255,10 @@ func (s *Server) idempotency(next http.Handler) http.Handler {
 			s.deps.Logger.Error("save idempotent response", "err", err)
 		}
 	})
+}
+
+// final reports whether an answer is worth replaying for a retried request.
+func final(status int) bool {
+	return status != 0 && status < 500 && status != http.StatusConflict && status != 499 &&
+		status != http.StatusTooManyRequests && status != http.StatusRequestTimeout
 }

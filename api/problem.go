@@ -136,7 +136,7 @@ func operationProblem(op *fountain.Operation) *Problem {
 		status = http.StatusServiceUnavailable
 	}
 	p := &Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Code: code,
-		Detail: op.Error, OperationID: op.ID, Operation: op}
+		Detail: op.Error, Hint: op.ErrorHint, OperationID: op.ID, Operation: op}
 	p.GetHeaders().Set("Fountain-Operation-Id", op.ID)
 	return p
 }

@@ -125,10 +125,6 @@ func (a *app) followOperation(cmd *cobra.Command, c *Client, o *opsLogsOptions) 
 				return true, fmt.Errorf("decode end event: %w", err)
 			}
 			return true, nil
-		case "error":
-			var e api.ErrorEvent
-			_ = json.Unmarshal(ev.Data, &e)
-			return true, fmt.Errorf("follow operation %s: %s", o.ID, e.Detail)
 		}
 		return false, nil
 	})

@@ -3,7 +3,10 @@ package lightsail
 import (
 	"context"
 	"fmt"
+	"regexp"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -151,7 +154,7 @@ func (c *Client) resolveBundle(ctx context.Context, region, id string) (Bundle, 
 		}
 		var next *Bundle
 		for i, n := range bundles {
-			if n.Active && family(n.ID) == family(id) && (next == nil || n.ID > next.ID) {
+			if n.Active && family(n.ID) == family(id) && (next == nil || newer(n.ID, next.ID)) {
 				next = &bundles[i]
 			}
 		}
@@ -185,7 +188,7 @@ func (c *Client) resolveBlueprint(ctx context.Context, region, id string) (strin
 		}
 		next := ""
 		for _, n := range active {
-			if family(n) == family(id) && n > next {
+			if family(n) == family(id) && (next == "" || newer(n, next)) {
 				next = n
 			}
 		}
@@ -197,10 +200,36 @@ func (c *Client) resolveBlueprint(ctx context.Context, region, id string) (strin
 	return "", "", fountain.Invalid("blueprint_id", "%q is not a Lightsail blueprint in %s; current blueprints: %v", id, region, active)
 }
 
-// family is an id's name before its version: nano_3_0 -> nano.
+// versionRE splits an id into its family and its numeric version:
+// nano_3_0 -> nano, [3 0]; nano_win_3_0 -> nano_win; ubuntu_24_04 -> ubuntu.
+var versionRE = regexp.MustCompile(`^(.*?)((?:_[0-9]+)+)$`)
+
+// family is an id without its version, so that nano_2_0 and nano_3_0 are
+// one family and nano_win_3_0 (Windows) and nano_ipv6_3_0 are others.
 func family(id string) string {
-	f, _, _ := strings.Cut(id, "_")
-	return f
+	if m := versionRE.FindStringSubmatch(id); m != nil {
+		return m[1]
+	}
+	return id
+}
+
+// version is an id's version numbers: ubuntu_24_04 -> [24 4].
+func version(id string) []int {
+	m := versionRE.FindStringSubmatch(id)
+	if m == nil {
+		return nil
+	}
+	var v []int
+	for _, part := range strings.Split(strings.TrimPrefix(m[2], "_"), "_") {
+		n, _ := strconv.Atoi(part)
+		v = append(v, n)
+	}
+	return v
+}
+
+// newer reports whether id a has a higher version than b, by number.
+func newer(a, b string) bool {
+	return slices.Compare(version(a), version(b)) > 0
 }
 
 func (c *Client) bundlePrice(ctx context.Context, region, id string) float64 {

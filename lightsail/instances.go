@@ -196,6 +196,11 @@ func (c *Client) CreateInstance(ctx context.Context, run Stepper, in CreateInsta
 			return operation.StepResult{}, fountain.Errorf(fountain.ECONFLICT,
 				"instance %s already exists in %s with other settings: %v; delete it or choose another name", in.InstanceName, in.Region, diffs)
 		}
+		if st := stateName(inst); in.Wait && (st == "stopped" || st == "stopping") {
+			return operation.StepResult{}, &fountain.Error{Code: fountain.ECONFLICT,
+				Message: fmt.Sprintf("instance %s already exists in %s but is %s, so waiting for it to run would never end", in.InstanceName, in.Region, st),
+				Hint:    "start it with POST /aws/lightsail/start-instance (or fountain instances start " + in.InstanceName + ")"}
+		}
 		return operation.StepResult{Output: "instance exists with the same settings"}, nil
 	}); err != nil {
 		return operation.Outcome{}, err

@@ -16,7 +16,6 @@ import (
 type lifecycle struct {
 	verb     string // start, stop, reboot, delete
 	past     string // started, stopped, ...
-	settled  string // the state that needs no action ("" for deleted)
 	waitFor  string // the state to wait for
 	noop     map[string]string
 	call     func(ctx context.Context, api *lightsail.Client, name string) ([]types.Operation, error)
@@ -24,7 +23,7 @@ type lifecycle struct {
 }
 
 var lifecycles = map[string]lifecycle{
-	"start": {verb: "start", past: "started", settled: "running", waitFor: "running", mustHave: true,
+	"start": {verb: "start", past: "started", waitFor: "running", mustHave: true,
 		noop: map[string]string{"running": "already running", "pending": "already starting"},
 		call: func(ctx context.Context, api *lightsail.Client, name string) ([]types.Operation, error) {
 			out, err := api.StartInstance(ctx, &lightsail.StartInstanceInput{InstanceName: aws.String(name)})
@@ -33,7 +32,7 @@ var lifecycles = map[string]lifecycle{
 			}
 			return out.Operations, nil
 		}},
-	"stop": {verb: "stop", past: "stopped", settled: "stopped", waitFor: "stopped", mustHave: true,
+	"stop": {verb: "stop", past: "stopped", waitFor: "stopped", mustHave: true,
 		noop: map[string]string{"stopped": "already stopped", "stopping": "already stopping"},
 		call: func(ctx context.Context, api *lightsail.Client, name string) ([]types.Operation, error) {
 			out, err := api.StopInstance(ctx, &lightsail.StopInstanceInput{InstanceName: aws.String(name)})

@@ -141,10 +141,13 @@ func (c *Client) Ports(ctx context.Context, run Stepper, open bool, in PortsInpu
 		if err != nil {
 			return operation.StepResult{}, awsError("get port states of "+in.InstanceName, err)
 		}
+		// Open: already done if this exact rule is open. Close: there is
+		// something to close if the range is open from any source (Lightsail
+		// closes the range whatever its sources).
 		found := false
 		for _, p := range out.PortStates {
 			if int(p.FromPort) == in.FromPort && int(p.ToPort) == in.ToPort && string(p.Protocol) == in.Protocol &&
-				p.State == types.PortStateOpen && sameSet(p.Cidrs, in.Cidrs) {
+				p.State == types.PortStateOpen && (!open || sameSet(p.Cidrs, in.Cidrs)) {
 				found = true
 			}
 		}

@@ -1,6 +1,7 @@
 package lightsail
 
 import (
+	"net/netip"
 	"regexp"
 	"strings"
 
@@ -78,14 +79,12 @@ func ValidatePorts(from, to int, protocol string, cidrs []string) error {
 		return fountain.Invalid("protocol", "%q must be one of tcp, udp, all, icmp, icmpv6", protocol)
 	}
 	for _, c := range cidrs {
-		if !cidrRE.MatchString(c) {
+		if p, err := netip.ParsePrefix(c); err != nil || !p.Addr().Is4() {
 			return fountain.Invalid("cidrs", "%q is not an IPv4 CIDR block (like 203.0.113.0/24)", c)
 		}
 	}
 	return nil
 }
-
-var cidrRE = regexp.MustCompile(`^((25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])/([0-9]|[12][0-9]|3[0-2])$`)
 
 // normalizeTarget joins region and name into an operation target.
 func normalizeTarget(region, name string) string {

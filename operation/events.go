@@ -16,7 +16,7 @@ const (
 // Event is one thing that happened in an operation.
 type Event struct {
 	Type      string
-	Step      *fountain.Step
+	Step      fountain.Step // with EventStep: a copy, safe to keep
 	Line      string
 	Operation *fountain.Operation // with EventEnd
 }
@@ -28,7 +28,7 @@ func (r *Runner) Watch(ctx context.Context, id string) (*fountain.Operation, <-c
 	r.mu.Lock()
 	l, ok := r.live[id]
 	if ok && l.watchers != nil {
-		ch := make(chan Event, 256)
+		ch := make(chan Event, 1024)
 		l.watchers[ch] = struct{}{}
 		snap := cloneOp(l.op)
 		r.mu.Unlock()
@@ -47,24 +47,24 @@ func (r *Runner) Watch(ctx context.Context, id string) (*fountain.Operation, <-c
 	return op, nil, func() {}, err
 }
 
-// publish sends ev to every watcher; a watcher too slow to keep up loses
-// log lines rather than slowing the operation, but always gets the end.
+// publish sends ev to every watcher without ever blocking the operation. A
+// watcher too slow to keep up loses log lines; to make room for a step or
+// the end event, the oldest buffered event is dropped.
 func (r *Runner) publish(l *liveOp, ev Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for w := range l.watchers {
-		if ev.Type == EventEnd {
-			select {
-			case w <- ev:
-			default:
-				// Make room for the end event.
-				select {
-				case <-w:
-				default:
-				}
-				w <- ev
-			}
+		select {
+		case w <- ev:
 			continue
+		default:
+		}
+		if ev.Type == EventLog {
+			continue
+		}
+		select {
+		case <-w:
+		default:
 		}
 		select {
 		case w <- ev:

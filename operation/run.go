@@ -39,10 +39,10 @@ func (r *Run) Step(ctx context.Context, name string, fn func(ctx context.Context
 	rn.mu.Lock()
 	idx := len(r.live.op.Steps)
 	r.live.op.Steps = append(r.live.op.Steps, fountain.Step{Name: name, Status: fountain.StepRunning, StartedAt: start})
-	step := r.live.op.Steps[idx]
+	started := r.live.op.Steps[idx]
 	rn.mu.Unlock()
 	rn.persist(r.live)
-	rn.publish(r.live, Event{Type: EventStep, Step: &step})
+	rn.publish(r.live, Event{Type: EventStep, Step: started})
 
 	res, err := fn(ctx)
 
@@ -62,10 +62,10 @@ func (r *Run) Step(ctx context.Context, name string, fn func(ctx context.Context
 	default:
 		s.Status = fountain.StepOK
 	}
-	step = *s
+	ended := *s
 	rn.mu.Unlock()
 	rn.persist(r.live)
-	rn.publish(r.live, Event{Type: EventStep, Step: &step})
+	rn.publish(r.live, Event{Type: EventStep, Step: ended})
 	if err != nil {
 		if cause := context.Cause(ctx); cause != nil {
 			return cause
@@ -75,10 +75,11 @@ func (r *Run) Step(ctx context.Context, name string, fn func(ctx context.Context
 }
 
 // Log records a line of output for the step under way and streams it.
+// Outside a running step the line is only streamed.
 func (r *Run) Log(line string) {
 	rn := r.runner
 	rn.mu.Lock()
-	if n := len(r.live.op.Steps); n > 0 {
+	if n := len(r.live.op.Steps); n > 0 && r.live.op.Steps[n-1].Status == fountain.StepRunning {
 		s := &r.live.op.Steps[n-1]
 		s.Output = tail(s.Output + line + "\n")
 	}

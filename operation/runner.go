@@ -160,6 +160,7 @@ func (r *Runner) run(ctx context.Context, l *liveOp, fn Func) {
 		op.Status, op.ErrorCode, op.Error = fountain.StatusInterrupted, fountain.EINTERNAL, "Fountain stopped while this operation ran; it can be run again"
 	default:
 		op.Status, op.ErrorCode, op.Error = fountain.StatusFailed, fountain.ErrorCode(err), fountain.ErrorMessage(err)
+		op.ErrorHint = fountain.ErrorHint(err)
 	}
 	if op.Status != fountain.StatusSucceeded {
 		op.Message = op.Error
@@ -171,7 +172,7 @@ func (r *Runner) run(ctx context.Context, l *liveOp, fn Func) {
 	} else {
 		r.logger.Info("operation ended", "id", op.ID, "kind", op.Kind, "status", op.Status, "changed", op.Changed)
 	}
-	r.persist(l)
+	r.persistFinal(l)
 	final := r.snapshot(l)
 	r.publish(l, Event{Type: EventEnd, Operation: final})
 
@@ -217,6 +218,22 @@ func (r *Runner) persist(l *liveOp) {
 	}
 }
 
+// persistFinal records how the operation ended, retrying a failed write a
+// few times: the end is the one record that must not be lost.
+func (r *Runner) persistFinal(l *liveOp) {
+	op := r.snapshot(l)
+	for attempt := 0; attempt < 5; attempt++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := r.store.UpdateOperation(ctx, op)
+		cancel()
+		if err == nil {
+			return
+		}
+		r.logger.Error("record the end of an operation", "id", op.ID, "attempt", attempt+1, "err", err)
+		time.Sleep(time.Duration(attempt+1) * 200 * time.Millisecond)
+	}
+}
+
 func (r *Runner) snapshot(l *liveOp) *fountain.Operation {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -250,19 +267,21 @@ func (r *Runner) Get(ctx context.Context, id string) (*fountain.Operation, error
 	return r.store.FindOperation(ctx, id)
 }
 
-// Wait blocks until the operation ends or ctx is done, and returns it.
+// Wait blocks until the operation ends or ctx is done, and returns it as it
+// ended (even if recording its end failed).
 func (r *Runner) Wait(ctx context.Context, id string) (*fountain.Operation, error) {
 	r.mu.Lock()
 	l, ok := r.live[id]
 	r.mu.Unlock()
-	if ok {
-		select {
-		case <-l.done:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
+	if !ok {
+		return r.store.FindOperation(ctx, id)
 	}
-	return r.store.FindOperation(ctx, id)
+	select {
+	case <-l.done:
+		return r.snapshot(l), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // Cancel asks a running operation to stop. The step under way sees its

@@ -102,6 +102,9 @@ func Run(ctx context.Context, cfg Config) error {
 	} else if n > 0 {
 		log.Warn("operations left running by an earlier stop are now interrupted; re-run them if needed", "count", n)
 	}
+	if err := db.ReleaseUnfinishedIdempotencyKeys(ctx); err != nil {
+		return err
+	}
 
 	lsOpts := lightsail.Options{DefaultRegion: cfg.Getenv("AWS_REGION"), PollInterval: cfg.PollInterval}
 	var sandbox api.Sandbox

@@ -80,3 +80,13 @@ func (db *DB) ReleaseIdempotencyKey(ctx context.Context, key string) error {
 	}
 	return nil
 }
+
+// ReleaseUnfinishedIdempotencyKeys forgets keys whose first request never
+// got an answer recorded (the server stopped while serving it), so that a
+// retry runs instead of being told for a day that it is still in progress.
+func (db *DB) ReleaseUnfinishedIdempotencyKeys(ctx context.Context) error {
+	if _, err := db.db.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE status_code = 0`); err != nil {
+		return fmt.Errorf("release unfinished idempotency keys: %w", err)
+	}
+	return nil
+}

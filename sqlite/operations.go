@@ -20,10 +20,10 @@ func (db *DB) CreateOperation(ctx context.Context, op *fountain.Operation) error
 		return err
 	}
 	_, err = db.db.ExecContext(ctx, `INSERT INTO operations
-		(id, kind, target, request, status, changed, message, error, error_code, result, steps, created_at, started_at, finished_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		(id, kind, target, request, status, changed, message, error, error_code, error_hint, result, steps, created_at, started_at, finished_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		op.ID, op.Kind, op.Target, rawOrNil(op.Request), string(op.Status), op.Changed, op.Message, op.Error,
-		op.ErrorCode, rawOrNil(op.Result), string(steps), unixMilli(op.CreatedAt), nullMilli(op.StartedAt), nullMilli(op.FinishedAt))
+		op.ErrorCode, op.ErrorHint, rawOrNil(op.Result), string(steps), unixMilli(op.CreatedAt), nullMilli(op.StartedAt), nullMilli(op.FinishedAt))
 	if err != nil {
 		return fmt.Errorf("insert operation %s: %w", op.ID, err)
 	}
@@ -37,8 +37,8 @@ func (db *DB) UpdateOperation(ctx context.Context, op *fountain.Operation) error
 		return err
 	}
 	res, err := db.db.ExecContext(ctx, `UPDATE operations SET status = ?, changed = ?, message = ?, error = ?,
-		error_code = ?, result = ?, steps = ?, started_at = ?, finished_at = ? WHERE id = ?`,
-		string(op.Status), op.Changed, op.Message, op.Error, op.ErrorCode, rawOrNil(op.Result), string(steps),
+		error_code = ?, error_hint = ?, result = ?, steps = ?, started_at = ?, finished_at = ? WHERE id = ?`,
+		string(op.Status), op.Changed, op.Message, op.Error, op.ErrorCode, op.ErrorHint, rawOrNil(op.Result), string(steps),
 		nullMilli(op.StartedAt), nullMilli(op.FinishedAt), op.ID)
 	if err != nil {
 		return fmt.Errorf("update operation %s: %w", op.ID, err)
@@ -49,7 +49,7 @@ func (db *DB) UpdateOperation(ctx context.Context, op *fountain.Operation) error
 	return nil
 }
 
-const operationColumns = `id, kind, target, request, status, changed, message, error, error_code, result, steps, created_at, started_at, finished_at`
+const operationColumns = `id, kind, target, request, status, changed, message, error, error_code, error_hint, result, steps, created_at, started_at, finished_at`
 
 // FindOperation returns one operation by id.
 func (db *DB) FindOperation(ctx context.Context, id string) (*fountain.Operation, error) {
@@ -101,18 +101,49 @@ func (db *DB) ListOperations(ctx context.Context, f fountain.OperationFilter) ([
 }
 
 // InterruptRunning marks every operation left pending or running (by a
-// crash or a kill) as interrupted, and returns how many there were.
+// crash or a kill) as interrupted, with its unfinished step failed, and
+// returns how many there were.
 func (db *DB) InterruptRunning(ctx context.Context) (int, error) {
-	now := unixMilli(db.Now())
-	res, err := db.db.ExecContext(ctx, `UPDATE operations SET status = ?, finished_at = ?,
-		error = 'Fountain stopped while this operation ran; it can be run again', error_code = ?
-		WHERE status IN (?, ?)`, string(fountain.StatusInterrupted), now, fountain.EINTERNAL,
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT id, steps FROM operations WHERE status IN (?, ?)`,
 		string(fountain.StatusPending), string(fountain.StatusRunning))
 	if err != nil {
-		return 0, fmt.Errorf("interrupt running operations: %w", err)
+		return 0, fmt.Errorf("find running operations: %w", err)
 	}
-	n, _ := res.RowsAffected()
-	return int(n), nil
+	type left struct{ id, steps string }
+	var ops []left
+	for rows.Next() {
+		var o left
+		if err := rows.Scan(&o.id, &o.steps); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		ops = append(ops, o)
+	}
+	rows.Close()
+	const why = "Fountain stopped while this operation ran; it can be run again"
+	now := unixMilli(db.Now())
+	for _, o := range ops {
+		var steps []fountain.Step
+		if err := json.Unmarshal([]byte(o.steps), &steps); err != nil {
+			return 0, fmt.Errorf("operation %s steps: %w", o.id, err)
+		}
+		for i := range steps {
+			if steps[i].Status == fountain.StepRunning {
+				steps[i].Status, steps[i].Error = fountain.StepFailed, "interrupted: "+why
+			}
+		}
+		b, _ := json.Marshal(nonNilSteps(steps))
+		if _, err := tx.ExecContext(ctx, `UPDATE operations SET status = ?, finished_at = ?, error = ?, error_code = ?, message = ?, steps = ?
+			WHERE id = ?`, string(fountain.StatusInterrupted), now, why, fountain.EINTERNAL, why, string(b), o.id); err != nil {
+			return 0, fmt.Errorf("interrupt operation %s: %w", o.id, err)
+		}
+	}
+	return len(ops), tx.Commit()
 }
 
 type scanner interface{ Scan(dest ...any) error }
@@ -126,7 +157,7 @@ func scanOperation(s scanner) (*fountain.Operation, error) {
 		started, finished sql.NullInt64
 	)
 	if err := s.Scan(&op.ID, &op.Kind, &op.Target, &request, &status, &op.Changed, &op.Message, &op.Error,
-		&op.ErrorCode, &result, &steps, &created, &started, &finished); err != nil {
+		&op.ErrorCode, &op.ErrorHint, &result, &steps, &created, &started, &finished); err != nil {
 		return nil, err
 	}
 	op.Status = fountain.OperationStatus(status)

@@ -28,7 +28,8 @@ func TestOperationsSurviveReopenAndRunningBecomeInterrupted(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	done := &fountain.Operation{ID: "op_done", Kind: "k", Target: "t", Status: fountain.StatusSucceeded, CreatedAt: now,
 		Steps: []fountain.Step{{Name: "s", Status: fountain.StepChanged, StartedAt: now, DurationMS: 5}}, Request: []byte(`{"a":1}`)}
-	live := &fountain.Operation{ID: "op_live", Kind: "k", Target: "t2", Status: fountain.StatusRunning, CreatedAt: now.Add(time.Second)}
+	live := &fountain.Operation{ID: "op_live", Kind: "k", Target: "t2", Status: fountain.StatusRunning, CreatedAt: now.Add(time.Second),
+		Steps: []fountain.Step{{Name: "done", Status: fountain.StepOK}, {Name: "half", Status: fountain.StepRunning}}}
 	for _, op := range []*fountain.Operation{done, live} {
 		if err := db.CreateOperation(ctx, op); err != nil {
 			t.Fatal(err)
@@ -47,6 +48,9 @@ func TestOperationsSurviveReopenAndRunningBecomeInterrupted(t *testing.T) {
 	}
 	if got.Status != fountain.StatusInterrupted || got.FinishedAt == nil || got.Error == "" {
 		t.Fatalf("live op after restart = %+v", got)
+	}
+	if got.Steps[0].Status != fountain.StepOK || got.Steps[1].Status != fountain.StepFailed || got.Steps[1].Error == "" {
+		t.Fatalf("steps of the interrupted op = %+v", got.Steps)
 	}
 	got, err = db.FindOperation(ctx, "op_done")
 	if err != nil {
@@ -87,6 +91,15 @@ func TestIdempotencyKeys(t *testing.T) {
 	clock = clock.Add(sqlite.IdempotencyTTL + time.Minute)
 	if _, fresh, err := db.ReserveIdempotencyKey(ctx, "k1", "h2"); err != nil || !fresh {
 		t.Fatalf("expired key not fresh: %v %v", fresh, err)
+	}
+	if _, fresh, _ := db.ReserveIdempotencyKey(ctx, "k2", "h"); !fresh {
+		t.Fatal("k2 not fresh")
+	}
+	if err := db.ReleaseUnfinishedIdempotencyKeys(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, fresh, _ := db.ReserveIdempotencyKey(ctx, "k2", "h"); !fresh {
+		t.Fatal("an unfinished key survived a restart")
 	}
 	if err := db.ReleaseIdempotencyKey(ctx, "k1"); err != nil {
 		t.Fatal(err)

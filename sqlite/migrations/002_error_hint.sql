@@ -1,0 +1,1 @@
+ALTER TABLE operations ADD COLUMN error_hint TEXT NOT NULL DEFAULT '';
