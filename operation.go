@@ -1,7 +1,6 @@
 package fountain
 
 import (
-	"context"
 	"encoding/json"
 	"time"
 )
@@ -71,14 +70,6 @@ type OperationFilter struct {
 	Target string
 	Status OperationStatus
 	Limit  int
-}
-
-// OperationStore keeps operations.
-type OperationStore interface {
-	CreateOperation(ctx context.Context, op *Operation) error
-	UpdateOperation(ctx context.Context, op *Operation) error
-	FindOperation(ctx context.Context, id string) (*Operation, error)
-	ListOperations(ctx context.Context, f OperationFilter) ([]*Operation, error)
 }
 
 // AuditEntry is one line of the audit log: who changed what, and how it went.

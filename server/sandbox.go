@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -40,8 +41,8 @@ func startSandbox(ctx context.Context, cfg Config, log *slog.Logger) (*sandboxEn
 		sbCfg.Logf = func(format string, args ...any) { log.Info(fmt.Sprintf(format, args...), "component", "sandbox") }
 		sb, err := sandbox.New(ctx, sbCfg)
 		if err != nil {
-			env.whyNone = "Docker is not available (" + err.Error() + "); install and start it (scripts/ensure-docker), then restart"
-			log.Warn("sandbox instances are emulated only", "reason", env.whyNone)
+			env.whyNone = "Docker is not available; install and start it (scripts/ensure-docker does on Debian), then restart Fountain"
+			log.Warn("sandbox instances are emulated only", "reason", env.whyNone, "err", err)
 		} else {
 			env.hosts = sb
 			closers = append(closers, func() { _ = sb.Close() })
@@ -53,11 +54,15 @@ func startSandbox(ctx context.Context, cfg Config, log *slog.Logger) (*sandboxEn
 			opts.DefaultKeyPair = &emulator.KeyMaterial{PrivateKeyPEM: string(key.PrivatePEM), PublicKey: key.AuthorizedKey}
 			// Build (or find cached) the host image now, so the first
 			// create-instance does not wait for it.
+			buildCtx, cancelBuild := context.WithCancel(context.WithoutCancel(ctx))
+			built := make(chan struct{})
 			go func() {
-				if _, err := sb.EnsureImage(context.WithoutCancel(ctx), ""); err != nil {
+				defer close(built)
+				if _, err := sb.EnsureImage(buildCtx, ""); err != nil && buildCtx.Err() == nil {
 					log.Error("build the sandbox host image", "err", err)
 				}
 			}()
+			closers = append(closers, func() { cancelBuild(); <-built })
 		}
 	}
 	emu := emulator.New(opts)
@@ -71,8 +76,8 @@ func startSandbox(ctx context.Context, cfg Config, log *slog.Logger) (*sandboxEn
 	return env, func() {
 		srv.Close()
 		emu.Close()
-		for _, c := range closers {
-			c()
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
 		}
 	}, nil
 }
@@ -93,7 +98,7 @@ func (s *sandboxEnv) Status(ctx context.Context) (api.SandboxStatus, error) {
 	}
 	hs, err := s.hosts.Status(ctx)
 	if err != nil {
-		return st, fountain.Errorf(fountain.EUNAVAILABLE, "sandbox status: %v", err)
+		return st, &fountain.Error{Code: fountain.EUNAVAILABLE, Message: "Docker did not answer for the sandbox status", Err: err}
 	}
 	st.Namespace, st.RegistryPush, st.RegistryPullPrefix, st.RegistryRunning = hs.Namespace, hs.RegistryPush, hs.RegistryPullPrefix, hs.RegistryRunning
 	st.SSHKeyPath, st.SSHPublicKey, st.SSHUser, st.Image = hs.SSHKeyPath, hs.SSHPublicKey, hs.SSHUser, hs.Image
@@ -116,8 +121,15 @@ func toEmulator(h sandbox.Host, err error) (emulator.Host, error) {
 	return out, err
 }
 
+// CreateHost creates the instance's host. The emulator keeps its state in
+// memory, but hosts outlive a restart of Fountain: a host already there under
+// this name is taken over (started, with its disk) rather than refused.
 func (e emulatorHosts) CreateHost(ctx context.Context, name string) (emulator.Host, error) {
-	return toEmulator(e.sb.CreateHost(ctx, name))
+	h, err := e.sb.CreateHost(ctx, name)
+	if errors.Is(err, sandbox.ErrExists) {
+		return toEmulator(e.sb.StartHost(ctx, name))
+	}
+	return toEmulator(h, err)
 }
 
 func (e emulatorHosts) StartHost(ctx context.Context, name string) (emulator.Host, error) {
@@ -132,6 +144,10 @@ func (e emulatorHosts) RebootHost(ctx context.Context, name string) error {
 	return e.sb.RebootHost(ctx, name)
 }
 
+// DeleteHost removes the instance's host; one already gone is no error.
 func (e emulatorHosts) DeleteHost(ctx context.Context, name string) error {
-	return e.sb.DeleteHost(ctx, name)
+	if err := e.sb.DeleteHost(ctx, name); err != nil && !errors.Is(err, sandbox.ErrNotFound) {
+		return err
+	}
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,37 +27,15 @@ func TestSandboxInstancesAreRealHosts(t *testing.T) {
 	sandboxtest.RequireDocker(t)
 	ns := sandboxtest.Namespace() + "-serve"
 	dataDir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	errc := make(chan error, 1)
-	go func() {
-		errc <- server.Run(ctx, server.Config{Addr: "127.0.0.1:0", DataDir: dataDir, Sandbox: true,
-			Getenv: func(k string) string {
-				if k == "FOUNTAIN_API_TOKEN" {
-					return token
-				}
-				return ""
-			},
-			Ready:        func(a string) { ready <- a },
-			SandboxHosts: sandbox.Config{Namespace: ns, RegistryPush: "127.0.0.1:0"},
-			PollInterval: 200 * time.Millisecond})
-	}()
 	t.Cleanup(func() {
-		cancel()
-		<-errc
 		sb, err := sandbox.New(context.Background(), sandbox.Config{DataDir: dataDir, Namespace: ns})
 		if err == nil {
 			_ = sb.Down(context.Background())
 			sb.Close()
 		}
 	})
-	var url string
-	select {
-	case a := <-ready:
-		url = "http://" + a
-	case err := <-errc:
-		t.Fatal(err)
-	}
+	url, stopServer := startSandboxServer(t, dataDir, ns)
+	defer func() { stopServer() }()
 
 	start := time.Now()
 	status, body := call(t, "POST", url+"/aws/lightsail/create-instance", strings.Replace(designCreateWait, "NAME", "opensearch-instance", 1))
@@ -148,6 +127,23 @@ func TestSandboxInstancesAreRealHosts(t *testing.T) {
 		t.Fatalf("host key changed across stop/start: %s -> %s", firstKey, seen)
 	}
 
+	// Fountain restarts: the emulator forgot the instance, the host did not.
+	// Creating it again takes the host over, disk and host key included.
+	stopServer()
+	url, stopServer = startSandboxServer(t, dataDir, ns)
+	if status, body := call(t, "POST", url+"/aws/lightsail/create-instance", strings.Replace(designCreateWait, "NAME", "opensearch-instance", 1)); status != 200 {
+		t.Fatalf("create after restart: %d %v", status, body)
+	}
+	_, inst = call(t, "GET", url+"/aws/lightsail/instances/opensearch-instance", "")
+	ip = inst["public_ip"].(string)
+	fingerprints = map[string]bool{}
+	for _, k := range inst["ssh_host_keys"].([]any) {
+		fingerprints[k.(map[string]any)["fingerprint_sha256"].(string)] = true
+	}
+	if out, err := run("cat /var/lib/fountain-test"); err != nil || strings.TrimSpace(out) != "persisted" || seen != firstKey {
+		t.Fatalf("after a restart of Fountain: %q %v (host key %s, was %s)", out, err, seen, firstKey)
+	}
+
 	if status, body := call(t, "POST", url+"/aws/lightsail/delete-instance", `{"instance_name":"opensearch-instance","wait":true}`); status != 200 {
 		t.Fatalf("delete: %d %v", status, body)
 	}
@@ -179,6 +175,45 @@ func TestSandboxInstancesAreRealHosts(t *testing.T) {
 }
 
 var errMismatch = &net.AddrError{Err: "host key mismatch"}
+
+// startSandboxServer runs `fountain serve --sandbox` in this process with
+// its own sandbox namespace, and returns its URL and a function that stops
+// it gracefully.
+func startSandboxServer(t *testing.T, dataDir, ns string) (string, func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- server.Run(ctx, server.Config{Addr: "127.0.0.1:0", DataDir: dataDir, Sandbox: true,
+			Getenv: func(k string) string {
+				if k == "FOUNTAIN_API_TOKEN" {
+					return token
+				}
+				return ""
+			},
+			Ready:        func(a string) { ready <- a },
+			SandboxHosts: sandbox.Config{Namespace: ns, RegistryPush: "127.0.0.1:0"},
+			PollInterval: 200 * time.Millisecond})
+	}()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-errc; err != nil {
+				t.Errorf("server: %v", err)
+			}
+		})
+	}
+	select {
+	case a := <-ready:
+		return "http://" + a, stop
+	case err := <-errc:
+		cancel()
+		t.Fatal(err)
+	}
+	return "", stop
+}
 
 const designCreateWait = `{"instance_name": "NAME", "blueprint_id": "ubuntu_20_04", "bundle_id": "nano_2_0",
 	"region": "eu-central-1", "availability_zone": "eu-central-1a", "wait": true, "wait_timeout_seconds": 300}`

@@ -188,23 +188,36 @@ func apiToken(dataDir string, getenv func(string) string) (token, path string, e
 	}
 	path = filepath.Join(dataDir, TokenFile)
 	b, err := os.ReadFile(path)
-	if err == nil && len(strings.TrimSpace(string(b))) > 0 {
-		return strings.TrimSpace(string(b)), path, nil
-	}
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return "", "", fmt.Errorf("read API token: %w", err)
+	}
+	if t := strings.TrimSpace(string(b)); t != "" {
+		// The token is a password: keep it readable by its owner only.
+		if err := os.Chmod(path, 0o600); err != nil {
+			return "", "", fmt.Errorf("protect API token file: %w", err)
+		}
+		return t, path, nil
 	}
 	var raw [32]byte
 	if _, err := rand.Read(raw[:]); err != nil {
 		return "", "", err
 	}
 	token = "fnt_" + hex.EncodeToString(raw[:])
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	// Written to a private temporary file and renamed, so that the token is
+	// never readable by others, even for a moment, and never half-written.
+	tmp, err := os.CreateTemp(dataDir, ".api-token-*")
 	if err != nil {
 		return "", "", fmt.Errorf("create API token file: %w", err)
 	}
-	defer f.Close()
-	if _, err := f.WriteString(token + "\n"); err != nil {
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.WriteString(token + "\n"); err != nil {
+		tmp.Close()
+		return "", "", fmt.Errorf("write API token file: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return "", "", fmt.Errorf("write API token file: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
 		return "", "", fmt.Errorf("write API token file: %w", err)
 	}
 	return token, path, nil

@@ -157,6 +157,10 @@ func TestSIGKILLLeavesOperationInterrupted(t *testing.T) {
 
 func TestTokenFileIsCreatedPrivate(t *testing.T) {
 	dir := t.TempDir()
+	// An empty token file left by an earlier failure is replaced.
+	if err := os.WriteFile(filepath.Join(dir, server.TokenFile), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	errc := make(chan error, 1)

@@ -11,8 +11,6 @@ import (
 	"github.com/fountainai/fountain"
 )
 
-var _ fountain.OperationStore = (*DB)(nil)
-
 // CreateOperation inserts a new operation.
 func (db *DB) CreateOperation(ctx context.Context, op *fountain.Operation) error {
 	steps, err := json.Marshal(nonNilSteps(op.Steps))
