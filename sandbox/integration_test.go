@@ -18,7 +18,7 @@ import (
 // newTestSandbox opens a Sandbox in a namespace of its own and downs it
 // when the test ends. Without Docker the test is skipped, or fails when
 // CI=true.
-func newTestSandbox(t *testing.T, mod func(*Config)) *Sandbox {
+func newTestSandbox(t testing.TB, mod func(*Config)) *Sandbox {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("integration test (needs Docker); skipped with -short")
@@ -221,11 +221,8 @@ func TestTenHostsInParallel(t *testing.T) {
 	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
 	}
+	// The figure is measured by BenchmarkTenHostsInParallel; here it is only logged.
 	t.Logf("%d hosts started in parallel, all answering SSH, in %s", n, took.Round(time.Millisecond))
-	fmt.Printf("sandbox: %d hosts started in parallel in %s\n", n, took.Round(time.Millisecond))
-	if took > 2*time.Minute {
-		t.Errorf("10 hosts took %s, target 2m", took)
-	}
 	seenAddr, seenKey, seenID := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for i, h := range hosts {
 		if seenAddr[h.PublicIP] {
@@ -272,4 +269,40 @@ func assertNothingLeft(t *testing.T, s *Sandbox) {
 	if len(cs.Items)+len(vs.Items)+len(ns.Items) != 0 {
 		t.Fatalf("left after down: %d containers, %d volumes, %d networks", len(cs.Items), len(vs.Items), len(ns.Items))
 	}
+}
+
+// BenchmarkTenHostsInParallel measures how long ten fresh hosts take to
+// start in parallel until every one answers SSH (target: 2 minutes on 2
+// cores). Run it with scripts/bench.
+func BenchmarkTenHostsInParallel(b *testing.B) {
+	s := newTestSandbox(b, nil)
+	ctx := context.Background()
+	if _, err := s.EnsureImage(ctx, FlavourPlain); err != nil {
+		b.Fatal(err)
+	}
+	const n = 10
+	var total time.Duration
+	for i := 0; b.Loop(); i++ {
+		start := time.Now()
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		for j := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, errs[j] = s.CreateHost(ctx, fmt.Sprintf("bench-%d-%d", i, j))
+			}()
+		}
+		wg.Wait()
+		total += time.Since(start)
+		if err := errors.Join(errs...); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if err := s.Down(ctx); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(total.Seconds()/float64(b.N), "s/10hosts")
 }

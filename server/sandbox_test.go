@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"net"
 	"os"
 	"strings"
@@ -43,9 +44,6 @@ func TestSandboxInstancesAreRealHosts(t *testing.T) {
 		t.Fatalf("create: %d %v", status, body)
 	}
 	t.Logf("create-instance with wait: running and SSH answering after %s", time.Since(start).Round(time.Millisecond))
-	if d := time.Since(start); d > 90*time.Second {
-		t.Errorf("the instance took %s to run (want within 90 s)", d)
-	}
 	_, inst := call(t, "GET", url+"/aws/lightsail/instances/opensearch-instance?region=eu-central-1", "")
 	ip, _ := inst["public_ip"].(string)
 	if !strings.HasPrefix(ip, "127.0.0.") {
@@ -179,7 +177,7 @@ var errMismatch = &net.AddrError{Err: "host key mismatch"}
 // startSandboxServer runs `fountain serve --sandbox` in this process with
 // its own sandbox namespace, and returns its URL and a function that stops
 // it gracefully.
-func startSandboxServer(t *testing.T, dataDir, ns string) (string, func()) {
+func startSandboxServer(t testing.TB, dataDir, ns string) (string, func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
@@ -217,3 +215,30 @@ func startSandboxServer(t *testing.T, dataDir, ns string) (string, func()) {
 
 const designCreateWait = `{"instance_name": "NAME", "blueprint_id": "ubuntu_20_04", "bundle_id": "nano_2_0",
 	"region": "eu-central-1", "availability_zone": "eu-central-1a", "wait": true, "wait_timeout_seconds": 300}`
+
+// BenchmarkSandboxCreateInstance measures the design's create-instance call
+// with wait in sandbox mode: from the request until the instance runs and
+// its SSH answers (target: within 90 s). Run it with scripts/bench.
+func BenchmarkSandboxCreateInstance(b *testing.B) {
+	sandboxtest.RequireDocker(b)
+	ns := sandboxtest.Namespace() + "-bench"
+	dataDir := b.TempDir()
+	b.Cleanup(func() {
+		if sb, err := sandbox.New(context.Background(), sandbox.Config{DataDir: dataDir, Namespace: ns}); err == nil {
+			_ = sb.Down(context.Background())
+			sb.Close()
+		}
+	})
+	url, stop := startSandboxServer(b, dataDir, ns)
+	defer stop()
+	for i := 0; b.Loop(); i++ {
+		name := fmt.Sprintf("bench-%d", i)
+		status, body := callTB(b, "POST", url+"/aws/lightsail/create-instance", strings.Replace(designCreateWait, "NAME", name, 1))
+		if status != 200 {
+			b.Fatalf("create: %d %v", status, body)
+		}
+		b.StopTimer()
+		callTB(b, "POST", url+"/aws/lightsail/delete-instance", `{"instance_name":"`+name+`","wait":true}`)
+		b.StartTimer()
+	}
+}

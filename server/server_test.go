@@ -78,6 +78,11 @@ func startChild(t *testing.T, dataDir, emuURL string) (*exec.Cmd, string) {
 
 func call(t *testing.T, method, url, body string, headers ...string) (int, map[string]any) {
 	t.Helper()
+	return callTB(t, method, url, body, headers...)
+}
+
+func callTB(t testing.TB, method, url, body string, headers ...string) (int, map[string]any) {
+	t.Helper()
 	req, _ := http.NewRequest(method, url, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
