@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -516,5 +517,27 @@ func TestStaticIPPortsAndConflictsNotReplayed(t *testing.T) {
 	r := e.do("POST", "/aws/lightsail/create-instance", strings.Replace(designCreate, "{", `{"wait": true,`, 1))
 	if r.status != 409 || !strings.Contains(r.str("hint"), "start") {
 		t.Fatalf("create+wait on a stopped instance: %d %s", r.status, r.raw)
+	}
+}
+
+func TestListsReadEveryPage(t *testing.T) {
+	e := newEnv(t, emulator.Options{PageSize: 2, CreateDelay: -1})
+	for i := 0; i < 5; i++ {
+		body := strings.Replace(designCreate, "opensearch-instance", fmt.Sprintf("node-%d", i), 1)
+		if r := e.do("POST", "/aws/lightsail/create-instance", body); r.status != 200 {
+			t.Fatalf("create %d: %d %s", i, r.status, r.raw)
+		}
+	}
+	e.do("POST", "/aws/lightsail/attach-static-ip", `{"instance_name":"node-0"}`)
+	list := e.do("GET", "/aws/lightsail/instances", "")
+	if n := strings.Count(list.str("instances"), `"instance_name":"node-`); n != 5 {
+		t.Fatalf("%d instances listed, want 5: %s", n, list.raw)
+	}
+	cost := e.do("GET", "/aws/lightsail/cost", "")
+	if cost.str("total_monthly_usd") != "25" || !strings.Contains(cost.str("items"), `"static_ip"`) {
+		t.Fatalf("cost: %s", cost.raw)
+	}
+	if b := e.do("GET", "/aws/lightsail/bundles", ""); !strings.Contains(b.str("bundles"), "large_3_0") || !strings.Contains(b.str("bundles"), "nano_2_0") {
+		t.Fatalf("bundles are missing pages: %s", b.raw)
 	}
 }

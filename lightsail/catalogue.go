@@ -90,8 +90,7 @@ func (c *Client) cat(ctx context.Context, region string) (*catalogue, error) {
 		return nil, err
 	}
 	var bundles []Bundle
-	var token *string
-	for {
+	err = pages(func(token *string) (*string, error) {
 		out, err := api.GetBundles(ctx, &lightsail.GetBundlesInput{IncludeInactive: aws.Bool(true), PageToken: token})
 		if err != nil {
 			return nil, awsError("list bundles", err)
@@ -104,10 +103,10 @@ func (c *Client) cat(ctx context.Context, region string) (*catalogue, error) {
 				Active: aws.ToBool(b.IsActive),
 			})
 		}
-		if out.NextPageToken == nil || *out.NextPageToken == "" {
-			break
-		}
-		token = out.NextPageToken
+		return out.NextPageToken, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	sort.SliceStable(bundles, func(i, j int) bool {
 		if bundles[i].Active != bundles[j].Active {
@@ -116,8 +115,7 @@ func (c *Client) cat(ctx context.Context, region string) (*catalogue, error) {
 		return bundles[i].PriceMonthly < bundles[j].PriceMonthly
 	})
 	var blueprints []Blueprint
-	token = nil
-	for {
+	err = pages(func(token *string) (*string, error) {
 		out, err := api.GetBlueprints(ctx, &lightsail.GetBlueprintsInput{IncludeInactive: aws.Bool(true), PageToken: token})
 		if err != nil {
 			return nil, awsError("list blueprints", err)
@@ -128,10 +126,10 @@ func (c *Client) cat(ctx context.Context, region string) (*catalogue, error) {
 				Version: aws.ToString(b.Version), Platform: string(b.Platform), Type: string(b.Type), Active: aws.ToBool(b.IsActive),
 			})
 		}
-		if out.NextPageToken == nil || *out.NextPageToken == "" {
-			break
-		}
-		token = out.NextPageToken
+		return out.NextPageToken, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	cat.bundles, cat.blueprints, cat.fetched = bundles, blueprints, time.Now()
 	return cat, nil
@@ -256,4 +254,19 @@ func activeBundleIDs(bundles []Bundle) string {
 		}
 	}
 	return s
+}
+
+// pages calls fetch with each page token, from the first page to the last.
+func pages(fetch func(token *string) (next *string, err error)) error {
+	var token *string
+	for {
+		next, err := fetch(token)
+		if err != nil {
+			return err
+		}
+		if next == nil || *next == "" {
+			return nil
+		}
+		token = next
+	}
 }

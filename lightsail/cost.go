@@ -43,11 +43,10 @@ func (c *Client) Cost(ctx context.Context, region string) (Cost, error) {
 	if err != nil {
 		return Cost{}, err
 	}
-	var token *string
-	for {
+	err = pages(func(token *string) (*string, error) {
 		out, err := api.GetStaticIps(ctx, &lightsail.GetStaticIpsInput{PageToken: token})
 		if err != nil {
-			return Cost{}, awsError("list static ips", err)
+			return nil, awsError("list static ips", err)
 		}
 		for _, ip := range out.StaticIps {
 			item := CostItem{Resource: aws.ToString(ip.Name), Type: "static_ip", Plan: "attached"}
@@ -56,10 +55,10 @@ func (c *Client) Cost(ctx context.Context, region string) (Cost, error) {
 			}
 			cost.Items = append(cost.Items, item)
 		}
-		if out.NextPageToken == nil || *out.NextPageToken == "" {
-			break
-		}
-		token = out.NextPageToken
+		return out.NextPageToken, nil
+	})
+	if err != nil {
+		return Cost{}, err
 	}
 	for _, it := range cost.Items {
 		cost.TotalUSD += it.Monthly

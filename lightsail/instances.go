@@ -439,18 +439,15 @@ func (c *Client) ListInstances(ctx context.Context, region string) ([]Instance, 
 
 func allInstances(ctx context.Context, api *lightsail.Client) ([]types.Instance, error) {
 	var all []types.Instance
-	var token *string
-	for {
+	err := pages(func(token *string) (*string, error) {
 		out, err := api.GetInstances(ctx, &lightsail.GetInstancesInput{PageToken: token})
 		if err != nil {
 			return nil, awsError("list instances", err)
 		}
 		all = append(all, out.Instances...)
-		if out.NextPageToken == nil || *out.NextPageToken == "" {
-			return all, nil
-		}
-		token = out.NextPageToken
-	}
+		return out.NextPageToken, nil
+	})
+	return all, err
 }
 
 // GetInstance returns one instance, with its SSH host keys.
