@@ -205,63 +205,50 @@ type indexed[T any] struct {
 
 func indexKey[T any](x indexed[T]) string { return fmt.Sprintf("%06d", x.i) }
 
-// getBundles answers GetBundles. No bundle supports the Lightsail for
-// Research app category, so appCategory=LfR returns an empty list.
-func (c *call) getBundles() (any, *apiError) {
+// catalogueList is the shared body of GetBundles and GetBlueprints: it
+// decodes the request, keeps the entries of all that are active (every one
+// with includeInactive) and returns the requested page in catalogue order.
+// No entry supports the Lightsail for Research app category, so
+// appCategory=LfR returns an empty list.
+func catalogueList[T any](c *call, all []T, active func(T) bool) ([]T, string, *apiError) {
 	var in getBundlesInput
 	if err := c.decode(&in); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if cat := str(in.AppCategory); cat != "" && cat != "LfR" {
-		return nil, errInvalid("1 validation error detected: Value '%s' at 'appCategory' failed to satisfy constraint: Member must satisfy enum value set: [LfR]", cat)
+		return nil, "", errInvalid("1 validation error detected: Value '%s' at 'appCategory' failed to satisfy constraint: Member must satisfy enum value set: [LfR]", cat)
 	}
-	var list []indexed[Bundle]
-	for i, b := range Bundles() {
-		if (b.IsActive || boolv(in.IncludeInactive)) && in.AppCategory == nil {
-			list = append(list, indexed[Bundle]{i, b})
+	var list []indexed[T]
+	for i, v := range all {
+		if (active(v) || boolv(in.IncludeInactive)) && in.AppCategory == nil {
+			list = append(list, indexed[T]{i, v})
 		}
 	}
-	page, next, err := paginate(list, indexKey[Bundle], str(in.PageToken), c.s.pageSize)
-	if err != nil {
-		return nil, err
-	}
-	out := struct {
-		Bundles       []Bundle `json:"bundles"`
-		NextPageToken string   `json:"nextPageToken,omitempty"`
-	}{Bundles: []Bundle{}, NextPageToken: next}
-	for _, p := range page {
-		out.Bundles = append(out.Bundles, p.v)
-	}
-	return out, nil
+	return pagedList(c, list, indexKey[T], in.PageToken, func(x indexed[T]) T { return x.v })
 }
 
-// getBlueprints answers GetBlueprints.
+// getBundles answers GetBundles (see catalogueList).
+func (c *call) getBundles() (any, *apiError) {
+	list, next, aerr := catalogueList(c, Bundles(), func(b Bundle) bool { return b.IsActive })
+	if aerr != nil {
+		return nil, aerr
+	}
+	return struct {
+		Bundles       []Bundle `json:"bundles"`
+		NextPageToken string   `json:"nextPageToken,omitempty"`
+	}{list, next}, nil
+}
+
+// getBlueprints answers GetBlueprints (see catalogueList).
 func (c *call) getBlueprints() (any, *apiError) {
-	var in getBundlesInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
+	list, next, aerr := catalogueList(c, Blueprints(), func(b Blueprint) bool { return b.IsActive })
+	if aerr != nil {
+		return nil, aerr
 	}
-	if cat := str(in.AppCategory); cat != "" && cat != "LfR" {
-		return nil, errInvalid("1 validation error detected: Value '%s' at 'appCategory' failed to satisfy constraint: Member must satisfy enum value set: [LfR]", cat)
-	}
-	var list []indexed[Blueprint]
-	for i, b := range Blueprints() {
-		if (b.IsActive || boolv(in.IncludeInactive)) && in.AppCategory == nil {
-			list = append(list, indexed[Blueprint]{i, b})
-		}
-	}
-	page, next, err := paginate(list, indexKey[Blueprint], str(in.PageToken), c.s.pageSize)
-	if err != nil {
-		return nil, err
-	}
-	out := struct {
+	return struct {
 		Blueprints    []Blueprint `json:"blueprints"`
 		NextPageToken string      `json:"nextPageToken,omitempty"`
-	}{Blueprints: []Blueprint{}, NextPageToken: next}
-	for _, p := range page {
-		out.Blueprints = append(out.Blueprints, p.v)
-	}
-	return out, nil
+	}{list, next}, nil
 }
 
 type zoneJSON struct {

@@ -145,17 +145,37 @@ func (s *Server) hostCreate(inst *instance, op *operation) {
 	})
 }
 
+// hostCreated reports whether CreateHost has succeeded for inst. Host jobs
+// call it without holding s.mu; it takes the lock.
+func (s *Server) hostCreated(inst *instance) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return inst.hasHost
+}
+
+// hostSettled handles StopHost/RebootHost results: the operation succeeds
+// and inst reaches target, unless a later lifecycle call superseded it.
+// Callers hold s.mu.
+func (s *Server) hostSettled(inst *instance, op *operation, gen int, method string, target instanceState, err error) {
+	if err != nil {
+		s.hostFailed(inst, op, gen, method, err)
+		return
+	}
+	now := s.now()
+	if !inst.deleted && inst.gen == gen {
+		s.enterState(inst, target, now)
+	}
+	op.succeed(now)
+}
+
 // hostStart calls StartHost, or CreateHost when the host was never created.
 func (s *Server) hostStart(inst *instance, op *operation) {
 	gen, name := inst.gen, inst.name
 	s.enqueueHost(inst, op, func(ctx context.Context) {
-		s.mu.Lock()
-		created := inst.hasHost
-		s.mu.Unlock()
 		method := "StartHost"
 		var h Host
 		var err error
-		if created {
+		if s.hostCreated(inst) {
 			h, err = s.opts.Hosts.StartHost(ctx, name)
 		} else {
 			method = "CreateHost"
@@ -167,28 +187,17 @@ func (s *Server) hostStart(inst *instance, op *operation) {
 	})
 }
 
-// hostStop calls StopHost.
+// hostStop calls StopHost (not when the host was never created).
 func (s *Server) hostStop(inst *instance, op *operation) {
 	gen, name := inst.gen, inst.name
 	s.enqueueHost(inst, op, func(ctx context.Context) {
-		s.mu.Lock()
-		created := inst.hasHost
-		s.mu.Unlock()
 		var err error
-		if created {
+		if s.hostCreated(inst) {
 			err = s.opts.Hosts.StopHost(ctx, name)
 		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if err != nil {
-			s.hostFailed(inst, op, gen, "StopHost", err)
-			return
-		}
-		now := s.now()
-		if !inst.deleted && inst.gen == gen {
-			s.enterState(inst, stateStopped, now)
-		}
-		op.succeed(now)
+		s.hostSettled(inst, op, gen, "StopHost", stateStopped, err)
 	})
 }
 
@@ -199,15 +208,7 @@ func (s *Server) hostReboot(inst *instance, op *operation) {
 		err := s.opts.Hosts.RebootHost(ctx, name)
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if err != nil {
-			s.hostFailed(inst, op, gen, "RebootHost", err)
-			return
-		}
-		now := s.now()
-		if !inst.deleted && inst.gen == gen {
-			s.enterState(inst, stateRunning, now)
-		}
-		op.succeed(now)
+		s.hostSettled(inst, op, gen, "RebootHost", stateRunning, err)
 	})
 }
 
@@ -215,18 +216,14 @@ func (s *Server) hostReboot(inst *instance, op *operation) {
 func (s *Server) hostDelete(inst *instance, op *operation) {
 	name := inst.name
 	s.enqueueHost(inst, op, func(ctx context.Context) {
-		s.mu.Lock()
-		created := inst.hasHost
-		s.mu.Unlock()
 		var err error
-		if created {
+		if s.hostCreated(inst) {
 			err = s.opts.Hosts.DeleteHost(ctx, name)
 		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if err != nil {
-			s.log.Warn("lightsail emulator: host call failed", "method", "DeleteHost", "instance", name, "err", err)
-			op.fail(s.now(), HostFailure, "DeleteHost: "+err.Error())
+			s.hostFailed(inst, op, inst.gen, "DeleteHost", err) // inst is deleted: only op fails
 			return
 		}
 		op.succeed(s.now())

@@ -3,7 +3,6 @@ package emulator
 import (
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 )
@@ -321,14 +320,9 @@ func (c *call) createInstances() (any, *apiError) {
 	ops := make([]*operation, 0, len(created))
 	for _, inst := range created {
 		rg.instances[inst.name] = inst
-		op := rg.newOp(c.now, inst.name, resInstance, "CreateInstance", rg.instanceLocation(inst), "", false)
+		op := c.instanceOp(inst, "CreateInstance", false)
 		ops = append(ops, op)
-		if c.s.opts.Hosts != nil {
-			c.s.hostCreate(inst, op)
-		} else {
-			inst.next = &transition{at: c.now.Add(c.s.delays.create), to: stateRunning, op: op}
-			c.s.advance(inst, c.now)
-		}
+		c.finishTransition(inst, op, c.s.hostCreate, stateRunning, c.s.delays.create)
 	}
 	return opsOutput{wireOps(ops...)}, nil
 }
@@ -391,30 +385,32 @@ type instanceNameInput struct {
 	InstanceName *string `json:"instanceName"`
 }
 
-// getInstance answers GetInstance.
-func (c *call) getInstance() (any, *apiError) {
-	var in instanceNameInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	rg := c.lock()
-	inst, aerr := c.findInstance(in.InstanceName)
-	if aerr != nil {
-		return nil, aerr
-	}
-	return struct {
-		Instance instanceJSON `json:"instance"`
-	}{rg.instanceWire(inst)}, nil
-}
-
-// getInstanceState answers GetInstanceState.
-func (c *call) getInstanceState() (any, *apiError) {
+// lockInstance serves the start of the calls whose only member is
+// instanceName: it decodes the request, takes the lock (c.lock) and returns
+// the instance.
+func (c *call) lockInstance() (*instance, *apiError) {
 	var in instanceNameInput
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
 	c.lock()
-	inst, aerr := c.findInstance(in.InstanceName)
+	return c.findInstance(in.InstanceName)
+}
+
+// getInstance answers GetInstance.
+func (c *call) getInstance() (any, *apiError) {
+	inst, aerr := c.lockInstance()
+	if aerr != nil {
+		return nil, aerr
+	}
+	return struct {
+		Instance instanceJSON `json:"instance"`
+	}{c.rg.instanceWire(inst)}, nil
+}
+
+// getInstanceState answers GetInstanceState.
+func (c *call) getInstanceState() (any, *apiError) {
+	inst, aerr := c.lockInstance()
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -423,31 +419,22 @@ func (c *call) getInstanceState() (any, *apiError) {
 	}{inst.state}, nil
 }
 
+func instanceName(inst *instance) string { return inst.name }
+
 // getInstances answers GetInstances, sorted by name and paged by
 // Options.PageSize.
 func (c *call) getInstances() (any, *apiError) {
-	var in struct {
-		PageToken *string `json:"pageToken"`
-	}
+	var in pageTokenInput
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
 	rg := c.lock()
-	list := make([]*instance, 0, len(rg.instances))
-	for _, inst := range rg.instances {
-		list = append(list, inst)
-	}
-	sort.Slice(list, func(i, j int) bool { return list[i].name < list[j].name })
-	page, next, aerr := paginate(list, func(i *instance) string { return i.name }, str(in.PageToken), c.s.pageSize)
+	list, next, aerr := pagedList(c, sortedValues(rg.instances, instanceName), instanceName, in.PageToken, rg.instanceWire)
 	if aerr != nil {
 		return nil, aerr
 	}
-	out := struct {
+	return struct {
 		Instances     []instanceJSON `json:"instances"`
 		NextPageToken string         `json:"nextPageToken,omitempty"`
-	}{Instances: make([]instanceJSON, 0, len(page)), NextPageToken: next}
-	for _, inst := range page {
-		out.Instances = append(out.Instances, rg.instanceWire(inst))
-	}
-	return out, nil
+	}{list, next}, nil
 }

@@ -7,7 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
-	"sort"
+	"maps"
 	"strings"
 	"time"
 
@@ -123,6 +123,20 @@ func findKeyPair(rg *region, name string) *keyPair {
 	return rg.keyPairs[name]
 }
 
+// lockKeyPair checks a keyPairName member, takes the lock (c.lock) and
+// returns the key pair it names (the default one included).
+func (c *call) lockKeyPair(name *string) (*keyPair, *apiError) {
+	n, aerr := requireName("keyPairName", name)
+	if aerr != nil {
+		return nil, aerr
+	}
+	k := findKeyPair(c.lock(), n)
+	if k == nil {
+		return nil, errNotFound("The KeyPair does not exist: %s", n)
+	}
+	return k, nil
+}
+
 // createKeyPair answers CreateKeyPair with a new RSA 2048 key, as Lightsail
 // generates: privateKeyBase64 is a PKCS#1 PEM ("-----BEGIN RSA PRIVATE
 // KEY-----") and publicKeyBase64 the OpenSSH public key.
@@ -152,20 +166,30 @@ func (c *call) createKeyPair() (any, *apiError) {
 	}
 	privPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(rk)})
 
-	rg := c.lock()
-	if name == DefaultKeyPairName || rg.keyPairs[name] != nil {
-		return nil, errInvalid("Some names are already in use: %s", name)
+	k, op, aerr := c.addKeyPair(name, pub, tags, "CreateKeyPair")
+	if aerr != nil {
+		return nil, aerr
 	}
-	k := c.s.newKeyPair(rg, name, pub, c.now)
-	k.tags = tags
-	rg.keyPairs[name] = k
-	op := rg.newOp(c.now, name, resKeyPair, "CreateKeyPair", regionalLocation(rg), "", true)
 	return struct {
 		KeyPair          keyPairJSON   `json:"keyPair"`
 		PublicKeyBase64  string        `json:"publicKeyBase64"`
 		PrivateKeyBase64 string        `json:"privateKeyBase64"`
 		Operation        operationJSON `json:"operation"`
-	}{rg.keyPairWire(k), k.publicKey, string(privPEM), op.wire()}, nil
+	}{c.rg.keyPairWire(k), k.publicKey, string(privPEM), op.wire()}, nil
+}
+
+// addKeyPair serves the end of CreateKeyPair and ImportKeyPair: it takes
+// the lock (c.lock), records the key pair and an operation of type opType.
+// A name in use, the default key pair's included, is InvalidInputException.
+func (c *call) addKeyPair(name string, pub ssh.PublicKey, tags []tag, opType string) (*keyPair, *operation, *apiError) {
+	rg := c.lock()
+	if name == DefaultKeyPairName || rg.keyPairs[name] != nil {
+		return nil, nil, errInvalid("Some names are already in use: %s", name)
+	}
+	k := c.s.newKeyPair(rg, name, pub, c.now)
+	k.tags = tags
+	rg.keyPairs[name] = k
+	return k, rg.newOp(c.now, name, resKeyPair, opType, regionalLocation(rg), "", true), nil
 }
 
 // importKeyPair answers ImportKeyPair. publicKeyBase64 is accepted as an
@@ -190,12 +214,10 @@ func (c *call) importKeyPair() (any, *apiError) {
 	if !ok {
 		return nil, errInvalid("The public key is not a valid OpenSSH public key.")
 	}
-	rg := c.lock()
-	if name == DefaultKeyPairName || rg.keyPairs[name] != nil {
-		return nil, errInvalid("Some names are already in use: %s", name)
+	_, op, aerr := c.addKeyPair(name, pub, nil, "ImportKeyPair")
+	if aerr != nil {
+		return nil, aerr
 	}
-	rg.keyPairs[name] = c.s.newKeyPair(rg, name, pub, c.now)
-	op := rg.newOp(c.now, name, resKeyPair, "ImportKeyPair", regionalLocation(rg), "", true)
 	return opOutput{op.wire()}, nil
 }
 
@@ -221,19 +243,16 @@ func (c *call) getKeyPair() (any, *apiError) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	name, aerr := requireName("keyPairName", in.KeyPairName)
+	k, aerr := c.lockKeyPair(in.KeyPairName)
 	if aerr != nil {
 		return nil, aerr
 	}
-	rg := c.lock()
-	k := findKeyPair(rg, name)
-	if k == nil {
-		return nil, errNotFound("The KeyPair does not exist: %s", name)
-	}
 	return struct {
 		KeyPair keyPairJSON `json:"keyPair"`
-	}{rg.keyPairWire(k)}, nil
+	}{c.rg.keyPairWire(k)}, nil
 }
+
+func keyPairName(k *keyPair) string { return k.name }
 
 // getKeyPairs answers GetKeyPairs, sorted by name, with the default key
 // pair only when includeDefaultKeyPair is true.
@@ -246,26 +265,19 @@ func (c *call) getKeyPairs() (any, *apiError) {
 		return nil, err
 	}
 	rg := c.lock()
-	var list []*keyPair
-	for _, k := range rg.keyPairs {
-		list = append(list, k)
-	}
+	keys := rg.keyPairs // never holds DefaultKeyPairName: create and import refuse it
 	if boolv(in.IncludeDefaultKeyPair) && rg.defaultKey != nil {
-		list = append(list, rg.defaultKey)
+		keys = maps.Clone(keys)
+		keys[DefaultKeyPairName] = rg.defaultKey
 	}
-	sort.Slice(list, func(i, j int) bool { return list[i].name < list[j].name })
-	page, next, aerr := paginate(list, func(k *keyPair) string { return k.name }, str(in.PageToken), c.s.pageSize)
+	list, next, aerr := pagedList(c, sortedValues(keys, keyPairName), keyPairName, in.PageToken, rg.keyPairWire)
 	if aerr != nil {
 		return nil, aerr
 	}
-	out := struct {
+	return struct {
 		KeyPairs      []keyPairJSON `json:"keyPairs"`
 		NextPageToken string        `json:"nextPageToken,omitempty"`
-	}{KeyPairs: []keyPairJSON{}, NextPageToken: next}
-	for _, k := range page {
-		out.KeyPairs = append(out.KeyPairs, rg.keyPairWire(k))
-	}
-	return out, nil
+	}{list, next}, nil
 }
 
 // deleteKeyPair answers DeleteKeyPair. The default key pair can be deleted
@@ -280,15 +292,11 @@ func (c *call) deleteKeyPair() (any, *apiError) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	name, aerr := requireName("keyPairName", in.KeyPairName)
+	k, aerr := c.lockKeyPair(in.KeyPairName)
 	if aerr != nil {
 		return nil, aerr
 	}
-	rg := c.lock()
-	k := findKeyPair(rg, name)
-	if k == nil {
-		return nil, errNotFound("The KeyPair does not exist: %s", name)
-	}
+	rg, name := c.rg, k.name
 	if fp := str(in.ExpectedFingerprint); fp != "" && fp != k.fingerprint {
 		return nil, errInvalid("The expected fingerprint %s does not match the fingerprint of key pair %s.", fp, name)
 	}

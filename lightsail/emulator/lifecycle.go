@@ -94,42 +94,65 @@ func (s *Server) releaseIPs(inst *instance) {
 	inst.publicPooled, inst.privatePooled = false, false
 }
 
+// instanceOp records an operation of type opType on inst (see newOp).
+// The caller must have called c.lock.
+func (c *call) instanceOp(inst *instance, opType string, done bool) *operation {
+	return c.rg.newOp(c.now, inst.name, resInstance, opType, c.rg.instanceLocation(inst), "", done)
+}
+
+// unchanged answers a lifecycle call that leaves inst as it is: one
+// operation, Succeeded at once.
+func (c *call) unchanged(inst *instance, opType string) opsOutput {
+	return opsOutput{wireOps(c.instanceOp(inst, opType, true))}
+}
+
+// beginTransition records the Started operation of a lifecycle call and
+// moves inst to the transitional state via. Bumping inst.gen makes the
+// completion of any earlier host call stale.
+func (c *call) beginTransition(inst *instance, opType string, via instanceState) *operation {
+	op := c.instanceOp(inst, opType, false)
+	inst.gen++
+	inst.state = via
+	return op
+}
+
+// finishTransition hands a lifecycle operation to its completion: with
+// Hosts, host runs the Hosts call in the background; otherwise inst reaches
+// target after d of emulated time (at once when d is zero).
+func (c *call) finishTransition(inst *instance, op *operation, host func(*instance, *operation), target instanceState, d time.Duration) {
+	if c.s.opts.Hosts != nil {
+		host(inst, op)
+		return
+	}
+	inst.next = &transition{at: c.now.Add(d), to: target, op: op}
+	c.s.advance(inst, c.now)
+}
+
 // startInstance answers StartInstance. A stopped instance goes pending, gets
 // a new public address (unless a static IP is attached) and then runs.
 // Starting an instance that is already pending, running or rebooting
 // succeeds without effect and returns a completed operation (as EC2 does);
 // starting one that is still stopping is OperationFailureException.
 func (c *call) startInstance() (any, *apiError) {
-	var in instanceNameInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	rg := c.lock()
-	inst, aerr := c.findInstance(in.InstanceName)
+	inst, aerr := c.lockInstance()
 	if aerr != nil {
 		return nil, aerr
 	}
-	loc := rg.instanceLocation(inst)
 	switch inst.state {
 	case statePending, stateRunning, stateRebooting:
-		return opsOutput{wireOps(rg.newOp(c.now, inst.name, resInstance, "StartInstance", loc, "", true))}, nil
+		return c.unchanged(inst, "StartInstance"), nil
 	case stateStopping:
 		return nil, errFailure("The instance %s is stopping. Wait until it is stopped, then start it.", inst.name)
 	}
-	op := rg.newOp(c.now, inst.name, resInstance, "StartInstance", loc, "", false)
-	inst.gen++
-	inst.state = statePending
-	if c.s.opts.Hosts != nil {
-		c.s.hostStart(inst, op)
-		return opsOutput{wireOps(op)}, nil
+	op := c.beginTransition(inst, "StartInstance", statePending)
+	if c.s.opts.Hosts == nil {
+		if aerr := c.s.assignDynamicIP(inst); aerr != nil {
+			op.fail(c.now, ServiceException, aerr.Message)
+			inst.state = stateStopped
+			return nil, aerr
+		}
 	}
-	if aerr := c.s.assignDynamicIP(inst); aerr != nil {
-		op.fail(c.now, ServiceException, aerr.Message)
-		inst.state = stateStopped
-		return nil, aerr
-	}
-	inst.next = &transition{at: c.now.Add(c.s.delays.start), to: stateRunning, op: op}
-	c.s.advance(inst, c.now)
+	c.finishTransition(inst, op, c.s.hostStart, stateRunning, c.s.delays.start)
 	return opsOutput{wireOps(op)}, nil
 }
 
@@ -149,39 +172,31 @@ func (c *call) stopInstance() (any, *apiError) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	rg := c.lock()
+	c.lock()
 	inst, aerr := c.findInstance(in.InstanceName)
 	if aerr != nil {
 		return nil, aerr
 	}
 	force := boolv(in.Force)
-	loc := rg.instanceLocation(inst)
 	switch inst.state {
 	case stateStopped:
-		return opsOutput{wireOps(rg.newOp(c.now, inst.name, resInstance, "StopInstance", loc, "", true))}, nil
+		return c.unchanged(inst, "StopInstance"), nil
 	case stateStopping:
 		if !force || c.s.opts.Hosts != nil {
-			return opsOutput{wireOps(rg.newOp(c.now, inst.name, resInstance, "StopInstance", loc, "", true))}, nil
+			return c.unchanged(inst, "StopInstance"), nil
 		}
 	case statePending, stateRebooting:
 		if !force {
 			return nil, errFailure("The instance %s is %s and cannot be stopped until it is running.", inst.name, inst.state.Name)
 		}
 	}
-	op := rg.newOp(c.now, inst.name, resInstance, "StopInstance", loc, "", false)
-	inst.gen++
 	inst.supersede(c.now)
-	inst.state = stateStopping
-	if c.s.opts.Hosts != nil {
-		c.s.hostStop(inst, op)
-		return opsOutput{wireOps(op)}, nil
-	}
+	op := c.beginTransition(inst, "StopInstance", stateStopping)
 	d := c.s.delays.stop
 	if force {
 		d = 0
 	}
-	inst.next = &transition{at: c.now.Add(d), to: stateStopped, op: op}
-	c.s.advance(inst, c.now)
+	c.finishTransition(inst, op, c.s.hostStop, stateStopped, d)
 	return opsOutput{wireOps(op)}, nil
 }
 
@@ -189,27 +204,15 @@ func (c *call) stopInstance() (any, *apiError) {
 // then running, keeping its addresses. Any other state is
 // OperationFailureException.
 func (c *call) rebootInstance() (any, *apiError) {
-	var in instanceNameInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	rg := c.lock()
-	inst, aerr := c.findInstance(in.InstanceName)
+	inst, aerr := c.lockInstance()
 	if aerr != nil {
 		return nil, aerr
 	}
 	if inst.state != stateRunning {
 		return nil, errFailure("The instance %s is %s. Only a running instance can be rebooted.", inst.name, inst.state.Name)
 	}
-	op := rg.newOp(c.now, inst.name, resInstance, "RebootInstance", rg.instanceLocation(inst), "", false)
-	inst.gen++
-	inst.state = stateRebooting
-	if c.s.opts.Hosts != nil {
-		c.s.hostReboot(inst, op)
-		return opsOutput{wireOps(op)}, nil
-	}
-	inst.next = &transition{at: c.now.Add(c.s.delays.reboot), to: stateRunning, op: op}
-	c.s.advance(inst, c.now)
+	op := c.beginTransition(inst, "RebootInstance", stateRebooting)
+	c.finishTransition(inst, op, c.s.hostReboot, stateRunning, c.s.delays.reboot)
 	return opsOutput{wireOps(op)}, nil
 }
 
@@ -233,7 +236,7 @@ func (c *call) deleteInstance() (any, *apiError) {
 		return nil, aerr
 	}
 	hosts := c.s.opts.Hosts != nil
-	op := rg.newOp(c.now, inst.name, resInstance, "DeleteInstance", rg.instanceLocation(inst), "", !hosts)
+	op := c.instanceOp(inst, "DeleteInstance", !hosts)
 	inst.supersede(c.now)
 	if sip := rg.staticIPs[inst.staticIP]; sip != nil && sip.attachedTo == inst.name {
 		sip.attachedTo = ""

@@ -138,26 +138,26 @@ func (c *call) getOperation() (any, *apiError) {
 	return opOutput{op.wire()}, nil
 }
 
-type opsPage struct {
-	Operations    []operationJSON `json:"operations"`
-	NextPageToken string          `json:"nextPageToken,omitempty"`
+// opsPage answers the page of ops (oldest first) that follows pageToken.
+func (c *call) opsPage(ops []*operation, pageToken *string) (any, *apiError) {
+	list, next, aerr := pagedList(c, ops, opKey, pageToken, (*operation).wire)
+	if aerr != nil {
+		return nil, aerr
+	}
+	return struct {
+		Operations    []operationJSON `json:"operations"`
+		NextPageToken string          `json:"nextPageToken,omitempty"`
+	}{list, next}, nil
 }
 
 // getOperations answers GetOperations: every operation of the region, oldest
 // first, paged.
 func (c *call) getOperations() (any, *apiError) {
-	var in struct {
-		PageToken *string `json:"pageToken"`
-	}
+	var in pageTokenInput
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	rg := c.lock()
-	page, next, err := paginate(rg.ops, opKey, str(in.PageToken), c.s.pageSize)
-	if err != nil {
-		return nil, err
-	}
-	return opsPage{Operations: wireOps(page...), NextPageToken: next}, nil
+	return c.opsPage(c.lock().ops, in.PageToken)
 }
 
 // getOperationsForResource answers GetOperationsForResource: the operations
@@ -186,9 +186,5 @@ func (c *call) getOperationsForResource() (any, *apiError) {
 	if len(list) == 0 && rg.instances[name] == nil && rg.staticIPs[name] == nil && rg.keyPairs[name] == nil {
 		return nil, errNotFound("The resource %s does not exist.", name)
 	}
-	page, next, err := paginate(list, opKey, str(in.PageToken), c.s.pageSize)
-	if err != nil {
-		return nil, err
-	}
-	return opsPage{Operations: wireOps(page...), NextPageToken: next}, nil
+	return c.opsPage(list, in.PageToken)
 }

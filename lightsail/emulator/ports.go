@@ -182,23 +182,31 @@ func (c *call) portOp(inst *instance, opType string, r *portRule) opOutput {
 	return opOutput{op.wire()}
 }
 
-// openPorts answers OpenInstancePublicPorts. A rule is keyed by protocol
-// and port range: opening a range that is already open replaces its
-// sources; other rules are untouched.
-func (c *call) openPorts() (any, *apiError) {
+// portRequest serves the start of OpenInstancePublicPorts and
+// CloseInstancePublicPorts: it decodes the request, takes the lock (c.lock)
+// and returns the instance and the rule its portInfo describes.
+func (c *call) portRequest() (*instance, portRule, *apiError) {
 	var in portsInput
 	if err := c.decode(&in); err != nil {
-		return nil, err
+		return nil, portRule{}, err
 	}
 	if in.PortInfo == nil {
-		return nil, errMissing("portInfo")
+		return nil, portRule{}, errMissing("portInfo")
 	}
 	c.lock()
 	inst, aerr := c.findInstance(in.InstanceName)
 	if aerr != nil {
-		return nil, aerr
+		return nil, portRule{}, aerr
 	}
 	r, aerr := in.PortInfo.rule(inst.ipType)
+	return inst, r, aerr
+}
+
+// openPorts answers OpenInstancePublicPorts. A rule is keyed by protocol
+// and port range: opening a range that is already open replaces its
+// sources; other rules are untouched.
+func (c *call) openPorts() (any, *apiError) {
+	inst, r, aerr := c.portRequest()
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -212,19 +220,7 @@ func (c *call) openPorts() (any, *apiError) {
 // protocol and port range is removed whatever its sources (port 22
 // included). Closing a range that is not open succeeds without effect.
 func (c *call) closePorts() (any, *apiError) {
-	var in portsInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	if in.PortInfo == nil {
-		return nil, errMissing("portInfo")
-	}
-	c.lock()
-	inst, aerr := c.findInstance(in.InstanceName)
-	if aerr != nil {
-		return nil, aerr
-	}
-	r, aerr := in.PortInfo.rule(inst.ipType)
+	inst, r, aerr := c.portRequest()
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -266,12 +262,7 @@ func (c *call) putPorts() (any, *apiError) {
 
 // getPortStates answers GetInstancePortStates: every rule, state open.
 func (c *call) getPortStates() (any, *apiError) {
-	var in instanceNameInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	c.lock()
-	inst, aerr := c.findInstance(in.InstanceName)
+	inst, aerr := c.lockInstance()
 	if aerr != nil {
 		return nil, aerr
 	}

@@ -7,7 +7,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -105,6 +108,36 @@ func paginate[T any](items []T, key func(T) string, token string, size int) ([]T
 		next = base64.RawURLEncoding.EncodeToString([]byte(key(page[len(page)-1])))
 	}
 	return page, next, nil
+}
+
+// sortedValues returns the values of m sorted by name. The maps it is used
+// on are keyed by that name, so no two values tie.
+func sortedValues[T any](m map[string]*T, name func(*T) string) []*T {
+	list := slices.Collect(maps.Values(m))
+	slices.SortFunc(list, func(a, b *T) int { return strings.Compare(name(a), name(b)) })
+	return list
+}
+
+// pageTokenInput is the input of the paged Get* operations that take
+// nothing but pageToken.
+type pageTokenInput struct {
+	PageToken *string `json:"pageToken"`
+}
+
+// pagedList is the shared part of the paged Get* operations: it returns the
+// page of items (sorted ascending by key, see paginate) that follows the
+// request's pageToken, converted by wire, and the next page's token. The
+// slice is never nil, so an empty page encodes as [].
+func pagedList[T, W any](c *call, items []T, key func(T) string, pageToken *string, wire func(T) W) ([]W, string, *apiError) {
+	page, next, aerr := paginate(items, key, str(pageToken), c.s.pageSize)
+	if aerr != nil {
+		return nil, "", aerr
+	}
+	out := make([]W, 0, len(page))
+	for _, v := range page {
+		out = append(out, wire(v))
+	}
+	return out, next, nil
 }
 
 // location is a ResourceLocation.

@@ -1,7 +1,6 @@
 package emulator
 
 import (
-	"sort"
 	"time"
 )
 
@@ -47,6 +46,18 @@ func (c *call) findStaticIP(name *string) (*staticIP, *apiError) {
 		return nil, errNotFound("The StaticIp does not exist: %s", n)
 	}
 	return sip, nil
+}
+
+// lockStaticIP serves the start of the calls whose only member is
+// staticIpName: it decodes the request, takes the lock (c.lock) and returns
+// the static IP.
+func (c *call) lockStaticIP() (*staticIP, *apiError) {
+	var in staticIPNameInput
+	if err := c.decode(&in); err != nil {
+		return nil, err
+	}
+	c.lock()
+	return c.findStaticIP(in.StaticIPName)
 }
 
 // allocateStaticIP answers AllocateStaticIp with an address of the public
@@ -128,7 +139,8 @@ func (c *call) attachStaticIP() (any, *apiError) {
 }
 
 // detachStatic detaches sip from its instance, which gets a new dynamic
-// address unless it is stopped. Callers hold s.mu.
+// address unless it is stopped. A detached sip only gets the operation.
+// Callers hold s.mu.
 func (s *Server) detachStatic(rg *region, sip *staticIP, now time.Time) []*operation {
 	ops := []*operation{rg.newOp(now, sip.name, resStaticIP, "DetachStaticIp", regionalLocation(rg), sip.attachedTo, true)}
 	inst := rg.instances[sip.attachedTo]
@@ -151,33 +163,21 @@ func (s *Server) detachStatic(rg *region, sip *staticIP, now time.Time) []*opera
 // detachStaticIP answers DetachStaticIp. Detaching a static IP that is not
 // attached succeeds without effect.
 func (c *call) detachStaticIP() (any, *apiError) {
-	var in staticIPNameInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	rg := c.lock()
-	sip, aerr := c.findStaticIP(in.StaticIPName)
+	sip, aerr := c.lockStaticIP()
 	if aerr != nil {
 		return nil, aerr
 	}
-	if sip.attachedTo == "" {
-		return opsOutput{wireOps(rg.newOp(c.now, sip.name, resStaticIP, "DetachStaticIp", regionalLocation(rg), "", true))}, nil
-	}
-	return opsOutput{wireOps(c.s.detachStatic(rg, sip, c.now)...)}, nil
+	return opsOutput{wireOps(c.s.detachStatic(c.rg, sip, c.now)...)}, nil
 }
 
 // releaseStaticIP answers ReleaseStaticIp. An attached static IP is
 // detached first (as the Lightsail console does when deleting one).
 func (c *call) releaseStaticIP() (any, *apiError) {
-	var in staticIPNameInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	rg := c.lock()
-	sip, aerr := c.findStaticIP(in.StaticIPName)
+	sip, aerr := c.lockStaticIP()
 	if aerr != nil {
 		return nil, aerr
 	}
+	rg := c.rg
 	var ops []*operation
 	if sip.attachedTo != "" {
 		ops = c.s.detachStatic(rg, sip, c.now)
@@ -190,44 +190,30 @@ func (c *call) releaseStaticIP() (any, *apiError) {
 
 // getStaticIP answers GetStaticIp.
 func (c *call) getStaticIP() (any, *apiError) {
-	var in staticIPNameInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	rg := c.lock()
-	sip, aerr := c.findStaticIP(in.StaticIPName)
+	sip, aerr := c.lockStaticIP()
 	if aerr != nil {
 		return nil, aerr
 	}
 	return struct {
 		StaticIP staticIPJSON `json:"staticIp"`
-	}{rg.staticIPWire(sip)}, nil
+	}{c.rg.staticIPWire(sip)}, nil
 }
+
+func staticIPName(sip *staticIP) string { return sip.name }
 
 // getStaticIPs answers GetStaticIps, sorted by name and paged.
 func (c *call) getStaticIPs() (any, *apiError) {
-	var in struct {
-		PageToken *string `json:"pageToken"`
-	}
+	var in pageTokenInput
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
 	rg := c.lock()
-	list := make([]*staticIP, 0, len(rg.staticIPs))
-	for _, sip := range rg.staticIPs {
-		list = append(list, sip)
-	}
-	sort.Slice(list, func(i, j int) bool { return list[i].name < list[j].name })
-	page, next, aerr := paginate(list, func(s *staticIP) string { return s.name }, str(in.PageToken), c.s.pageSize)
+	list, next, aerr := pagedList(c, sortedValues(rg.staticIPs, staticIPName), staticIPName, in.PageToken, rg.staticIPWire)
 	if aerr != nil {
 		return nil, aerr
 	}
-	out := struct {
+	return struct {
 		StaticIPs     []staticIPJSON `json:"staticIps"`
 		NextPageToken string         `json:"nextPageToken,omitempty"`
-	}{StaticIPs: []staticIPJSON{}, NextPageToken: next}
-	for _, sip := range page {
-		out.StaticIPs = append(out.StaticIPs, rg.staticIPWire(sip))
-	}
-	return out, nil
+	}{list, next}, nil
 }
