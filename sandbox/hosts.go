@@ -116,7 +116,7 @@ func (s *Sandbox) CreateHostWith(ctx context.Context, name string, opts HostOpti
 			return Host{}, fmt.Errorf("create host %s: authorized key: %w", name, err)
 		}
 	}
-	if !nameRE.MatchString(name) {
+	if !hostNameRE.MatchString(name) {
 		return Host{}, fmt.Errorf("create host %q: %w", name, ErrInvalidName)
 	}
 	img, gw, err := s.prepare(ctx, opts.Flavour)
@@ -275,6 +275,9 @@ func isPortTaken(err error) bool {
 }
 
 // hostname turns an instance name into a valid hostname.
+// hostname makes a valid host name (a DNS label: at most 63 characters of
+// letters, digits and '-') from an instance name, which Lightsail allows to
+// be up to 255 characters with '_' and '.'.
 func hostname(name string) string {
 	h := strings.Map(func(r rune) rune {
 		if r == '_' || r == '.' {
@@ -282,6 +285,9 @@ func hostname(name string) string {
 		}
 		return r
 	}, name)
+	if len(h) > 63 {
+		h = h[:63]
+	}
 	return strings.Trim(h, "-")
 }
 

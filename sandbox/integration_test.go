@@ -306,3 +306,20 @@ func BenchmarkTenHostsInParallel(b *testing.B) {
 	}
 	b.ReportMetric(total.Seconds()/float64(b.N), "s/10hosts")
 }
+
+// Lightsail allows instance names of 255 characters; so do sandbox hosts.
+func TestLongInstanceName(t *testing.T) {
+	s := newTestSandbox(t, nil)
+	name := "long-" + strings.Repeat("x", 200) + ".end"
+	h, err := s.CreateHost(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := sshRun(h.PublicIP, SSHUser, s.Key().Signer, h.HostKeys, "hostname")
+	if err != nil || len(strings.TrimSpace(out)) > 63 {
+		t.Fatalf("hostname %q %v", out, err)
+	}
+	if err := s.DeleteHost(context.Background(), name); err != nil {
+		t.Fatal(err)
+	}
+}

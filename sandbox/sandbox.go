@@ -99,7 +99,12 @@ var (
 	ErrInvalidName = errors.New("invalid sandbox host name")
 )
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
+var (
+	// nameRE is what a namespace may be: it prefixes every resource name.
+	nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
+	// hostNameRE is what a host may be called: any Lightsail instance name.
+	hostNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$`)
+)
 
 // New opens a Sandbox: it connects to Docker and loads (or creates) the
 // sandbox key. It builds nothing and starts nothing.

@@ -144,3 +144,19 @@ func TestRegistryJournal(t *testing.T) {
 	}
 	resp.Body.Close()
 }
+
+func TestHostnameIsADNSLabel(t *testing.T) {
+	long := strings.Repeat("a", 60) + "_b.c" + strings.Repeat("d", 100)
+	cases := map[string]string{
+		"web-1":         "web-1",
+		"web_1.prod":    "web-1-prod",
+		long:            strings.Repeat("a", 60) + "-b",
+		"x" + long[:62]: "x" + strings.Repeat("a", 60) + "-",
+	}
+	for in, want := range cases {
+		want = strings.Trim(want, "-")
+		if got := hostname(in); got != want || len(got) > 63 {
+			t.Errorf("hostname(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
