@@ -151,7 +151,7 @@ func TestHostnameIsADNSLabel(t *testing.T) {
 		"web-1":         "web-1",
 		"web_1.prod":    "web-1-prod",
 		long:            strings.Repeat("a", 60) + "-b",
-		"x" + long[:62]: "x" + strings.Repeat("a", 60) + "-",
+		"x" + long[:62]: "x" + strings.Repeat("a", 60) + "-b",
 	}
 	for in, want := range cases {
 		want = strings.Trim(want, "-")
