@@ -197,7 +197,7 @@ func TestValidationNamesTheField(t *testing.T) {
 	}
 	for _, c := range cases {
 		r := e.do("POST", "/aws/lightsail/create-instance", c.body)
-		if r.status != 422 || !strings.Contains(r.str("errors"), c.field) {
+		if r.status != 422 || !strings.Contains(r.str("errors"), `"location":"body.`+c.field+`"`) {
 			t.Errorf("%s: %d %s", c.field, r.status, r.raw)
 		}
 	}

@@ -86,6 +86,13 @@ func init() {
 				// The offending value is left out: it may be a secret.
 				detail := *d.ErrorDetail()
 				detail.Value = nil
+				// Name the missing field itself, not the object that lacks it.
+				if f, ok := strings.CutPrefix(detail.Message, "expected required property "); ok {
+					if f, ok = strings.CutSuffix(f, " to be present"); ok {
+						detail.Location += "." + f
+						detail.Message = "is required"
+					}
+				}
 				p.Errors = append(p.Errors, &detail)
 			} else {
 				p.Errors = append(p.Errors, &huma.ErrorDetail{Message: e.Error()})
