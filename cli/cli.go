@@ -30,7 +30,7 @@ const (
 	ExitUsage       = 2   // bad flags or arguments, or a confirmation was refused
 	ExitAuth        = 3   // no API token, or the server rejected it (401)
 	ExitNotFound    = 4   // the thing asked for does not exist (404)
-	ExitInterrupted = 130 // interrupted by SIGINT or SIGTERM
+	ExitInterrupted = 130 // a client command interrupted by SIGINT or SIGTERM
 )
 
 const exitCodesHelp = `Exit codes:
@@ -39,7 +39,7 @@ const exitCodesHelp = `Exit codes:
   2    usage error (bad flags or arguments), or a confirmation was declined
   3    authentication failed: no API token, or the server answered 401
   4    not found: the instance or operation does not exist (404)
-  130  interrupted (SIGINT/SIGTERM)`
+  130  a client command interrupted (SIGINT/SIGTERM); serve and emulate stop gracefully with 0`
 
 const envHelp = `Environment:
   FOUNTAIN_URL        the server client commands talk to (default http://127.0.0.1:8000)
@@ -83,11 +83,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, ios *IO
 type app struct {
 	io     *IOStreams
 	getenv func(string) string
-	// httpClient sends the client commands' requests (tests replace its
-	// transport); nil means a plain http.Client.
-	httpClient *http.Client
-	client     clientOptions
-	ran        bool // a command's RunE started
+	client clientOptions
+	ran    bool // a command's RunE started
 }
 
 // clientOptions locate the server and the token of the client commands.
@@ -111,7 +108,7 @@ func (a *app) newClient() (*Client, error) {
 	if err != nil {
 		return nil, &authError{err: err}
 	}
-	return &Client{BaseURL: a.client.URL, Token: token, HTTP: a.httpClient}, nil
+	return &Client{BaseURL: a.client.URL, Token: token}, nil
 }
 
 // env returns the environment variable key, or def when it is empty.

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"time"
 
@@ -16,8 +17,11 @@ import (
 type sandboxLocalOptions struct {
 	DataDir    string
 	Namespace  string
-	Docker     bool // build: the flavour with Docker preinstalled
-	KeepImages bool // down: keep the registry's pushed images
+	Base       string // build: the base image (default: ubuntu:24.04 if present, else debootstrap)
+	Pull       bool   // build: pull the base image from its registry if missing
+	Docker     bool   // build: the flavour with Docker preinstalled
+	KeepImages bool   // down: keep the registry's pushed images
+	Force      bool   // down: even while a server seems to run the sandbox
 }
 
 func (a *app) localSandboxFlags(cmd *cobra.Command, o *sandboxLocalOptions) {
@@ -29,9 +33,10 @@ func (a *app) localSandboxFlags(cmd *cobra.Command, o *sandboxLocalOptions) {
 
 func (a *app) openSandbox(cmd *cobra.Command, o *sandboxLocalOptions) (*sandbox.Sandbox, error) {
 	sb, err := sandbox.New(cmd.Context(), sandbox.Config{DataDir: o.DataDir, Namespace: o.Namespace,
+		BaseImage: o.Base, PullBase: o.Pull,
 		Logf: func(format string, args ...any) { fmt.Fprintf(a.io.ErrOut, format+"\n", args...) }})
 	if err != nil {
-		return nil, fmt.Errorf("%w (is Docker installed and running? scripts/ensure-docker sets it up on Debian)", err)
+		return nil, err
 	}
 	return sb, nil
 }
@@ -49,6 +54,8 @@ func (a *app) newSandboxBuildCmd() *cobra.Command {
 	}
 	a.localSandboxFlags(cmd, o)
 	cmd.Flags().BoolVar(&o.Docker, "docker", false, "build the flavour with Docker preinstalled (for benchmarks)")
+	cmd.Flags().StringVar(&o.Base, "base", a.getenv("FOUNTAIN_SANDBOX_BASE"), "base `image` (env FOUNTAIN_SANDBOX_BASE; default ubuntu:24.04 when present locally, else Debian made with debootstrap)")
+	cmd.Flags().BoolVar(&o.Pull, "pull", false, "pull the base image from its registry when it is not present")
 	cmd.RunE = a.runE(func(cmd *cobra.Command, args []string) error {
 		sb, err := a.openSandbox(cmd, o)
 		if err != nil {
@@ -83,7 +90,11 @@ func (a *app) newSandboxDownCmd() *cobra.Command {
 	}
 	a.localSandboxFlags(cmd, o)
 	cmd.Flags().BoolVar(&o.KeepImages, "keep-images", false, "keep the images pushed to the sandbox registry")
+	cmd.Flags().BoolVar(&o.Force, "force", false, "go on even though a sandbox server seems to be running")
 	cmd.RunE = a.runE(func(cmd *cobra.Command, args []string) error {
+		if !o.Force && o.Namespace == sandbox.DefaultNamespace && registryAnswers(sandbox.DefaultRegistryPush) {
+			return fmt.Errorf("a sandbox server seems to be running (its registry answers at %s): stop `fountain serve --sandbox` first, or pass --force", sandbox.DefaultRegistryPush)
+		}
 		sb, err := a.openSandbox(cmd, o)
 		if err != nil {
 			return err
@@ -115,4 +126,15 @@ func (a *app) newSandboxDownCmd() *cobra.Command {
 		return nil
 	})
 	return cmd
+}
+
+// registryAnswers reports whether a registry answers at addr (loopback).
+func registryAnswers(addr string) bool {
+	c := http.Client{Timeout: time.Second}
+	res, err := c.Get("http://" + addr + "/v2/")
+	if err != nil {
+		return false
+	}
+	res.Body.Close()
+	return true
 }

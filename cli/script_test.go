@@ -16,13 +16,15 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/fountainai/fountain/sandbox/sandboxtest"
+
 	"github.com/fountainai/fountain/server"
 )
 
 // TestMain makes the test binary double as the fountain command, which
 // testscript puts on the scripts' PATH.
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(withSandboxTeardown{m}, map[string]func(){
 		"fountain": func() {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			code := Main(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
@@ -30,6 +32,17 @@ func TestMain(m *testing.M) {
 			os.Exit(code)
 		},
 	})
+}
+
+// withSandboxTeardown removes the sandbox hosts, network and key that
+// tests in this package created once they have run (testscript.Main owns
+// the process's exit, so sandboxtest.Main cannot be used).
+type withSandboxTeardown struct{ m *testing.M }
+
+func (w withSandboxTeardown) Run() int {
+	code := w.m.Run()
+	sandboxtest.Teardown()
+	return code
 }
 
 // TestScripts runs testdata/script/*.txtar against real `fountain serve

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fountainai/fountain/sandbox"
 	"github.com/fountainai/fountain/server"
 )
 
@@ -41,7 +43,7 @@ func (a *app) newServeCmd() *cobra.Command {
 			"Without it, AWS credentials and AWS_REGION come from the environment as the AWS SDK reads them.\n" +
 			"The API token is FOUNTAIN_API_TOKEN, or the file api-token in the data directory (created on first start).\n\n" +
 			"Logs go to stderr; the server stops gracefully on SIGINT or SIGTERM.",
-		Example: "  fountain serve --sandbox\n  FOUNTAIN_API_TOKEN=secret fountain serve --addr 0.0.0.0:8000",
+		Example: "  fountain serve --sandbox\n  FOUNTAIN_API_TOKEN=secret fountain serve --addr 127.0.0.1:9000",
 		Args:    cobra.NoArgs,
 	}
 	f := cmd.Flags()
@@ -86,6 +88,12 @@ func (a *app) runServe(cmd *cobra.Command, o *serveOptions, level slog.Level) er
 		Logger:  log,
 
 		NoSandboxHosts: !o.SandboxHosts,
+		SandboxHosts:   sandbox.Config{BaseImage: a.getenv("FOUNTAIN_SANDBOX_BASE")},
+	}
+	if host, _, err := net.SplitHostPort(o.Addr); err == nil {
+		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			log.Warn("listening beyond this machine: the API token travels in plain HTTP; put TLS in front (and in sandbox mode GET /sandbox names the sandbox key's path)", "addr", o.Addr)
+		}
 	}
 	if o.Sandbox && o.sandboxDelaySet {
 		d := emulatorDelay(o.SandboxDelay)

@@ -3,6 +3,8 @@ package sandbox
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -70,8 +72,20 @@ func HostKeyCallback(keys []HostKey) (ssh.HostKeyCallback, error) {
 	}, nil
 }
 
-func (s *Sandbox) containerName(name string) string { return s.ns + "-" + name }
-func (s *Sandbox) volumeName(name string) string    { return s.ns + "-" + name + "-docker" }
+func (s *Sandbox) containerName(name string) string { return s.ns + "-" + shortName(name) }
+func (s *Sandbox) volumeName(name string) string    { return s.ns + "-" + shortName(name) + "-docker" }
+
+// shortName keeps Docker resource names short enough for the volume
+// driver's directory names: an instance name (up to 255 characters) longer
+// than 64 becomes its first 48 characters and a hash of the whole. The full
+// name is always in the instance label, which is how hosts are found.
+func shortName(name string) string {
+	if len(name) <= 64 {
+		return name
+	}
+	sum := sha256.Sum256([]byte(name))
+	return strings.TrimRight(name[:48], "-_.") + "-" + hex.EncodeToString(sum[:6])
+}
 
 // prepare builds (or finds) the flavour's host image and the network.
 func (s *Sandbox) prepare(ctx context.Context, flavour Flavour) (ImageInfo, netip.Addr, error) {
@@ -112,8 +126,9 @@ func (s *Sandbox) CreateHostWith(ctx context.Context, name string, opts HostOpti
 		opts.Flavour = s.cfg.Flavour
 	}
 	for _, k := range opts.AuthorizedKeys {
-		if _, _, _, _, err := ssh.ParseAuthorizedKey([]byte(k)); err != nil {
-			return Host{}, fmt.Errorf("create host %s: authorized key: %w", name, err)
+		// One key per entry: a newline would smuggle in more lines.
+		if _, _, _, rest, err := ssh.ParseAuthorizedKey([]byte(k)); err != nil || len(strings.TrimSpace(string(rest))) > 0 || strings.ContainsAny(k, "\r\n") {
+			return Host{}, fmt.Errorf("create host %s: an authorized key must be exactly one authorized_keys line", name)
 		}
 	}
 	if !hostNameRE.MatchString(name) {
@@ -481,18 +496,6 @@ func (s *Sandbox) DeleteHost(ctx context.Context, name string) error {
 		return fmt.Errorf("delete host %s: %w", name, err)
 	}
 	return nil
-}
-
-// Host returns a running host's description (addresses and host keys).
-func (s *Sandbox) Host(ctx context.Context, name string) (Host, error) {
-	c, err := s.findHost(ctx, name)
-	if err != nil {
-		return Host{}, err
-	}
-	if c.State != container.StateRunning {
-		return Host{PublicIP: c.Labels[LabelAddress]}, nil
-	}
-	return s.describe(ctx, c.ID, c.Labels[LabelAddress])
 }
 
 func (s *Sandbox) removeHost(ctx context.Context, id, name string) error {

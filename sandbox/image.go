@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -13,6 +14,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strings"
 	"syscall"
 	"time"
 
@@ -256,20 +258,29 @@ func (s *Sandbox) importRootfs(ctx context.Context, root, tag string) (string, e
 	if err := cmd.Start(); err != nil {
 		return "", fmt.Errorf("sandbox image: tar: %w", err)
 	}
-	go func() { pw.CloseWithError(cmd.Wait()) }()
+	tarDone := make(chan error, 1)
+	go func() {
+		err := cmd.Wait()
+		pw.CloseWithError(err)
+		tarDone <- err
+	}()
 	res, err := s.docker.ImageImport(ctx, client.ImageImportSource{Source: pr, SourceName: "-"}, tag, client.ImageImportOptions{
 		Changes: []string{`CMD ["/lib/systemd/systemd"]`, "LABEL " + LabelImage + "=base"},
 		Message: "fountain sandbox debootstrap base",
 	})
-	if err != nil {
-		pr.CloseWithError(err)
-		return "", fmt.Errorf("sandbox image: import: %w", err)
+	if err == nil {
+		err = readJSONStream(res, nil)
+		res.Close()
 	}
-	err = readJSONStream(res, nil)
-	res.Close()
-	pr.Close()
+	// Stop tar (if the import gave up early) and wait for it, so that its
+	// stderr is complete and its exit status counts.
+	pr.CloseWithError(errors.New("import ended"))
+	tarErr := <-tarDone
 	if err != nil {
-		return "", fmt.Errorf("sandbox image: import: %w (%s)", err, stderr.String())
+		return "", fmt.Errorf("sandbox image: import: %w (tar: %s)", err, strings.TrimSpace(stderr.String()))
+	}
+	if tarErr != nil {
+		return "", fmt.Errorf("sandbox image: tar %s: %w (%s)", root, tarErr, strings.TrimSpace(stderr.String()))
 	}
 	img, err := s.docker.ImageInspect(ctx, tag)
 	if err != nil {

@@ -310,7 +310,7 @@ func BenchmarkTenHostsInParallel(b *testing.B) {
 // Lightsail allows instance names of 255 characters; so do sandbox hosts.
 func TestLongInstanceName(t *testing.T) {
 	s := newTestSandbox(t, nil)
-	name := "long-" + strings.Repeat("x", 200) + ".end"
+	name := "long-" + strings.Repeat("x", 246) + ".end" // 255, the longest Lightsail allows
 	h, err := s.CreateHost(context.Background(), name)
 	if err != nil {
 		t.Fatal(err)

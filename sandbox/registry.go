@@ -28,7 +28,6 @@ type Registry struct {
 	srv       *http.Server
 	listeners []net.Listener
 	push      string
-	pull      string
 	journal   *os.File
 	jmu       sync.Mutex
 	done      chan struct{}
@@ -84,10 +83,7 @@ func NewRegistry(cfg RegistryConfig) (*Registry, error) {
 		r.listeners = append(r.listeners, l)
 	}
 	r.push = r.listeners[0].Addr().String()
-	if len(r.listeners) > 1 {
-		r.pull = r.listeners[1].Addr().String()
-	}
-	r.srv = &http.Server{Handler: r.journaled(inner), ReadHeaderTimeout: 30 * time.Second}
+	r.srv = &http.Server{Handler: r.pullOnlyOffPush(r.journaled(inner)), ReadHeaderTimeout: 30 * time.Second}
 	var wg sync.WaitGroup
 	for _, l := range r.listeners {
 		wg.Add(1)
@@ -97,11 +93,25 @@ func NewRegistry(cfg RegistryConfig) (*Registry, error) {
 	return r, nil
 }
 
+// pullOnlyOffPush lets only the push address (loopback) write: on every
+// other address (the sandbox network's gateway, which any container on the
+// engine can reach) the registry is read-only, so nothing but this machine
+// can replace the images hosts pull.
+func (r *Registry) pullOnlyOffPush(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		local, _ := req.Context().Value(http.LocalAddrContextKey).(net.Addr)
+		if req.Method != http.MethodGet && req.Method != http.MethodHead && (local == nil || local.String() != r.push) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusMethodNotAllowed)
+			_, _ = io.WriteString(w, `{"errors":[{"code":"UNSUPPORTED","message":"this address is read-only: push from the machine running Fountain"}]}`)
+			return
+		}
+		next.ServeHTTP(w, req)
+	})
+}
+
 // PushAddr is the address this machine pushes to, e.g. 127.0.0.1:5000.
 func (r *Registry) PushAddr() string { return r.push }
-
-// PullAddr is the second listen address (the sandbox gateway), if any.
-func (r *Registry) PullAddr() string { return r.pull }
 
 // Close stops serving and closes the journal.
 func (r *Registry) Close() error {

@@ -160,3 +160,27 @@ func TestHostnameIsADNSLabel(t *testing.T) {
 		}
 	}
 }
+
+// Only the push address (this machine's loopback) can write; the address
+// hosts pull from is read-only.
+func TestRegistryIsReadOnlyOffThePushAddress(t *testing.T) {
+	r, err := NewRegistry(RegistryConfig{Dir: t.TempDir(), Listen: []string{"127.0.0.1:0", "127.0.0.2:0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	pull := r.listeners[1].Addr().String()
+	img, err := newTestImage(map[string]string{"a.txt": "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := img.push(pull, "app/evil", "v1"); err == nil {
+		t.Fatal("a push to the pull address was accepted")
+	}
+	if err := img.push(r.PushAddr(), "app/web", "v1"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := pullDigest(pull, "app/web", "v1"); err != nil || got != img.digest.String() {
+		t.Fatalf("pull from the pull address: %s %v", got, err)
+	}
+}

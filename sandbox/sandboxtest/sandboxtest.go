@@ -190,10 +190,15 @@ func sweep(ctx context.Context, s *sandbox.Sandbox) {
 		if err != nil || pid == os.Getpid() || syscall.Kill(pid, 0) != syscall.ESRCH {
 			continue
 		}
-		if old, err := sandbox.New(ctx, sandbox.Config{DataDir: os.TempDir(), Namespace: ns, Docker: s.Docker()}); err == nil {
+		dir, err := os.MkdirTemp("", "fountain-sweep-")
+		if err != nil {
+			continue
+		}
+		if old, err := sandbox.New(ctx, sandbox.Config{DataDir: dir, Namespace: ns, Docker: s.Docker()}); err == nil {
 			old.Down(ctx)
 			old.Close()
 		}
+		os.RemoveAll(dir)
 	}
 }
 
@@ -201,21 +206,29 @@ func sweep(ctx context.Context, s *sandbox.Sandbox) {
 // registry. Use it from TestMain: func TestMain(m *testing.M) { sandboxtest.Main(m) }.
 func Main(m *testing.M) {
 	code := m.Run()
+	Teardown()
+	os.Exit(code)
+}
+
+// Teardown removes this process's hosts, network, registry and key: what
+// Main does after the tests, for a TestMain that cannot use Main (such as
+// testscript's).
+func Teardown() {
 	mu.Lock()
 	s, dir := shared, dataDir
 	shared = nil
 	mu.Unlock()
-	if s != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		if err := s.Down(ctx); err != nil {
-			fmt.Fprintln(os.Stderr, "sandboxtest:", err)
-		}
-		cancel()
-		s.Close()
-		s.Docker().Close()
-		os.RemoveAll(dir)
+	if s == nil {
+		return
 	}
-	os.Exit(code)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := s.Down(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "sandboxtest:", err)
+	}
+	s.Close()
+	s.Docker().Close()
+	os.RemoveAll(dir)
 }
 
 // ClientConfig returns an SSH client config for the host that
