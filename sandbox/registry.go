@@ -146,6 +146,20 @@ func isManifestPath(p string) bool {
 // maxManifest bounds a manifest body kept in memory for the journal.
 const maxManifest = 16 << 20
 
+// appendJournal writes one journal line and syncs it to disk.
+func (r *Registry) appendJournal(e journalEntry) error {
+	line, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	r.jmu.Lock()
+	defer r.jmu.Unlock()
+	if _, err := r.journal.Write(append(line, '\n')); err != nil {
+		return err
+	}
+	return r.journal.Sync()
+}
+
 func (r *Registry) journaled(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if (req.Method != http.MethodPut && req.Method != http.MethodDelete) || !isManifestPath(req.URL.Path) {
@@ -158,40 +172,38 @@ func (r *Registry) journaled(h http.Handler) http.Handler {
 			return
 		}
 		req.Body = io.NopCloser(bytes.NewReader(body))
-		sw := &statusWriter{ResponseWriter: w}
-		h.ServeHTTP(sw, req)
-		if sw.status != http.StatusCreated && sw.status != http.StatusAccepted {
-			return
+		// The answer waits until the change is on disk: a client told
+		// "created" must find its image after a restart.
+		rec := &bufferedResponse{header: http.Header{}, Code: http.StatusOK}
+		h.ServeHTTP(rec, req)
+		if rec.Code == http.StatusCreated || rec.Code == http.StatusAccepted {
+			e := journalEntry{Method: req.Method, Path: req.URL.Path}
+			if req.Method == http.MethodPut {
+				e.ContentType, e.Body = req.Header.Get("Content-Type"), body
+			}
+			if err := r.appendJournal(e); err != nil {
+				http.Error(w, "registry: could not store the manifest: "+err.Error(), http.StatusInternalServerError)
+				return
+			}
 		}
-		e := journalEntry{Method: req.Method, Path: req.URL.Path}
-		if req.Method == http.MethodPut {
-			e.ContentType, e.Body = req.Header.Get("Content-Type"), body
+		for k, v := range rec.header {
+			w.Header()[k] = v
 		}
-		line, _ := json.Marshal(e)
-		r.jmu.Lock()
-		r.journal.Write(append(line, '\n'))
-		r.jmu.Unlock()
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
 	})
 }
 
-type statusWriter struct {
-	http.ResponseWriter
-	status int
+// bufferedResponse holds a response until the caller decides to send it.
+type bufferedResponse struct {
+	header http.Header
+	Code   int
+	Body   bytes.Buffer
 }
 
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
+func (b *bufferedResponse) Header() http.Header         { return b.header }
+func (b *bufferedResponse) Write(p []byte) (int, error) { return b.Body.Write(p) }
+func (b *bufferedResponse) WriteHeader(code int)        { b.Code = code }
 
 // replayJournal re-applies journaled manifest writes to a fresh registry.
 func replayJournal(h http.Handler, path string) error {
