@@ -65,21 +65,23 @@ func startSandbox(ctx context.Context, cfg Config, log *slog.Logger) (*sandboxEn
 			closers = append(closers, func() { cancelBuild(); <-built })
 		}
 	}
+	closeAll := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
 	emu := emulator.New(opts)
+	closers = append(closers, emu.Close)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
+		closeAll()
 		return nil, nil, fmt.Errorf("start Lightsail emulator: %w", err)
 	}
 	srv := &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
+	closers = append(closers, func() { srv.Close() })
 	env.url, env.emu = "http://"+ln.Addr().String(), emu
-	return env, func() {
-		srv.Close()
-		emu.Close()
-		for i := len(closers) - 1; i >= 0; i-- {
-			closers[i]()
-		}
-	}, nil
+	return env, closeAll, nil
 }
 
 // probeSSH refuses to dial emulated-only instances, saying why.
