@@ -64,7 +64,7 @@ type CreateInstanceInput struct {
 	InstanceName     string            `json:"instance_name" minLength:"2" maxLength:"255" doc:"Name of the instance: 2-255 letters, digits, '_', '.', '-', starting and ending with a letter or digit." example:"opensearch-instance"`
 	BlueprintID      string            `json:"blueprint_id" minLength:"1" doc:"Image id (see GET /aws/lightsail/blueprints), e.g. ubuntu_24_04." example:"ubuntu_24_04"`
 	BundleID         string            `json:"bundle_id" minLength:"1" doc:"Plan id (see GET /aws/lightsail/bundles), e.g. nano_3_0." example:"nano_3_0"`
-	Region           string            `json:"region" doc:"AWS region." example:"eu-central-1"`
+	Region           string            `json:"region,omitempty" required:"false" doc:"AWS region (default: the server's)." example:"eu-central-1"`
 	AvailabilityZone string            `json:"availability_zone" doc:"Availability zone in the region." example:"eu-central-1a"`
 	KeyPairName      string            `json:"key_pair_name,omitempty" required:"false" doc:"Key pair that logs in (default: the region's default key pair)."`
 	Tags             map[string]string `json:"tags,omitempty" required:"false" doc:"Tags to set on the new instance."`
