@@ -20,9 +20,6 @@ import (
 // CI=true.
 func newTestSandbox(t testing.TB, mod func(*Config)) *Sandbox {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("integration test (needs Docker); skipped with -short")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	cli, err := NewDockerClient(ctx)

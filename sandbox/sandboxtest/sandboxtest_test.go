@@ -11,9 +11,6 @@ import (
 func TestMain(m *testing.M) { sandboxtest.Main(m) }
 
 func TestHosts(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test (needs Docker); skipped with -short")
-	}
 	env := sandboxtest.Hosts(t, 2)
 	if len(env.Hosts) != 2 || env.Hosts[0].Address == env.Hosts[1].Address {
 		t.Fatalf("hosts %+v", env.Hosts)
