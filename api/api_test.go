@@ -59,7 +59,7 @@ func newEnv(t testing.TB, opts ...emulator.Options) *env {
 	hs := httptest.NewServer(srv)
 	t.Cleanup(func() {
 		hs.Close()
-		_ = runner.Shutdown(context.Background())
+		_ = runner.Shutdown(context.Background(), 0)
 	})
 	return &env{t: t, url: hs.URL, db: db, emu: emu}
 }

@@ -24,6 +24,9 @@ type serveOptions struct {
 	// Docker answers; false keeps them emulated only.
 	SandboxHosts bool
 	LogLevel     string
+	// ShutdownGrace is how long running operations may finish after
+	// SIGTERM before they are interrupted.
+	ShutdownGrace time.Duration
 	// SandboxDelay, when set, is the duration of every emulated instance
 	// transition in sandbox mode (0: instant). For tests; hidden.
 	SandboxDelay    time.Duration
@@ -52,6 +55,8 @@ func (a *app) newServeCmd() *cobra.Command {
 	f.BoolVar(&o.Sandbox, "sandbox", envBool(a.getenv("FOUNTAIN_SANDBOX")), "use the built-in Lightsail emulator instead of AWS (env FOUNTAIN_SANDBOX=1)")
 	f.BoolVar(&o.SandboxHosts, "sandbox-hosts", envBoolDefault(a.getenv("FOUNTAIN_SANDBOX_HOSTS"), true),
 		"in sandbox mode, back instances with local Docker hosts when Docker is available (env FOUNTAIN_SANDBOX_HOSTS)")
+	f.DurationVar(&o.ShutdownGrace, "shutdown-grace", envDuration(a.getenv("FOUNTAIN_SHUTDOWN_GRACE"), 30*time.Second),
+		"on SIGINT/SIGTERM, how long running operations may finish before they are interrupted (env FOUNTAIN_SHUTDOWN_GRACE)")
 	f.StringVar(&o.LogLevel, "log-level", a.env("FOUNTAIN_LOG_LEVEL", "info"), "log `level`: debug, info, warn or error (env FOUNTAIN_LOG_LEVEL)")
 	f.DurationVar(&o.SandboxDelay, "sandbox-delay", 0, "for tests: how long each transition of an emulated-only sandbox instance takes, 0 for instant (env FOUNTAIN_SANDBOX_DELAY)")
 	f.StringVar(&o.ReadyFile, "ready-file", "", "for tests: write the listen address to this `file` once listening")
@@ -87,6 +92,7 @@ func (a *app) runServe(cmd *cobra.Command, o *serveOptions, level slog.Level) er
 		Stdout:  a.io.Out,
 		Logger:  log,
 
+		ShutdownGrace:  noneIfZero(o.ShutdownGrace),
 		NoSandboxHosts: !o.SandboxHosts,
 		SandboxHosts:   sandbox.Config{BaseImage: a.getenv("FOUNTAIN_SANDBOX_BASE")},
 	}
@@ -123,6 +129,24 @@ func emulatorDelay(d time.Duration) time.Duration {
 		return -1
 	}
 	return d
+}
+
+// noneIfZero turns a flag's 0 ("none") into the server's -1 (its zero
+// means "the default").
+func noneIfZero(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
+}
+
+// envDuration reads a duration environment value, or def when it is empty
+// or unreadable.
+func envDuration(v string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(strings.TrimSpace(v)); err == nil {
+		return d
+	}
+	return def
 }
 
 // envBool reads a boolean environment value: 1, true, yes, on.

@@ -9,7 +9,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lightsail/types"
 
 	"github.com/fountainai/fountain"
-	"github.com/fountainai/fountain/operation"
 )
 
 // lifecycle describes one of start, stop, reboot, delete.
@@ -62,68 +61,68 @@ var lifecycles = map[string]lifecycle{
 // Lifecycle runs start, stop, reboot or delete on an instance, idempotently:
 // starting a running instance, stopping a stopped one or deleting a missing
 // one changes nothing and says so.
-func (c *Client) Lifecycle(ctx context.Context, run Stepper, verb string, in InstanceInput) (operation.Outcome, error) {
+func (c *Client) Lifecycle(ctx context.Context, run fountain.Recorder, verb string, in InstanceInput) (fountain.Outcome, error) {
 	lc, ok := lifecycles[verb]
 	if !ok {
-		return operation.Outcome{}, fmt.Errorf("unknown lifecycle verb %q", verb)
+		return fountain.Outcome{}, fmt.Errorf("unknown lifecycle verb %q", verb)
 	}
 	api, err := c.api(ctx, in.Region)
 	if err != nil {
-		return operation.Outcome{}, err
+		return fountain.Outcome{}, err
 	}
 	name := in.InstanceName
 	var state, already string
 	var opIDs []string
-	if err := run.Step(ctx, "check instance "+name, func(ctx context.Context) (operation.StepResult, error) {
+	if err := run.Step(ctx, "check instance "+name, func(ctx context.Context) (fountain.StepResult, error) {
 		inst, err := c.getInstance(ctx, api, name)
 		if err != nil {
-			return operation.StepResult{}, err
+			return fountain.StepResult{}, err
 		}
 		if inst == nil {
 			if lc.mustHave {
-				return operation.StepResult{}, fountain.Errorf(fountain.ENOTFOUND, "instance %s not found in %s", name, in.Region)
+				return fountain.StepResult{}, fountain.Errorf(fountain.ENOTFOUND, "instance %s not found in %s", name, in.Region)
 			}
 			already = "does not exist"
-			return operation.StepResult{Output: "no instance named " + name}, nil
+			return fountain.StepResult{Output: "no instance named " + name}, nil
 		}
 		state = stateName(inst)
 		already = lc.noop[state]
 		if verb == "reboot" && state != "running" && state != "pending" {
-			return operation.StepResult{}, fountain.Errorf(fountain.ECONFLICT, "instance %s is %s; only a running instance can be rebooted", name, state)
+			return fountain.StepResult{}, fountain.Errorf(fountain.ECONFLICT, "instance %s is %s; only a running instance can be rebooted", name, state)
 		}
-		return operation.StepResult{Output: "state: " + state}, nil
+		return fountain.StepResult{Output: "state: " + state}, nil
 	}); err != nil {
-		return operation.Outcome{}, err
+		return fountain.Outcome{}, err
 	}
 	if already == "" {
 		// Lightsail refuses to start a stopping instance or to stop or
 		// reboot a pending one: wait for it to settle first.
 		settle := map[string]string{"start/stopping": "stopped", "stop/pending": "running", "reboot/pending": "running"}
 		if want, ok := settle[verb+"/"+state]; ok {
-			if err := run.Step(ctx, "wait for "+name+" to be "+want+" before it can "+verb, func(ctx context.Context) (operation.StepResult, error) {
+			if err := run.Step(ctx, "wait for "+name+" to be "+want+" before it can "+verb, func(ctx context.Context) (fountain.StepResult, error) {
 				_, err := c.waitState(ctx, api, name, want, c.opts.WaitTimeout)
-				return operation.StepResult{}, err
+				return fountain.StepResult{}, err
 			}); err != nil {
-				return operation.Outcome{}, err
+				return fountain.Outcome{}, err
 			}
 		}
-		if err := run.Step(ctx, lc.verb+" instance "+name, func(ctx context.Context) (operation.StepResult, error) {
+		if err := run.Step(ctx, lc.verb+" instance "+name, func(ctx context.Context) (fountain.StepResult, error) {
 			ops, err := lc.call(ctx, api, name)
 			if err != nil {
-				return operation.StepResult{}, awsError(lc.verb+" instance "+name, err)
+				return fountain.StepResult{}, awsError(lc.verb+" instance "+name, err)
 			}
 			opIDs = operationIDs(ops)
-			return operation.StepResult{Changed: true, Output: lc.past}, nil
+			return fountain.StepResult{Changed: true, Output: lc.past}, nil
 		}); err != nil {
-			return operation.Outcome{}, err
+			return fountain.Outcome{}, err
 		}
 	}
 	if in.Wait && already != "does not exist" {
-		if err := run.Step(ctx, "wait for "+name+" to be "+orGone(lc.waitFor), func(ctx context.Context) (operation.StepResult, error) {
+		if err := run.Step(ctx, "wait for "+name+" to be "+orGone(lc.waitFor), func(ctx context.Context) (fountain.StepResult, error) {
 			_, err := c.waitState(ctx, api, name, lc.waitFor, c.opts.WaitTimeout, opIDs...)
-			return operation.StepResult{}, err
+			return fountain.StepResult{}, err
 		}); err != nil {
-			return operation.Outcome{}, err
+			return fountain.Outcome{}, err
 		}
 	}
 	var result any
@@ -133,7 +132,7 @@ func (c *Client) Lifecycle(ctx context.Context, run Stepper, verb string, in Ins
 		}
 	}
 	if already != "" {
-		return operation.Outcome{Message: fmt.Sprintf("Instance %s %s in %s; nothing to do", name, already, in.Region), Result: result}, nil
+		return fountain.Outcome{Message: fmt.Sprintf("Instance %s %s in %s; nothing to do", name, already, in.Region), Result: result}, nil
 	}
-	return operation.Outcome{Message: fmt.Sprintf("Instance %s %s in %s", name, lc.past, in.Region), Result: result}, nil
+	return fountain.Outcome{Message: fmt.Sprintf("Instance %s %s in %s", name, lc.past, in.Region), Result: result}, nil
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"sort"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
@@ -22,7 +23,24 @@ var migrations embed.FS
 type DB struct {
 	db  *sql.DB
 	Now func() time.Time // the clock; time.Now unless a test sets it
+	// Logf, if set, receives what the background writer cannot report to a
+	// caller (a failed batch).
+	Logf func(format string, args ...any)
+
+	qmu        sync.RWMutex // guards closed against sends on a closed queue
+	closed     bool
+	queue      chan write
+	writerDone chan struct{}
 }
+
+// Connection pool: SQLite in WAL mode has one writer at a time and many
+// readers. Writes take the lock at BEGIN (_txlock=immediate) and wait for
+// each other (busy_timeout); readers never wait. A few connections serve
+// concurrent reads; more would only add lock contention.
+const (
+	maxOpenConns = 8
+	maxIdleConns = 8
+)
 
 // Open opens (creating if needed) the database at path and migrates it.
 func Open(ctx context.Context, path string) (*DB, error) {
@@ -31,16 +49,24 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	sqldb.SetMaxOpenConns(maxOpenConns)
+	sqldb.SetMaxIdleConns(maxIdleConns)
+	sqldb.SetConnMaxIdleTime(5 * time.Minute)
 	db := &DB{db: sqldb, Now: time.Now}
 	if err := db.migrate(ctx); err != nil {
 		sqldb.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
 	}
+	db.startWriter()
 	return db, nil
 }
 
-// Close closes the database.
-func (db *DB) Close() error { return db.db.Close() }
+// Close commits what is queued and closes the database. It is safe to call
+// more than once.
+func (db *DB) Close() error {
+	db.stopWriter()
+	return db.db.Close()
+}
 
 func (db *DB) migrate(ctx context.Context) error {
 	if _, err := db.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY)`); err != nil {
