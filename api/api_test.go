@@ -25,10 +25,11 @@ const token = "test-token"
 
 // env is a running API backed by the real SDK against the emulator.
 type env struct {
-	t   testing.TB
-	url string
-	db  *sqlite.DB
-	emu *emulator.Server
+	t       testing.TB
+	url     string
+	db      *sqlite.DB
+	emu     *emulator.Server
+	handler http.Handler
 }
 
 func newEnv(t testing.TB, opts ...emulator.Options) *env {
@@ -61,7 +62,7 @@ func newEnv(t testing.TB, opts ...emulator.Options) *env {
 		hs.Close()
 		_ = runner.Shutdown(context.Background(), 0)
 	})
-	return &env{t: t, url: hs.URL, db: db, emu: emu}
+	return &env{t: t, url: hs.URL, db: db, emu: emu, handler: srv}
 }
 
 type resp struct {

@@ -56,92 +56,169 @@ func (s *Server) checkBody(r *http.Request, pattern string, body []byte) *Proble
 		return &Problem{Status: http.StatusUnsupportedMediaType, Code: codeUnsupportedMediaType,
 			Detail: fmt.Sprintf("the request body must be JSON (Content-Type: application/json), not %s", truncate(ct, 100))}
 	}
-	c := &keyChecker{reg: s.api.OpenAPI().Components.Schemas, dec: json.NewDecoder(bytes.NewReader(body)), body: body}
-	c.dec.UseNumber()
-	if err := c.value(s.bodySchemas[pattern], "body"); err != nil {
-		return err
+	if !json.Valid(body) {
+		// The slow path, only for bad input: say where the error is.
+		c := &keyChecker{dec: json.NewDecoder(bytes.NewReader(body)), body: body}
+		for {
+			if _, err := c.dec.Token(); err != nil {
+				if err == io.EOF {
+					err = errors.New("unexpected data after the JSON value")
+				}
+				return c.syntax(err)
+			}
+		}
 	}
-	if _, err := c.dec.Token(); err != io.EOF {
-		return c.syntax(errors.New("unexpected data after the JSON value"))
-	}
-	return nil
+	sc := &keyScanner{reg: s.api.OpenAPI().Components.Schemas, b: body}
+	return sc.value(s.bodySchemas[pattern], "body")
 }
 
-type keyChecker struct {
-	reg  huma.Registry
-	dec  *json.Decoder
-	body []byte
+// keyScanner walks a body already known to be valid JSON, checking the
+// keys of every object against the schema. It allocates only for keys with
+// escapes and objects with many keys.
+type keyScanner struct {
+	reg huma.Registry
+	b   []byte
+	i   int
 }
 
-func (c *keyChecker) resolve(s *huma.Schema) *huma.Schema {
+func (c *keyScanner) resolve(s *huma.Schema) *huma.Schema {
 	for i := 0; s != nil && s.Ref != "" && i < 8; i++ {
 		s = c.reg.SchemaFromRef(s.Ref)
 	}
 	return s
 }
 
+func (c *keyScanner) space() {
+	for c.i < len(c.b) {
+		switch c.b[c.i] {
+		case ' ', '\t', '\n', '\r':
+			c.i++
+		default:
+			return
+		}
+	}
+}
+
+// str reads a string starting at its opening quote and returns its value.
+func (c *keyScanner) str() string {
+	start := c.i
+	c.i++ // the opening quote
+	escaped := false
+	for c.b[c.i] != '"' {
+		if c.b[c.i] == '\\' {
+			escaped = true
+			c.i++
+		}
+		c.i++
+	}
+	c.i++
+	if !escaped {
+		return string(c.b[start+1 : c.i-1])
+	}
+	var v string
+	_ = json.Unmarshal(c.b[start:c.i], &v) // valid: the body is valid JSON
+	return v
+}
+
+// skipScalar skips a number, true, false or null.
+func (c *keyScanner) skipScalar() {
+	for c.i < len(c.b) {
+		switch c.b[c.i] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r':
+			return
+		}
+		c.i++
+	}
+}
+
 // value reads one JSON value, checking the keys of every object in it.
-func (c *keyChecker) value(schema *huma.Schema, loc string) *Problem {
-	tok, err := c.dec.Token()
-	if err != nil {
-		return c.syntax(err)
-	}
-	d, ok := tok.(json.Delim)
-	if !ok {
+func (c *keyScanner) value(schema *huma.Schema, loc string) *Problem {
+	c.space()
+	switch c.b[c.i] {
+	case '"':
+		c.str()
 		return nil
-	}
-	schema = c.resolve(schema)
-	switch d {
 	case '[':
+		c.i++
 		var items *huma.Schema
-		if schema != nil {
+		if schema = c.resolve(schema); schema != nil {
 			items = schema.Items
 		}
-		for i := 0; c.dec.More(); i++ {
-			if p := c.value(items, fmt.Sprintf("%s[%d]", loc, i)); p != nil {
+		for n := 0; ; n++ {
+			c.space()
+			if c.b[c.i] == ']' {
+				c.i++
+				return nil
+			}
+			if c.b[c.i] == ',' {
+				c.i++
+			}
+			if p := c.value(items, loc+"[]"); p != nil {
 				return p
 			}
 		}
 	case '{':
-		seen := map[string]string{} // lower-cased key -> key
-		for c.dec.More() {
-			tok, err := c.dec.Token()
-			if err != nil {
-				return c.syntax(err)
-			}
-			key, _ := tok.(string)
-			keyLoc := loc + "." + key
-			if prev, dup := seen[strings.ToLower(key)]; dup {
-				if prev == key {
-					return keyProblem(keyLoc, fmt.Sprintf("duplicate key %q", truncate(key, 64)))
-				}
+		c.i++
+		return c.object(c.resolve(schema), loc)
+	}
+	c.skipScalar()
+	return nil
+}
+
+func (c *keyScanner) object(schema *huma.Schema, loc string) *Problem {
+	// A struct's keys must not differ only in case (Go's decoder would
+	// take the last); a map's keys (tags, env) are case-sensitive and only
+	// must not repeat.
+	foldCase := schema == nil || len(schema.Properties) > 0
+	var seen []string
+	for {
+		c.space()
+		switch c.b[c.i] {
+		case '}':
+			c.i++
+			return nil
+		case ',':
+			c.i++
+			c.space()
+		}
+		key := c.str()
+		keyLoc := loc + "." + truncate(key, 64)
+		for _, prev := range seen {
+			switch {
+			case prev == key:
+				return keyProblem(keyLoc, fmt.Sprintf("duplicate key %q", truncate(key, 64)))
+			case foldCase && strings.EqualFold(prev, key):
 				return keyProblem(keyLoc, fmt.Sprintf("keys %q and %q differ only in case; keys are case-sensitive", truncate(prev, 64), truncate(key, 64)))
 			}
-			seen[strings.ToLower(key)] = key
-			var sub *huma.Schema
-			if schema != nil {
-				if ps, ok := schema.Properties[key]; ok {
-					sub = ps
-				} else {
-					for name := range schema.Properties {
-						if strings.EqualFold(name, key) {
-							return keyProblem(keyLoc, fmt.Sprintf("unknown key %q: keys are case-sensitive; did you mean %q?", truncate(key, 64), name))
-						}
-					}
-					if ap, ok := schema.AdditionalProperties.(*huma.Schema); ok {
-						sub = ap
+		}
+		seen = append(seen, key)
+		var sub *huma.Schema
+		if schema != nil {
+			if ps, ok := schema.Properties[key]; ok {
+				sub = ps
+			} else {
+				for name := range schema.Properties {
+					if strings.EqualFold(name, key) {
+						return keyProblem(keyLoc, fmt.Sprintf("unknown key %q: keys are case-sensitive; did you mean %q?", truncate(key, 64), name))
 					}
 				}
-			}
-			if p := c.value(sub, keyLoc); p != nil {
-				return p
+				if ap, ok := schema.AdditionalProperties.(*huma.Schema); ok {
+					sub = ap
+				}
 			}
 		}
+		c.space()
+		c.i++ // the colon
+		if p := c.value(sub, keyLoc); p != nil {
+			return p
+		}
 	}
-	if _, err := c.dec.Token(); err != nil { // the closing delimiter
-		return c.syntax(err)
-	}
-	return nil
+}
+
+// keyChecker describes where a body that is not valid JSON goes wrong.
+type keyChecker struct {
+	dec  *json.Decoder
+	body []byte
 }
 
 func keyProblem(loc, msg string) *Problem {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"runtime/debug"
@@ -49,7 +50,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		d := time.Since(start)
 		s.metrics.observe(r.Method, route, rec.status, d)
-		s.deps.Logger.Debug("http", "method", r.Method, "route", route, "status", rec.status, "duration", d)
+		if s.deps.Logger.Enabled(r.Context(), slog.LevelDebug) {
+			s.deps.Logger.Debug("http", "method", r.Method, "route", route, "status", rec.status, "duration", d)
+		}
 	}()
 	if len(r.RequestURI) > maxURI || len(r.URL.Path) > maxURI {
 		writeProblem(rec, &Problem{Status: http.StatusRequestURITooLong, Code: codeURITooLong,

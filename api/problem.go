@@ -119,6 +119,7 @@ func init() {
 					}
 				}
 				detail.Message = cutMessage(detail.Message)
+				detail.Location = truncate(detail.Location, 200)
 				p.Errors = append(p.Errors, &detail)
 			} else {
 				p.Errors = append(p.Errors, &huma.ErrorDetail{Message: cutMessage(e.Error())})
@@ -129,7 +130,7 @@ func init() {
 			for _, d := range p.Errors {
 				parts = append(parts, strings.TrimPrefix(d.Location, "body.")+": "+d.Message)
 			}
-			p.Detail = msg + ": " + strings.Join(parts, "; ")
+			p.Detail = truncate(msg+": "+strings.Join(parts, "; "), maxMessage)
 		}
 		return p
 	}

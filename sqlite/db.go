@@ -31,6 +31,7 @@ type DB struct {
 	closed     bool
 	queue      chan write
 	writerDone chan struct{}
+	wconn      *writerConn // the writer goroutine's own
 }
 
 // Connection pool: SQLite in WAL mode has one writer at a time and many
@@ -127,4 +128,21 @@ func timePtr(v sql.NullInt64) *time.Time {
 	}
 	t := fromMilli(v.Int64)
 	return &t
+}
+
+// RowCounts returns how many rows each of Fountain's tables holds, after
+// committing what is queued.
+func (db *DB) RowCounts(ctx context.Context) (map[string]int64, error) {
+	if err := db.Flush(ctx); err != nil {
+		return nil, err
+	}
+	out := map[string]int64{}
+	for _, t := range []string{"operations", "operation_events", "audit", "idempotency_keys", "host_keys"} {
+		var n int64
+		if err := db.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+t).Scan(&n); err != nil {
+			return nil, fmt.Errorf("count %s: %w", t, err)
+		}
+		out[t] = n
+	}
+	return out, nil
 }

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -19,7 +20,7 @@ import (
 const queueSize = 8192
 
 // maxBatch bounds one transaction.
-const maxBatch = 512
+const maxBatch = 2048
 
 // ErrQueueFull is returned by AppendAudit when the write queue is full and
 // the entry was dropped. Callers count and log it; it is never silent.
@@ -66,6 +67,11 @@ func (db *DB) stopWriter() {
 
 func (db *DB) writer() {
 	defer close(db.writerDone)
+	defer func() {
+		if db.wconn != nil {
+			db.wconn.close()
+		}
+	}()
 	for first := range db.queue {
 		batch := []write{first}
 	drain:
@@ -93,7 +99,40 @@ func (db *DB) writer() {
 	}
 }
 
-func (db *DB) commit(batch []write) error {
+// writerConn is the writer's own connection, with its statements prepared
+// once: a batch is BEGIN, the inserts, COMMIT, and nothing else.
+type writerConn struct {
+	conn   *sql.Conn
+	audit  *sql.Stmt
+	events *sql.Stmt
+}
+
+func (db *DB) openWriterConn(ctx context.Context) (*writerConn, error) {
+	conn, err := db.db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	w := &writerConn{conn: conn}
+	if w.audit, err = conn.PrepareContext(ctx, `INSERT INTO audit (time, method, route, target, outcome, status_code, operation_id, detail)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if w.events, err = conn.PrepareContext(ctx, `INSERT OR IGNORE INTO operation_events (operation_id, seq, time, type, step, data) VALUES (?, ?, ?, ?, ?, ?)`); err != nil {
+		w.audit.Close()
+		conn.Close()
+		return nil, err
+	}
+	return w, nil
+}
+
+func (w *writerConn) close() {
+	w.audit.Close()
+	w.events.Close()
+	w.conn.Close()
+}
+
+func (db *DB) commit(batch []write) (err error) {
 	n := 0
 	for _, w := range batch {
 		if w.audit != nil || len(w.events) > 0 {
@@ -105,35 +144,36 @@ func (db *DB) commit(batch []write) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	tx, err := db.db.BeginTx(ctx, nil)
-	if err != nil {
+	if db.wconn == nil {
+		if db.wconn, err = db.openWriterConn(ctx); err != nil {
+			return err
+		}
+	}
+	wc := db.wconn
+	if _, err := wc.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		wc.close() // a broken connection is replaced at the next batch
+		db.wconn = nil
 		return err
 	}
-	defer tx.Rollback()
-	audit, err := tx.PrepareContext(ctx, `INSERT INTO audit (time, method, route, target, outcome, status_code, operation_id, detail)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return err
-	}
-	defer audit.Close()
-	events, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO operation_events (operation_id, seq, time, type, step, data) VALUES (?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return err
-	}
-	defer events.Close()
+	defer func() {
+		if err != nil {
+			_, _ = wc.conn.ExecContext(context.Background(), "ROLLBACK")
+		}
+	}()
 	for _, w := range batch {
 		if e := w.audit; e != nil {
-			if _, err := audit.ExecContext(ctx, unixMilli(e.Time), e.Method, e.Route, e.Target, e.Outcome, e.StatusCode, e.OperationID, e.Detail); err != nil {
+			if _, err := wc.audit.ExecContext(ctx, unixMilli(e.Time), e.Method, e.Route, e.Target, e.Outcome, e.StatusCode, e.OperationID, e.Detail); err != nil {
 				return fmt.Errorf("append audit: %w", err)
 			}
 		}
 		for _, ev := range w.events {
-			if _, err := events.ExecContext(ctx, ev.OperationID, ev.Seq, unixMilli(ev.Time), ev.Type, ev.Step, ev.Data); err != nil {
+			if _, err := wc.events.ExecContext(ctx, ev.OperationID, ev.Seq, unixMilli(ev.Time), ev.Type, ev.Step, ev.Data); err != nil {
 				return fmt.Errorf("append event %s/%d: %w", ev.OperationID, ev.Seq, err)
 			}
 		}
 	}
-	return tx.Commit()
+	_, err = wc.conn.ExecContext(ctx, "COMMIT")
+	return err
 }
 
 // AppendAudit queues one audit entry. It never waits for the disk: when the
