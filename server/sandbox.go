@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/fountainai/fountain"
@@ -45,12 +47,11 @@ func startSandbox(ctx context.Context, cfg Config, log *slog.Logger) (*sandboxEn
 	opts := cfg.Emulator
 	opts.Logger = log.With("component", "emulator")
 	// The emulator accepts only this data directory's private pair (or the
-	// one pair a test configured), never the well-known test pair: any
-	// local process could otherwise drive it past the API token.
-	if len(opts.Credentials) == 1 {
-		for id, secret := range opts.Credentials {
-			env.creds = emulator.Credentials{AccessKeyID: id, SecretAccessKey: secret}
-		}
+	// pairs Config.Emulator gives, in tests), never the well-known test
+	// pair: any local process could otherwise drive it past the API token.
+	if len(opts.Credentials) > 0 {
+		id := slices.Min(slices.Collect(maps.Keys(opts.Credentials)))
+		env.creds = emulator.Credentials{AccessKeyID: id, SecretAccessKey: opts.Credentials[id]}
 	} else {
 		env.credsAt = EmulatorCredentialsPath(cfg.DataDir)
 		creds, err := emulator.LoadOrCreateCredentials(env.credsAt)
