@@ -88,6 +88,12 @@ type SandboxStatus struct {
 	SSHUser            string        `json:"ssh_user,omitempty" doc:"The login user of sandbox hosts (ubuntu)."`
 	Image              string        `json:"image,omitempty" doc:"The host image in use."`
 	Hosts              []SandboxHost `json:"hosts" doc:"The local hosts behind sandbox instances."`
+
+	// The emulator's credentials, generated per data directory: shown only
+	// here, to a caller holding the API token.
+	EmulatorAccessKeyID     string `json:"emulator_access_key_id,omitempty" doc:"The access key ID the Lightsail emulator accepts (SigV4, service lightsail)."`
+	EmulatorSecretAccessKey string `json:"emulator_secret_access_key,omitempty" doc:"Its secret access key; only this authenticated route shows it."`
+	EmulatorCredentialsFile string `json:"emulator_credentials_file,omitempty" doc:"The file holding them (mode 0600), an AWS shared credentials file: usable as AWS_SHARED_CREDENTIALS_FILE."`
 }
 
 // SandboxHost is one local host.

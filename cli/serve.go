@@ -34,6 +34,9 @@ type serveOptions struct {
 	// ReadyFile, if set, receives the address the server listens on once it
 	// does. For tests that listen on port 0; hidden.
 	ReadyFile string
+	// Retention is how long audit entries and finished operations are
+	// kept: "90d", "720h", or "forever".
+	Retention string
 }
 
 func (a *app) newServeCmd() *cobra.Command {
@@ -58,6 +61,8 @@ func (a *app) newServeCmd() *cobra.Command {
 	f.DurationVar(&o.ShutdownGrace, "shutdown-grace", envDuration(a.getenv("FOUNTAIN_SHUTDOWN_GRACE"), 30*time.Second),
 		"on SIGINT/SIGTERM, how long running operations may finish before they are interrupted (env FOUNTAIN_SHUTDOWN_GRACE)")
 	f.StringVar(&o.LogLevel, "log-level", a.env("FOUNTAIN_LOG_LEVEL", "info"), "log `level`: debug, info, warn or error (env FOUNTAIN_LOG_LEVEL)")
+	f.StringVar(&o.Retention, "retention", a.env("FOUNTAIN_RETENTION", "90d"),
+		"how long audit entries and finished operations are kept, e.g. 90d or 720h, or forever (env FOUNTAIN_RETENTION); pruned hourly")
 	f.DurationVar(&o.SandboxDelay, "sandbox-delay", 0, "for tests: how long each transition of an emulated-only sandbox instance takes, 0 for instant (env FOUNTAIN_SANDBOX_DELAY)")
 	f.StringVar(&o.ReadyFile, "ready-file", "", "for tests: write the listen address to this `file` once listening")
 	_ = f.MarkHidden("sandbox-delay")
@@ -84,6 +89,10 @@ func (a *app) newServeCmd() *cobra.Command {
 
 func (a *app) runServe(cmd *cobra.Command, o *serveOptions, level slog.Level) error {
 	log := slog.New(slog.NewTextHandler(a.io.ErrOut, &slog.HandlerOptions{Level: level}))
+	retention, err := parseRetention(o.Retention)
+	if err != nil {
+		return usagef(cmd, "--retention: %v", err)
+	}
 	cfg := server.Config{
 		Addr:    o.Addr,
 		DataDir: o.DataDir,
@@ -93,6 +102,7 @@ func (a *app) runServe(cmd *cobra.Command, o *serveOptions, level slog.Level) er
 		Logger:  log,
 
 		ShutdownGrace:  noneIfZero(o.ShutdownGrace),
+		Retention:      retention,
 		NoSandboxHosts: !o.SandboxHosts,
 		SandboxHosts:   sandbox.Config{BaseImage: a.getenv("FOUNTAIN_SANDBOX_BASE")},
 	}
@@ -120,6 +130,29 @@ func (a *app) runServe(cmd *cobra.Command, o *serveOptions, level slog.Level) er
 		return err
 	}
 	return readyErr
+}
+
+// parseRetention reads a retention: a Go duration ("720h"), a number of
+// days ("90d"), or "forever" (also "never", "off", "0"), which is returned
+// as -1: nothing is pruned.
+func parseRetention(s string) (time.Duration, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	switch s {
+	case "forever", "never", "off", "0", "0d":
+		return -1, nil
+	}
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n <= 0 || n > 100*365 {
+			return 0, fmt.Errorf("%q is not a number of days like 90d", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < time.Hour {
+		return 0, fmt.Errorf("%q is not a retention like 90d, 720h or forever (at least 1h)", s)
+	}
+	return d, nil
 }
 
 // emulatorDelay turns a flag's duration into the emulator's: there, zero

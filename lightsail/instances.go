@@ -102,12 +102,7 @@ func (c *Client) ValidateCreate(in *CreateInstanceInput) error {
 			return err
 		}
 	}
-	for k := range in.Tags {
-		if k == "" || len(k) > 128 {
-			return fountain.Invalid("tags", "tag keys must be 1 to 128 characters")
-		}
-	}
-	return nil
+	return ValidateTags("tags", in.Tags)
 }
 
 // ValidateInstance checks an instance request without calling AWS.

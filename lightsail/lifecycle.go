@@ -3,6 +3,8 @@ package lightsail
 import (
 	"context"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lightsail"
@@ -10,6 +12,49 @@ import (
 
 	"github.com/fountainai/fountain"
 )
+
+// deleteSettle is how long a delete without wait waits for Lightsail to
+// finish removing the instance before it answers "still being removed".
+const deleteSettle = time.Minute
+
+// waitOperations polls Lightsail's operations until every one has ended,
+// for at most timeout. It reports whether they all ended; a failed one is
+// an error.
+func (c *Client) waitOperations(parent context.Context, api *lightsail.Client, ids []string, timeout time.Duration) (bool, error) {
+	ctx, cancel := context.WithTimeout(parent, timeout)
+	defer cancel()
+	for {
+		pending := 0
+		for _, id := range ids {
+			out, err := api.GetOperation(ctx, &lightsail.GetOperationInput{OperationId: aws.String(id)})
+			if ctx.Err() != nil {
+				break
+			}
+			if err != nil {
+				return false, awsError("get operation "+id, err)
+			}
+			switch op := out.Operation; {
+			case op == nil:
+			case op.Status == types.OperationStatusFailed:
+				return false, fountain.Errorf(fountain.EUPSTREAM, "Lightsail operation %s on %s failed: %s %s",
+					op.OperationType, aws.ToString(op.ResourceName), aws.ToString(op.ErrorCode), aws.ToString(op.ErrorDetails))
+			case !aws.ToBool(op.IsTerminal) && op.Status != types.OperationStatusSucceeded && op.Status != types.OperationStatusCompleted:
+				pending++
+			}
+		}
+		if ctx.Err() == nil && pending == 0 {
+			return true, nil
+		}
+		select {
+		case <-ctx.Done():
+			if err := parent.Err(); err != nil {
+				return false, err // cancelled: not a timeout of ours
+			}
+			return false, nil
+		case <-time.After(c.opts.PollInterval):
+		}
+	}
+}
 
 // lifecycle describes one of start, stop, reboot, delete.
 type lifecycle struct {
@@ -117,6 +162,32 @@ func (c *Client) Lifecycle(ctx context.Context, run fountain.Recorder, verb stri
 			return fountain.Outcome{}, err
 		}
 	}
+	// Deleted means gone: Lightsail's DeleteInstance answers at once, and its
+	// operation ends when the machine is removed (in the sandbox, when the
+	// host's container is). Wait for that, briefly unless asked to wait,
+	// and say so if it is still being removed.
+	removing := false
+	if verb == "delete" && len(opIDs) > 0 {
+		timeout := c.opts.WaitTimeout
+		if !in.Wait {
+			timeout = min(timeout, deleteSettle)
+		}
+		if err := run.Step(ctx, "wait for "+name+" to be removed", func(ctx context.Context) (fountain.StepResult, error) {
+			done, err := c.waitOperations(ctx, api, opIDs, timeout)
+			switch {
+			case err != nil:
+				return fountain.StepResult{}, err
+			case !done && in.Wait:
+				return fountain.StepResult{}, fountain.Errorf(fountain.EUPSTREAM, "instance %s was not removed within %s", name, timeout)
+			case !done:
+				removing = true
+				return fountain.StepResult{Output: fmt.Sprintf("still being removed after %s", timeout)}, nil
+			}
+			return fountain.StepResult{Output: "removed"}, nil
+		}); err != nil {
+			return fountain.Outcome{}, err
+		}
+	}
 	if in.Wait && already != "does not exist" {
 		if err := run.Step(ctx, "wait for "+name+" to be "+orGone(lc.waitFor), func(ctx context.Context) (fountain.StepResult, error) {
 			_, err := c.waitState(ctx, api, name, lc.waitFor, c.opts.WaitTimeout, opIDs...)
@@ -133,6 +204,9 @@ func (c *Client) Lifecycle(ctx context.Context, run fountain.Recorder, verb stri
 	}
 	if already != "" {
 		return fountain.Outcome{Message: fmt.Sprintf("Instance %s %s in %s; nothing to do", name, already, in.Region), Result: result}, nil
+	}
+	if removing {
+		return fountain.Outcome{Message: fmt.Sprintf("Instance %s deleted in %s; Lightsail is still removing it (operation %s)", name, in.Region, strings.Join(opIDs, ", "))}, nil
 	}
 	return fountain.Outcome{Message: fmt.Sprintf("Instance %s %s in %s", name, lc.past, in.Region), Result: result}, nil
 }

@@ -498,13 +498,11 @@ func (s *Sandbox) DeleteHost(ctx context.Context, name string) error {
 	return nil
 }
 
+// removeHost removes a host's container and volume, and returns once both
+// are gone (waiting for a removal already in progress elsewhere).
 func (s *Sandbox) removeHost(ctx context.Context, id, name string) error {
-	var errs []error
-	if _, err := s.docker.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !isNotFound(err) {
-		errs = append(errs, fmt.Errorf("remove container: %w", err))
+	if err := s.removeContainer(ctx, id); err != nil {
+		return err
 	}
-	if _, err := s.docker.VolumeRemove(ctx, s.volumeName(name), client.VolumeRemoveOptions{Force: true}); err != nil && !isNotFound(err) {
-		errs = append(errs, fmt.Errorf("remove volume: %w", err))
-	}
-	return errors.Join(errs...)
+	return s.removeVolume(ctx, s.volumeName(name))
 }

@@ -52,6 +52,13 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// HTTP bounds how long a client may take (zero values: the defaults).
 	HTTP HTTPTimeouts
+	// Retention is how long audit entries and finished operations are kept:
+	// 0 means sqlite.DefaultRetention (90 days), a negative value forever.
+	// Idempotency keys expire after sqlite.IdempotencyTTL regardless.
+	Retention time.Duration
+	// PruneInterval is how often old records are pruned (default
+	// DefaultPruneInterval); they are pruned at start too.
+	PruneInterval time.Duration
 }
 
 // HTTPTimeouts bound slow clients. A request whose headers or body stop
@@ -117,6 +124,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
+	tightenDataDir(cfg.DataDir, log)
 	token, tokenPath, err := apiToken(cfg.DataDir, cfg.Getenv)
 	if err != nil {
 		return err
@@ -135,6 +143,14 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := db.ReleaseUnfinishedIdempotencyKeys(ctx); err != nil {
 		return err
 	}
+	if cfg.Retention == 0 {
+		cfg.Retention = sqlite.DefaultRetention
+	}
+	if cfg.PruneInterval <= 0 {
+		cfg.PruneInterval = DefaultPruneInterval
+	}
+	stopPruning := startPruning(db, cfg.Retention, cfg.PruneInterval, log)
+	defer stopPruning()
 
 	lsOpts := lightsail.Options{DefaultRegion: cfg.Getenv("AWS_REGION"), PollInterval: cfg.PollInterval}
 	var sandbox api.Sandbox
@@ -148,7 +164,7 @@ func Run(ctx context.Context, cfg Config) error {
 			lsOpts.DefaultRegion = DefaultRegion
 		}
 		lsOpts.Endpoint = emu.url
-		lsOpts.AccessKeyID, lsOpts.SecretAccessKey = emulator.AccessKeyID, emulator.SecretAccessKey
+		lsOpts.AccessKeyID, lsOpts.SecretAccessKey = emu.creds.AccessKeyID, emu.creds.SecretAccessKey
 		if lsOpts.PollInterval == 0 {
 			lsOpts.PollInterval = time.Second
 		}
@@ -185,6 +201,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	if cfg.Sandbox {
 		fmt.Fprintf(cfg.Stdout, "SANDBOX MODE: Lightsail calls go to the built-in emulator, not AWS; nothing here costs money.\n")
+		if sb := sandbox.(*sandboxEnv); sb.credsAt != "" {
+			fmt.Fprintf(cfg.Stdout, "Lightsail emulator: %s, credentials in %s (and GET /sandbox)\n", sb.url, sb.credsAt)
+		}
 		if sb := sandbox.(*sandboxEnv); sb.hosts != nil {
 			fmt.Fprintf(cfg.Stdout, "Sandbox instances are local hosts (Docker); SSH key %s, user ubuntu. See GET /sandbox.\n", sb.hosts.Key().Path)
 		} else {
