@@ -1,9 +1,13 @@
 package api
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/fountainai/fountain"
+	"github.com/fountainai/fountain/deploy"
 )
 
 // routes lists every route of the API.
@@ -12,6 +16,8 @@ func (s *Server) routes(mux *http.ServeMux) {
 	lightsailTag := []string{"Lightsail"}
 	opsTag := []string{"Operations"}
 	sysTag := []string{"System"}
+	servicesTag := []string{"Services"}
+	sshTag := []string{"SSH"}
 
 	// System.
 	register(s, huma.Operation{OperationID: "healthz", Method: http.MethodGet, Path: "/healthz", Tags: sysTag, Security: public,
@@ -54,6 +60,34 @@ func (s *Server) routes(mux *http.ServeMux) {
 		Summary: "List blueprints (images)", Description: "The region's instance images."}, s.listBlueprints)
 	register(s, huma.Operation{OperationID: "get-cost", Method: http.MethodGet, Path: "/aws/lightsail/cost", Tags: lightsailTag,
 		Summary: "Monthly cost", Description: "The monthly cost of what exists in the region: each instance's bundle price and unattached static IPs, per resource and in total."}, s.cost)
+
+	// Deploys onto hosts over SSH.
+	mutation(s, huma.Operation{OperationID: "deploy-docker-app", Path: "/services/deploy-docker-app", Tags: servicesTag,
+		Summary: "Deploy a Docker app",
+		Description: "Pulls an image (from GHCR, say) and runs it on a host over SSH, as the design's call does: {instance_ip, docker_image, ssh_key_path}. " +
+			"Docker is installed if missing. Decided by digest and spec: an app already running the registry's image with the same settings is left alone (changed=false, nothing restarted); " +
+			"a re-pushed tag is noticed. A new container replaces the old one only if it proves healthy; otherwise the old one is restored and the operation fails with the new one's last log lines. " +
+			"The previous version is kept stopped for rollback. dry_run reports the plan and changes nothing."}, s.deployDockerApp)
+	mutation(s, huma.Operation{OperationID: "rollback-docker-app", Path: "/services/rollback-docker-app", Tags: servicesTag,
+		Summary: "Roll a Docker app back", Description: "Swaps the app back to its previous version (kept stopped on the host since the last deploy), health-gated. Rolling back again returns to where it was."},
+		s.appAction("deploy.rollback-docker-app", func(d Deployer) func(context.Context, fountain.Recorder, *deploy.Host, deploy.AppInput) (fountain.Outcome, error) {
+			return d.RollbackDockerApp
+		}))
+	mutation(s, huma.Operation{OperationID: "remove-docker-app", Path: "/services/remove-docker-app", Tags: servicesTag,
+		Summary: "Remove a Docker app", Description: "Stops and removes the app's container and its previous version. Images stay on the host. Removing an app that is not there changes nothing."},
+		s.appAction("deploy.remove-docker-app", func(d Deployer) func(context.Context, fountain.Recorder, *deploy.Host, deploy.AppInput) (fountain.Outcome, error) {
+			return d.RemoveDockerApp
+		}))
+	register(s, huma.Operation{OperationID: "list-docker-apps", Method: http.MethodGet, Path: "/services/docker-apps", Tags: servicesTag,
+		Summary: "List Docker apps on a host", Description: "The containers Fountain runs on the host (over SSH): image, digest, state, health, uptime, ports."}, s.listDockerApps)
+	register(s, huma.Operation{OperationID: "docker-app-logs", Method: http.MethodGet, Path: "/services/docker-app-logs", Tags: servicesTag,
+		Summary: "A Docker app's last lines", Description: "The last lines (stdout and stderr) of an app's container on a host, over SSH."}, s.dockerAppLogs)
+
+	// SSH host keys.
+	register(s, huma.Operation{OperationID: "list-host-keys", Method: http.MethodGet, Path: "/ssh/host-keys", Tags: sshTag,
+		Summary: "Trusted SSH host keys", Description: "The host keys Fountain verifies hosts against: pinned from Lightsail for its instances, else the first key seen (trust on first use)."}, s.listHostKeys)
+	mutation(s, huma.Operation{OperationID: "forget-host-key", Path: "/ssh/forget-host-key", Tags: sshTag,
+		Summary: "Forget a host's SSH keys", Description: "Forgets the keys trusted for a host, e.g. after the instance behind an address was replaced. The next connection pins Lightsail's keys, or trusts the first key seen."}, s.forgetHostKey)
 
 	// Operations.
 	register(s, huma.Operation{OperationID: "list-operations", Method: http.MethodGet, Path: "/operations", Tags: opsTag,

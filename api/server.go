@@ -110,8 +110,10 @@ type Deps struct {
 	Store     Store
 	Runner    *operation.Runner
 	Lightsail Lightsail
-	Sandbox   Sandbox // nil unless sandbox mode
-	Token     string  // the bearer token every protected route needs
+	Sandbox   Sandbox  // nil unless sandbox mode
+	Deploy    Deployer // nil: deploy routes answer 503
+	HostKeys  HostKeys
+	Token     string // the bearer token every protected route needs
 	Logger    *slog.Logger
 	Registry  *prometheus.Registry // nil: a new one
 }

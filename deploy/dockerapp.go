@@ -48,11 +48,11 @@ type RegistryAuth struct {
 
 // Labels Fountain puts on the containers it runs.
 const (
-	LabelApp      = "dev.fountain.app"      // the app (container_name)
-	LabelRole     = "dev.fountain.role"     // current or previous
-	LabelSpec     = "dev.fountain.spec"     // a hash of the asked spec
-	LabelImageRef = "dev.fountain.image"    // the image as asked
-	LabelHealth   = "dev.fountain.health"   // the health check, as JSON
+	LabelApp      = "dev.fountain.app"    // the app (container_name)
+	LabelRole     = "dev.fountain.role"   // current or previous
+	LabelSpec     = "dev.fountain.spec"   // a hash of the asked spec
+	LabelImageRef = "dev.fountain.image"  // the image as asked
+	LabelHealth   = "dev.fountain.health" // the health check, as JSON
 	RoleCurrent   = "current"
 	RolePrevious  = "previous"
 )

@@ -1,8 +1,10 @@
 package deploy
 
 import (
+	"net"
 	"net/netip"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/fountainai/fountain"
@@ -79,4 +81,22 @@ func short(s string) string {
 		return s[:60] + "…"
 	}
 	return s
+}
+
+// NormalizeHostPort checks an SSH host as "address:port" (a bare address
+// means port 22) and returns it in the form host keys are stored under.
+func NormalizeHostPort(s string) (string, error) {
+	host, port := strings.TrimSpace(s), "22"
+	if h, p, err := net.SplitHostPort(host); err == nil {
+		host, port = h, p
+	}
+	in := HostInput{InstanceIP: host}
+	if err := in.Validate(); err != nil {
+		return "", fountain.Invalid("host", "%q is not an address or address:port", short(s))
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 {
+		return "", fountain.Invalid("host", "%q: the port must be 1-65535", short(s))
+	}
+	return net.JoinHostPort(in.InstanceIP, strconv.Itoa(n)), nil
 }
