@@ -21,6 +21,7 @@ type stream struct {
 	o       *output
 	name    string
 	partial []byte
+	split   bool // the current line was passed on in pieces up to partial
 	tail    tail
 }
 
@@ -52,25 +53,39 @@ func (s *stream) Write(p []byte) (int, error) {
 		if i < 0 {
 			break
 		}
-		s.emit(rest[:i])
+		if i > 0 || !s.split { // not the end of a line already passed on in pieces
+			s.emit(rest[:i])
+		}
+		s.split = false
 		rest = rest[i+1:]
 	}
-	for len(rest) >= MaxLineBytes {
+	for len(rest) >= MaxLineBytes { // a long line so far: pass on what is complete
 		n := cut(rest, MaxLineBytes)
 		s.emit(rest[:n])
 		rest = rest[n:]
+		s.split = true
 	}
 	s.partial = append(s.partial[:0], rest...)
 	return len(p), nil
 }
 
+// emit passes on one line, in pieces of at most MaxLineBytes.
 func (s *stream) emit(line []byte) {
-	s.o.onLine(s.name, string(bytes.TrimSuffix(line, []byte("\r"))))
+	line = bytes.TrimSuffix(line, []byte("\r"))
+	for len(line) > MaxLineBytes {
+		n := cut(line, MaxLineBytes)
+		s.o.onLine(s.name, string(line[:n]))
+		line = line[n:]
+	}
+	s.o.onLine(s.name, string(line))
 }
 
 // cut returns where to split b at most n bytes in: not inside a UTF-8
 // character when one starts within the last 3 bytes before n.
 func cut(b []byte, n int) int {
+	if len(b) <= n {
+		return len(b)
+	}
 	for i := n; i > n-utf8.UTFMax && i > 0; i-- {
 		if utf8.RuneStart(b[i]) {
 			return i

@@ -15,7 +15,7 @@ var ErrNUL = errors.New("contains a NUL byte")
 // Quote returns s as one word for a POSIX shell: unchanged if it is made
 // only of characters no shell treats specially (letters, digits and
 // @%+:,./-_) and is not a reserved word, otherwise in single quotes, each
-// ' written as '\''. It is the
+// ' written as '\”. It is the
 // only way a value is placed into a remote command. Quote does not check
 // for NUL bytes: values from outside go through QuoteValue, and Run refuses
 // a command line holding one.
