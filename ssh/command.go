@@ -94,6 +94,14 @@ func (c Cmd) build(user string) (line, envLine string, err error) {
 	if body == "" {
 		body = "exec " + Join(c.Argv...)
 	}
+	if sudo {
+		// A cancelled command gets SIGTERM from sshd, which runs as the
+		// user and so reaches only sudo; sudo relays it to its child alone.
+		// That child, a root shell, runs the command in the background (its
+		// stdin passed on explicitly) and passes the signal on to its whole
+		// process group, so nothing keeps running as root.
+		body = "exec 3<&0\ntrap 'trap - TERM; kill -TERM 0' TERM\nsh -c " + Quote(body) + " 0<&3 3<&- &\nwait $!"
+	}
 	if envLine != "" {
 		// POSIX read takes one line from a pipe byte by byte, leaving the
 		// rest of stdin to the command.

@@ -10,6 +10,9 @@ import (
 
 func TestBuild(t *testing.T) {
 	prelude := "IFS= read -r __fountain_env || exit 125\neval \"$__fountain_env\"\nunset __fountain_env\n"
+	relay := func(body string) string {
+		return "exec 3<&0\ntrap 'trap - TERM; kill -TERM 0' TERM\nsh -c " + Quote(body) + " 0<&3 3<&- &\nwait $!"
+	}
 	for _, tc := range []struct {
 		name      string
 		cmd       Cmd
@@ -19,13 +22,13 @@ func TestBuild(t *testing.T) {
 		{"argv", Cmd{Argv: []string{"docker", "inspect", "my app"}}, "ubuntu", "docker inspect 'my app'", ""},
 		{"script", Cmd{Script: "set -e\necho hi"}, "ubuntu", "sh -c 'set -e\necho hi'", ""},
 		{"sudo argv", Cmd{Argv: []string{"apt-get", "install", "-y", "docker.io"}, Sudo: true}, "ubuntu",
-			"sudo -n -- sh -c 'exec apt-get install -y docker.io'", ""},
+			"sudo -n -- sh -c " + Quote(relay("exec apt-get install -y docker.io")), ""},
 		{"sudo as root is plain", Cmd{Argv: []string{"id", "-u"}, Sudo: true}, "root", "id -u", ""},
-		{"sudo script", Cmd{Script: "echo 'x'", Sudo: true}, "ubuntu", `sudo -n -- sh -c 'echo '\''x'\'''`, ""},
+		{"sudo script", Cmd{Script: "echo 'x'", Sudo: true}, "ubuntu", "sudo -n -- sh -c " + Quote(relay("echo 'x'")), ""},
 		{"env", Cmd{Script: "env", Env: map[string]string{"B": "it's", "A": "1"}}, "ubuntu",
 			"sh -c " + Quote(prelude+"env"), "A=1; export A; B='it'\\''s'; export B;\n"},
 		{"env newline", Cmd{Argv: []string{"x"}, Env: map[string]string{"K": "a\nb"}, Sudo: true}, "ubuntu",
-			"sudo -n -- sh -c " + Quote(prelude+"exec x"),
+			"sudo -n -- sh -c " + Quote(prelude+relay("exec x")),
 			"__fountain_nl=$(printf '\\nx'); __fountain_nl=${__fountain_nl%x}; K=a\"$__fountain_nl\"b; export K; unset __fountain_nl;\n"},
 	} {
 		line, env, err := tc.cmd.build(tc.user)
