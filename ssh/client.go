@@ -17,7 +17,9 @@ import (
 
 // Client is one verified SSH connection to a host: commands run in
 // sessions of their own, and forwarded connections share it. It is safe
-// for concurrent use.
+// for concurrent use, with at most sshd's MaxSessions (10 by default)
+// commands at once. Commands assume a POSIX login shell (bash or dash, as
+// on Ubuntu and Debian).
 type Client struct {
 	d       Dialer
 	target  Target

@@ -22,7 +22,9 @@ func (c *Client) DialUnix(ctx context.Context, path string) (net.Conn, error) {
 			return nil, ctxError(ctx, "open "+path+" on "+c.Host())
 		}
 		return nil, &fountain.Error{Code: fountain.EUPSTREAM, Err: err,
-			Message: fmt.Sprintf("open the unix socket %s on %s as %s: %v", path, c.Host(), c.target.User, err)}
+			Message: fmt.Sprintf("open the unix socket %s on %s as %s: %v", path, c.Host(), c.target.User, err),
+			Hint: fmt.Sprintf("the socket must exist and %s must be allowed to open it (for the Docker socket: be in the docker group, "+
+				"then reconnect); sshd must allow stream-local forwarding (AllowStreamLocalForwarding, yes by default)", c.target.User)}
 	}
 	return conn, nil
 }

@@ -112,13 +112,19 @@ func hostKeyAlgorithms(trusted []trustedKey) []string {
 	if len(trusted) == 0 {
 		return slices.Clone(preferredHostKeyAlgos)
 	}
+	supported := map[string]bool{}
+	for _, a := range xssh.SupportedAlgorithms().HostKeys {
+		supported[a] = true
+	}
 	want := map[string]bool{}
 	for _, k := range trusted {
 		switch t := k.pub.Type(); t {
 		case xssh.KeyAlgoRSA: // an RSA key signs with SHA-2 (ssh-rsa's SHA-1 is retired)
 			want[xssh.KeyAlgoRSASHA512], want[xssh.KeyAlgoRSASHA256] = true, true
 		default:
-			want[t] = true
+			if supported[t] { // else the host cannot prove it holds the key
+				want[t] = true
+			}
 		}
 	}
 	var algos []string

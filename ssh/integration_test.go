@@ -259,6 +259,11 @@ func TestSandboxDialTCP(t *testing.T) {
 	if _, err := c.DialTCP(ctx, "127.0.0.1:1"); fountain.ErrorCode(err) != fountain.EUPSTREAM {
 		t.Fatalf("closed port: %v", err)
 	}
+	// No Docker on a plain host: the socket cannot be opened, and the error says what to check.
+	if _, err := c.DialUnix(ctx, "/var/run/docker.sock"); fountain.ErrorCode(err) != fountain.EUPSTREAM ||
+		!strings.Contains(err.Error(), "/var/run/docker.sock") || !strings.Contains(fountain.ErrorHint(err), "docker group") {
+		t.Fatalf("docker socket on a plain host: %v", err)
+	}
 }
 
 // A group added to the user applies after Reconnect.
