@@ -21,12 +21,12 @@ import (
 // commands at once. Commands assume a POSIX login shell (bash or dash, as
 // on Ubuntu and Debian).
 type Client struct {
-	d       Dialer
-	target  Target
-	hostKey fountain.HostKey
+	d      Dialer
+	target Target
 
-	mu   sync.Mutex
-	link *link
+	mu      sync.Mutex // guards link and hostKey, which Reconnect replaces
+	link    *link
+	hostKey fountain.HostKey
 }
 
 // link is one SSH connection and its keepalive.
@@ -113,7 +113,11 @@ func (c *Client) Host() string { return c.target.HostPort() }
 func (c *Client) User() string { return c.target.User }
 
 // HostKey returns the verified key the host presented.
-func (c *Client) HostKey() fountain.HostKey { return c.hostKey }
+func (c *Client) HostKey() fountain.HostKey {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.hostKey
+}
 
 // Close closes the connection; commands running on it fail.
 func (c *Client) Close() error { return c.current().close() }

@@ -172,8 +172,8 @@ func (d *Dialer) connect(ctx context.Context, t Target) (*xssh.Client, fountain.
 		}
 		left := time.Until(deadline)
 		if left <= 0 {
-			return nil, fountain.HostKey{}, &fountain.Error{Code: fountain.EUPSTREAM, Err: err,
-				Message: fmt.Sprintf("no SSH connection to %s within %s (%d attempts)", host, d.ConnectTimeout, attempt),
+			return nil, fountain.HostKey{}, &fountain.Error{Code: fountain.EUPSTREAM,
+				Message: fmt.Sprintf("no SSH connection to %s within %s (%d attempts; the last: %v)", host, d.ConnectTimeout, attempt, err),
 				Hint:    "check that the instance is running, that port " + strconv.Itoa(t.Port) + " is open to Fountain, and that sshd is up"}
 		}
 		wait = min(wait, left) // a last attempt at the deadline
