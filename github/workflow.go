@@ -27,7 +27,7 @@ const (
 // Where the tests of a rendered workflow run.
 const (
 	// TestInImage runs the test command inside the freshly built image
-	// (`docker run --rm --entrypoint sh IMAGE -c CMD`): language-agnostic,
+	// (`docker run --rm --entrypoint sh IMAGE -ec CMD`): language-agnostic,
 	// and what the design's workflow meant. The image needs a shell.
 	TestInImage = "image"
 	// TestInRunner runs the test command on the runner after checkout,
@@ -213,10 +213,10 @@ var dockerCI = template.Must(template.New("docker-ci.yml").Funcs(template.FuncMa
 	"q": yamlQuote, "indent": yamlBlock,
 }).Parse(`# Docker CI for {{.S.Image}}, rendered by Fountain.
 #
-# On every pull request and every push to {{.S.Branch}}: build the image and run
-# the tests ({{if .InImage}}inside the built image{{else}}on the runner, before the build{{end}}). Only on a push to
-# {{.S.Branch}}, and only after the tests passed: push the image to
-# {{.S.Image}}, tagged with the commit SHA and latest.
+# On every pull request, and on every push to {{.S.Branch}}: build the image and
+# run the tests ({{if .InImage}}inside the built image, with sh -e{{else}}on the runner, before the build{{end}}).
+# Only on a push to {{.S.Branch}}, and only after the tests passed: push the
+# image to {{.S.Image}}, tagged with the commit SHA and latest.
 # The workflow token may write packages only in the job that pushes.
 name: Docker CI
 
@@ -260,7 +260,7 @@ jobs:
         env:
           TEST_COMMAND: |
 {{indent 12 .S.TestCommand}}
-        run: docker run --rm --entrypoint sh {{.LocalTag}} -c "$TEST_COMMAND"
+        run: docker run --rm --entrypoint sh {{.LocalTag}} -ec "$TEST_COMMAND"
 {{- end}}
 
   push:
