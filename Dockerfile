@@ -1,7 +1,7 @@
 # Fountain's container image: one static binary on an empty base, run as a
 # non-root user (uid 65532), with CA certificates for AWS and GitHub.
 #
-#   docker build -t fountain .
+#   docker build -t fountain .        (BuildKit, Docker's default builder since 23.0)
 #   docker run -d -p 127.0.0.1:8000:8000 -e FOUNTAIN_API_TOKEN=... -v fountain-data:/data fountain
 #
 # Inside the container the server listens on 0.0.0.0:8000 (FOUNTAIN_ADDR), so

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	gh "github.com/google/go-github/v75/github"
@@ -175,7 +176,7 @@ func (c *Client) SetSecret(ctx context.Context, run Stepper, in SetSecretInput) 
 		return nil, err
 	}
 	res := &SecretResult{Repo: loc.repo.String(), Environment: loc.env, Name: name}
-	key := SecretKey{API: c.BaseURL(), Repo: loc.repo.String(), Environment: loc.env, Name: name}
+	key := c.secretKey(loc, name)
 
 	var pub *gh.PublicKey
 	var sealKey [32]byte
@@ -322,7 +323,7 @@ func (c *Client) DeleteSecret(ctx context.Context, run Stepper, in DeleteSecretI
 		return nil, err
 	}
 	res := &SecretResult{Repo: loc.repo.String(), Environment: loc.env, Name: name, Action: ActionAbsent}
-	key := SecretKey{API: c.BaseURL(), Repo: loc.repo.String(), Environment: loc.env, Name: name}
+	key := c.secretKey(loc, name)
 	var remote *gh.Secret
 	if err := step(ctx, run, "look up secret "+name+" in "+loc.String(), func(ctx context.Context) (operation.StepResult, error) {
 		remote, err = c.getSecret(ctx, api, loc, name)
@@ -402,6 +403,12 @@ func (c *Client) ListSecrets(ctx context.Context, in ListSecretsInput) (*SecretL
 		page = resp.NextPage
 	}
 	return out, nil
+}
+
+// secretKey is the store's key of a secret. GitHub's repository and
+// environment names are case-insensitive, so the key is in lower case.
+func (c *Client) secretKey(loc location, name string) SecretKey {
+	return SecretKey{API: c.BaseURL(), Repo: strings.ToLower(loc.repo.String()), Environment: strings.ToLower(loc.env), Name: name}
 }
 
 // publicKey gets the key secrets of loc are sealed with.

@@ -169,6 +169,7 @@ func TestEnvironmentSecrets(t *testing.T) {
 	if _, ok := e.gh.SecretValue(repo, "DB_PASSWORD"); ok {
 		t.Fatal("the environment secret leaked into the repository's")
 	}
+	ref.Repo, ref.Environment = "OctoCat/Hello-World", "PRODUCTION" // GitHub ignores their case
 	res, _ = set(t, e.client, github.SetSecretInput{SecretRef: ref, Value: "hunter2"})
 	if res.Action != github.ActionUnchanged {
 		t.Fatalf("second set = %+v", res)

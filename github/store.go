@@ -10,8 +10,8 @@ import (
 )
 
 // SecretKey locates one secret: the API it lives behind (Client.BaseURL),
-// the repository, the environment ("" for a repository secret) and the
-// secret's name in upper case.
+// the repository and the environment ("" for a repository secret) in lower
+// case (GitHub ignores their case), and the secret's name in upper case.
 type SecretKey struct {
 	API         string
 	Repo        string
