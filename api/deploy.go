@@ -185,7 +185,8 @@ func (s *Server) dockerAppLogs(ctx context.Context, in *appLogsInput) (*appLogsO
 
 // HostKeys is the store of trusted SSH host keys.
 type HostKeys interface {
-	ListHostKeys(ctx context.Context, host string) ([]fountain.HostKey, error)
+	ListHostKeys(ctx context.Context) ([]fountain.HostKey, error)
+	HostKeys(ctx context.Context, host string) ([]fountain.HostKey, error)
 	ForgetHostKeys(ctx context.Context, host string) (int, error)
 }
 
@@ -200,9 +201,25 @@ type hostKeysOutput struct {
 }
 
 func (s *Server) listHostKeys(ctx context.Context, in *hostKeysInput) (*hostKeysOutput, error) {
-	keys, err := s.deps.HostKeys.ListHostKeys(ctx, in.Host)
+	if s.deps.HostKeys == nil {
+		return nil, fountain.Errorf(fountain.EUNAVAILABLE, "no host key store is configured")
+	}
+	var keys []fountain.HostKey
+	var err error
+	if in.Host == "" {
+		keys, err = s.deps.HostKeys.ListHostKeys(ctx)
+	} else {
+		var host string
+		if host, err = deploy.NormalizeHostPort(in.Host); err != nil {
+			return nil, queryError(err)
+		}
+		keys, err = s.deps.HostKeys.HostKeys(ctx, host)
+	}
 	if err != nil {
 		return nil, err
+	}
+	if keys == nil {
+		keys = []fountain.HostKey{}
 	}
 	out := &hostKeysOutput{}
 	out.Body.Keys = keys
@@ -215,6 +232,9 @@ type ForgetHostKeyInput struct {
 }
 
 func (s *Server) forgetHostKey(ctx context.Context, body *ForgetHostKeyInput) (operation.Spec, operation.Func, error) {
+	if s.deps.HostKeys == nil {
+		return operation.Spec{}, nil, fountain.Errorf(fountain.EUNAVAILABLE, "no host key store is configured")
+	}
 	host, err := deploy.NormalizeHostPort(body.Host)
 	if err != nil {
 		return operation.Spec{}, nil, err

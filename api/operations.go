@@ -15,6 +15,10 @@ import (
 // register adds a huma operation whose errors all become Problems. The
 // internal cause of a 5xx answer is logged (it is never shown).
 func register[I, O any](s *Server, op huma.Operation, h func(context.Context, *I) (*O, error)) {
+	// ServeHTTP has read the body already, under the server's read
+	// timeout. huma's own body deadline would land on the connection's
+	// background read and cancel a call that waits for its operation.
+	op.BodyReadTimeout = -1
 	huma.Register(s.api, op, func(ctx context.Context, in *I) (*O, error) {
 		out, err := h(ctx, in)
 		if err != nil {

@@ -24,7 +24,7 @@ type DockerAppInput struct {
 	HostInput
 	DockerImage   string            `json:"docker_image" minLength:"1" maxLength:"512" doc:"The image to run: a reference such as ghcr.io/user/repo/my-app:latest, or pinned by digest (ghcr.io/user/repo/my-app@sha256:...)." example:"ghcr.io/user/repo/my-app:latest"`
 	ContainerName string            `json:"container_name,omitempty" maxLength:"128" doc:"The container's name (default: the image's last path element, e.g. my-app)." example:"my-app"`
-	Ports         []string          `json:"ports,omitempty" maxItems:"64" doc:"Published ports, as docker run -p: HOST:CONTAINER, IP:HOST:CONTAINER, with /tcp or /udp." example:"[\"8080:80\"]"`
+	Ports         []string          `json:"ports,omitempty" maxItems:"64" doc:"Published ports, as docker run -p: HOST:CONTAINER, IP:HOST:CONTAINER, with /tcp or /udp. Default (no ports given): each port the image EXPOSEs, on the same port of the host; [] publishes none." example:"[\"8080:80\"]"`
 	Env           map[string]string `json:"env,omitempty" maxProperties:"256" doc:"Environment variables (shown in the operation record)."`
 	SecretEnv     map[string]string `json:"secret_env,omitempty" maxProperties:"256" doc:"Secret environment variables: passed to the container, masked in every record, log and answer."`
 	Volumes       []string          `json:"volumes,omitempty" maxItems:"64" doc:"Volumes, as docker run -v: NAME:/path or /host/path:/path, with :ro or :rw." example:"[\"app-data:/data\"]"`
@@ -80,8 +80,8 @@ func (in *DockerAppInput) Validate() error {
 	if in.ContainerName == "" {
 		in.ContainerName = defaultContainerName(reference.Path(ref))
 	}
-	if !containerNameRE.MatchString(in.ContainerName) || strings.HasSuffix(in.ContainerName, "."+RolePrevious) {
-		return fountain.Invalid("container_name", "%q is not a container name (letters, digits, '_', '.', '-', starting with a letter or digit)", short(in.ContainerName))
+	if !validAppName(in.ContainerName) {
+		return fountain.Invalid("container_name", "%q is not a container name (letters, digits, '_', '.', '-', starting with a letter or digit; not ending in .previous, .old or .rollback, which Fountain uses)", short(in.ContainerName))
 	}
 	for _, p := range in.Ports {
 		if _, err := ParsePort(p); err != nil {
@@ -142,6 +142,18 @@ func (in *DockerAppInput) Secrets() []string {
 		s = append(s, in.RegistryAuth.Password)
 	}
 	return s
+}
+
+// validAppName reports whether name may name an app's container: a
+// Docker container name that does not end like the names Fountain gives
+// the versions it keeps.
+func validAppName(name string) bool {
+	for _, suffix := range []string{"." + RolePrevious, ".old", ".rollback"} {
+		if strings.HasSuffix(name, suffix) {
+			return false
+		}
+	}
+	return containerNameRE.MatchString(name)
 }
 
 // defaultContainerName makes a container name from an image path
@@ -269,13 +281,40 @@ func (v Volume) Bind() string {
 	return v.Source + ":" + v.Target
 }
 
-// SpecHash identifies what was asked of a container (not the image it
-// runs, which is compared by ID): equal hashes mean nothing to change.
-func (in *DockerAppInput) SpecHash() string {
-	ports := make([]string, 0, len(in.Ports))
-	for _, p := range in.Ports {
-		pp, _ := ParsePort(p)
-		ports = append(ports, pp.String())
+// PublishedPorts are the ports to publish: those asked, or, when none were
+// given, each port the image exposes (exposed: "80/tcp", ...) on the same
+// port of the host.
+func (in *DockerAppInput) PublishedPorts(exposed []string) []Port {
+	var out []Port
+	if in.Ports != nil {
+		for _, p := range in.Ports {
+			pp, _ := ParsePort(p)
+			out = append(out, pp)
+		}
+		return out
+	}
+	for _, e := range exposed {
+		num, proto, _ := strings.Cut(e, "/")
+		n, err := strconv.Atoi(num)
+		if err != nil || n < 1 || n > 65535 {
+			continue
+		}
+		if proto == "" {
+			proto = "tcp"
+		}
+		out = append(out, Port{HostPort: n, ContainerPort: n, Protocol: proto})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out
+}
+
+// SpecHash identifies what was asked of a container, with the ports it
+// publishes (not the image it runs, which is compared by ID): equal
+// hashes mean nothing to change.
+func (in *DockerAppInput) SpecHash(published []Port) string {
+	ports := make([]string, 0, len(published))
+	for _, p := range published {
+		ports = append(ports, p.String())
 	}
 	sort.Strings(ports)
 	vols := make([]string, 0, len(in.Volumes))

@@ -25,7 +25,7 @@ func (in *AppInput) Validate() error {
 	if err := in.HostInput.Validate(); err != nil {
 		return err
 	}
-	if !containerNameRE.MatchString(in.ContainerName) || strings.HasSuffix(in.ContainerName, "."+RolePrevious) {
+	if !validAppName(in.ContainerName) {
 		return fountain.Invalid("container_name", "%q is not a container name", short(in.ContainerName))
 	}
 	return nil
@@ -158,7 +158,7 @@ func (e *Engine) RemoveDockerApp(ctx context.Context, rec fountain.Recorder, h *
 		return fountain.Outcome{}, err
 	}
 	var plan fountain.Plan
-	for _, n := range []string{in.ContainerName, PreviousName(in.ContainerName), in.ContainerName + ".rollback"} {
+	for _, n := range []string{in.ContainerName, PreviousName(in.ContainerName), oldName(in.ContainerName), in.ContainerName + ".rollback"} {
 		plan = append(plan, fountain.Action{Name: "remove container " + n,
 			Check: func(ctx context.Context) (fountain.Need, error) {
 				_, err := api.ContainerInspect(ctx, n, client.ContainerInspectOptions{})
@@ -190,7 +190,7 @@ func (e *Engine) RemoveDockerApp(ctx context.Context, rec fountain.Recorder, h *
 // App is one app Fountain runs on a host, as listed.
 type App struct {
 	ContainerName string     `json:"container_name" doc:"The container."`
-	Role          string     `json:"role" enum:"current,previous" doc:"current, or previous (kept stopped for rollback)."`
+	Role          string     `json:"role" enum:"current,previous,swapping" doc:"current; previous (kept stopped for rollback); or swapping (set aside while a deploy or rollback runs)."`
 	Image         string     `json:"image" doc:"The image as asked."`
 	ImageID       string     `json:"image_id" doc:"The image it runs."`
 	Digest        string     `json:"digest,omitempty" doc:"The image's registry digest."`
@@ -229,8 +229,11 @@ func (e *Engine) ListDockerApps(ctx context.Context, rec fountain.Recorder, h *H
 		}
 		ci := info.Container
 		a := App{ContainerName: strings.TrimPrefix(ci.Name, "/"), Role: RoleCurrent, ImageID: ci.Image, RestartCount: ci.RestartCount}
-		if strings.HasSuffix(a.ContainerName, "."+RolePrevious) {
+		switch {
+		case strings.HasSuffix(a.ContainerName, "."+RolePrevious):
 			a.Role = RolePrevious
+		case strings.HasSuffix(a.ContainerName, ".old"), strings.HasSuffix(a.ContainerName, ".rollback"):
+			a.Role = "swapping"
 		}
 		if ci.Config != nil {
 			a.Image = ci.Config.Labels[LabelImageRef]

@@ -40,6 +40,7 @@ type dockerApp struct {
 
 	imageID      string // the local image of the reference, after the pull
 	digest       string
+	exposed      []string // the image's exposed ports ("80/tcp")
 	current      *container.InspectResponse
 	replaced     bool
 	hadPrevious  bool
@@ -193,7 +194,7 @@ func (a *dockerApp) checkImage(ctx context.Context) (fountain.Need, error) {
 	if err != nil {
 		return fountain.Need{}, fmt.Errorf("inspect image %s: %w", ref, err)
 	}
-	a.imageID, a.digest = local.ID, repoDigest(local.RepoDigests, ref)
+	a.setImage(local)
 	if isDigestRef(ref) {
 		return fountain.Need{Reason: "the host has " + ref}, nil
 	}
@@ -209,6 +210,20 @@ func (a *dockerApp) checkImage(ctx context.Context) (fountain.Need, error) {
 	}
 	return fountain.Need{Change: true, Reason: fmt.Sprintf("the registry has %s; the host has %s", want, shortID(a.digest, local.ID))}, nil
 }
+
+// setImage keeps what the plan needs of the local image.
+func (a *dockerApp) setImage(img client.ImageInspectResult) {
+	a.imageID, a.digest = img.ID, repoDigest(img.RepoDigests, a.in.DockerImage)
+	a.exposed = nil
+	if img.Config != nil {
+		for p := range img.Config.ExposedPorts {
+			a.exposed = append(a.exposed, p)
+		}
+	}
+}
+
+// ports are the ports the container publishes.
+func (a *dockerApp) ports() []Port { return a.in.PublishedPorts(a.exposed) }
 
 func isDigestRef(ref string) bool { return strings.Contains(ref, "@sha256:") }
 
@@ -260,7 +275,7 @@ func (a *dockerApp) pull(ctx context.Context, need fountain.Need) (fountain.Step
 	if err != nil {
 		return fountain.StepResult{}, fmt.Errorf("inspect pulled image %s: %w", ref, err)
 	}
-	a.imageID, a.digest = local.ID, repoDigest(local.RepoDigests, ref)
+	a.setImage(local)
 	return fountain.StepResult{Changed: true, Output: "pulled " + shortID(a.digest, a.imageID)}, nil
 }
 
@@ -285,7 +300,7 @@ func (a *dockerApp) checkContainer(ctx context.Context) (fountain.Need, error) {
 	} else if cur.Image != a.imageID {
 		diffs = append(diffs, fmt.Sprintf("it runs %s, not %s", short12(cur.Image), short12(a.imageID)))
 	}
-	if cur.Config == nil || cur.Config.Labels[LabelSpec] != a.in.SpecHash() {
+	if cur.Config == nil || cur.Config.Labels[LabelSpec] != a.in.SpecHash(a.ports()) {
 		diffs = append(diffs, "its settings differ (ports, env, volumes, restart policy or health check)")
 	}
 	if cur.State == nil || !cur.State.Running {
@@ -305,42 +320,72 @@ func short12(id string) string {
 	return id
 }
 
-// replace swaps in a new container: the previous one is stopped and kept
-// (as NAME.previous, for rollback and for the health gate to fall back
-// on), and the new one created from the image id and started.
+// replace swaps in a new container. The running one is stopped and set
+// aside as NAME.old; the kept previous version (NAME.previous) is left
+// alone until the new one proves healthy (see healthGate), so a failed
+// deploy loses nothing, rollback included.
 func (a *dockerApp) replace(ctx context.Context, need fountain.Need) (fountain.StepResult, error) {
 	api, err := a.d.engine(ctx)
 	if err != nil {
 		return fountain.StepResult{}, err
 	}
-	name, prev := a.in.ContainerName, PreviousName(a.in.ContainerName)
+	name, old := a.in.ContainerName, oldName(a.in.ContainerName)
 	var out []string
-	if a.current != nil {
-		if _, err := api.ContainerRemove(ctx, prev, client.ContainerRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
-			return fountain.StepResult{}, fmt.Errorf("remove the old %s: %w", prev, err)
+	// A deploy interrupted mid-swap left the last good version as NAME.old.
+	if stale, err := a.inspect(ctx, old); err != nil {
+		return fountain.StepResult{}, err
+	} else if stale != nil {
+		if a.current == nil {
+			if _, err := api.ContainerRename(ctx, old, client.ContainerRenameOptions{NewName: name}); err != nil {
+				return fountain.StepResult{}, fmt.Errorf("recover %s: %s", old, cleanDockerError(err))
+			}
+			a.current = stale
+			out = append(out, "recovered "+name+" set aside by an interrupted deploy")
+		} else if _, err := api.ContainerRemove(ctx, old, client.ContainerRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
+			return fountain.StepResult{}, fmt.Errorf("remove the stale %s: %s", old, cleanDockerError(err))
 		}
+	}
+	if a.current != nil {
 		timeout := 10
 		if _, err := api.ContainerStop(ctx, a.current.ID, client.ContainerStopOptions{Timeout: &timeout}); err != nil {
-			return fountain.StepResult{}, fmt.Errorf("stop %s: %w", name, err)
+			return fountain.StepResult{}, fmt.Errorf("stop %s: %s", name, cleanDockerError(err))
 		}
-		if _, err := api.ContainerRename(ctx, a.current.ID, client.ContainerRenameOptions{NewName: prev}); err != nil {
-			return fountain.StepResult{}, fmt.Errorf("keep %s as %s: %w", name, prev, err)
+		if _, err := api.ContainerRename(ctx, a.current.ID, client.ContainerRenameOptions{NewName: old}); err != nil {
+			return fountain.StepResult{}, fmt.Errorf("set %s aside: %s", name, cleanDockerError(err))
 		}
 		a.hadPrevious = true
-		out = append(out, fmt.Sprintf("stopped the running %s (%s), kept as %s", name, short12(a.current.Image), prev))
+		out = append(out, fmt.Sprintf("stopped the running %s (%s)", name, short12(a.current.Image)))
 	}
+	a.replaced = true // from here on, a failure restores the old container
 	cfg, host := a.containerConfig()
 	created, err := api.ContainerCreate(ctx, client.ContainerCreateOptions{Name: name, Config: cfg, HostConfig: host})
 	if err == nil {
 		_, err = api.ContainerStart(ctx, created.ID, client.ContainerStartOptions{})
 	}
-	a.replaced = true // the health gate decides, and restores on failure
 	if err != nil {
+		restored := a.d.restore(context.WithoutCancel(ctx), api, name, a.hadPrevious)
 		return fountain.StepResult{Output: strings.Join(out, "\n")}, &fountain.Error{Code: fountain.EUPSTREAM,
-			Message: "start " + name + ": " + cleanDockerError(err), Err: err}
+			Message: "start " + name + ": " + cleanDockerError(err) + "; " + restored, Err: err}
 	}
 	out = append(out, fmt.Sprintf("started %s from %s", name, short12(a.imageID)))
 	return fountain.StepResult{Changed: true, Output: strings.Join(out, "\n")}, nil
+}
+
+// oldName is where the running container waits while its successor
+// proves healthy.
+func oldName(app string) string { return app + ".old" }
+
+// keepOld makes the container set aside by a successful replace the
+// previous version (for rollback), dropping the one kept before.
+func (d *dockerHost) keepOld(ctx context.Context, api *client.Client, name string) error {
+	prev := PreviousName(name)
+	if _, err := api.ContainerRemove(ctx, prev, client.ContainerRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
+		return fmt.Errorf("remove the version before %s: %s", prev, cleanDockerError(err))
+	}
+	if _, err := api.ContainerRename(ctx, oldName(name), client.ContainerRenameOptions{NewName: prev}); err != nil {
+		return fmt.Errorf("keep the replaced %s as %s: %s", name, prev, cleanDockerError(err))
+	}
+	return nil
 }
 
 // containerConfig is the container asked for, from the image id.
@@ -350,7 +395,7 @@ func (a *dockerApp) containerConfig() (*container.Config, *container.HostConfig)
 	cfg := &container.Config{
 		Image: a.imageID,
 		Env:   in.EnvList(),
-		Labels: map[string]string{LabelApp: in.ContainerName, LabelRole: RoleCurrent, LabelSpec: in.SpecHash(),
+		Labels: map[string]string{LabelApp: in.ContainerName, LabelRole: RoleCurrent, LabelSpec: in.SpecHash(a.ports()),
 			LabelImageRef: in.DockerImage, LabelHealth: string(health)},
 		ExposedPorts: network.PortSet{},
 	}
@@ -360,8 +405,7 @@ func (a *dockerApp) containerConfig() (*container.Config, *container.HostConfig)
 		// Small instances have small disks: logs are rotated.
 		LogConfig: container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": "10m", "max-file": "3"}},
 	}
-	for _, p := range in.Ports {
-		pp, _ := ParsePort(p)
+	for _, pp := range a.ports() {
 		port := network.MustParsePort(fmt.Sprintf("%d/%s", pp.ContainerPort, pp.Protocol))
 		cfg.ExposedPorts[port] = struct{}{}
 		binding := network.PortBinding{HostPort: fmt.Sprint(pp.HostPort)}

@@ -99,10 +99,10 @@ func TestSpecHashChangesWithWhatIsAsked(t *testing.T) {
 		return in
 	}
 	a, b := base(), base()
-	if a.SpecHash() != b.SpecHash() {
+	if a.SpecHash(a.PublishedPorts(nil)) != b.SpecHash(b.PublishedPorts(nil)) {
 		t.Fatal("equal specs, different hashes")
 	}
-	seen := map[string]string{a.SpecHash(): "base"}
+	seen := map[string]string{a.SpecHash(a.PublishedPorts(nil)): "base"}
 	for name, mod := range map[string]func(*DockerAppInput){
 		"env":     func(in *DockerAppInput) { in.Env["A"] = "2" },
 		"secret":  func(in *DockerAppInput) { in.SecretEnv = map[string]string{"S": "x"} },
@@ -114,7 +114,7 @@ func TestSpecHashChangesWithWhatIsAsked(t *testing.T) {
 	} {
 		in := base()
 		mod(&in)
-		h := in.SpecHash()
+		h := in.SpecHash(in.PublishedPorts(nil))
 		if prev, dup := seen[h]; dup {
 			t.Errorf("%s: same hash as %s", name, prev)
 		}

@@ -177,6 +177,12 @@ func (e *Engine) connect(ctx context.Context, rec fountain.Recorder, h *Host) (*
 		d.Logf = func(format string, args ...any) { rec.Log(fmt.Sprintf(format, args...)) }
 		if inst := h.Instance; inst != nil {
 			d.Pin = func(ctx context.Context, host string) ([]fountain.HostKey, error) {
+				if len(inst.HostKeys) == 0 {
+					// Never trust on first use an instance Lightsail knows.
+					return nil, &fountain.Error{Code: fountain.EUPSTREAM,
+						Message: fmt.Sprintf("Lightsail reports no SSH host keys for instance %s (it is %s), so its host key cannot be verified", inst.Name, orUnknown(inst.State)),
+						Hint:    "wait until the instance runs and try again"}
+				}
 				keys := make([]fountain.HostKey, 0, len(inst.HostKeys))
 				for _, k := range inst.HostKeys {
 					k.Host = host

@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -40,6 +41,12 @@ func (a *dockerApp) healthGate(ctx context.Context, _ fountain.Need) (fountain.S
 	}
 	how, err := waitHealthy(ctx, api, a.d, name, a.in.HealthCheck, a.settle)
 	if err == nil {
+		if a.hadPrevious {
+			if err := a.d.keepOld(ctx, api, name); err != nil {
+				return fountain.StepResult{Output: how}, err
+			}
+			how += "; the replaced version is kept as " + PreviousName(name) + " for rollback"
+		}
 		return fountain.StepResult{Output: how}, nil
 	}
 	logs := containerLogs(context.WithoutCancel(ctx), api, name, 40)
@@ -50,8 +57,8 @@ func (a *dockerApp) healthGate(ctx context.Context, _ fountain.Need) (fountain.S
 		Hint:    "see the new container's last lines in this step's output; fix the image or the health_check and deploy again"}
 }
 
-// restore puts the previous container back after a failed replace: the new
-// one is removed and NAME.previous is renamed back and started. It says
+// restore puts the replaced container back after a failed replace: the
+// new one is removed and NAME.old is renamed back and started. It says
 // what it did.
 func (d *dockerHost) restore(ctx context.Context, api *client.Client, name string, hadPrevious bool) string {
 	if _, err := api.ContainerRemove(ctx, name, client.ContainerRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
@@ -60,12 +67,19 @@ func (d *dockerHost) restore(ctx context.Context, api *client.Client, name strin
 	if !hadPrevious {
 		return "it was removed; nothing ran before it"
 	}
-	prev := PreviousName(name)
-	if _, err := api.ContainerRename(ctx, prev, client.ContainerRenameOptions{NewName: name}); err != nil {
+	if _, err := api.ContainerRename(ctx, oldName(name), client.ContainerRenameOptions{NewName: name}); err != nil {
 		return "the previous version could not be restored: " + cleanDockerError(err)
 	}
 	if _, err := api.ContainerStart(ctx, name, client.ContainerStartOptions{}); err != nil {
 		return "the previous version could not be started again: " + cleanDockerError(err)
+	}
+	// It was healthy before; it is serving again once it proves so.
+	var hc *HealthCheck
+	if info, err := api.ContainerInspect(ctx, name, client.ContainerInspectOptions{}); err == nil && info.Container.Config != nil {
+		_ = json.Unmarshal([]byte(info.Container.Config.Labels[LabelHealth]), &hc)
+	}
+	if _, err := waitHealthy(ctx, api, d, name, hc, time.Second); err != nil {
+		return "the previous version was started again but is not healthy: " + err.Error()
 	}
 	d.rec.Log("restored the previous " + name)
 	return "the previous version is serving again"

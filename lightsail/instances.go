@@ -33,7 +33,7 @@ type Instance struct {
 	Tags             map[string]string `json:"tags,omitempty" doc:"Tags."`
 	Ports            []Port            `json:"ports,omitempty" doc:"Open public ports."`
 	PriceMonthly     float64           `json:"price_monthly_usd" doc:"Monthly price of its bundle in US dollars."`
-	SSHHostKeys      []HostKey         `json:"ssh_host_keys,omitempty" doc:"The instance's SSH host keys as Lightsail witnessed them (single-instance view only): pin these."`
+	SSHHostKeys      []InstanceHostKey         `json:"ssh_host_keys,omitempty" doc:"The instance's SSH host keys as Lightsail witnessed them (single-instance view only): pin these."`
 }
 
 // Port is an open public port range.
@@ -45,8 +45,8 @@ type Port struct {
 	State    string   `json:"state,omitempty" doc:"open or closed."`
 }
 
-// HostKey is one SSH host key of an instance.
-type HostKey struct {
+// InstanceHostKey is one SSH host key of an instance, as Lightsail witnessed it.
+type InstanceHostKey struct {
 	Algorithm         string `json:"algorithm" doc:"Key algorithm, e.g. ssh-ed25519."`
 	FingerprintSHA256 string `json:"fingerprint_sha256" doc:"SHA256 fingerprint."`
 	PublicKey         string `json:"public_key,omitempty" doc:"The public key (base64 wire format)."`
@@ -469,17 +469,17 @@ func (c *Client) GetInstance(ctx context.Context, region, name string) (Instance
 	return v, nil
 }
 
-func (c *Client) hostKeys(ctx context.Context, api *lightsail.Client, name string) ([]HostKey, error) {
+func (c *Client) hostKeys(ctx context.Context, api *lightsail.Client, name string) ([]InstanceHostKey, error) {
 	out, err := api.GetInstanceAccessDetails(ctx, &lightsail.GetInstanceAccessDetailsInput{
 		InstanceName: aws.String(name), Protocol: types.InstanceAccessProtocolSsh,
 	})
 	if err != nil {
 		return nil, awsError("get access details of "+name, err)
 	}
-	keys := []HostKey{}
+	keys := []InstanceHostKey{}
 	if out.AccessDetails != nil {
 		for _, k := range out.AccessDetails.HostKeys {
-			keys = append(keys, HostKey{Algorithm: aws.ToString(k.Algorithm), FingerprintSHA256: aws.ToString(k.FingerprintSHA256), PublicKey: aws.ToString(k.PublicKey)})
+			keys = append(keys, InstanceHostKey{Algorithm: aws.ToString(k.Algorithm), FingerprintSHA256: aws.ToString(k.FingerprintSHA256), PublicKey: aws.ToString(k.PublicKey)})
 		}
 	}
 	return keys, nil

@@ -59,7 +59,14 @@ func (l *lightsailInstances) InstanceByAddress(ctx context.Context, region, addr
 	}
 	for _, in := range insts {
 		if in.PublicIP == addr || in.PrivateIP == addr {
-			return l.FindInstance(ctx, in.Region, in.Name)
+			found, err := l.FindInstance(ctx, in.Region, in.Name)
+			if fountain.ErrorCode(err) == fountain.ENOTFOUND {
+				// Gone since the listing (being deleted, say): it is still
+				// the instance behind the address for locking, and without
+				// host keys nothing will trust whatever answers there.
+				return l.convert(ctx, in), nil
+			}
+			return found, err
 		}
 	}
 	return nil, nil

@@ -171,22 +171,26 @@ func pinnedKeys(t *testing.T, inst map[string]any) fssh.HostKeyStore {
 // startSandboxServer runs `fountain serve --sandbox` in this process with
 // its own sandbox namespace, and returns its URL and a function that stops
 // it gracefully.
-func startSandboxServer(t testing.TB, dataDir, ns string) (string, func()) {
+func startSandboxServer(t testing.TB, dataDir, ns string, tune ...func(*server.Config)) (string, func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	errc := make(chan error, 1)
+	cfg := server.Config{Addr: "127.0.0.1:0", DataDir: dataDir, Sandbox: true,
+		Getenv: func(k string) string {
+			if k == "FOUNTAIN_API_TOKEN" {
+				return token
+			}
+			return ""
+		},
+		Ready:        func(a string) { ready <- a },
+		SandboxHosts: sandbox.Config{Namespace: ns, RegistryPush: "127.0.0.1:0"},
+		PollInterval: 200 * time.Millisecond}
+	for _, f := range tune {
+		f(&cfg)
+	}
 	go func() {
-		errc <- server.Run(ctx, server.Config{Addr: "127.0.0.1:0", DataDir: dataDir, Sandbox: true,
-			Getenv: func(k string) string {
-				if k == "FOUNTAIN_API_TOKEN" {
-					return token
-				}
-				return ""
-			},
-			Ready:        func(a string) { ready <- a },
-			SandboxHosts: sandbox.Config{Namespace: ns, RegistryPush: "127.0.0.1:0"},
-			PollInterval: 200 * time.Millisecond})
+		errc <- server.Run(ctx, cfg)
 	}()
 	var once sync.Once
 	stop := func() {

@@ -176,8 +176,17 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 
+	var sandboxKeyDir string
+	if sb, ok := sandbox.(*sandboxEnv); ok && sb.hosts != nil {
+		sandboxKeyDir = filepath.Dir(sb.hosts.Key().Path)
+	}
+	engine, err := deployEngine(cfg, db, ls, sandboxKeyDir)
+	if err != nil {
+		return err
+	}
 	runner := operation.New(db, log)
-	srv := api.New(api.Deps{Store: db, Runner: runner, Lightsail: ls, Sandbox: sandbox, Token: token, Logger: log})
+	srv := api.New(api.Deps{Store: db, Runner: runner, Lightsail: ls, Sandbox: sandbox, Token: token, Logger: log,
+		Deploy: engine, HostKeys: db})
 	runner.OnFinish = srv.OnOperationFinished
 
 	ln, err := net.Listen("tcp", cfg.Addr)

@@ -1,0 +1,56 @@
+package server
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/fountainai/fountain/deploy"
+	"github.com/fountainai/fountain/lightsail"
+	"github.com/fountainai/fountain/sqlite"
+	"github.com/fountainai/fountain/ssh"
+)
+
+// KeysDir is the data directory's key directory: the default allowed
+// directory for ssh_key_path, and where Lightsail's default key pairs
+// are kept.
+const KeysDir = "keys"
+
+// deployEngine configures the deploy engine: host keys in the store, the
+// Lightsail instances behind addresses, the allowed key directories
+// (FOUNTAIN_SSH_KEY_DIRS, colon-separated; default <data dir>/keys and
+// ~/.ssh, plus the sandbox key directory in sandbox mode), and the GHCR
+// login (FOUNTAIN_GHCR_USER, FOUNTAIN_GHCR_TOKEN).
+func deployEngine(cfg Config, db *sqlite.DB, ls *lightsail.Client, sandboxKeyDir string) (*deploy.Engine, error) {
+	keyDir := filepath.Join(cfg.DataDir, KeysDir)
+	if err := os.MkdirAll(keyDir, 0o700); err != nil {
+		return nil, err
+	}
+	dirs := []string{keyDir, "~/.ssh"}
+	if v := strings.TrimSpace(cfg.Getenv("FOUNTAIN_SSH_KEY_DIRS")); v != "" {
+		dirs = nil
+		for _, d := range strings.Split(v, ":") {
+			if d = strings.TrimSpace(d); d != "" {
+				dirs = append(dirs, d)
+			}
+		}
+	}
+	if sandboxKeyDir != "" {
+		dirs = append(dirs, sandboxKeyDir)
+	}
+	e := &deploy.Engine{
+		Dialer:    ssh.Dialer{HostKeys: db},
+		Instances: &lightsailInstances{ls: ls},
+		KeyDirs:   dirs,
+		KeyDir:    keyDir,
+		Sandbox:   cfg.Sandbox,
+	}
+	if tok := cfg.Getenv("FOUNTAIN_GHCR_TOKEN"); tok != "" {
+		user := cfg.Getenv("FOUNTAIN_GHCR_USER")
+		if user == "" {
+			user = "fountain"
+		}
+		e.GHCR = &deploy.RegistryAuth{Username: user, Password: tok}
+	}
+	return e, nil
+}
