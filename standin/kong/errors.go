@@ -213,10 +213,10 @@ func prettyPrintError(e errT, item string, indent string) string {
 // ConfigError is the body of a 400 answer to POST /config: Kong's
 // "invalid declarative configuration" error (code 14).
 type ConfigError struct {
-	Code            int              `json:"code"`
-	Name            string           `json:"name"`
-	Message         string           `json:"message"`
-	Fields          errT             `json:"fields"`
+	Code    int    `json:"code"`
+	Name    string `json:"name"`
+	Message string `json:"message"`
+	Fields  errT   `json:"fields"`
 	// FlattenedErrors is set with ?flatten_errors=1.
 	FlattenedErrors []FlattenedError `json:"-"`
 	flattened       bool

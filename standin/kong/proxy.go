@@ -139,11 +139,11 @@ func (rt *router) find(r *http.Request, scheme string) *match {
 		path = "/"
 	}
 	type cand struct {
-		m          match
-		criteria   int
-		exactHost  bool
-		prefixLen  int
-		regex      bool
+		m         match
+		criteria  int
+		exactHost bool
+		prefixLen int
+		regex     bool
 	}
 	var cands []cand
 	for _, rr := range rt.routes {

@@ -30,13 +30,13 @@ type field struct {
 	name     string
 	kind     kind
 	required bool
-	def      any          // default when missing (nil: null)
-	auto     bool         // filled by the loader (id, timestamps)
-	elem     *field       // elements of an array or set
-	between  *[2]float64  // integer/number bounds
-	oneOf    []string     // allowed string values
+	def      any                 // default when missing (nil: null)
+	auto     bool                // filled by the loader (id, timestamps)
+	elem     *field              // elements of an array or set
+	between  *[2]float64         // integer/number bounds
+	oneOf    []string            // allowed string values
 	check    func(string) string // custom validator for strings: "" when valid
-	ref      string       // foreign: the referenced section
+	ref      string              // foreign: the referenced section
 }
 
 // child is an entity type that may be nested in another one, and the
