@@ -428,3 +428,12 @@ func copyMap(m map[string]any) map[string]any {
 	}
 	return c
 }
+
+// PrettyError renders a configuration error like Kong's CLI does
+// ("in 'routes':\n  - in entry 1 of 'routes': ...").
+func PrettyError(e *ConfigError) string {
+	if msg, ok := e.Fields["error"].(string); ok && len(e.Fields) == 1 {
+		return msg
+	}
+	return prettyPrintError(e.Fields, "", "")
+}
