@@ -97,17 +97,13 @@ func LoadOrCreateSigningKey(dir string) (*SigningKey, error) {
 
 func newSigningKey(e *openpgp.Entity) (*SigningKey, error) {
 	var buf bytes.Buffer
-	w, err := armor.Encode(&buf, openpgp.PublicKeyType, nil)
-	if err != nil {
+	var raw bytes.Buffer
+	if err := e.Serialize(&raw); err != nil {
 		return nil, err
 	}
-	if err := e.Serialize(w); err != nil {
+	if err := armorWithCRC(&buf, openpgp.PublicKeyType, raw.Bytes()); err != nil {
 		return nil, err
 	}
-	if err := w.Close(); err != nil {
-		return nil, err
-	}
-	buf.WriteByte('\n')
 	return &SigningKey{entity: e, armor: buf.Bytes()}, nil
 }
 
@@ -129,7 +125,9 @@ func (k *SigningKey) Fingerprint() string {
 	return strings.ToUpper(hex.EncodeToString(k.entity.PrimaryKey.Fingerprint))
 }
 
-// clearsign returns the InRelease form of text.
+// clearsign returns the InRelease form of text. The signature's armor
+// carries a CRC-24 line: gpgv 2.2 (Debian bookworm's, which apt runs)
+// rejects armor without one, which go-crypto no longer writes by default.
 func (k *SigningKey) clearsign(text []byte) ([]byte, error) {
 	var buf bytes.Buffer
 	w, err := clearsign.Encode(&buf, k.entity.PrivateKey, pgpConfig)
@@ -142,13 +140,49 @@ func (k *SigningKey) clearsign(text []byte) ([]byte, error) {
 	if err := w.Close(); err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	block, _ := clearsign.Decode(buf.Bytes())
+	if block == nil {
+		return nil, errors.New("clearsign: cannot read back the signed message")
+	}
+	sig, err := io.ReadAll(block.ArmoredSignature.Body)
+	if err != nil {
+		return nil, err
+	}
+	head, _, ok := bytes.Cut(buf.Bytes(), []byte("-----BEGIN PGP SIGNATURE-----"))
+	if !ok {
+		return nil, errors.New("clearsign: no signature block")
+	}
+	out := bytes.NewBuffer(head)
+	if err := armorWithCRC(out, "PGP SIGNATURE", sig); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
+// armorWithCRC writes data as an armored block with a checksum line.
+func armorWithCRC(w io.Writer, blockType string, data []byte) error {
+	aw, err := armor.EncodeWithChecksumOption(w, blockType, nil, true)
+	if err != nil {
+		return err
+	}
+	if _, err := aw.Write(data); err != nil {
+		return err
+	}
+	if err := aw.Close(); err != nil {
+		return err
+	}
+	_, err = io.WriteString(w, "\n")
+	return err
 }
 
 // detachSign returns the Release.gpg form of text.
 func (k *SigningKey) detachSign(text []byte) ([]byte, error) {
+	var sig bytes.Buffer
+	if err := openpgp.DetachSign(&sig, k.entity, bytes.NewReader(text), pgpConfig); err != nil {
+		return nil, err
+	}
 	var buf bytes.Buffer
-	if err := openpgp.ArmoredDetachSign(&buf, k.entity, bytes.NewReader(text), pgpConfig); err != nil {
+	if err := armorWithCRC(&buf, openpgp.SignatureType, sig.Bytes()); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
