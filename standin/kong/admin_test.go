@@ -232,9 +232,9 @@ func TestPostConfigForms(t *testing.T) {
 }
 
 func TestPostConfigBusy(t *testing.T) {
-	_, admin, _ := newGateway(t, Options{MinLoadTime: 400 * time.Millisecond})
+	g, admin, _ := newGateway(t, Options{MinLoadTime: 500 * time.Millisecond})
 	yml := "_format_version: \"3.0\"\nconsumers:\n- username: a\n"
-	done := make(chan int)
+	done := make(chan int, 1)
 	go func() {
 		req, _ := http.NewRequest("POST", admin.URL+"/config", strings.NewReader(configJSON(yml)))
 		req.Header.Set("Content-Type", "application/json")
@@ -246,23 +246,29 @@ func TestPostConfigBusy(t *testing.T) {
 		resp.Body.Close()
 		done <- resp.StatusCode
 	}()
+	// Wait until the first load holds the lock.
 	deadline := time.Now().Add(5 * time.Second)
-	var got429 bool
-	for time.Now().Before(deadline) && !got429 {
-		resp, body := do(t, "POST", admin.URL+"/config", "application/json", configJSON(strings.Replace(yml, "a\n", "b\n", 1)))
-		if resp.StatusCode == 429 {
-			got429 = true
-			if body != `{"message":"Currently loading previous configuration"}` || resp.Header.Get("Retry-After") != "10" {
-				t.Errorf("429: %s Retry-After=%q", body, resp.Header.Get("Retry-After"))
-			}
+	for {
+		g.loadMu.Lock()
+		running := !g.loadStart.IsZero()
+		g.loadMu.Unlock()
+		if running {
+			break
 		}
-		time.Sleep(20 * time.Millisecond)
+		if time.Now().After(deadline) {
+			t.Fatal("the first load never started")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
-	if !got429 {
-		t.Error("no 429 while a load ran")
+	resp, body := do(t, "POST", admin.URL+"/config", "application/json", configJSON(strings.Replace(yml, "a\n", "b\n", 1)))
+	if resp.StatusCode != 429 || body != `{"message":"Currently loading previous configuration"}` || resp.Header.Get("Retry-After") != "10" {
+		t.Errorf("second load: %d %s Retry-After=%q", resp.StatusCode, body, resp.Header.Get("Retry-After"))
 	}
 	if code := <-done; code != 201 {
 		t.Errorf("first load: %d", code)
+	}
+	if g.Config().Entities["consumers"][0]["username"] != "a" {
+		t.Error("the refused load replaced the configuration")
 	}
 }
 
