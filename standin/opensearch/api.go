@@ -32,6 +32,7 @@ type pair struct {
 // XContent answers.
 type obj []pair
 
+// MarshalJSON writes the pairs in order.
 func (o obj) MarshalJSON() ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteByte('{')

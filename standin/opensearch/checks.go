@@ -63,6 +63,7 @@ type InsufficientMemoryError struct {
 	Heap, Limit int64
 }
 
+// Error is the JVM's message.
 func (e *InsufficientMemoryError) Error() string {
 	return fmt.Sprintf("OpenJDK 64-Bit Server VM warning: INFO: os::commit_memory(0x00000000c0000000, %d, 0) failed; error='Not enough space' (errno=12)\n"+
 		"#\n"+
@@ -96,6 +97,7 @@ func (sys System) CheckMemory(s Settings) error {
 // start-up message.
 type BootstrapError struct{ Failures []string }
 
+// Error is OpenSearch's start-up message.
 func (e *BootstrapError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "ERROR: [%d] bootstrap checks failed\n", len(e.Failures))
