@@ -18,6 +18,8 @@ const (
 	ENOTFOUND     = "not_found"    // the thing does not exist (404)
 	ECONFLICT     = "conflict"     // it exists, but not as asked (409)
 	EUNAUTHORIZED = "unauthorized" // no or wrong credentials for Fountain (401)
+	EFORBIDDEN    = "forbidden"    // an upstream refused the credentials' permissions (403)
+	ERATELIMITED  = "rate_limited" // an upstream's rate limit is hit; retry later (429)
 	EUPSTREAM     = "upstream"     // a cloud or host refused or failed (502)
 	EUNAVAILABLE  = "unavailable"  // a dependency is not configured or reachable (503)
 	ECANCELLED    = "cancelled"    // the caller cancelled the work (409)

@@ -23,25 +23,28 @@ func (s OperationStatus) Final() bool {
 	return s != StatusPending && s != StatusRunning
 }
 
-// StepStatus is the outcome of one step: ok (nothing to do), changed, failed.
+// StepStatus is the outcome of one step.
 type StepStatus string
 
 // Step outcomes.
 const (
-	StepRunning StepStatus = "running"
-	StepOK      StepStatus = "ok"
-	StepChanged StepStatus = "changed"
-	StepFailed  StepStatus = "failed"
+	StepRunning     StepStatus = "running"      // under way
+	StepOK          StepStatus = "ok"           // nothing needed doing
+	StepChanged     StepStatus = "changed"      // the step changed something
+	StepFailed      StepStatus = "failed"       // the step failed
+	StepSkipped     StepStatus = "skipped"      // not run: an earlier step failed, or it did not apply
+	StepWouldChange StepStatus = "would_change" // dry run: the step would change something
 )
 
 // Step is one recorded step of an operation.
 type Step struct {
 	Name       string     `json:"name" doc:"What the step does."`
-	Status     StepStatus `json:"status" enum:"running,ok,changed,failed" doc:"ok: nothing needed doing; changed: the step changed something; failed: it failed."`
+	Status     StepStatus `json:"status" enum:"running,ok,changed,failed,skipped,would_change" doc:"ok: nothing needed doing; changed: the step changed something; failed: it failed; skipped: not run (an earlier step failed, or it did not apply); would_change: a dry run found that it would change something."`
 	StartedAt  time.Time  `json:"started_at" doc:"When the step started."`
 	DurationMS int64      `json:"duration_ms" doc:"How long the step took, in milliseconds."`
-	Output     string     `json:"output,omitempty" doc:"The tail of the step's output (secrets redacted)."`
-	Error      string     `json:"error,omitempty" doc:"Why the step failed."`
+	Output     string     `json:"output,omitempty" doc:"The tail of the step's output (secrets redacted); the whole output is at /operations/{id}/log."`
+	Error      string     `json:"error,omitempty" doc:"Why the step failed (secrets redacted)."`
+	Reason     string     `json:"reason,omitempty" doc:"Why the step changed, would change, or was skipped."`
 }
 
 // Operation is the record of one mutating call: what was asked, each step
@@ -50,6 +53,8 @@ type Operation struct {
 	ID         string          `json:"id" doc:"Operation id."`
 	Kind       string          `json:"kind" doc:"What kind of change, e.g. lightsail.create-instance."`
 	Target     string          `json:"target" doc:"What the change is about, e.g. eu-central-1/opensearch-instance."`
+	Locks      []string        `json:"locks,omitempty" doc:"The resources the operation held while it ran, e.g. host:203.0.113.7 and instance:eu-central-1/web-1; no two running operations hold the same one."`
+	DryRun     bool            `json:"dry_run,omitempty" doc:"Whether this was a dry run: checks only, nothing changed."`
 	Request    json.RawMessage `json:"request,omitempty" doc:"The request, with secrets redacted."`
 	Status     OperationStatus `json:"status" enum:"pending,running,succeeded,failed,cancelled,interrupted" doc:"pending, running, succeeded, failed, cancelled, or interrupted (Fountain stopped while it ran)."`
 	Changed    bool            `json:"changed" doc:"Whether anything was changed."`

@@ -25,10 +25,11 @@ const token = "test-token"
 
 // env is a running API backed by the real SDK against the emulator.
 type env struct {
-	t   testing.TB
-	url string
-	db  *sqlite.DB
-	emu *emulator.Server
+	t       testing.TB
+	url     string
+	db      *sqlite.DB
+	emu     *emulator.Server
+	handler http.Handler
 }
 
 func newEnv(t testing.TB, opts ...emulator.Options) *env {
@@ -59,9 +60,9 @@ func newEnv(t testing.TB, opts ...emulator.Options) *env {
 	hs := httptest.NewServer(srv)
 	t.Cleanup(func() {
 		hs.Close()
-		_ = runner.Shutdown(context.Background())
+		_ = runner.Shutdown(context.Background(), 0)
 	})
-	return &env{t: t, url: hs.URL, db: db, emu: emu}
+	return &env{t: t, url: hs.URL, db: db, emu: emu, handler: srv}
 }
 
 type resp struct {

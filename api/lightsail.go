@@ -7,84 +7,70 @@ import (
 	"github.com/fountainai/fountain/operation"
 )
 
-type createInstanceInput struct {
-	AsyncInput
-	Body lightsail.CreateInstanceInput
-}
+// instanceLock is the lock an operation on an instance takes.
+func instanceLock(region, name string) string { return "instance:" + lightsail.Target(region, name) }
 
-func (s *Server) createInstance(ctx context.Context, in *createInstanceInput) (*OperationOutput, error) {
+func (s *Server) createInstance(ctx context.Context, body *lightsail.CreateInstanceInput) (operation.Spec, operation.Func, error) {
 	ls := s.deps.Lightsail
-	body := in.Body
-	if err := ls.ValidateCreate(&body); err != nil {
-		return nil, err
+	if err := ls.ValidateCreate(body); err != nil {
+		return operation.Spec{}, nil, err
 	}
 	setAuditTarget(ctx, lightsail.Target(body.Region, body.InstanceName))
-	if err := ls.CheckCatalogue(ctx, &body); err != nil {
-		return nil, err
+	if err := ls.CheckCatalogue(ctx, body); err != nil {
+		return operation.Spec{}, nil, err
 	}
-	return s.do(ctx, in.AsyncInput, operation.Spec{Kind: "lightsail.create-instance", Target: lightsail.Target(body.Region, body.InstanceName), Request: body},
+	in := *body
+	return operation.Spec{Kind: "lightsail.create-instance", Target: lightsail.Target(in.Region, in.InstanceName),
+			Locks: []string{instanceLock(in.Region, in.InstanceName)}, Request: in},
 		func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
-			return ls.CreateInstance(ctx, run, body)
-		})
+			return ls.CreateInstance(ctx, run, in)
+		}, nil
 }
 
-type instanceInput struct {
-	AsyncInput
-	Body lightsail.InstanceInput
-}
-
-func (s *Server) lifecycle(verb string) func(context.Context, *instanceInput) (*OperationOutput, error) {
-	return func(ctx context.Context, in *instanceInput) (*OperationOutput, error) {
+func (s *Server) lifecycle(verb string) func(context.Context, *lightsail.InstanceInput) (operation.Spec, operation.Func, error) {
+	return func(ctx context.Context, body *lightsail.InstanceInput) (operation.Spec, operation.Func, error) {
 		ls := s.deps.Lightsail
-		body := in.Body
-		if err := ls.ValidateInstance(&body); err != nil {
-			return nil, err
+		if err := ls.ValidateInstance(body); err != nil {
+			return operation.Spec{}, nil, err
 		}
-		target := lightsail.Target(body.Region, body.InstanceName)
-		return s.do(ctx, in.AsyncInput, operation.Spec{Kind: "lightsail." + verb + "-instance", Target: target, Request: body},
+		in := *body
+		return operation.Spec{Kind: "lightsail." + verb + "-instance", Target: lightsail.Target(in.Region, in.InstanceName),
+				Locks: []string{instanceLock(in.Region, in.InstanceName)}, Request: in},
 			func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
-				return ls.Lifecycle(ctx, run, verb, body)
-			})
+				return ls.Lifecycle(ctx, run, verb, in)
+			}, nil
 	}
 }
 
-type staticIPInput struct {
-	AsyncInput
-	Body lightsail.StaticIPInput
-}
-
-func (s *Server) attachStaticIP(ctx context.Context, in *staticIPInput) (*OperationOutput, error) {
+func (s *Server) attachStaticIP(ctx context.Context, body *lightsail.StaticIPInput) (operation.Spec, operation.Func, error) {
 	ls := s.deps.Lightsail
-	body := in.Body
-	if err := ls.ValidateStaticIP(&body); err != nil {
-		return nil, err
+	if err := ls.ValidateStaticIP(body); err != nil {
+		return operation.Spec{}, nil, err
 	}
-	return s.do(ctx, in.AsyncInput, operation.Spec{Kind: "lightsail.attach-static-ip", Target: lightsail.Target(body.Region, body.InstanceName), Request: body},
+	in := *body
+	return operation.Spec{Kind: "lightsail.attach-static-ip", Target: lightsail.Target(in.Region, in.InstanceName),
+			Locks: []string{instanceLock(in.Region, in.InstanceName)}, Request: in},
 		func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
-			return ls.AttachStaticIP(ctx, run, body)
-		})
+			return ls.AttachStaticIP(ctx, run, in)
+		}, nil
 }
 
-type portsInput struct {
-	AsyncInput
-	Body lightsail.PortsInput
-}
-
-func (s *Server) ports(open bool) func(context.Context, *portsInput) (*OperationOutput, error) {
+func (s *Server) ports(open bool) func(context.Context, *lightsail.PortsInput) (operation.Spec, operation.Func, error) {
 	kind := "lightsail.close-ports"
 	if open {
 		kind = "lightsail.open-ports"
 	}
-	return func(ctx context.Context, in *portsInput) (*OperationOutput, error) {
+	return func(ctx context.Context, body *lightsail.PortsInput) (operation.Spec, operation.Func, error) {
 		ls := s.deps.Lightsail
-		body := in.Body
-		if err := ls.ValidatePorts(&body); err != nil {
-			return nil, err
+		if err := ls.ValidatePorts(body); err != nil {
+			return operation.Spec{}, nil, err
 		}
-		return s.do(ctx, in.AsyncInput, operation.Spec{Kind: kind, Target: lightsail.Target(body.Region, body.InstanceName), Request: body},
+		in := *body
+		return operation.Spec{Kind: kind, Target: lightsail.Target(in.Region, in.InstanceName),
+				Locks: []string{instanceLock(in.Region, in.InstanceName)}, Request: in},
 			func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
-				return ls.Ports(ctx, run, open, body)
-			})
+				return ls.Ports(ctx, run, open, in)
+			}, nil
 	}
 }
 

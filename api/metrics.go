@@ -2,6 +2,8 @@ package api
 
 import (
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -9,10 +11,12 @@ import (
 )
 
 type metrics struct {
-	registry   *prometheus.Registry
-	requests   *prometheus.CounterVec
-	duration   *prometheus.HistogramVec
-	operations *prometheus.CounterVec
+	registry     *prometheus.Registry
+	requests     *prometheus.CounterVec
+	duration     *prometheus.HistogramVec
+	operations   *prometheus.CounterVec
+	authFailures prometheus.Counter
+	auditDropped prometheus.Counter
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -29,7 +33,13 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Name: "fountain_operations_total", Help: "Finished operations by kind and status.",
 		}, []string{"kind", "status"}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.operations)
+	m.authFailures = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "fountain_auth_failures_total", Help: "Requests refused for a missing or wrong API token.",
+	})
+	m.auditDropped = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "fountain_audit_dropped_total", Help: "Audit entries not recorded (the write queue was full, or the store failed).",
+	})
+	reg.MustRegister(m.requests, m.duration, m.operations, m.authFailures, m.auditDropped)
 	// Process and Go metrics, unless the caller's registry has them already.
 	_ = reg.Register(collectors.NewGoCollector())
 	_ = reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -38,4 +48,10 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 
 func (s *Server) metricsHandler() http.Handler {
 	return promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})
+}
+
+// observe records one request.
+func (m *metrics) observe(method, route string, status int, d time.Duration) {
+	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
+	m.duration.WithLabelValues(method, route).Observe(d.Seconds())
 }

@@ -6,11 +6,16 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
-	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fountainai/fountain"
@@ -19,55 +24,193 @@ import (
 // maxBody bounds request bodies.
 const maxBody = 1 << 20
 
-// middleware wraps the mux: metrics and logs outermost, then auth, then the
-// audit log and idempotency for mutating calls.
-func (s *Server) middleware(next http.Handler) http.Handler {
-	h := s.idempotency(next)
-	h = s.audit(h)
-	h = s.auth(h)
-	return s.observe(h)
+// maxURI bounds the request target (path and query).
+const maxURI = 2048
+
+// ServeHTTP serves the API. In order: metrics and panic recovery for every
+// request; 414 for an over-long target; auth (only GET and HEAD of the
+// documentation and the health check are public); then, for a request that
+// matched no route, a problem and nothing else (no store is touched); for a
+// matched mutating route, the body is read once and checked (syntax,
+// duplicate keys, keys that differ from a field only in case), and the
+// audit log and idempotency apply.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &recorder{ResponseWriter: w}
+	route := "unmatched"
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			s.deps.Logger.Error("panic serving a request", "method", r.Method, "path", truncate(r.URL.Path, 200), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			if rec.status == 0 {
+				writeProblem(rec, &Problem{Status: 500, Code: fountain.EINTERNAL, Detail: "internal error"})
+			}
+		}
+		d := time.Since(start)
+		s.metrics.observe(r.Method, route, rec.status, d)
+		if s.deps.Logger.Enabled(r.Context(), slog.LevelDebug) {
+			s.deps.Logger.Debug("http", "method", r.Method, "route", route, "status", rec.status, "duration", d)
+		}
+	}()
+	if len(r.RequestURI) > maxURI || len(r.URL.Path) > maxURI {
+		writeProblem(rec, &Problem{Status: http.StatusRequestURITooLong, Code: codeURITooLong,
+			Detail: fmt.Sprintf("the request target is longer than %d bytes", maxURI)})
+		return
+	}
+	_, pattern := s.mux.Handler(r)
+	if !s.public(r, pattern) && !s.authorized(r) {
+		s.unauthorized(rec, r)
+		return
+	}
+	if pattern == "" {
+		s.unmatched(rec, r)
+		return
+	}
+	route = routePath(pattern)
+	if !mutating(r) {
+		s.mux.ServeHTTP(rec, r)
+		return
+	}
+	// An authenticated mutating call may wait for its operation (minutes):
+	// the server's read and write deadlines apply to the request itself,
+	// not to that wait.
+	rc := http.NewResponseController(rec)
+	body, p := s.readBody(r)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
+	info := &auditInfo{}
+	r = r.WithContext(context.WithValue(r.Context(), auditKey{}, info))
+	if p == nil {
+		p = s.checkBody(r, pattern, body)
+	}
+	if p != nil {
+		writeProblem(rec, p)
+	} else {
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		s.idempotent(rec, r, body, func(w http.ResponseWriter) { s.mux.ServeHTTP(w, r) })
+	}
+	s.audit(r, rec, info)
 }
 
-// publicPaths need no token: the health check and the documentation.
+// routePath is the path of a mux pattern ("POST /a/b" -> "/a/b").
+func routePath(pattern string) string {
+	if _, p, ok := strings.Cut(pattern, " "); ok {
+		return p
+	}
+	return pattern
+}
+
+// publicPaths need no token for GET and HEAD: the health check and the
+// documentation.
 var publicPaths = map[string]bool{
 	"/healthz": true, "/docs": true, "/docs/swagger-ui.css": true, "/docs/swagger-ui-bundle.js": true,
 	"/docs/LICENSE": true, "/docs/NOTICE": true,
 	"/openapi.json": true, "/openapi.yaml": true, "/openapi-3.0.json": true, "/openapi-3.0.yaml": true,
 }
 
-func public(path string) bool {
-	if publicPaths[path] {
+// public reports whether r needs no token: only reads of the public paths
+// and of the JSON schemas the document links to.
+func (s *Server) public(r *http.Request, pattern string) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	if publicPaths[r.URL.Path] {
 		return true
 	}
-	// JSON schemas of the documented types, linked from the document.
-	name, ok := strings.CutPrefix(path, "/schemas/")
+	name, ok := strings.CutPrefix(r.URL.Path, "/schemas/")
 	name, isJSON := strings.CutSuffix(name, ".json")
 	return ok && isJSON && name != "" && !strings.ContainsAny(name, "/.\\")
 }
 
-func (s *Server) auth(next http.Handler) http.Handler {
-	want := []byte(s.deps.Token)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if public(r.URL.Path) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || len(want) == 0 || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), want) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="fountain"`)
-			writeProblem(w, &Problem{Type: "about:blank", Title: "Unauthorized", Status: http.StatusUnauthorized, Code: fountain.EUNAUTHORIZED,
-				Detail: "a valid API token is required: send Authorization: Bearer TOKEN",
-				Hint:   "the token is FOUNTAIN_API_TOKEN, or the file api-token in the server's data directory"})
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+// authorized checks the bearer token in constant time. The scheme is
+// case-insensitive (RFC 9110).
+func (s *Server) authorized(r *http.Request) bool {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || len(s.token) == 0 {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), s.token) == 1
+}
+
+// unauthorized answers 401. Failed logins are counted and logged (at most
+// one line every 10 s, with how many were not logged), never stored.
+func (s *Server) unauthorized(w http.ResponseWriter, r *http.Request) {
+	s.metrics.authFailures.Inc()
+	if n, ok := s.authLog.allow(); ok {
+		s.deps.Logger.Warn("request without a valid API token", "method", r.Method, "path", truncate(r.URL.Path, 200),
+			"remote", r.RemoteAddr, "not_logged_since_last", n)
+	}
+	w.Header().Set("WWW-Authenticate", `Bearer realm="fountain"`)
+	writeProblem(w, &Problem{Status: http.StatusUnauthorized, Code: fountain.EUNAUTHORIZED,
+		Detail: "a valid API token is required: send Authorization: Bearer TOKEN",
+		Hint:   "the token is FOUNTAIN_API_TOKEN, or the file api-token in the server's data directory"})
+}
+
+// unmatched answers a request that matched no route: 405 with Allow when
+// the path exists with other methods, else 404. It touches no store.
+func (s *Server) unmatched(w http.ResponseWriter, r *http.Request) {
+	probe := &headerRecorder{header: http.Header{}}
+	s.mux.ServeHTTP(probe, r) // the mux's own 404 or 405, with Allow
+	if probe.status == http.StatusMethodNotAllowed {
+		allow := probe.header.Get("Allow")
+		w.Header().Set("Allow", allow)
+		writeProblem(w, &Problem{Status: http.StatusMethodNotAllowed, Code: codeMethodNotAllowed,
+			Detail: fmt.Sprintf("%s is not allowed on %s; allowed: %s", r.Method, truncate(r.URL.Path, 200), allow)})
+		return
+	}
+	writeProblem(w, &Problem{Status: http.StatusNotFound, Code: fountain.ENOTFOUND,
+		Detail: fmt.Sprintf("no route %s %s", r.Method, truncate(r.URL.Path, 200)), Hint: "see /docs for the routes"})
+}
+
+// headerRecorder keeps a response's status and headers and drops its body.
+type headerRecorder struct {
+	header http.Header
+	status int
+}
+
+func (h *headerRecorder) Header() http.Header         { return h.header }
+func (h *headerRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (h *headerRecorder) WriteHeader(status int)      { h.status = status }
+
+// readBody reads a mutating request's body once, bounded. A body that is
+// too large, arrives too slowly or stops arriving is a problem of its own
+// kind, never confused with the others.
+func (s *Server) readBody(r *http.Request) ([]byte, *Problem) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case err == nil:
+		return body, nil
+	case errors.As(err, &tooLarge):
+		return nil, &Problem{Status: http.StatusRequestEntityTooLarge, Code: codeTooLarge,
+			Detail: fmt.Sprintf("the request body is larger than %d bytes", maxBody)}
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return nil, &Problem{Status: http.StatusRequestTimeout, Code: codeTimeout, Detail: "the request body did not arrive in time"}
+	default:
+		return nil, &Problem{Status: http.StatusBadRequest, Code: fountain.EBADREQUEST, Detail: "the request body ended early: the client went away"}
+	}
+}
+
+func mutating(r *http.Request) bool {
+	return r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions
 }
 
 func writeProblem(w http.ResponseWriter, p *Problem) {
+	if p.Type == "" {
+		p.Type = "about:blank"
+	}
+	if p.Title == "" {
+		p.Title = http.StatusText(p.Status)
+	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(p.Status)
-	_ = json.NewEncoder(w).Encode(p)
+	b, _ := jsonMarshal(p)
+	_, _ = w.Write(b)
 }
 
 // recorder captures a response's status (and, when asked, its body).
@@ -104,33 +247,6 @@ func (r *recorder) Flush() {
 // Unwrap gives http.ResponseController the underlying writer.
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
-// observe records metrics and a debug log line. It makes the one request
-// that every layer below passes on unchanged, so that the route the mux
-// matched (r.Pattern) is visible here afterwards, and the audit details
-// the handlers set travel in its context.
-func (s *Server) observe(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		rec := &recorder{ResponseWriter: w}
-		r = r.WithContext(context.WithValue(r.Context(), auditKey{}, &auditInfo{}))
-		next.ServeHTTP(rec, r)
-		route := r.Pattern
-		if route == "" {
-			route = "unmatched"
-		} else if _, p, ok := strings.Cut(route, " "); ok {
-			route = p
-		}
-		d := time.Since(start)
-		s.metrics.requests.WithLabelValues(r.Method, route, strconv.Itoa(rec.status)).Inc()
-		s.metrics.duration.WithLabelValues(r.Method, route).Observe(d.Seconds())
-		s.deps.Logger.Debug("http", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", d)
-	})
-}
-
-func mutating(r *http.Request) bool {
-	return r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions
-}
-
 type auditInfo struct {
 	target, operationID string
 }
@@ -149,116 +265,136 @@ func setAuditOperation(ctx context.Context, id string) {
 	}
 }
 
-// audit appends an entry for every mutating call, whatever its outcome.
-func (s *Server) audit(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !mutating(r) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		info, _ := r.Context().Value(auditKey{}).(*auditInfo)
-		if info == nil {
-			info = &auditInfo{}
-		}
-		rec := &recorder{ResponseWriter: w}
-		next.ServeHTTP(rec, r)
-		outcome := "succeeded"
-		switch {
-		case rec.status == http.StatusAccepted:
-			outcome = "accepted"
-		case rec.status >= 500:
-			outcome = "failed"
-		case rec.status >= 400:
-			outcome = "rejected"
-		}
-		if rec.Header().Get("Idempotent-Replayed") == "true" {
-			outcome = "replayed"
-		}
-		if info.operationID == "" {
-			info.operationID = rec.Header().Get("Fountain-Operation-Id")
-		}
-		e := &fountain.AuditEntry{Method: r.Method, Route: r.URL.Path, Target: info.target, Outcome: outcome,
-			StatusCode: rec.status, OperationID: info.operationID}
-		if err := s.deps.Store.AppendAudit(context.WithoutCancel(r.Context()), e); err != nil {
-			s.deps.Logger.Error("append audit", "err", err)
-		}
-	})
+// audit queues an entry for an authenticated mutating call, whatever its
+// outcome. The queue never makes the caller wait; a full queue drops the
+// entry, counted and logged.
+func (s *Server) audit(r *http.Request, rec *recorder, info *auditInfo) {
+	outcome := "succeeded"
+	switch {
+	case rec.Header().Get("Idempotent-Replayed") == "true":
+		outcome = "replayed"
+	case rec.status == http.StatusAccepted:
+		outcome = "accepted"
+	case rec.status >= 500:
+		outcome = "failed"
+	case rec.status >= 400:
+		outcome = "rejected"
+	}
+	if info.operationID == "" {
+		info.operationID = rec.Header().Get("Fountain-Operation-Id")
+	}
+	e := &fountain.AuditEntry{Method: r.Method, Route: r.URL.Path, Target: info.target, Outcome: outcome,
+		StatusCode: rec.status, OperationID: info.operationID}
+	if err := s.deps.Store.AppendAudit(r.Context(), e); err != nil {
+		s.auditFailed(err)
+	}
 }
 
-// idempotency makes a POST with an Idempotency-Key safe to retry: the first
-// response is stored for 24 h and replayed; the same key with another
-// request answers 422; a key whose first request is still being served
-// answers 409. Answers that say nothing final (5xx, a conflict, a client
-// that went away) are not stored: the retry runs again.
-func (s *Server) idempotency(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key := r.Header.Get("Idempotency-Key")
-		if key == "" || r.Method != http.MethodPost {
-			next.ServeHTTP(w, r)
-			return
-		}
-		if len(key) > 255 {
-			writeProblem(w, &Problem{Type: "about:blank", Title: "Bad Request", Status: 400, Code: fountain.EBADREQUEST, Detail: "Idempotency-Key is longer than 255 characters"})
-			return
-		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-		if err != nil {
-			writeProblem(w, &Problem{Type: "about:blank", Title: "Request Entity Too Large", Status: 413, Code: fountain.EBADREQUEST, Detail: "request body too large"})
-			return
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		sum := sha256.New()
-		sum.Write([]byte(r.Method + " " + r.URL.Path + "?" + r.URL.RawQuery + "\n" + r.Header.Get("Prefer") + "\n"))
-		sum.Write(body)
-		hash := hex.EncodeToString(sum.Sum(nil))
-		storeKey := r.URL.Path + " " + key
-		stored, fresh, err := s.deps.Store.ReserveIdempotencyKey(r.Context(), storeKey, hash)
-		if err != nil {
-			s.deps.Logger.Error("idempotency key", "err", err)
-			writeProblem(w, &Problem{Type: "about:blank", Title: "Internal Server Error", Status: 500, Code: fountain.EINTERNAL, Detail: "could not check the Idempotency-Key"})
-			return
-		}
-		if !fresh {
-			switch {
-			case stored.RequestHash != hash:
-				writeProblem(w, &Problem{Type: "about:blank", Title: "Unprocessable Entity", Status: 422, Code: fountain.EINVALID,
-					Detail: "this Idempotency-Key was already used with a different request; use a new key for a new request"})
-			case stored.StatusCode == 0:
-				writeProblem(w, &Problem{Type: "about:blank", Title: "Conflict", Status: 409, Code: fountain.ECONFLICT,
-					Detail: "a request with this Idempotency-Key is still being served; retry later"})
-			default:
-				for k, v := range stored.Header {
-					w.Header()[k] = v
-				}
-				w.Header().Set("Idempotent-Replayed", "true")
-				w.WriteHeader(stored.StatusCode)
-				_, _ = w.Write(stored.Body)
+func (s *Server) auditFailed(err error) {
+	s.metrics.auditDropped.Inc()
+	if n, ok := s.auditLog.allow(); ok {
+		s.deps.Logger.Error("an audit entry was not recorded", "err", err, "not_logged_since_last", n)
+	}
+}
+
+// idempotent makes a POST with an Idempotency-Key safe to retry: the first
+// response is stored for 24 h and replayed; the same key with a request of
+// another meaning answers 422 (the same JSON with other whitespace or key
+// order is the same request); a key whose first request is still being
+// served answers 409. Answers that say nothing final (5xx, a conflict, a
+// client that went away) are not stored: the retry runs again.
+func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, body []byte, serve func(http.ResponseWriter)) {
+	key := r.Header.Get("Idempotency-Key")
+	if key == "" || r.Method != http.MethodPost {
+		serve(w)
+		return
+	}
+	if len(key) > 255 {
+		writeProblem(w, &Problem{Status: 400, Code: fountain.EBADREQUEST, Detail: "Idempotency-Key is longer than 255 characters"})
+		return
+	}
+	sum := sha256.New()
+	sum.Write([]byte(r.Method + " " + r.URL.Path + "?" + r.URL.RawQuery + "\n" + r.Header.Get("Prefer") + "\n"))
+	sum.Write(canonicalJSON(body))
+	hash := hex.EncodeToString(sum.Sum(nil))
+	storeKey := r.URL.Path + " " + key
+	stored, fresh, err := s.deps.Store.ReserveIdempotencyKey(r.Context(), storeKey, hash)
+	if err != nil {
+		s.deps.Logger.Error("idempotency key", "err", err)
+		writeProblem(w, &Problem{Status: 500, Code: fountain.EINTERNAL, Detail: "could not check the Idempotency-Key"})
+		return
+	}
+	if !fresh {
+		switch {
+		case stored.RequestHash != hash:
+			writeProblem(w, &Problem{Status: 422, Code: fountain.EINVALID,
+				Detail: "this Idempotency-Key was already used with a different request; use a new key for a new request"})
+		case stored.StatusCode == 0:
+			writeProblem(w, &Problem{Status: 409, Code: fountain.ECONFLICT,
+				Detail: "a request with this Idempotency-Key is still being served; retry later"})
+		default:
+			for k, v := range stored.Header {
+				w.Header()[k] = v
 			}
-			return
+			w.Header().Set("Idempotent-Replayed", "true")
+			w.WriteHeader(stored.StatusCode)
+			_, _ = w.Write(stored.Body)
 		}
-		rec := &recorder{ResponseWriter: w, body: &bytes.Buffer{}}
-		next.ServeHTTP(rec, r)
-		ctx := context.WithoutCancel(r.Context())
-		if !final(rec.status) {
-			if err := s.deps.Store.ReleaseIdempotencyKey(ctx, storeKey); err != nil {
-				s.deps.Logger.Error("release idempotency key", "err", err)
-			}
-			return
+		return
+	}
+	rec := &recorder{ResponseWriter: w, body: &bytes.Buffer{}}
+	serve(rec)
+	ctx := context.WithoutCancel(r.Context())
+	if !final(rec.status) {
+		if err := s.deps.Store.ReleaseIdempotencyKey(ctx, storeKey); err != nil {
+			s.deps.Logger.Error("release idempotency key", "err", err)
 		}
-		keep := http.Header{}
-		for _, k := range []string{"Content-Type", "Location", "Fountain-Operation-Id"} {
-			if v := rec.Header().Values(k); len(v) > 0 {
-				keep[k] = v
-			}
+		return
+	}
+	keep := http.Header{}
+	for _, k := range []string{"Content-Type", "Location", "Fountain-Operation-Id"} {
+		if v := rec.Header().Values(k); len(v) > 0 {
+			keep[k] = v
 		}
-		if err := s.deps.Store.SaveIdempotentResponse(ctx, storeKey, rec.status, keep, rec.body.Bytes()); err != nil {
-			s.deps.Logger.Error("save idempotent response", "err", err)
-		}
-	})
+	}
+	if err := s.deps.Store.SaveIdempotentResponse(ctx, storeKey, rec.status, keep, rec.body.Bytes()); err != nil {
+		s.deps.Logger.Error("save idempotent response", "err", err)
+	}
 }
 
 // final reports whether an answer is worth replaying for a retried request.
 func final(status int) bool {
 	return status != 0 && status < 500 && status != http.StatusConflict && status != 499 &&
 		status != http.StatusTooManyRequests && status != http.StatusRequestTimeout
+}
+
+// limiter lets one event through per interval and counts the others.
+type limiter struct {
+	mu       sync.Mutex
+	every    time.Duration
+	last     time.Time
+	withheld int
+}
+
+// allow reports whether to log now, and how many events were withheld
+// since the last one logged.
+func (l *limiter) allow() (int, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	if !l.last.IsZero() && now.Sub(l.last) < l.every {
+		l.withheld++
+		return 0, false
+	}
+	n := l.withheld
+	l.last, l.withheld = now, 0
+	return n, true
+}
+
+// truncate cuts s to at most n bytes, marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…(" + strconv.Itoa(len(s)) + " bytes)"
 }

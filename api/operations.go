@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -11,12 +12,17 @@ import (
 	"github.com/fountainai/fountain/operation"
 )
 
-// register adds a huma operation whose errors all become Problems.
-func register[I, O any](api huma.API, op huma.Operation, h func(context.Context, *I) (*O, error)) {
-	huma.Register(api, op, func(ctx context.Context, in *I) (*O, error) {
+// register adds a huma operation whose errors all become Problems. The
+// internal cause of a 5xx answer is logged (it is never shown).
+func register[I, O any](s *Server, op huma.Operation, h func(context.Context, *I) (*O, error)) {
+	huma.Register(s.api, op, func(ctx context.Context, in *I) (*O, error) {
 		out, err := h(ctx, in)
 		if err != nil {
-			return nil, problemFrom(err)
+			p := problemFrom(err)
+			if pr, ok := p.(*Problem); ok && pr.Status >= 500 {
+				s.deps.Logger.Error("request failed", "operation", op.OperationID, "status", pr.Status, "err", err)
+			}
+			return nil, p
 		}
 		return out, nil
 	})
@@ -25,7 +31,7 @@ func register[I, O any](api huma.API, op huma.Operation, h func(context.Context,
 // AsyncInput is embedded in every mutating route's input.
 type AsyncInput struct {
 	Prefer         string `header:"Prefer" required:"false" doc:"Send respond-async to get 202 Accepted with Location: /operations/{id} at once instead of waiting for the outcome."`
-	IdempotencyKey string `header:"Idempotency-Key" required:"false" maxLength:"255" doc:"A key that makes a retried POST return the stored result instead of acting twice (kept 24 h). The same key with a different body answers 422."`
+	IdempotencyKey string `header:"Idempotency-Key" required:"false" maxLength:"255" doc:"A key that makes a retried POST return the stored result instead of acting twice (kept 24 h). The same key with a different request answers 422."`
 }
 
 func (a AsyncInput) async() bool {
@@ -35,6 +41,28 @@ func (a AsyncInput) async() bool {
 		}
 	}
 	return false
+}
+
+// mutationInput is the input of a mutating route: the async and
+// idempotency headers, and a JSON body.
+type mutationInput[B any] struct {
+	AsyncInput
+	Body B
+}
+
+// mutation registers a mutating route. prepare validates the body without
+// I/O (anything that touches a host or a cloud belongs in the operation)
+// and returns the operation to start and its work; a rejected body never
+// starts one.
+func mutation[B any](s *Server, op huma.Operation, prepare func(ctx context.Context, body *B) (operation.Spec, operation.Func, error)) {
+	op.Method = http.MethodPost
+	register(s, op, func(ctx context.Context, in *mutationInput[B]) (*OperationOutput, error) {
+		spec, fn, err := prepare(ctx, &in.Body)
+		if err != nil {
+			return nil, err
+		}
+		return s.do(ctx, in.AsyncInput, spec, fn)
+	})
 }
 
 // OperationResult is the answer of a mutating call.
@@ -82,8 +110,8 @@ func (s *Server) do(ctx context.Context, a AsyncInput, spec operation.Spec, fn o
 }
 
 type listOperationsInput struct {
-	Kind   string `query:"kind" doc:"Only operations of this kind, e.g. lightsail.create-instance."`
-	Target string `query:"target" doc:"Only operations on this target, e.g. eu-central-1/web-1."`
+	Kind   string `query:"kind" maxLength:"128" doc:"Only operations of this kind, e.g. lightsail.create-instance."`
+	Target string `query:"target" maxLength:"512" doc:"Only operations on this target, e.g. eu-central-1/web-1."`
 	Status string `query:"status" enum:"pending,running,succeeded,failed,cancelled,interrupted," doc:"Only operations in this status."`
 	Limit  int    `query:"limit" minimum:"0" maximum:"1000" doc:"At most this many (default 100)."`
 }
@@ -128,4 +156,38 @@ func (s *Server) cancelOperation(ctx context.Context, in *operationIDInput) (*op
 		return nil, err
 	}
 	return &operationOutput{Body: op}, nil
+}
+
+// LogLine is one line of an operation's output.
+type LogLine struct {
+	Seq  int64     `json:"seq" doc:"The event number (the SSE id)."`
+	Time time.Time `json:"time" doc:"When the line was written."`
+	Step int       `json:"step" doc:"The index of the step it belongs to in the operation's steps (-1: none)."`
+	Line string    `json:"line" doc:"The line (secrets redacted)."`
+}
+
+// OperationLog is the whole output of an operation.
+type OperationLog struct {
+	OperationID string                   `json:"operation_id" doc:"Operation id."`
+	Status      fountain.OperationStatus `json:"status" doc:"The operation's status when the log was read."`
+	Steps       []fountain.Step          `json:"steps" doc:"The operation's steps, for the step index of each line."`
+	Lines       []LogLine                `json:"lines" doc:"Every line of output, in order."`
+}
+
+type operationLogOutput struct {
+	Body OperationLog
+}
+
+func (s *Server) operationLog(ctx context.Context, in *operationIDInput) (*operationLogOutput, error) {
+	op, lines, err := s.deps.Runner.Log(ctx, in.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := &operationLogOutput{}
+	out.Body.OperationID, out.Body.Status, out.Body.Steps = op.ID, op.Status, op.Steps
+	out.Body.Lines = make([]LogLine, 0, len(lines))
+	for _, l := range lines {
+		out.Body.Lines = append(out.Body.Lines, LogLine{Seq: l.Seq, Time: l.Time, Step: l.StepIndex, Line: l.Line})
+	}
+	return out, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"regexp"
 	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -42,6 +43,16 @@ func (p *Problem) ContentType(ct string) string {
 	return ct
 }
 
+// Codes of problems that the HTTP layer itself answers, besides the
+// domain's codes.
+const (
+	codeMethodNotAllowed     = "method_not_allowed"
+	codeUnsupportedMediaType = "unsupported_media_type"
+	codeTooLarge             = "too_large"
+	codeURITooLong           = "uri_too_long"
+	codeTimeout              = "timeout"
+)
+
 // statusByCode is the one table from error code to HTTP status.
 var statusByCode = map[string]int{
 	fountain.EINVALID:      http.StatusUnprocessableEntity,
@@ -53,6 +64,12 @@ var statusByCode = map[string]int{
 	fountain.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	fountain.ECANCELLED:    http.StatusConflict,
 	fountain.EINTERNAL:     http.StatusInternalServerError,
+
+	codeMethodNotAllowed:     http.StatusMethodNotAllowed,
+	codeUnsupportedMediaType: http.StatusUnsupportedMediaType,
+	codeTooLarge:             http.StatusRequestEntityTooLarge,
+	codeURITooLong:           http.StatusRequestURITooLong,
+	codeTimeout:              http.StatusRequestTimeout,
 }
 
 // codeByStatus maps huma's own errors (validation, parsing) back to codes.
@@ -76,7 +93,7 @@ func StatusOf(code string) int {
 func init() {
 	// Every error huma writes (validation, bad JSON, ...) is a Problem too.
 	huma.NewError = func(status int, msg string, errs ...error) huma.StatusError {
-		p := &Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: msg, Code: codeByStatus(status)}
+		p := &Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: cutMessage(msg), Code: codeByStatus(status)}
 		for _, e := range errs {
 			if e == nil {
 				continue
@@ -93,9 +110,19 @@ func init() {
 						detail.Message = "is required"
 					}
 				}
+				// Type errors in the API's words, not Go's.
+				if m := goTypeError.FindStringSubmatch(detail.Message); m != nil {
+					detail.Location = "body." + m[4]
+					detail.Message = "expected " + apiType(m[5]) + ", got " + m[1]
+					if m[2] != "" {
+						detail.Message += " " + m[2]
+					}
+				}
+				detail.Message = cutMessage(detail.Message)
+				detail.Location = truncate(detail.Location, 200)
 				p.Errors = append(p.Errors, &detail)
 			} else {
-				p.Errors = append(p.Errors, &huma.ErrorDetail{Message: e.Error()})
+				p.Errors = append(p.Errors, &huma.ErrorDetail{Message: cutMessage(e.Error())})
 			}
 		}
 		if status == http.StatusUnprocessableEntity && len(p.Errors) > 0 {
@@ -103,10 +130,46 @@ func init() {
 			for _, d := range p.Errors {
 				parts = append(parts, strings.TrimPrefix(d.Location, "body.")+": "+d.Message)
 			}
-			p.Detail = msg + ": " + strings.Join(parts, "; ")
+			p.Detail = truncate(msg+": "+strings.Join(parts, "; "), maxMessage)
 		}
 		return p
 	}
+}
+
+// goTypeError is how Go's JSON decoder describes a value of the wrong type.
+var goTypeError = regexp.MustCompile(`^json: cannot unmarshal (\w+)(?: (\S+))? into Go struct field (\w+)\.(\S+) of type (\S+)$`)
+
+// apiType names a Go type in JSON Schema's words.
+func apiType(goType string) string {
+	switch {
+	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "uint"):
+		return "integer"
+	case strings.HasPrefix(goType, "float"):
+		return "number"
+	case goType == "string":
+		return "string"
+	case goType == "bool":
+		return "boolean"
+	case strings.HasPrefix(goType, "[]"):
+		return "array"
+	}
+	return "object"
+}
+
+// longQuoted is a quoted value too long to echo.
+var longQuoted = regexp.MustCompile(`"[^"]{64}[^"]+"`)
+
+// maxMessage bounds a message in a problem.
+const maxMessage = 1024
+
+// cutMessage keeps echoed values short: a quoted value is cut to a
+// prefix, and the whole message to maxMessage bytes.
+func cutMessage(msg string) string {
+	if len(msg) < 80 {
+		return msg
+	}
+	msg = longQuoted.ReplaceAllStringFunc(msg, func(q string) string { return q[:60] + `…"` })
+	return truncate(msg, maxMessage)
 }
 
 // problemFrom turns any error into a Problem. Internal details of errors
@@ -121,12 +184,12 @@ func problemFrom(err error) error {
 	}
 	code := fountain.ErrorCode(err)
 	status := StatusOf(code)
-	p = &Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Code: code, Detail: fountain.ErrorMessage(err)}
+	p = &Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Code: code, Detail: cutMessage(fountain.ErrorMessage(err))}
 	var fe *fountain.Error
 	if errors.As(err, &fe) {
 		p.Hint = fe.Hint
 		if fe.Field != "" {
-			p.Errors = []*huma.ErrorDetail{{Location: "body." + fe.Field, Message: fe.Message}}
+			p.Errors = []*huma.ErrorDetail{{Location: "body." + fe.Field, Message: cutMessage(fe.Message)}}
 		}
 	}
 	return p

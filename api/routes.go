@@ -1,9 +1,13 @@
 package api
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/fountainai/fountain"
+	"github.com/fountainai/fountain/deploy"
 )
 
 // routes lists every route of the API.
@@ -12,20 +16,22 @@ func (s *Server) routes(mux *http.ServeMux) {
 	lightsailTag := []string{"Lightsail"}
 	opsTag := []string{"Operations"}
 	sysTag := []string{"System"}
+	servicesTag := []string{"Services"}
+	sshTag := []string{"SSH"}
 
 	// System.
-	register(s.api, huma.Operation{OperationID: "healthz", Method: http.MethodGet, Path: "/healthz", Tags: sysTag, Security: public,
+	register(s, huma.Operation{OperationID: "healthz", Method: http.MethodGet, Path: "/healthz", Tags: sysTag, Security: public,
 		Summary: "Health check", Description: "Answers 200 while the server runs. Needs no token."}, s.healthz)
-	register(s.api, huma.Operation{OperationID: "get-sandbox", Method: http.MethodGet, Path: "/sandbox", Tags: sysTag,
+	register(s, huma.Operation{OperationID: "get-sandbox", Method: http.MethodGet, Path: "/sandbox", Tags: sysTag,
 		Summary: "Sandbox status", Description: "In sandbox mode: the local registry, the sandbox SSH key and user, and the local hosts behind sandbox instances. 404 otherwise."}, s.sandboxStatus)
-	register(s.api, huma.Operation{OperationID: "list-audit", Method: http.MethodGet, Path: "/audit", Tags: sysTag,
+	register(s, huma.Operation{OperationID: "list-audit", Method: http.MethodGet, Path: "/audit", Tags: sysTag,
 		Summary: "Audit log", Description: "Every mutating call and every operation's end, newest first. Never holds secrets."}, s.listAudit)
 	mux.Handle("GET /metrics", s.metricsHandler())
 	mux.HandleFunc("GET /docs", serveDocs)
 	mux.HandleFunc("GET /docs/{file}", serveDocs)
 
 	// Lightsail instances.
-	register(s.api, huma.Operation{OperationID: "create-instance", Method: http.MethodPost, Path: "/aws/lightsail/create-instance", Tags: lightsailTag,
+	mutation(s, huma.Operation{OperationID: "create-instance", Path: "/aws/lightsail/create-instance", Tags: lightsailTag,
 		Summary: "Create a Lightsail instance",
 		Description: "Creates an instance, idempotently: an instance of the same name with the same blueprint, bundle and zone answers success with changed=false; " +
 			"one with other settings answers 409. Optionally attaches a static IP and waits until the instance runs and SSH answers. Reports the monthly price it adds."}, s.createInstance)
@@ -35,32 +41,62 @@ func (s *Server) routes(mux *http.ServeMux) {
 		{"reboot", "Reboot an instance", "Reboots a running instance (it keeps its disk and IP). A stopped instance answers 409."},
 		{"delete", "Delete an instance", "Deletes an instance and its disk. Deleting a missing instance changes nothing."},
 	} {
-		register(s.api, huma.Operation{OperationID: v.verb + "-instance", Method: http.MethodPost, Path: "/aws/lightsail/" + v.verb + "-instance",
+		mutation(s, huma.Operation{OperationID: v.verb + "-instance", Path: "/aws/lightsail/" + v.verb + "-instance",
 			Tags: lightsailTag, Summary: v.summary, Description: v.desc}, s.lifecycle(v.verb))
 	}
-	register(s.api, huma.Operation{OperationID: "list-instances", Method: http.MethodGet, Path: "/aws/lightsail/instances", Tags: lightsailTag,
+	register(s, huma.Operation{OperationID: "list-instances", Method: http.MethodGet, Path: "/aws/lightsail/instances", Tags: lightsailTag,
 		Summary: "List instances", Description: "The region's instances with state, addresses, plan, open ports and monthly price."}, s.listInstances)
-	register(s.api, huma.Operation{OperationID: "get-instance", Method: http.MethodGet, Path: "/aws/lightsail/instances/{name}", Tags: lightsailTag,
+	register(s, huma.Operation{OperationID: "get-instance", Method: http.MethodGet, Path: "/aws/lightsail/instances/{name}", Tags: lightsailTag,
 		Summary: "Show an instance", Description: "One instance, with its SSH host keys (algorithm and SHA256 fingerprint) from GetInstanceAccessDetails, for pinning."}, s.getInstance)
-	register(s.api, huma.Operation{OperationID: "attach-static-ip", Method: http.MethodPost, Path: "/aws/lightsail/attach-static-ip", Tags: lightsailTag,
+	mutation(s, huma.Operation{OperationID: "attach-static-ip", Path: "/aws/lightsail/attach-static-ip", Tags: lightsailTag,
 		Summary: "Attach a static IP", Description: "Allocates the static IP if it does not exist and attaches it to the instance; already attached changes nothing."}, s.attachStaticIP)
-	register(s.api, huma.Operation{OperationID: "open-ports", Method: http.MethodPost, Path: "/aws/lightsail/open-ports", Tags: lightsailTag,
+	mutation(s, huma.Operation{OperationID: "open-ports", Path: "/aws/lightsail/open-ports", Tags: lightsailTag,
 		Summary: "Open public ports", Description: "Opens a port range in the instance's firewall (OpenInstancePublicPorts; never PutInstancePublicPorts, which would close port 22). Already open changes nothing."}, s.ports(true))
-	register(s.api, huma.Operation{OperationID: "close-ports", Method: http.MethodPost, Path: "/aws/lightsail/close-ports", Tags: lightsailTag,
+	mutation(s, huma.Operation{OperationID: "close-ports", Path: "/aws/lightsail/close-ports", Tags: lightsailTag,
 		Summary: "Close public ports", Description: "Closes a port range in the instance's firewall. Already closed changes nothing."}, s.ports(false))
-	register(s.api, huma.Operation{OperationID: "list-bundles", Method: http.MethodGet, Path: "/aws/lightsail/bundles", Tags: lightsailTag,
+	register(s, huma.Operation{OperationID: "list-bundles", Method: http.MethodGet, Path: "/aws/lightsail/bundles", Tags: lightsailTag,
 		Summary: "List bundles (plans)", Description: "The region's instance plans with monthly price, CPU, RAM, disk and transfer."}, s.listBundles)
-	register(s.api, huma.Operation{OperationID: "list-blueprints", Method: http.MethodGet, Path: "/aws/lightsail/blueprints", Tags: lightsailTag,
+	register(s, huma.Operation{OperationID: "list-blueprints", Method: http.MethodGet, Path: "/aws/lightsail/blueprints", Tags: lightsailTag,
 		Summary: "List blueprints (images)", Description: "The region's instance images."}, s.listBlueprints)
-	register(s.api, huma.Operation{OperationID: "get-cost", Method: http.MethodGet, Path: "/aws/lightsail/cost", Tags: lightsailTag,
+	register(s, huma.Operation{OperationID: "get-cost", Method: http.MethodGet, Path: "/aws/lightsail/cost", Tags: lightsailTag,
 		Summary: "Monthly cost", Description: "The monthly cost of what exists in the region: each instance's bundle price and unattached static IPs, per resource and in total."}, s.cost)
 
+	// Deploys onto hosts over SSH.
+	mutation(s, huma.Operation{OperationID: "deploy-docker-app", Path: "/services/deploy-docker-app", Tags: servicesTag,
+		Summary: "Deploy a Docker app",
+		Description: "Pulls an image (from GHCR, say) and runs it on a host over SSH, as the design's call does: {instance_ip, docker_image, ssh_key_path}. " +
+			"Docker is installed if missing. Decided by digest and spec: an app already running the registry's image with the same settings is left alone (changed=false, nothing restarted); " +
+			"a re-pushed tag is noticed. A new container replaces the old one only if it proves healthy; otherwise the old one is restored and the operation fails with the new one's last log lines. " +
+			"The previous version is kept stopped for rollback. dry_run reports the plan and changes nothing."}, s.deployDockerApp)
+	mutation(s, huma.Operation{OperationID: "rollback-docker-app", Path: "/services/rollback-docker-app", Tags: servicesTag,
+		Summary: "Roll a Docker app back", Description: "Swaps the app back to its previous version (kept stopped on the host since the last deploy), health-gated. Rolling back again returns to where it was."},
+		s.appAction("deploy.rollback-docker-app", func(d Deployer) func(context.Context, fountain.Recorder, *deploy.Host, deploy.AppInput) (fountain.Outcome, error) {
+			return d.RollbackDockerApp
+		}))
+	mutation(s, huma.Operation{OperationID: "remove-docker-app", Path: "/services/remove-docker-app", Tags: servicesTag,
+		Summary: "Remove a Docker app", Description: "Stops and removes the app's container and its previous version. Images stay on the host. Removing an app that is not there changes nothing."},
+		s.appAction("deploy.remove-docker-app", func(d Deployer) func(context.Context, fountain.Recorder, *deploy.Host, deploy.AppInput) (fountain.Outcome, error) {
+			return d.RemoveDockerApp
+		}))
+	register(s, huma.Operation{OperationID: "list-docker-apps", Method: http.MethodGet, Path: "/services/docker-apps", Tags: servicesTag,
+		Summary: "List Docker apps on a host", Description: "The containers Fountain runs on the host (over SSH): image, digest, state, health, uptime, ports."}, s.listDockerApps)
+	register(s, huma.Operation{OperationID: "docker-app-logs", Method: http.MethodGet, Path: "/services/docker-app-logs", Tags: servicesTag,
+		Summary: "A Docker app's last lines", Description: "The last lines (stdout and stderr) of an app's container on a host, over SSH."}, s.dockerAppLogs)
+
+	// SSH host keys.
+	register(s, huma.Operation{OperationID: "list-host-keys", Method: http.MethodGet, Path: "/ssh/host-keys", Tags: sshTag,
+		Summary: "Trusted SSH host keys", Description: "The host keys Fountain verifies hosts against: pinned from Lightsail for its instances, else the first key seen (trust on first use)."}, s.listHostKeys)
+	mutation(s, huma.Operation{OperationID: "forget-host-key", Path: "/ssh/forget-host-key", Tags: sshTag,
+		Summary: "Forget a host's SSH keys", Description: "Forgets the keys trusted for a host, e.g. after the instance behind an address was replaced. The next connection pins Lightsail's keys, or trusts the first key seen."}, s.forgetHostKey)
+
 	// Operations.
-	register(s.api, huma.Operation{OperationID: "list-operations", Method: http.MethodGet, Path: "/operations", Tags: opsTag,
+	register(s, huma.Operation{OperationID: "list-operations", Method: http.MethodGet, Path: "/operations", Tags: opsTag,
 		Summary: "List operations", Description: "Recorded operations, newest first."}, s.listOperations)
-	register(s.api, huma.Operation{OperationID: "get-operation", Method: http.MethodGet, Path: "/operations/{id}", Tags: opsTag,
+	register(s, huma.Operation{OperationID: "get-operation", Method: http.MethodGet, Path: "/operations/{id}", Tags: opsTag,
 		Summary: "Show an operation", Description: "One operation with its steps, live while it runs."}, s.getOperation)
-	register(s.api, huma.Operation{OperationID: "cancel-operation", Method: http.MethodPost, Path: "/operations/{id}/cancel", Tags: opsTag,
+	register(s, huma.Operation{OperationID: "get-operation-log", Method: http.MethodGet, Path: "/operations/{id}/log", Tags: opsTag,
+		Summary: "An operation's whole output", Description: "Every line of output of the operation, in order, with the step each belongs to (secrets redacted). Lines are stored as they come, so nothing is lost if Fountain stops."}, s.operationLog)
+	register(s, huma.Operation{OperationID: "cancel-operation", Method: http.MethodPost, Path: "/operations/{id}/cancel", Tags: opsTag,
 		Summary: "Cancel an operation", Description: "Stops a running operation at its current step; it ends as cancelled. An operation that already ended answers 409."}, s.cancelOperation)
 	s.registerEvents()
 }

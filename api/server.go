@@ -13,6 +13,8 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"time"
+
 	"github.com/fountainai/fountain"
 	"github.com/fountainai/fountain/lightsail"
 	"github.com/fountainai/fountain/operation"
@@ -32,23 +34,38 @@ type Store interface {
 	ReleaseIdempotencyKey(ctx context.Context, key string) error
 }
 
-// Lightsail is the Lightsail adapter as the API uses it.
-type Lightsail interface {
+// Instances is the Lightsail instance family as the API uses it.
+type Instances interface {
 	DefaultRegion() string
 	ValidateCreate(in *lightsail.CreateInstanceInput) error
 	CheckCatalogue(ctx context.Context, in *lightsail.CreateInstanceInput) error
-	CreateInstance(ctx context.Context, run lightsail.Stepper, in lightsail.CreateInstanceInput) (operation.Outcome, error)
+	CreateInstance(ctx context.Context, run fountain.Recorder, in lightsail.CreateInstanceInput) (fountain.Outcome, error)
 	ValidateInstance(in *lightsail.InstanceInput) error
-	Lifecycle(ctx context.Context, run lightsail.Stepper, verb string, in lightsail.InstanceInput) (operation.Outcome, error)
+	Lifecycle(ctx context.Context, run fountain.Recorder, verb string, in lightsail.InstanceInput) (fountain.Outcome, error)
 	ListInstances(ctx context.Context, region string) ([]lightsail.Instance, error)
 	GetInstance(ctx context.Context, region, name string) (lightsail.Instance, error)
+}
+
+// Network is the Lightsail networking family: static IPs and ports.
+type Network interface {
 	ValidateStaticIP(in *lightsail.StaticIPInput) error
-	AttachStaticIP(ctx context.Context, run lightsail.Stepper, in lightsail.StaticIPInput) (operation.Outcome, error)
+	AttachStaticIP(ctx context.Context, run fountain.Recorder, in lightsail.StaticIPInput) (fountain.Outcome, error)
 	ValidatePorts(in *lightsail.PortsInput) error
-	Ports(ctx context.Context, run lightsail.Stepper, open bool, in lightsail.PortsInput) (operation.Outcome, error)
+	Ports(ctx context.Context, run fountain.Recorder, open bool, in lightsail.PortsInput) (fountain.Outcome, error)
+}
+
+// Catalogue is the Lightsail catalogue family: plans, images and cost.
+type Catalogue interface {
 	Bundles(ctx context.Context, region string) ([]lightsail.Bundle, error)
 	Blueprints(ctx context.Context, region string) ([]lightsail.Blueprint, error)
 	Cost(ctx context.Context, region string) (lightsail.Cost, error)
+}
+
+// Lightsail is every Lightsail family: what the adapter provides.
+type Lightsail interface {
+	Instances
+	Network
+	Catalogue
 }
 
 // Sandbox reports the sandbox's state (nil when not in sandbox mode).
@@ -71,6 +88,12 @@ type SandboxStatus struct {
 	SSHUser            string        `json:"ssh_user,omitempty" doc:"The login user of sandbox hosts (ubuntu)."`
 	Image              string        `json:"image,omitempty" doc:"The host image in use."`
 	Hosts              []SandboxHost `json:"hosts" doc:"The local hosts behind sandbox instances."`
+
+	// The emulator's credentials, generated per data directory: shown only
+	// here, to a caller holding the API token.
+	EmulatorAccessKeyID     string `json:"emulator_access_key_id,omitempty" doc:"The access key ID the Lightsail emulator accepts (SigV4, service lightsail)."`
+	EmulatorSecretAccessKey string `json:"emulator_secret_access_key,omitempty" doc:"Its secret access key; only this authenticated route shows it."`
+	EmulatorCredentialsFile string `json:"emulator_credentials_file,omitempty" doc:"The file holding them (mode 0600), an AWS shared credentials file: usable as AWS_SHARED_CREDENTIALS_FILE."`
 }
 
 // SandboxHost is one local host.
@@ -87,18 +110,24 @@ type Deps struct {
 	Store     Store
 	Runner    *operation.Runner
 	Lightsail Lightsail
-	Sandbox   Sandbox // nil unless sandbox mode
-	Token     string  // the bearer token every protected route needs
+	Sandbox   Sandbox  // nil unless sandbox mode
+	Deploy    Deployer // nil: deploy routes answer 503
+	HostKeys  HostKeys
+	Token     string // the bearer token every protected route needs
 	Logger    *slog.Logger
 	Registry  *prometheus.Registry // nil: a new one
 }
 
 // Server is the HTTP API.
 type Server struct {
-	deps    Deps
-	api     huma.API
-	handler http.Handler
-	metrics *metrics
+	deps        Deps
+	api         huma.API
+	mux         *http.ServeMux
+	token       []byte
+	metrics     *metrics
+	authLog     *limiter // failed logins
+	auditLog    *limiter // dropped audit entries
+	bodySchemas map[string]*huma.Schema
 }
 
 // New builds the API and its handler.
@@ -110,15 +139,13 @@ func New(deps Deps) *Server {
 		deps.Registry = prometheus.NewRegistry()
 	}
 	mux := http.NewServeMux()
-	s := &Server{deps: deps, metrics: newMetrics(deps.Registry)}
+	s := &Server{deps: deps, mux: mux, token: []byte(deps.Token), metrics: newMetrics(deps.Registry),
+		authLog: &limiter{every: 10 * time.Second}, auditLog: &limiter{every: 10 * time.Second}}
 	s.api = humago.New(mux, Config())
 	s.routes(mux)
-	s.handler = s.middleware(mux)
+	s.collectBodySchemas()
 	return s
 }
-
-// ServeHTTP serves the API.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
 // OpenAPI returns the generated OpenAPI document.
 func (s *Server) OpenAPI() *huma.OpenAPI { return s.api.OpenAPI() }
@@ -130,7 +157,7 @@ func (s *Server) OnOperationFinished(op *fountain.Operation) {
 	e := &fountain.AuditEntry{Method: "-", Route: "operation " + op.Kind, Target: op.Target,
 		Outcome: string(op.Status), OperationID: op.ID, Detail: op.Error}
 	if err := s.deps.Store.AppendAudit(context.Background(), e); err != nil {
-		s.deps.Logger.Error("append audit", "err", err)
+		s.auditFailed(err)
 	}
 }
 

@@ -148,7 +148,7 @@ func (a *app) newRootCmd() *cobra.Command {
 		return &usageError{cmd: cmd.CommandPath(), err: err}
 	})
 	root.AddGroup(&cobra.Group{ID: "server", Title: "Server commands:"}, &cobra.Group{ID: "client", Title: "Client commands (talk to FOUNTAIN_URL):"})
-	for _, c := range []*cobra.Command{a.newServeCmd(), a.newOpenAPICmd(), a.newEmulateCmd()} {
+	for _, c := range []*cobra.Command{a.newServeCmd(), a.newOpenAPICmd(), a.newEmulateCmd(), a.newHealthcheckCmd()} {
 		c.GroupID = "server"
 		root.AddCommand(c)
 	}

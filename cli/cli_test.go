@@ -19,6 +19,7 @@ import (
 	"github.com/fountainai/fountain/api"
 	"github.com/fountainai/fountain/lightsail"
 	"github.com/fountainai/fountain/lightsail/emulator"
+	"github.com/fountainai/fountain/server"
 )
 
 // runCLI runs the fountain command in-process with env as the environment.
@@ -277,13 +278,14 @@ func TestEnvBoolDefault(t *testing.T) {
 // with Fountain's own Lightsail adapter (the real AWS SDK underneath).
 func TestEmulateLightsail(t *testing.T) {
 	ready := filepath.Join(t.TempDir(), "ready")
+	dataDir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var out, errOut bytes.Buffer
 	done := make(chan error, 1)
 	go func() {
 		ios := &IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}
-		done <- Run(ctx, []string{"emulate", "lightsail", "--addr", "127.0.0.1:0", "--create-delay", "0", "--ready-file", ready, "--log-level", "warn"},
+		done <- Run(ctx, []string{"emulate", "lightsail", "--addr", "127.0.0.1:0", "--create-delay", "0", "--ready-file", ready, "--log-level", "warn", "--data-dir", dataDir},
 			func(string) string { return "" }, ios)
 	}()
 	var addr string
@@ -300,14 +302,29 @@ func TestEmulateLightsail(t *testing.T) {
 			t.Fatal("emulate did not start")
 		}
 	}
+	// It accepts the data directory's private pair, and not the well-known
+	// test pair.
+	credsFile := server.EmulatorCredentialsPath(dataDir)
+	creds, err := emulator.LoadOrCreateCredentials(credsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ls, err := lightsail.New(ctx, lightsail.Options{DefaultRegion: "eu-central-1", Endpoint: "http://" + addr,
-		AccessKeyID: emulator.AccessKeyID, SecretAccessKey: emulator.SecretAccessKey})
+		AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey})
 	if err != nil {
 		t.Fatal(err)
 	}
 	insts, err := ls.ListInstances(ctx, "")
 	if err != nil || len(insts) != 0 {
 		t.Fatalf("ListInstances = %v, %v", insts, err)
+	}
+	public, err := lightsail.New(ctx, lightsail.Options{DefaultRegion: "eu-central-1", Endpoint: "http://" + addr,
+		AccessKeyID: emulator.AccessKeyID, SecretAccessKey: emulator.SecretAccessKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := public.ListInstances(ctx, ""); err == nil {
+		t.Fatal("the emulator accepts the well-known test credentials")
 	}
 	cancel()
 	select {
@@ -318,7 +335,11 @@ func TestEmulateLightsail(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("emulate did not stop")
 	}
-	if !strings.Contains(out.String(), "export AWS_ENDPOINT_URL_LIGHTSAIL=http://"+addr+"\n") {
+	if !strings.Contains(out.String(), "export AWS_ENDPOINT_URL_LIGHTSAIL=http://"+addr+"\n") ||
+		!strings.Contains(out.String(), "export AWS_SHARED_CREDENTIALS_FILE="+credsFile) {
 		t.Errorf("banner:\n%s", out.String())
+	}
+	if strings.Contains(out.String()+errOut.String(), creds.SecretAccessKey) {
+		t.Errorf("the secret is printed:\n%s%s", out.String(), errOut.String())
 	}
 }

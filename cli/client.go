@@ -60,11 +60,12 @@ func (e *APIError) Error() string {
 // request is one API call.
 type request struct {
 	method string
-	path   string     // e.g. /aws/lightsail/instances
-	query  url.Values // may be nil
-	body   any        // sent as JSON when not nil
-	async  bool       // send Prefer: respond-async
-	accept string     // default application/json
+	path   string      // e.g. /aws/lightsail/instances
+	query  url.Values  // may be nil
+	body   any         // sent as JSON when not nil
+	async  bool        // send Prefer: respond-async
+	accept string      // default application/json
+	header http.Header // extra headers
 }
 
 // send performs the request and returns the response when its status is
@@ -100,6 +101,9 @@ func (c *Client) send(ctx context.Context, r request) (*http.Response, error) {
 	}
 	if r.async {
 		req.Header.Set("Prefer", "respond-async")
+	}
+	for k, v := range r.header {
+		req.Header[k] = v
 	}
 	hc := c.HTTP
 	if hc == nil {

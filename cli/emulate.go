@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fountainai/fountain/lightsail/emulator"
+	"github.com/fountainai/fountain/server"
 )
 
 // emulateLightsailOptions are the flags of `fountain emulate lightsail`.
@@ -20,6 +21,9 @@ type emulateLightsailOptions struct {
 	LogLevel                                        string
 	CreateDelay, StartDelay, StopDelay, RebootDelay time.Duration
 	ReadyFile                                       string
+	// DataDir holds the credentials file (unless CredentialsFile names one).
+	DataDir         string
+	CredentialsFile string
 }
 
 func (a *app) newEmulateCmd() *cobra.Command {
@@ -35,10 +39,15 @@ func (a *app) newEmulateLightsailCmd() *cobra.Command {
 		Use:   "lightsail",
 		Short: "Serve the Lightsail API emulator",
 		Long: "Serve a wire-level emulator of the Amazon Lightsail API until interrupted. State lives in memory.\n\n" +
-			"Point an AWS SDK or the AWS CLI at it with AWS_ENDPOINT_URL_LIGHTSAIL and the access key it prints.\n" +
+			"Point an AWS SDK or the AWS CLI at it with AWS_ENDPOINT_URL_LIGHTSAIL and its credentials. They are\n" +
+			"FOUNTAIN_EMULATOR_ACCESS_KEY_ID and FOUNTAIN_EMULATOR_SECRET_ACCESS_KEY if both are set, or else the\n" +
+			"data directory's private pair, generated on first use into sandbox/emulator-credentials (mode 0600;\n" +
+			"`fountain serve --sandbox` uses the same file). That file is an AWS shared credentials file: point\n" +
+			"AWS_SHARED_CREDENTIALS_FILE at it (AWS_ACCESS_KEY_ID in the environment would take precedence).\n" +
 			"Instances move through pending, stopping and rebooting states for the given delays; 0 makes a transition instant.",
 		Example: "  fountain emulate lightsail --addr 127.0.0.1:4566 --create-delay 30s\n" +
-			"  AWS_ENDPOINT_URL_LIGHTSAIL=http://127.0.0.1:4566 aws lightsail get-instances",
+			"  AWS_ENDPOINT_URL_LIGHTSAIL=http://127.0.0.1:4566 AWS_SHARED_CREDENTIALS_FILE=~/.local/share/fountain/sandbox/emulator-credentials \\\n" +
+			"    aws lightsail get-instances --region eu-central-1",
 		Args: cobra.NoArgs,
 	}
 	f := cmd.Flags()
@@ -48,6 +57,8 @@ func (a *app) newEmulateLightsailCmd() *cobra.Command {
 	f.DurationVar(&o.StartDelay, "start-delay", emulator.DefaultStartDelay, "how long a started instance stays pending")
 	f.DurationVar(&o.StopDelay, "stop-delay", emulator.DefaultStopDelay, "how long a stopped instance stays stopping")
 	f.DurationVar(&o.RebootDelay, "reboot-delay", emulator.DefaultRebootDelay, "how long a rebooted instance stays rebooting")
+	f.StringVar(&o.DataDir, "data-dir", a.env("FOUNTAIN_DATA_DIR", server.DefaultDataDir(a.getenv)), "data `directory` whose credentials file to use (env FOUNTAIN_DATA_DIR)")
+	f.StringVar(&o.CredentialsFile, "credentials-file", "", "credentials `file` to use or create (default: sandbox/emulator-credentials in the data directory)")
 	f.StringVar(&o.ReadyFile, "ready-file", "", "for tests: write the listen address to this `file` once listening")
 	_ = f.MarkHidden("ready-file")
 	cmd.RunE = a.runE(func(cmd *cobra.Command, args []string) error {
@@ -61,7 +72,12 @@ func (a *app) newEmulateLightsailCmd() *cobra.Command {
 }
 
 func (a *app) runEmulateLightsail(ctx context.Context, o *emulateLightsailOptions, log *slog.Logger) error {
+	creds, where, err := a.emulatorCredentials(o)
+	if err != nil {
+		return err
+	}
 	emu := emulator.New(emulator.Options{
+		Credentials: creds.Map(),
 		Logger:      log,
 		CreateDelay: emulatorDelay(o.CreateDelay),
 		StartDelay:  emulatorDelay(o.StartDelay),
@@ -76,9 +92,12 @@ func (a *app) runEmulateLightsail(ctx context.Context, o *emulateLightsailOption
 	srv := &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	url := "http://" + ln.Addr().String()
 	fmt.Fprintf(a.io.Out, "Lightsail emulator listening on %s\n", url)
+	// The secret is never printed: the banner says where it is.
+	fmt.Fprintf(a.io.Out, "Credentials: access key %s, from %s\n", creds.AccessKeyID, where)
 	fmt.Fprintf(a.io.Out, "  export AWS_ENDPOINT_URL_LIGHTSAIL=%s\n", url)
-	fmt.Fprintf(a.io.Out, "  export AWS_ACCESS_KEY_ID=%s\n", emulator.AccessKeyID)
-	fmt.Fprintf(a.io.Out, "  export AWS_SECRET_ACCESS_KEY=%s\n", emulator.SecretAccessKey)
+	if o.CredentialsFile != "" {
+		fmt.Fprintf(a.io.Out, "  export AWS_SHARED_CREDENTIALS_FILE=%s AWS_PROFILE=default\n", o.CredentialsFile)
+	}
 	if o.ReadyFile != "" {
 		if err := writeFileAtomic(o.ReadyFile, ln.Addr().String()+"\n"); err != nil {
 			ln.Close()
@@ -99,4 +118,26 @@ func (a *app) runEmulateLightsail(ctx context.Context, o *emulateLightsailOption
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// emulatorCredentials returns the pair the emulator accepts and where it
+// comes from: the FOUNTAIN_EMULATOR_* environment, or the credentials file
+// (created on first use). With the file, o.CredentialsFile is its path.
+func (a *app) emulatorCredentials(o *emulateLightsailOptions) (emulator.Credentials, string, error) {
+	id, secret := a.getenv("FOUNTAIN_EMULATOR_ACCESS_KEY_ID"), a.getenv("FOUNTAIN_EMULATOR_SECRET_ACCESS_KEY")
+	switch {
+	case id != "" && secret != "":
+		o.CredentialsFile = ""
+		return emulator.Credentials{AccessKeyID: id, SecretAccessKey: secret}, "FOUNTAIN_EMULATOR_ACCESS_KEY_ID and FOUNTAIN_EMULATOR_SECRET_ACCESS_KEY", nil
+	case id != "" || secret != "":
+		return emulator.Credentials{}, "", errors.New("set both FOUNTAIN_EMULATOR_ACCESS_KEY_ID and FOUNTAIN_EMULATOR_SECRET_ACCESS_KEY, or neither")
+	}
+	if o.CredentialsFile == "" {
+		o.CredentialsFile = server.EmulatorCredentialsPath(o.DataDir)
+	}
+	creds, err := emulator.LoadOrCreateCredentials(o.CredentialsFile)
+	if err != nil {
+		return emulator.Credentials{}, "", err
+	}
+	return creds, o.CredentialsFile, nil
 }

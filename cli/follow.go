@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -18,9 +20,13 @@ import (
 
 // sseEvent is one Server-Sent Event.
 type sseEvent struct {
+	ID    string // "" when the event has none (pings)
 	Event string // "message" when the stream names none
 	Data  []byte
 }
+
+// maxResumes bounds how often a dropped event stream is resumed.
+const maxResumes = 10
 
 // maxSSELine bounds one line of the stream; an operation's end event holds
 // the whole operation.
@@ -32,15 +38,15 @@ func readSSE(r io.Reader, fn func(sseEvent) (stop bool, err error)) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), maxSSELine)
 	var (
-		event string
-		data  bytes.Buffer
-		has   bool
+		id, event string
+		data      bytes.Buffer
+		has       bool
 	)
 	for sc.Scan() {
 		line := sc.Text()
 		if line == "" {
 			if has {
-				ev := sseEvent{Event: event, Data: bytes.Clone(data.Bytes())}
+				ev := sseEvent{ID: id, Event: event, Data: bytes.Clone(data.Bytes())}
 				if ev.Event == "" {
 					ev.Event = "message"
 				}
@@ -48,7 +54,7 @@ func readSSE(r io.Reader, fn func(sseEvent) (stop bool, err error)) error {
 					return err
 				}
 			}
-			event, has = "", false
+			id, event, has = "", "", false
 			data.Reset()
 			continue
 		}
@@ -58,6 +64,8 @@ func readSSE(r io.Reader, fn func(sseEvent) (stop bool, err error)) error {
 		field, value, _ := strings.Cut(line, ":")
 		value = strings.TrimPrefix(value, " ")
 		switch field {
+		case "id":
+			id = value
 		case "event":
 			event = value
 		case "data":
@@ -72,19 +80,20 @@ func readSSE(r io.Reader, fn func(sseEvent) (stop bool, err error)) error {
 }
 
 // followOperation streams an operation's events until it ends, printing
-// steps as they start and end and output lines as they come. It fails with
-// exit 1 unless the operation succeeded.
+// steps as they start and end and output lines as they come. A dropped
+// stream is resumed from the last event received (Last-Event-ID), so no
+// line is lost or printed twice. It fails with exit 1 unless the operation
+// succeeded.
 func (a *app) followOperation(cmd *cobra.Command, c *Client, o *opsLogsOptions) error {
 	ctx := cmd.Context()
-	resp, err := c.send(ctx, request{method: http.MethodGet, path: "/operations/" + url.PathEscape(o.ID) + "/events", accept: "text/event-stream"})
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
 	w := a.io.Out
 	var end *fountain.Operation
+	lastID := ""
 	logged := false // output lines were printed for the step under way
-	err = readSSE(resp.Body, func(ev sseEvent) (bool, error) {
+	handle := func(ev sseEvent) (bool, error) {
+		if ev.ID != "" {
+			lastID = ev.ID
+		}
 		if o.JSON {
 			line, err := json.Marshal(struct {
 				Event string          `json:"event"`
@@ -127,7 +136,34 @@ func (a *app) followOperation(cmd *cobra.Command, c *Client, o *opsLogsOptions) 
 			return true, nil
 		}
 		return false, nil
-	})
+	}
+	var err error
+	for attempt := 0; end == nil && attempt < maxResumes; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Duration(attempt) * 500 * time.Millisecond):
+			}
+		}
+		var resp *http.Response
+		req := request{method: http.MethodGet, path: "/operations/" + url.PathEscape(o.ID) + "/events", accept: "text/event-stream"}
+		if lastID != "" {
+			req.header = http.Header{"Last-Event-ID": {lastID}}
+		}
+		resp, err = c.send(ctx, req)
+		if err != nil {
+			var apiErr *APIError
+			if errors.As(err, &apiErr) || ctx.Err() != nil {
+				return err // an answer, not a dropped connection
+			}
+			continue
+		}
+		err = readSSE(resp.Body, handle)
+		resp.Body.Close()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fountainai/fountain"
+	"github.com/fountainai/fountain/api"
 )
 
 func (a *app) newOpsCmd() *cobra.Command {
@@ -166,7 +167,7 @@ func (a *app) newOpsLogsCmd() *cobra.Command {
 		Short: "Print an operation's steps and output",
 		Long: "Print each step of an operation with its status, duration and output.\n\n" +
 			"With --follow, stream the operation live until it ends (Server-Sent Events), and exit 1 unless it succeeded.\n" +
-			"With --json, print the operation; with --json --follow, one JSON object per event: {\"event\": ..., \"data\": ...}.",
+			"With --json, print the operation's log (GET /operations/{id}/log); with --json --follow, one JSON object per event: {\"event\": ..., \"data\": ...}.",
 		Example: "  id=$(fountain instances start web-1 --wait --async)\n  fountain ops logs \"$id\" --follow",
 		Args:    exactArgs(1, "one operation ID"),
 	}
@@ -186,21 +187,39 @@ func (a *app) newOpsLogsCmd() *cobra.Command {
 			return err
 		}
 		if !o.Follow {
+			var log api.OperationLog
+			raw, err := c.get(cmd.Context(), "/operations/"+url.PathEscape(o.ID)+"/log", nil, &log)
+			if err != nil {
+				return err
+			}
 			if o.JSON {
 				return writeJSON(a.io.Out, raw)
 			}
-			printLogs(a.io.Out, &op)
+			printLogs(a.io.Out, &op, log.Lines)
 			return nil
 		}
+		_ = raw
 		return a.followOperation(cmd, c, o)
 	})
 	return cmd
 }
 
-// printLogs prints every step in full, then how the operation ended.
-func printLogs(w io.Writer, op *fountain.Operation) {
-	for _, st := range op.Steps {
-		printStepEnd(w, st, true)
+// printLogs prints every step with its whole output, then how the
+// operation ended.
+func printLogs(w io.Writer, op *fountain.Operation, lines []api.LogLine) {
+	byStep := map[int][]string{}
+	for _, l := range lines {
+		byStep[l.Step] = append(byStep[l.Step], l.Line)
+	}
+	for _, l := range byStep[-1] {
+		printIndented(w, l)
+	}
+	for i, st := range op.Steps {
+		printStepEnd(w, st, false)
+		printIndented(w, strings.Join(byStep[i], "\n"))
+		if st.Status != fountain.StepFailed && st.Reason != "" && st.Status != fountain.StepOK {
+			printIndented(w, "("+st.Reason+")")
+		}
 	}
 	printOperationEnd(w, op)
 }

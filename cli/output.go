@@ -29,7 +29,8 @@ func newTable(w io.Writer) *tabwriter.Writer {
 	return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 }
 
-// stepMark is a step's status as shown: ✓ ok, ~ changed, ✗ failed.
+// stepMark is a step's status as shown: ✓ ok, ~ changed, ✗ failed,
+// - skipped, + would change.
 func stepMark(s fountain.StepStatus) string {
 	switch s {
 	case fountain.StepOK:
@@ -40,6 +41,10 @@ func stepMark(s fountain.StepStatus) string {
 		return "✗ failed"
 	case fountain.StepRunning:
 		return "… running"
+	case fountain.StepSkipped:
+		return "- skipped"
+	case fountain.StepWouldChange:
+		return "+ would change"
 	}
 	return "? " + string(s)
 }

@@ -24,6 +24,9 @@ type serveOptions struct {
 	// Docker answers; false keeps them emulated only.
 	SandboxHosts bool
 	LogLevel     string
+	// ShutdownGrace is how long running operations may finish after
+	// SIGTERM before they are interrupted.
+	ShutdownGrace time.Duration
 	// SandboxDelay, when set, is the duration of every emulated instance
 	// transition in sandbox mode (0: instant). For tests; hidden.
 	SandboxDelay    time.Duration
@@ -31,6 +34,9 @@ type serveOptions struct {
 	// ReadyFile, if set, receives the address the server listens on once it
 	// does. For tests that listen on port 0; hidden.
 	ReadyFile string
+	// Retention is how long audit entries and finished operations are
+	// kept: "90d", "720h", or "forever".
+	Retention string
 }
 
 func (a *app) newServeCmd() *cobra.Command {
@@ -52,7 +58,11 @@ func (a *app) newServeCmd() *cobra.Command {
 	f.BoolVar(&o.Sandbox, "sandbox", envBool(a.getenv("FOUNTAIN_SANDBOX")), "use the built-in Lightsail emulator instead of AWS (env FOUNTAIN_SANDBOX=1)")
 	f.BoolVar(&o.SandboxHosts, "sandbox-hosts", envBoolDefault(a.getenv("FOUNTAIN_SANDBOX_HOSTS"), true),
 		"in sandbox mode, back instances with local Docker hosts when Docker is available (env FOUNTAIN_SANDBOX_HOSTS)")
+	f.DurationVar(&o.ShutdownGrace, "shutdown-grace", envDuration(a.getenv("FOUNTAIN_SHUTDOWN_GRACE"), 30*time.Second),
+		"on SIGINT/SIGTERM, how long running operations may finish before they are interrupted (env FOUNTAIN_SHUTDOWN_GRACE)")
 	f.StringVar(&o.LogLevel, "log-level", a.env("FOUNTAIN_LOG_LEVEL", "info"), "log `level`: debug, info, warn or error (env FOUNTAIN_LOG_LEVEL)")
+	f.StringVar(&o.Retention, "retention", a.env("FOUNTAIN_RETENTION", "90d"),
+		"how long audit entries and finished operations are kept, e.g. 90d or 720h, or forever (env FOUNTAIN_RETENTION); pruned hourly")
 	f.DurationVar(&o.SandboxDelay, "sandbox-delay", 0, "for tests: how long each transition of an emulated-only sandbox instance takes, 0 for instant (env FOUNTAIN_SANDBOX_DELAY)")
 	f.StringVar(&o.ReadyFile, "ready-file", "", "for tests: write the listen address to this `file` once listening")
 	_ = f.MarkHidden("sandbox-delay")
@@ -79,6 +89,10 @@ func (a *app) newServeCmd() *cobra.Command {
 
 func (a *app) runServe(cmd *cobra.Command, o *serveOptions, level slog.Level) error {
 	log := slog.New(slog.NewTextHandler(a.io.ErrOut, &slog.HandlerOptions{Level: level}))
+	retention, err := parseRetention(o.Retention)
+	if err != nil {
+		return usagef(cmd, "--retention: %v", err)
+	}
 	cfg := server.Config{
 		Addr:    o.Addr,
 		DataDir: o.DataDir,
@@ -87,6 +101,8 @@ func (a *app) runServe(cmd *cobra.Command, o *serveOptions, level slog.Level) er
 		Stdout:  a.io.Out,
 		Logger:  log,
 
+		ShutdownGrace:  noneIfZero(o.ShutdownGrace),
+		Retention:      retention,
 		NoSandboxHosts: !o.SandboxHosts,
 		SandboxHosts:   sandbox.Config{BaseImage: a.getenv("FOUNTAIN_SANDBOX_BASE")},
 	}
@@ -116,6 +132,29 @@ func (a *app) runServe(cmd *cobra.Command, o *serveOptions, level slog.Level) er
 	return readyErr
 }
 
+// parseRetention reads a retention: a Go duration ("720h"), a number of
+// days ("90d"), or "forever" (also "never", "off", "0"), which is returned
+// as -1: nothing is pruned.
+func parseRetention(s string) (time.Duration, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	switch s {
+	case "forever", "never", "off", "0", "0d":
+		return -1, nil
+	}
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n <= 0 || n > 100*365 {
+			return 0, fmt.Errorf("%q is not a number of days like 90d", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < time.Hour {
+		return 0, fmt.Errorf("%q is not a retention like 90d, 720h or forever (at least 1h)", s)
+	}
+	return d, nil
+}
+
 // emulatorDelay turns a flag's duration into the emulator's: there, zero
 // means the default and a negative value means instant.
 func emulatorDelay(d time.Duration) time.Duration {
@@ -123,6 +162,24 @@ func emulatorDelay(d time.Duration) time.Duration {
 		return -1
 	}
 	return d
+}
+
+// noneIfZero turns a flag's 0 ("none") into the server's -1 (its zero
+// means "the default").
+func noneIfZero(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
+}
+
+// envDuration reads a duration environment value, or def when it is empty
+// or unreadable.
+func envDuration(v string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(strings.TrimSpace(v)); err == nil {
+		return d
+	}
+	return def
 }
 
 // envBool reads a boolean environment value: 1, true, yes, on.

@@ -49,9 +49,11 @@ type Client struct {
 	opts Options
 	cfg  aws.Config
 
-	mu        sync.Mutex
+	mu sync.Mutex
+	// clients and catalogue are keyed by region, and only Lightsail's
+	// regions enter them (region and api check): at most len(regions) each.
 	clients   map[string]*lightsail.Client
-	catalogue map[string]*catalogue // by region
+	catalogue map[string]*catalogue
 }
 
 // New loads the AWS configuration (standard chain unless static credentials
@@ -87,20 +89,31 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 // DefaultRegion is the region used when a request names none.
 func (c *Client) DefaultRegion() string { return c.opts.DefaultRegion }
 
-// region returns the region to use, validated.
+// region returns the region to use, validated against Lightsail's regions
+// before anything is cached for it.
 func (c *Client) region(region string) (string, error) {
-	if region == "" {
-		region = c.opts.DefaultRegion
+	if region != "" {
+		return region, ValidateRegion("region", region)
 	}
+	region = c.opts.DefaultRegion
 	if region == "" {
 		return "", fountain.Invalid("region", "is required (no default region is configured: set AWS_REGION)")
 	}
-	return region, ValidateRegion("region", region)
+	if !IsRegion(region) {
+		return "", fountain.Invalid("region", "is required: the server's default region %s (AWS_REGION) is not a Lightsail region; Lightsail's regions are %s",
+			echo(region), strings.Join(regions, ", "))
+	}
+	return region, nil
 }
 
 // api returns the SDK client for region, after checking that credentials
-// can be had, so that a missing configuration is a clear 503.
+// can be had, so that a missing configuration is a clear 503. Clients are
+// cached per region, and only for Lightsail's regions, so the cache holds
+// at most len(regions) entries whatever callers send.
 func (c *Client) api(ctx context.Context, region string) (*lightsail.Client, error) {
+	if err := ValidateRegion("region", region); err != nil {
+		return nil, err
+	}
 	c.mu.Lock()
 	cl, ok := c.clients[region]
 	c.mu.Unlock()

@@ -14,14 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lightsail/types"
 
 	"github.com/fountainai/fountain"
-	"github.com/fountainai/fountain/operation"
 )
-
-// Stepper records the steps of an operation (an *operation.Run).
-type Stepper interface {
-	Step(ctx context.Context, name string, fn func(ctx context.Context) (operation.StepResult, error)) error
-	Log(line string)
-}
 
 // Instance is Fountain's view of a Lightsail instance.
 type Instance struct {
@@ -109,12 +102,7 @@ func (c *Client) ValidateCreate(in *CreateInstanceInput) error {
 			return err
 		}
 	}
-	for k := range in.Tags {
-		if k == "" || len(k) > 128 {
-			return fountain.Invalid("tags", "tag keys must be 1 to 128 characters")
-		}
-	}
-	return nil
+	return ValidateTags("tags", in.Tags)
 }
 
 // ValidateInstance checks an instance request without calling AWS.
@@ -158,26 +146,26 @@ type CreateResult struct {
 
 // CreateInstance creates the instance unless it exists with the same
 // settings (then nothing changes) or with other settings (ECONFLICT).
-func (c *Client) CreateInstance(ctx context.Context, run Stepper, in CreateInstanceInput) (operation.Outcome, error) {
+func (c *Client) CreateInstance(ctx context.Context, run fountain.Recorder, in CreateInstanceInput) (fountain.Outcome, error) {
 	api, err := c.api(ctx, in.Region)
 	if err != nil {
-		return operation.Outcome{}, err
+		return fountain.Outcome{}, err
 	}
 	var existing *types.Instance
 	var price float64
 	var createOps []string
 	if len(in.Notes) > 0 {
-		_ = run.Step(ctx, "resolve catalogue ids", func(ctx context.Context) (operation.StepResult, error) {
-			return operation.StepResult{Output: strings.Join(in.Notes, "\n")}, nil
+		_ = run.Step(ctx, "resolve catalogue ids", func(ctx context.Context) (fountain.StepResult, error) {
+			return fountain.StepResult{Output: strings.Join(in.Notes, "\n")}, nil
 		})
 	}
-	if err := run.Step(ctx, "check for an existing instance", func(ctx context.Context) (operation.StepResult, error) {
+	if err := run.Step(ctx, "check for an existing instance", func(ctx context.Context) (fountain.StepResult, error) {
 		inst, err := c.getInstance(ctx, api, in.InstanceName)
 		if err != nil {
-			return operation.StepResult{}, err
+			return fountain.StepResult{}, err
 		}
 		if inst == nil {
-			return operation.StepResult{Output: "no instance named " + in.InstanceName}, nil
+			return fountain.StepResult{Output: "no instance named " + in.InstanceName}, nil
 		}
 		existing = inst
 		var diffs []string
@@ -193,20 +181,20 @@ func (c *Client) CreateInstance(ctx context.Context, run Stepper, in CreateInsta
 			}
 		}
 		if len(diffs) > 0 {
-			return operation.StepResult{}, fountain.Errorf(fountain.ECONFLICT,
+			return fountain.StepResult{}, fountain.Errorf(fountain.ECONFLICT,
 				"instance %s already exists in %s with other settings: %v; delete it or choose another name", in.InstanceName, in.Region, diffs)
 		}
 		if st := stateName(inst); in.Wait && (st == "stopped" || st == "stopping") {
-			return operation.StepResult{}, &fountain.Error{Code: fountain.ECONFLICT,
+			return fountain.StepResult{}, &fountain.Error{Code: fountain.ECONFLICT,
 				Message: fmt.Sprintf("instance %s already exists in %s but is %s, so waiting for it to run would never end", in.InstanceName, in.Region, st),
 				Hint:    "start it with POST /aws/lightsail/start-instance (or fountain instances start " + in.InstanceName + ")"}
 		}
-		return operation.StepResult{Output: "instance exists with the same settings"}, nil
+		return fountain.StepResult{Output: "instance exists with the same settings"}, nil
 	}); err != nil {
-		return operation.Outcome{}, err
+		return fountain.Outcome{}, err
 	}
 	if existing == nil {
-		if err := run.Step(ctx, "create instance "+in.InstanceName, func(ctx context.Context) (operation.StepResult, error) {
+		if err := run.Step(ctx, "create instance "+in.InstanceName, func(ctx context.Context) (fountain.StepResult, error) {
 			req := &lightsail.CreateInstancesInput{
 				InstanceNames:    []string{in.InstanceName},
 				AvailabilityZone: aws.String(in.AvailabilityZone),
@@ -226,20 +214,20 @@ func (c *Client) CreateInstance(ctx context.Context, run Stepper, in CreateInsta
 			}
 			out, err := api.CreateInstances(ctx, req)
 			if err != nil {
-				return operation.StepResult{}, awsError("create instance "+in.InstanceName, err)
+				return fountain.StepResult{}, awsError("create instance "+in.InstanceName, err)
 			}
 			createOps = operationIDs(out.Operations)
 			price = c.bundlePrice(ctx, in.Region, in.BundleID)
-			return operation.StepResult{Changed: true, Output: fmt.Sprintf("created; adds $%.2f a month", price)}, nil
+			return fountain.StepResult{Changed: true, Output: fmt.Sprintf("created; adds $%.2f a month", price)}, nil
 		}); err != nil {
-			return operation.Outcome{}, err
+			return fountain.Outcome{}, err
 		}
 	}
 	res := CreateResult{MonthlyPriceAdded: price}
 	if in.StaticIP {
 		res.StaticIPName = in.InstanceName + "-ip"
 		if err := c.ensureStaticIP(ctx, run, api, res.StaticIPName, in.InstanceName); err != nil {
-			return operation.Outcome{}, err
+			return fountain.Outcome{}, err
 		}
 	}
 	if in.Wait {
@@ -248,12 +236,12 @@ func (c *Client) CreateInstance(ctx context.Context, run Stepper, in CreateInsta
 			timeout = time.Duration(in.WaitTimeoutSec) * time.Second
 		}
 		if err := c.waitRunningAndSSH(ctx, run, api, in.InstanceName, timeout, createOps...); err != nil {
-			return operation.Outcome{}, err
+			return fountain.Outcome{}, err
 		}
 	}
 	inst, err := c.getInstance(ctx, api, in.InstanceName)
 	if err != nil {
-		return operation.Outcome{}, err
+		return fountain.Outcome{}, err
 	}
 	if inst != nil {
 		res.Instance = c.view(ctx, in.Region, inst)
@@ -266,7 +254,7 @@ func (c *Client) CreateInstance(ctx context.Context, run Stepper, in CreateInsta
 		msg += " (note: " + strings.Join(in.Notes, "; ") + ")"
 	}
 	res.Notes = in.Notes
-	return operation.Outcome{Message: msg, Result: res}, nil
+	return fountain.Outcome{Message: msg, Result: res}, nil
 }
 
 // getInstance returns the instance, or nil if it does not exist.
@@ -350,22 +338,22 @@ func orGone(s string) string {
 	return s
 }
 
-func (c *Client) waitRunningAndSSH(ctx context.Context, run Stepper, api *lightsail.Client, name string, timeout time.Duration, opIDs ...string) error {
+func (c *Client) waitRunningAndSSH(ctx context.Context, run fountain.Recorder, api *lightsail.Client, name string, timeout time.Duration, opIDs ...string) error {
 	deadline := time.Now().Add(timeout)
 	var ip string
-	if err := run.Step(ctx, "wait for "+name+" to run", func(ctx context.Context) (operation.StepResult, error) {
+	if err := run.Step(ctx, "wait for "+name+" to run", func(ctx context.Context) (fountain.StepResult, error) {
 		inst, err := c.waitState(ctx, api, name, "running", timeout, opIDs...)
 		if err != nil {
-			return operation.StepResult{}, err
+			return fountain.StepResult{}, err
 		}
 		ip = aws.ToString(inst.PublicIpAddress)
-		return operation.StepResult{Output: "running at " + ip}, nil
+		return fountain.StepResult{Output: "running at " + ip}, nil
 	}); err != nil {
 		return err
 	}
-	return run.Step(ctx, "wait for SSH on "+name, func(ctx context.Context) (operation.StepResult, error) {
+	return run.Step(ctx, "wait for SSH on "+name, func(ctx context.Context) (fountain.StepResult, error) {
 		if ip == "" {
-			return operation.StepResult{}, fountain.Errorf(fountain.EUPSTREAM, "instance %s has no public IP", name)
+			return fountain.StepResult{}, fountain.Errorf(fountain.EUPSTREAM, "instance %s has no public IP", name)
 		}
 		addr := net.JoinHostPort(ip, "22")
 		ctx, cancel := context.WithDeadline(ctx, deadline)
@@ -373,15 +361,15 @@ func (c *Client) waitRunningAndSSH(ctx context.Context, run Stepper, api *lights
 		var last error
 		for {
 			if last = c.opts.ProbeSSH(ctx, addr); last == nil {
-				return operation.StepResult{Output: "SSH answers at " + addr}, nil
+				return fountain.StepResult{Output: "SSH answers at " + addr}, nil
 			}
 			var fe *fountain.Error
 			if errors.As(last, &fe) {
-				return operation.StepResult{}, last // a definite answer, not worth retrying
+				return fountain.StepResult{}, last // a definite answer, not worth retrying
 			}
 			select {
 			case <-ctx.Done():
-				return operation.StepResult{}, &fountain.Error{Code: fountain.EUPSTREAM,
+				return fountain.StepResult{}, &fountain.Error{Code: fountain.EUPSTREAM,
 					Message: fmt.Sprintf("SSH did not answer at %s within %s", addr, timeout), Err: last}
 			case <-time.After(c.opts.PollInterval):
 			}

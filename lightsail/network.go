@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lightsail/types"
 
 	"github.com/fountainai/fountain"
-	"github.com/fountainai/fountain/operation"
 )
 
 // StaticIPInput is the body of attach-static-ip.
@@ -38,55 +37,55 @@ func (c *Client) ValidateStaticIP(in *StaticIPInput) error {
 }
 
 // AttachStaticIP allocates the static IP if needed and attaches it.
-func (c *Client) AttachStaticIP(ctx context.Context, run Stepper, in StaticIPInput) (operation.Outcome, error) {
+func (c *Client) AttachStaticIP(ctx context.Context, run fountain.Recorder, in StaticIPInput) (fountain.Outcome, error) {
 	api, err := c.api(ctx, in.Region)
 	if err != nil {
-		return operation.Outcome{}, err
+		return fountain.Outcome{}, err
 	}
 	if err := c.ensureStaticIP(ctx, run, api, in.StaticIPName, in.InstanceName); err != nil {
-		return operation.Outcome{}, err
+		return fountain.Outcome{}, err
 	}
 	out, err := api.GetStaticIp(ctx, &lightsail.GetStaticIpInput{StaticIpName: aws.String(in.StaticIPName)})
 	if err != nil {
-		return operation.Outcome{}, awsError("get static ip", err)
+		return fountain.Outcome{}, awsError("get static ip", err)
 	}
 	ip := aws.ToString(out.StaticIp.IpAddress)
-	return operation.Outcome{
+	return fountain.Outcome{
 		Message: fmt.Sprintf("Static IP %s (%s) is attached to %s", in.StaticIPName, ip, in.InstanceName),
 		Result:  map[string]string{"static_ip_name": in.StaticIPName, "ip_address": ip, "instance_name": in.InstanceName},
 	}, nil
 }
 
-func (c *Client) ensureStaticIP(ctx context.Context, run Stepper, api *lightsail.Client, ipName, instance string) error {
+func (c *Client) ensureStaticIP(ctx context.Context, run fountain.Recorder, api *lightsail.Client, ipName, instance string) error {
 	var ip *types.StaticIp
-	if err := run.Step(ctx, "allocate static ip "+ipName, func(ctx context.Context) (operation.StepResult, error) {
+	if err := run.Step(ctx, "allocate static ip "+ipName, func(ctx context.Context) (fountain.StepResult, error) {
 		out, err := api.GetStaticIp(ctx, &lightsail.GetStaticIpInput{StaticIpName: aws.String(ipName)})
 		var nf *types.NotFoundException
 		switch {
 		case err == nil:
 			ip = out.StaticIp
-			return operation.StepResult{Output: "already allocated: " + aws.ToString(ip.IpAddress)}, nil
+			return fountain.StepResult{Output: "already allocated: " + aws.ToString(ip.IpAddress)}, nil
 		case !errors.As(err, &nf):
-			return operation.StepResult{}, awsError("get static ip "+ipName, err)
+			return fountain.StepResult{}, awsError("get static ip "+ipName, err)
 		}
 		if _, err := api.AllocateStaticIp(ctx, &lightsail.AllocateStaticIpInput{StaticIpName: aws.String(ipName)}); err != nil {
-			return operation.StepResult{}, awsError("allocate static ip "+ipName, err)
+			return fountain.StepResult{}, awsError("allocate static ip "+ipName, err)
 		}
-		return operation.StepResult{Changed: true, Output: "allocated"}, nil
+		return fountain.StepResult{Changed: true, Output: "allocated"}, nil
 	}); err != nil {
 		return err
 	}
-	return run.Step(ctx, "attach static ip "+ipName+" to "+instance, func(ctx context.Context) (operation.StepResult, error) {
+	return run.Step(ctx, "attach static ip "+ipName+" to "+instance, func(ctx context.Context) (fountain.StepResult, error) {
 		if ip != nil && aws.ToBool(ip.IsAttached) {
 			if aws.ToString(ip.AttachedTo) == instance {
-				return operation.StepResult{Output: "already attached"}, nil
+				return fountain.StepResult{Output: "already attached"}, nil
 			}
-			return operation.StepResult{}, fountain.Errorf(fountain.ECONFLICT, "static ip %s is attached to %s, not %s", ipName, aws.ToString(ip.AttachedTo), instance)
+			return fountain.StepResult{}, fountain.Errorf(fountain.ECONFLICT, "static ip %s is attached to %s, not %s", ipName, aws.ToString(ip.AttachedTo), instance)
 		}
 		if _, err := api.AttachStaticIp(ctx, &lightsail.AttachStaticIpInput{StaticIpName: aws.String(ipName), InstanceName: aws.String(instance)}); err != nil {
-			return operation.StepResult{}, awsError("attach static ip "+ipName, err)
+			return fountain.StepResult{}, awsError("attach static ip "+ipName, err)
 		}
-		return operation.StepResult{Changed: true, Output: "attached"}, nil
+		return fountain.StepResult{Changed: true, Output: "attached"}, nil
 	})
 }
 
@@ -125,10 +124,10 @@ func (c *Client) ValidatePorts(in *PortsInput) error {
 // Ports opens (open=true) or closes a port range, through
 // Open/CloseInstancePublicPorts: never PutInstancePublicPorts, which closes
 // every port not listed, port 22 included.
-func (c *Client) Ports(ctx context.Context, run Stepper, open bool, in PortsInput) (operation.Outcome, error) {
+func (c *Client) Ports(ctx context.Context, run fountain.Recorder, open bool, in PortsInput) (fountain.Outcome, error) {
 	api, err := c.api(ctx, in.Region)
 	if err != nil {
-		return operation.Outcome{}, err
+		return fountain.Outcome{}, err
 	}
 	verb, past := "close", "closed"
 	if open {
@@ -136,10 +135,10 @@ func (c *Client) Ports(ctx context.Context, run Stepper, open bool, in PortsInpu
 	}
 	desc := fmt.Sprintf("%s %d-%d/%s from %v", in.InstanceName, in.FromPort, in.ToPort, in.Protocol, in.Cidrs)
 	var already bool
-	if err := run.Step(ctx, "check ports of "+in.InstanceName, func(ctx context.Context) (operation.StepResult, error) {
+	if err := run.Step(ctx, "check ports of "+in.InstanceName, func(ctx context.Context) (fountain.StepResult, error) {
 		out, err := api.GetInstancePortStates(ctx, &lightsail.GetInstancePortStatesInput{InstanceName: aws.String(in.InstanceName)})
 		if err != nil {
-			return operation.StepResult{}, awsError("get port states of "+in.InstanceName, err)
+			return fountain.StepResult{}, awsError("get port states of "+in.InstanceName, err)
 		}
 		// Open: already done if this exact rule is open. Close: there is
 		// something to close if the range is open from any source (Lightsail
@@ -152,14 +151,14 @@ func (c *Client) Ports(ctx context.Context, run Stepper, open bool, in PortsInpu
 			}
 		}
 		already = found == open
-		return operation.StepResult{Output: fmt.Sprintf("%d port ranges open", len(out.PortStates))}, nil
+		return fountain.StepResult{Output: fmt.Sprintf("%d port ranges open", len(out.PortStates))}, nil
 	}); err != nil {
-		return operation.Outcome{}, err
+		return fountain.Outcome{}, err
 	}
 	if already {
-		return operation.Outcome{Message: fmt.Sprintf("Ports %s are already %s; nothing to do", desc, past)}, nil
+		return fountain.Outcome{Message: fmt.Sprintf("Ports %s are already %s; nothing to do", desc, past)}, nil
 	}
-	if err := run.Step(ctx, verb+" ports "+desc, func(ctx context.Context) (operation.StepResult, error) {
+	if err := run.Step(ctx, verb+" ports "+desc, func(ctx context.Context) (fountain.StepResult, error) {
 		info := &types.PortInfo{FromPort: int32(in.FromPort), ToPort: int32(in.ToPort), Protocol: types.NetworkProtocol(in.Protocol), Cidrs: in.Cidrs}
 		var err error
 		if open {
@@ -168,13 +167,13 @@ func (c *Client) Ports(ctx context.Context, run Stepper, open bool, in PortsInpu
 			_, err = api.CloseInstancePublicPorts(ctx, &lightsail.CloseInstancePublicPortsInput{InstanceName: aws.String(in.InstanceName), PortInfo: info})
 		}
 		if err != nil {
-			return operation.StepResult{}, awsError(verb+" ports of "+in.InstanceName, err)
+			return fountain.StepResult{}, awsError(verb+" ports of "+in.InstanceName, err)
 		}
-		return operation.StepResult{Changed: true, Output: past}, nil
+		return fountain.StepResult{Changed: true, Output: past}, nil
 	}); err != nil {
-		return operation.Outcome{}, err
+		return fountain.Outcome{}, err
 	}
-	return operation.Outcome{Message: fmt.Sprintf("Ports %s are now %s", desc, past)}, nil
+	return fountain.Outcome{Message: fmt.Sprintf("Ports %s are now %s", desc, past)}, nil
 }
 
 func sameSet(a, b []string) bool {

@@ -2,8 +2,12 @@ package operation
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"time"
 
 	"github.com/fountainai/fountain"
+	"github.com/fountainai/fountain/sqlite"
 )
 
 // Event types streamed to watchers.
@@ -13,24 +17,47 @@ const (
 	EventEnd  = "end"  // the operation ended; the last event
 )
 
-// Event is one thing that happened in an operation.
+// Event is one thing that happened in an operation. Events are numbered
+// 1, 2, ... per operation (Seq); the end event comes last, numbered one
+// past the last stored event.
 type Event struct {
+	Seq       int64
+	Time      time.Time
 	Type      string
-	Step      fountain.Step // with EventStep: a copy, safe to keep
-	Line      string
+	Step      fountain.Step       // with EventStep: a copy, safe to keep
+	StepIndex int                 // the step it belongs to (-1: none)
+	Line      string              // with EventLog
 	Operation *fountain.Operation // with EventEnd
 }
 
-// Watch returns the operation as it is now and, if it is still running, a
-// channel of its events that is closed after the end event, and a function
-// to stop watching. For an operation that already ended the channel is nil.
-func (r *Runner) Watch(ctx context.Context, id string) (*fountain.Operation, <-chan Event, func(), error) {
+// watchBuffer is how many events a watcher may fall behind before it is
+// dropped (and resumes from the store).
+const watchBuffer = 1024
+
+// Watch returns the operation as it is now, every event after afterSeq so
+// far (in order), and, if the operation is still running, a channel of the
+// events that follow, and a function to stop watching. The channel ends
+// with the end event, or is closed without one when the watcher fell too far
+// behind: call Watch again with the last Seq seen to resume without loss.
+// For an operation that already ended the channel is nil and the events
+// are read from the store.
+func (r *Runner) Watch(ctx context.Context, id string, afterSeq int64) (*fountain.Operation, []Event, <-chan Event, func(), error) {
 	r.mu.Lock()
 	l, ok := r.live[id]
 	if ok && l.watchers != nil {
-		ch := make(chan Event, 1024)
+		ch := make(chan Event, watchBuffer)
 		l.watchers[ch] = struct{}{}
 		snap := cloneOp(l.op)
+		var mem []Event
+		oldest := l.seq + 1
+		if len(l.recent) > 0 {
+			oldest = l.recent[0].Seq
+		}
+		for _, ev := range l.recent {
+			if ev.Seq > afterSeq {
+				mem = append(mem, ev)
+			}
+		}
 		r.mu.Unlock()
 		stop := func() {
 			r.mu.Lock()
@@ -40,35 +67,71 @@ func (r *Runner) Watch(ctx context.Context, id string) (*fountain.Operation, <-c
 				close(ch)
 			}
 		}
-		return snap, ch, stop, nil
+		var replay []Event
+		if afterSeq+1 < oldest { // older events are only in the store
+			stored, err := r.storedEvents(ctx, id, afterSeq, oldest-1)
+			if err != nil {
+				stop()
+				return nil, nil, nil, nil, err
+			}
+			replay = stored
+		}
+		return snap, append(replay, mem...), ch, stop, nil
 	}
 	r.mu.Unlock()
 	op, err := r.store.FindOperation(ctx, id)
-	return op, nil, func() {}, err
+	if err != nil {
+		return nil, nil, nil, func() {}, err
+	}
+	events, err := r.storedEvents(ctx, id, afterSeq, 0)
+	if err != nil {
+		return nil, nil, nil, func() {}, err
+	}
+	return op, events, nil, func() {}, nil
 }
 
-// publish sends ev to every watcher without ever blocking the operation. A
-// watcher too slow to keep up loses log lines; to make room for a step or
-// the end event, the oldest buffered event is dropped.
-func (r *Runner) publish(l *liveOp, ev Event) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for w := range l.watchers {
-		select {
-		case w <- ev:
-			continue
-		default:
-		}
+// storedEvents reads events after afterSeq (up to upTo, 0: all) from the
+// store.
+func (r *Runner) storedEvents(ctx context.Context, id string, afterSeq, upTo int64) ([]Event, error) {
+	limit := 0
+	if upTo > 0 {
+		limit = int(upTo - afterSeq)
+	}
+	rows, err := r.store.ListEvents(ctx, id, afterSeq, limit)
+	if err != nil {
+		return nil, fmt.Errorf("events of %s: %w", id, err)
+	}
+	out := make([]Event, 0, len(rows))
+	for _, row := range rows {
+		out = append(out, fromRow(row))
+	}
+	return out, nil
+}
+
+func fromRow(row sqlite.Event) Event {
+	ev := Event{Seq: row.Seq, Time: row.Time, Type: row.Type, StepIndex: row.Step}
+	switch row.Type {
+	case EventStep:
+		_ = json.Unmarshal([]byte(row.Data), &ev.Step)
+	default:
+		ev.Line = row.Data
+	}
+	return ev
+}
+
+// Log returns every line of output of an operation, in order, with the
+// step each belongs to.
+func (r *Runner) Log(ctx context.Context, id string) (*fountain.Operation, []Event, error) {
+	op, events, _, stop, err := r.Watch(ctx, id, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	stop()
+	lines := events[:0]
+	for _, ev := range events {
 		if ev.Type == EventLog {
-			continue
-		}
-		select {
-		case <-w:
-		default:
-		}
-		select {
-		case w <- ev:
-		default:
+			lines = append(lines, ev)
 		}
 	}
+	return op, lines, nil
 }

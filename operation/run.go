@@ -2,29 +2,50 @@ package operation
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"time"
 
 	"github.com/fountainai/fountain"
+	"github.com/fountainai/fountain/sqlite"
 )
 
-// outputTail is how much of a step's output is kept in the record.
+// outputTail is how much of a step's output its record keeps; the whole
+// output is in the operation's events.
 const outputTail = 4096
 
-// Run is the handle an operation's Func uses to record its steps.
+// maxLine bounds one line of output; longer lines are cut.
+const maxLine = 16 << 10
+
+// Run is the handle an operation's Func uses to record its steps. It
+// implements fountain.Recorder.
 type Run struct {
 	runner *Runner
 	live   *liveOp
 }
 
+var _ fountain.Recorder = (*Run)(nil)
+
 // ID returns the operation's id.
 func (r *Run) ID() string { return r.live.op.ID }
 
-// StepResult is what a step reports: whether it changed anything, and its
-// output.
-type StepResult struct {
-	Changed bool
-	Output  string
+// DryRun reports whether the operation only checks.
+func (r *Run) DryRun() bool { return r.live.op.DryRun }
+
+// AddSecret adds values to mask from now on (a password generated while
+// the operation runs, say).
+func (r *Run) AddSecret(values ...string) {
+	r.runner.mu.Lock()
+	defer r.runner.mu.Unlock()
+	m := NewMasker(r.live.mask.secrets...)
+	m.Add(values...)
+	r.live.mask = m
+}
+
+func (r *Run) masker() *Masker {
+	r.runner.mu.Lock()
+	defer r.runner.mu.Unlock()
+	return r.live.mask
 }
 
 // Step runs fn as the next step named name, records its outcome and timing,
@@ -35,28 +56,39 @@ func (r *Run) Step(ctx context.Context, name string, fn func(ctx context.Context
 		return err
 	}
 	rn := r.runner
+	mask := r.masker()
 	start := rn.now().UTC()
 	rn.mu.Lock()
 	idx := len(r.live.op.Steps)
-	r.live.op.Steps = append(r.live.op.Steps, fountain.Step{Name: name, Status: fountain.StepRunning, StartedAt: start})
+	r.live.op.Steps = append(r.live.op.Steps, fountain.Step{Name: mask.String(name), Status: fountain.StepRunning, StartedAt: start})
 	started := r.live.op.Steps[idx]
 	rn.mu.Unlock()
 	rn.persist(r.live)
-	rn.publish(r.live, Event{Type: EventStep, Step: started})
+	rn.publish(r.live, Event{Type: EventStep, Step: started, StepIndex: idx})
 
 	res, err := fn(ctx)
+	// What the step reports as its output is part of the log, like the
+	// lines it logged while it ran.
+	if out := strings.TrimRight(res.Output, "\n"); out != "" {
+		for _, line := range strings.Split(out, "\n") {
+			r.Log(line)
+		}
+	}
 
+	mask = r.masker()
 	rn.mu.Lock()
 	s := &r.live.op.Steps[idx]
 	s.DurationMS = time.Since(start).Milliseconds()
-	s.Output = tail(s.Output + res.Output)
+	s.Reason = mask.String(res.Reason)
 	switch {
 	case err != nil:
 		s.Status = fountain.StepFailed
-		s.Error = fountain.ErrorMessage(err)
+		s.Error = mask.String(fountain.ErrorMessage(err))
 		if cause := context.Cause(ctx); cause != nil {
 			s.Error = cause.Error()
 		}
+	case res.Status != "":
+		s.Status = res.Status
 	case res.Changed:
 		s.Status = fountain.StepChanged
 	default:
@@ -65,7 +97,7 @@ func (r *Run) Step(ctx context.Context, name string, fn func(ctx context.Context
 	ended := *s
 	rn.mu.Unlock()
 	rn.persist(r.live)
-	rn.publish(r.live, Event{Type: EventStep, Step: ended})
+	rn.publish(r.live, Event{Type: EventStep, Step: ended, StepIndex: idx})
 	if err != nil {
 		if cause := context.Cause(ctx); cause != nil {
 			return cause
@@ -74,17 +106,24 @@ func (r *Run) Step(ctx context.Context, name string, fn func(ctx context.Context
 	return err
 }
 
-// Log records a line of output for the step under way and streams it.
-// Outside a running step the line is only streamed.
+// Log records a line of output (of the step under way, if any) and
+// streams it. Secrets are masked; a very long line is cut.
 func (r *Run) Log(line string) {
 	rn := r.runner
+	line = strings.TrimRight(line, "\r\n")
+	if len(line) > maxLine {
+		line = line[:maxLine] + " [cut]"
+	}
+	line = r.masker().String(line)
 	rn.mu.Lock()
+	idx := -1
 	if n := len(r.live.op.Steps); n > 0 && r.live.op.Steps[n-1].Status == fountain.StepRunning {
-		s := &r.live.op.Steps[n-1]
+		idx = n - 1
+		s := &r.live.op.Steps[idx]
 		s.Output = tail(s.Output + line + "\n")
 	}
 	rn.mu.Unlock()
-	rn.publish(r.live, Event{Type: EventLog, Line: line})
+	rn.publish(r.live, Event{Type: EventLog, Line: line, StepIndex: idx})
 }
 
 func tail(s string) string {
@@ -96,4 +135,39 @@ func tail(s string) string {
 		s = s[i+1:]
 	}
 	return s
+}
+
+// publish numbers ev, keeps it for watchers that join later, sends it to
+// the current watchers, and stores it. A watcher too slow to keep up is
+// dropped (its channel closed without an end event); it resumes from the
+// store where it stopped, so it loses nothing.
+func (r *Runner) publish(l *liveOp, ev Event) {
+	r.mu.Lock()
+	l.seq++
+	ev.Seq = l.seq
+	ev.Time = r.now().UTC()
+	l.recent = append(l.recent, ev)
+	if len(l.recent) > recentEvents {
+		l.recent = append(l.recent[:0:0], l.recent[len(l.recent)-recentEvents/2:]...)
+	}
+	for w := range l.watchers {
+		select {
+		case w <- ev:
+		default:
+			delete(l.watchers, w)
+			close(w)
+		}
+	}
+	id := l.op.ID
+	r.mu.Unlock()
+	row := sqlite.Event{OperationID: id, Seq: ev.Seq, Time: ev.Time, Type: ev.Type, Step: ev.StepIndex, Data: ev.Line}
+	if ev.Type == EventStep {
+		b, _ := json.Marshal(ev.Step)
+		row.Data = string(b)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := r.store.AppendEvents(ctx, row); err != nil {
+		r.logger.Error("record an operation event", "id", id, "seq", ev.Seq, "err", err)
+	}
 }

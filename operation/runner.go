@@ -1,42 +1,59 @@
 // Package operation runs Fountain's operations: it records an operation
 // before anything happens, runs its steps one at a time, records each step's
-// outcome, streams events to watchers, honours cancellation, and keeps two
-// operations from changing the same target at once.
+// outcome and every line of output as events, streams those events to
+// watchers (who can resume where they stopped), honours cancellation, masks
+// the operation's secrets wherever it writes, and keeps two operations from
+// holding the same resource at once.
 package operation
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
+	"sort"
 	"sync"
 	"time"
 
 	"github.com/fountainai/fountain"
+	"github.com/fountainai/fountain/sqlite"
 )
 
-// Store is what the runner needs to keep operations.
+// Store is what the runner needs to keep operations and their events.
 type Store interface {
 	CreateOperation(ctx context.Context, op *fountain.Operation) error
 	UpdateOperation(ctx context.Context, op *fountain.Operation) error
 	FindOperation(ctx context.Context, id string) (*fountain.Operation, error)
+	AppendEvents(ctx context.Context, events ...sqlite.Event) error
+	ListEvents(ctx context.Context, operationID string, afterSeq int64, limit int) ([]sqlite.Event, error)
 }
 
 // Spec describes an operation about to start.
 type Spec struct {
-	Kind    string // e.g. lightsail.create-instance
-	Target  string // e.g. eu-central-1/web-1; operations on one target never overlap
-	Request any    // the request; secrets are redacted before it is stored
+	Kind   string // e.g. lightsail.create-instance
+	Target string // what it is about, for people: e.g. eu-central-1/web-1
+	// Locks are the resources the operation changes, e.g. "host:203.0.113.7"
+	// and "instance:eu-central-1/web-1". The runner takes all of them or
+	// none; empty means the target alone.
+	Locks []string
+	// Request is stored with secret members redacted and Secrets masked.
+	Request any
+	// Secrets are values (tokens, passwords, secret env values) masked in
+	// everything the operation writes: output, log lines, errors, the
+	// stored request, the audit log.
+	Secrets []string
+	// DryRun marks an operation that only checks.
+	DryRun bool
 }
 
 // Outcome is what a successful operation reports.
-type Outcome struct {
-	Message string
-	Result  any
-}
+type Outcome = fountain.Outcome
+
+// StepResult is what a step reports.
+type StepResult = fountain.StepResult
 
 // Func does the work of an operation, step by step, through r.
 type Func func(ctx context.Context, r *Run) (Outcome, error)
@@ -51,16 +68,23 @@ type Runner struct {
 
 	mu       sync.Mutex
 	live     map[string]*liveOp
-	targets  map[string]string // target -> id of the operation holding it
+	locks    map[string]string // resource -> id of the operation holding it
 	wg       sync.WaitGroup
 	shutdown bool
 }
 
+// recentEvents is how many events of a live operation are kept in memory
+// for watchers that join or resume; older ones are read from the store.
+const recentEvents = 4096
+
 type liveOp struct {
 	op       *fountain.Operation // guarded by Runner.mu
+	mask     *Masker             // guarded by Runner.mu for Add
 	cancel   context.CancelCauseFunc
 	done     chan struct{}
 	watchers map[chan Event]struct{}
+	seq      int64   // the last event's number
+	recent   []Event // the last recentEvents events
 }
 
 var (
@@ -73,7 +97,7 @@ func New(store Store, logger *slog.Logger) *Runner {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Runner{store: store, logger: logger, now: time.Now, live: map[string]*liveOp{}, targets: map[string]string{}}
+	return &Runner{store: store, logger: logger, now: time.Now, live: map[string]*liveOp{}, locks: map[string]string{}}
 }
 
 // NewID returns a new random operation id.
@@ -85,15 +109,36 @@ func NewID() string {
 	return "op_" + hex.EncodeToString(b[:])
 }
 
+func lockSet(spec Spec) []string {
+	locks := spec.Locks
+	if len(locks) == 0 && spec.Target != "" {
+		locks = []string{spec.Target}
+	}
+	seen := map[string]bool{}
+	out := make([]string, 0, len(locks))
+	for _, l := range locks {
+		if l != "" && !seen[l] {
+			seen[l] = true
+			out = append(out, l)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // Start records a new operation and runs fn in the background. It returns
-// the operation as first recorded, or an ECONFLICT error if another
-// operation is changing the same target.
+// the operation as first recorded, or an ECONFLICT error naming the running
+// operation that holds one of the resources it needs.
 func (r *Runner) Start(ctx context.Context, spec Spec, fn Func) (*fountain.Operation, error) {
+	mask := NewMasker(spec.Secrets...)
+	locks := lockSet(spec)
 	op := &fountain.Operation{
 		ID:        NewID(),
 		Kind:      spec.Kind,
 		Target:    spec.Target,
-		Request:   Redact(spec.Request),
+		Locks:     locks,
+		DryRun:    spec.DryRun,
+		Request:   mask.Redact(spec.Request),
 		Status:    fountain.StatusPending,
 		Steps:     []fountain.Step{},
 		CreatedAt: r.now().UTC(),
@@ -103,21 +148,29 @@ func (r *Runner) Start(ctx context.Context, spec Spec, fn Func) (*fountain.Opera
 		r.mu.Unlock()
 		return nil, fountain.Errorf(fountain.EUNAVAILABLE, "Fountain is shutting down")
 	}
-	if other, busy := r.targets[spec.Target]; busy && spec.Target != "" {
-		r.mu.Unlock()
-		return nil, fountain.Errorf(fountain.ECONFLICT, "operation %s is already changing %s; wait for it or cancel it", other, spec.Target)
+	for _, l := range locks {
+		if other, busy := r.locks[l]; busy {
+			kind := ""
+			if o := r.live[other]; o != nil {
+				kind = " (" + o.op.Kind + ")"
+			}
+			r.mu.Unlock()
+			return nil, &fountain.Error{Code: fountain.ECONFLICT,
+				Message: fmt.Sprintf("operation %s%s is already changing %s", other, kind, l),
+				Hint:    fmt.Sprintf("wait for it (fountain ops logs %s --follow) or cancel it (POST /operations/%s/cancel)", other, other)}
+		}
 	}
-	if spec.Target != "" {
-		r.targets[spec.Target] = op.ID
+	for _, l := range locks {
+		r.locks[l] = op.ID
 	}
 	runCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
-	l := &liveOp{op: op, cancel: cancel, done: make(chan struct{}), watchers: map[chan Event]struct{}{}}
+	l := &liveOp{op: op, mask: mask, cancel: cancel, done: make(chan struct{}), watchers: map[chan Event]struct{}{}}
 	r.live[op.ID] = l
 	r.wg.Add(1)
 	r.mu.Unlock()
 
 	if err := r.store.CreateOperation(ctx, op); err != nil {
-		r.release(op.ID, spec.Target)
+		r.release(op.ID, locks)
 		cancel(nil)
 		r.wg.Done()
 		close(l.done)
@@ -139,7 +192,7 @@ func (r *Runner) run(ctx context.Context, l *liveOp, fn Func) {
 	r.persist(l)
 	r.logger.Info("operation started", "id", l.op.ID, "kind", l.op.Kind, "target", l.op.Target)
 
-	out, err := safeCall(ctx, run, fn)
+	out, err := r.safeCall(ctx, run, fn)
 
 	r.mu.Lock()
 	op := l.op
@@ -148,62 +201,70 @@ func (r *Runner) run(ctx context.Context, l *liveOp, fn Func) {
 	switch {
 	case err == nil:
 		op.Status = fountain.StatusSucceeded
-		op.Message = out.Message
+		op.Message = l.mask.String(out.Message)
 		if out.Result != nil {
-			if b, merr := json.Marshal(out.Result); merr == nil {
-				op.Result = b
-			}
+			op.Result = l.mask.Redact(out.Result)
 		}
 	case errors.Is(context.Cause(ctx), errCancelled):
 		op.Status, op.ErrorCode, op.Error = fountain.StatusCancelled, fountain.ECANCELLED, "cancelled by request"
 	case errors.Is(context.Cause(ctx), errShutdown):
 		op.Status, op.ErrorCode, op.Error = fountain.StatusInterrupted, fountain.EINTERNAL, "Fountain stopped while this operation ran; it can be run again"
 	default:
-		op.Status, op.ErrorCode, op.Error = fountain.StatusFailed, fountain.ErrorCode(err), fountain.ErrorMessage(err)
-		op.ErrorHint = fountain.ErrorHint(err)
+		op.Status, op.ErrorCode, op.Error = fountain.StatusFailed, fountain.ErrorCode(err), l.mask.String(fountain.ErrorMessage(err))
+		op.ErrorHint = l.mask.String(fountain.ErrorHint(err))
+		if out.Result != nil { // a failure may still report what it found (a dry run's plan)
+			op.Result = l.mask.Redact(out.Result)
+		}
 	}
 	if op.Status != fountain.StatusSucceeded {
 		op.Message = op.Error
 	}
 	op.Changed = anyChanged(op.Steps)
+	mask := l.mask
 	r.mu.Unlock()
 	if err != nil {
-		r.logger.Warn("operation ended", "id", op.ID, "kind", op.Kind, "status", op.Status, "err", err)
+		r.logger.Warn("operation ended", "id", op.ID, "kind", op.Kind, "status", op.Status, "err", mask.String(err.Error()))
 	} else {
 		r.logger.Info("operation ended", "id", op.ID, "kind", op.Kind, "status", op.Status, "changed", op.Changed)
 	}
 	r.persistFinal(l)
 	final := r.snapshot(l)
-	r.publish(l, Event{Type: EventEnd, Operation: final})
-
-	r.release(op.ID, op.Target)
 	r.mu.Lock()
+	end := Event{Seq: l.seq + 1, Type: EventEnd, Operation: final}
 	for w := range l.watchers {
+		select {
+		case w <- end:
+		default:
+		}
 		close(w)
 	}
 	l.watchers = nil
 	r.mu.Unlock()
+	r.release(op.ID, op.Locks)
 	close(l.done)
 	if r.OnFinish != nil {
 		r.OnFinish(final)
 	}
 }
 
-func safeCall(ctx context.Context, run *Run, fn Func) (out Outcome, err error) {
+func (r *Runner) safeCall(ctx context.Context, run *Run, fn Func) (out Outcome, err error) {
 	defer func() {
 		if p := recover(); p != nil {
+			r.logger.Error("operation panicked", "id", run.ID(), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			err = fmt.Errorf("panic: %v", p)
 		}
 	}()
 	return fn(ctx, run)
 }
 
-func (r *Runner) release(id, target string) {
+func (r *Runner) release(id string, locks []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.live, id)
-	if target != "" && r.targets[target] == id {
-		delete(r.targets, target)
+	for _, l := range locks {
+		if r.locks[l] == id {
+			delete(r.locks, l)
+		}
 	}
 }
 
@@ -219,11 +280,16 @@ func (r *Runner) persist(l *liveOp) {
 }
 
 // persistFinal records how the operation ended, retrying a failed write a
-// few times: the end is the one record that must not be lost.
+// few times: the end is the one record that must not be lost. The
+// operation's events are committed first, so a reader who sees the end
+// finds every line before it.
 func (r *Runner) persistFinal(l *liveOp) {
 	op := r.snapshot(l)
 	for attempt := 0; attempt < 5; attempt++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if f, ok := r.store.(interface{ Flush(context.Context) error }); ok {
+			_ = f.Flush(ctx)
+		}
 		err := r.store.UpdateOperation(ctx, op)
 		cancel()
 		if err == nil {
@@ -243,6 +309,7 @@ func (r *Runner) snapshot(l *liveOp) *fountain.Operation {
 func cloneOp(op *fountain.Operation) *fountain.Operation {
 	c := *op
 	c.Steps = append([]fountain.Step{}, op.Steps...)
+	c.Locks = append([]string(nil), op.Locks...)
 	return &c
 }
 
@@ -302,17 +369,40 @@ func (r *Runner) Cancel(ctx context.Context, id string) (*fountain.Operation, er
 	return r.Wait(ctx, id)
 }
 
-// Shutdown stops accepting operations, interrupts the running ones and waits
-// for them to record how they ended, or for ctx.
-func (r *Runner) Shutdown(ctx context.Context) error {
+// Running returns how many operations are running.
+func (r *Runner) Running() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.live)
+}
+
+// Shutdown stops accepting operations and lets the running ones finish for
+// up to grace; then it interrupts those still running (they are recorded as
+// interrupted and can be run again) and waits for them to record how they
+// ended, or for ctx.
+func (r *Runner) Shutdown(ctx context.Context, grace time.Duration) error {
 	r.mu.Lock()
 	r.shutdown = true
+	n := len(r.live)
+	r.mu.Unlock()
+	done := make(chan struct{})
+	go func() { r.wg.Wait(); close(done) }()
+	if n > 0 && grace > 0 {
+		r.logger.Info("waiting for running operations to finish", "count", n, "grace", grace)
+		t := time.NewTimer(grace)
+		defer t.Stop()
+		select {
+		case <-done:
+			return nil
+		case <-t.C:
+		case <-ctx.Done():
+		}
+	}
+	r.mu.Lock()
 	for _, l := range r.live {
 		l.cancel(errShutdown)
 	}
 	r.mu.Unlock()
-	done := make(chan struct{})
-	go func() { r.wg.Wait(); close(done) }()
 	select {
 	case <-done:
 		return nil

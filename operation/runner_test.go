@@ -13,9 +13,13 @@ import (
 	"github.com/fountainai/fountain/sqlite"
 )
 
+// lastDB is the database file of the runner newRunner made last.
+var lastDB string
+
 func newRunner(t *testing.T) (*operation.Runner, *sqlite.DB) {
 	t.Helper()
-	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "f.db"))
+	lastDB = filepath.Join(t.TempDir(), "f.db")
+	db, err := sqlite.Open(context.Background(), lastDB)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +150,7 @@ func TestShutdownInterrupts(t *testing.T) {
 	<-started
 	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if err := r.Shutdown(sctx); err != nil {
+	if err := r.Shutdown(sctx, 0); err != nil {
 		t.Fatal(err)
 	}
 	got, _ := db.FindOperation(ctx, op.ID)
@@ -170,13 +174,16 @@ func TestWatchStreamsStepsLogsAndEnd(t *testing.T) {
 		})
 		return operation.Outcome{Message: "m"}, err
 	})
-	_, events, stop, err := r.Watch(ctx, op.ID)
+	_, replay, events, stop, err := r.Watch(ctx, op.ID, 0)
 	if err != nil || events == nil {
 		t.Fatalf("watch: %v %v", events, err)
 	}
 	defer stop()
 	close(gate)
 	var kinds []string
+	for _, ev := range replay {
+		kinds = append(kinds, ev.Type)
+	}
 	timeout := time.After(5 * time.Second)
 	for {
 		select {

@@ -51,27 +51,6 @@ func KnownHostsLines(addr string, keys []HostKey) string {
 	return b.String()
 }
 
-// HostKeyCallback pins keys: it accepts a server only if it presents one
-// of them.
-func HostKeyCallback(keys []HostKey) (ssh.HostKeyCallback, error) {
-	var pinned []ssh.PublicKey
-	for _, k := range keys {
-		pk, _, _, _, err := ssh.ParseAuthorizedKey([]byte(k.AuthorizedLine()))
-		if err != nil {
-			return nil, fmt.Errorf("parse host key %s: %w", k.Algorithm, err)
-		}
-		pinned = append(pinned, pk)
-	}
-	return func(hostname string, _ net.Addr, key ssh.PublicKey) error {
-		for _, p := range pinned {
-			if p.Type() == key.Type() && string(p.Marshal()) == string(key.Marshal()) {
-				return nil
-			}
-		}
-		return fmt.Errorf("ssh: host key %s of %s is not pinned", ssh.FingerprintSHA256(key), hostname)
-	}, nil
-}
-
 func (s *Sandbox) containerName(name string) string { return s.ns + "-" + shortName(name) }
 func (s *Sandbox) volumeName(name string) string    { return s.ns + "-" + shortName(name) + "-docker" }
 
@@ -498,13 +477,11 @@ func (s *Sandbox) DeleteHost(ctx context.Context, name string) error {
 	return nil
 }
 
+// removeHost removes a host's container and volume, and returns once both
+// are gone (waiting for a removal already in progress elsewhere).
 func (s *Sandbox) removeHost(ctx context.Context, id, name string) error {
-	var errs []error
-	if _, err := s.docker.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !isNotFound(err) {
-		errs = append(errs, fmt.Errorf("remove container: %w", err))
+	if err := s.removeContainer(ctx, id); err != nil {
+		return err
 	}
-	if _, err := s.docker.VolumeRemove(ctx, s.volumeName(name), client.VolumeRemoveOptions{Force: true}); err != nil && !isNotFound(err) {
-		errs = append(errs, fmt.Errorf("remove volume: %w", err))
-	}
-	return errors.Join(errs...)
+	return s.removeVolume(ctx, s.volumeName(name))
 }

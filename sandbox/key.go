@@ -93,10 +93,15 @@ func readKey(path string) (*Key, error) {
 	}
 	line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey()))) + " fountain-sandbox"
 	pub := path + ".pub"
+	// The public half is private too: every file in the data directory is
+	// its owner's only.
 	if old, err := os.ReadFile(pub); err != nil || strings.TrimSpace(string(old)) != line {
-		if err := os.WriteFile(pub, []byte(line+"\n"), 0o644); err != nil {
+		if err := os.WriteFile(pub, []byte(line+"\n"), 0o600); err != nil {
 			return nil, fmt.Errorf("sandbox key: write %s: %w", pub, err)
 		}
+	}
+	if err := os.Chmod(pub, 0o600); err != nil {
+		return nil, fmt.Errorf("sandbox key: %w", err)
 	}
 	return &Key{Path: path, PrivatePEM: pemBytes, AuthorizedKey: line, Signer: signer}, nil
 }

@@ -49,9 +49,14 @@ func NewRegistry(cfg RegistryConfig) (*Registry, error) {
 	if len(cfg.Listen) == 0 {
 		return nil, errors.New("registry: no listen address")
 	}
+	// Everything under the data directory is private to its owner. The
+	// blob handler makes blobs/sha256 with mode 0777 (less the umask) if it
+	// is missing, so it is made here first; blobs themselves are 0600.
 	blobs := filepath.Join(cfg.Dir, "blobs")
-	if err := os.MkdirAll(blobs, 0o755); err != nil {
-		return nil, fmt.Errorf("registry: %w", err)
+	for _, d := range []string{cfg.Dir, blobs, filepath.Join(blobs, "sha256")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("registry: %w", err)
+		}
 	}
 	logger := log.New(io.Discard, "", 0)
 	if cfg.Logf != nil {
@@ -62,9 +67,13 @@ func NewRegistry(cfg RegistryConfig) (*Registry, error) {
 	if err := replayJournal(inner, jpath); err != nil {
 		return nil, err
 	}
-	jf, err := os.OpenFile(jpath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	jf, err := os.OpenFile(jpath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("registry: open journal: %w", err)
+	}
+	if err := jf.Chmod(0o600); err != nil { // a journal from an older version was 0644
+		jf.Close()
+		return nil, fmt.Errorf("registry: journal: %w", err)
 	}
 	r := &Registry{journal: jf, done: make(chan struct{})}
 	for _, a := range cfg.Listen {

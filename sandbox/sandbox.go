@@ -317,6 +317,10 @@ func (s *Sandbox) Status(ctx context.Context) (Status, error) {
 // Down removes every host container, volume and network of this
 // namespace (found by label, so nothing else is touched) and stops the
 // registry if this Sandbox runs it. Images are kept: they are a cache.
+//
+// It is idempotent and safe to run while hosts are being removed (by the
+// emulator deleting an instance, or another Down): it waits for removals in
+// progress, and succeeds once everything is gone.
 func (s *Sandbox) Down(ctx context.Context) error {
 	s.mu.Lock()
 	r := s.registry
@@ -326,24 +330,7 @@ func (s *Sandbox) Down(ctx context.Context) error {
 	if r != nil {
 		errs = append(errs, r.Close())
 	}
-	cs, err := s.docker.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: s.filters()})
-	if err != nil {
-		return fmt.Errorf("sandbox down: list containers: %w", err)
-	}
-	var wg sync.WaitGroup
-	errc := make(chan error, len(cs.Items))
-	for _, c := range cs.Items {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if _, err := s.docker.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !isNotFound(err) {
-				errc <- fmt.Errorf("remove container %s: %w", c.ID[:12], err)
-			}
-		}()
-	}
-	wg.Wait()
-	close(errc)
-	for err := range errc {
+	if err := s.removeAllContainers(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	vs, err := s.docker.VolumeList(ctx, client.VolumeListOptions{Filters: s.filters()})
@@ -351,8 +338,8 @@ func (s *Sandbox) Down(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("list volumes: %w", err))
 	} else {
 		for _, v := range vs.Items {
-			if _, err := s.docker.VolumeRemove(ctx, v.Name, client.VolumeRemoveOptions{Force: true}); err != nil && !isNotFound(err) {
-				errs = append(errs, fmt.Errorf("remove volume %s: %w", v.Name, err))
+			if err := s.removeVolume(ctx, v.Name); err != nil {
+				errs = append(errs, err)
 			}
 		}
 	}
@@ -361,8 +348,8 @@ func (s *Sandbox) Down(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("list networks: %w", err))
 	} else {
 		for _, n := range ns.Items {
-			if _, err := s.docker.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err != nil && !isNotFound(err) {
-				errs = append(errs, fmt.Errorf("remove network %s: %w", n.Name, err))
+			if err := s.removeNetwork(ctx, n.ID, n.Name); err != nil {
+				errs = append(errs, err)
 			}
 		}
 	}
@@ -370,6 +357,44 @@ func (s *Sandbox) Down(ctx context.Context) error {
 		return fmt.Errorf("sandbox down: %w", err)
 	}
 	return nil
+}
+
+// removeAllContainers removes the namespace's containers, in parallel, and
+// lists again until none is left, so that one created while Down ran (a
+// create in flight) goes too. The passes are bounded.
+func (s *Sandbox) removeAllContainers(ctx context.Context) error {
+	for pass := 0; ; pass++ {
+		cs, err := s.docker.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: s.filters()})
+		if err != nil {
+			return fmt.Errorf("list containers: %w", err)
+		}
+		if len(cs.Items) == 0 {
+			return nil
+		}
+		if pass == 5 {
+			return fmt.Errorf("containers keep appearing in namespace %s while it is taken down: stop what creates them (fountain serve --sandbox) first", s.ns)
+		}
+		var wg sync.WaitGroup
+		errc := make(chan error, len(cs.Items))
+		for _, c := range cs.Items {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := s.removeContainer(ctx, c.ID); err != nil {
+					errc <- err
+				}
+			}()
+		}
+		wg.Wait()
+		close(errc)
+		var errs []error
+		for err := range errc {
+			errs = append(errs, err)
+		}
+		if err := errors.Join(errs...); err != nil {
+			return err
+		}
+	}
 }
 
 // Namespaces lists the namespaces that own sandbox objects on this engine.

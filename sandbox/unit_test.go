@@ -1,10 +1,12 @@
 package sandbox
 
 import (
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"golang.org/x/crypto/ssh"
@@ -29,7 +31,7 @@ func TestLoadOrCreateKey(t *testing.T) {
 	if !strings.Contains(string(k1.PrivatePEM), "BEGIN OPENSSH PRIVATE KEY") {
 		t.Fatal("private key is not OpenSSH PEM")
 	}
-	for p, want := range map[string]os.FileMode{dir: 0o700, k1.Path: 0o600} {
+	for p, want := range map[string]os.FileMode{dir: 0o700, k1.Path: 0o600, k1.Path + ".pub": 0o600} {
 		fi, err := os.Stat(p)
 		if err != nil {
 			t.Fatal(err)
@@ -143,6 +145,53 @@ func TestRegistryJournal(t *testing.T) {
 		t.Fatalf("/v2/: %v %v", resp, err)
 	}
 	resp.Body.Close()
+}
+
+// Everything the registry writes under the data directory is its owner's
+// only, whatever the umask; a journal left 0644 by an older version is
+// tightened.
+func TestRegistryFilesArePrivate(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	dir := filepath.Join(t.TempDir(), "sandbox", "registry")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "manifests.jsonl"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewRegistry(RegistryConfig{Dir: dir, Listen: []string{"127.0.0.1:0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	img, err := newTestImage(map[string]string{"hello.txt": "hello"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := img.push(r.PushAddr(), "app/web", "v1"); err != nil {
+		t.Fatal(err)
+	}
+	files := 0
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s is %v: open to others", p, fi.Mode())
+		}
+		if !d.IsDir() {
+			files++
+		}
+		return nil
+	})
+	if err != nil || files < 3 {
+		t.Fatalf("walked %d files: %v", files, err)
+	}
 }
 
 func TestHostnameIsADNSLabel(t *testing.T) {

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/fountainai/fountain"
@@ -21,8 +24,19 @@ import (
 type sandboxEnv struct {
 	url     string
 	emu     *emulator.Server
-	hosts   *sandbox.Sandbox // nil: instances are emulated only
-	whyNone string           // why there are no hosts
+	creds   emulator.Credentials // what the emulator accepts
+	credsAt string               // the file they are in ("" when the config gave them)
+	hosts   *sandbox.Sandbox     // nil: instances are emulated only
+	whyNone string               // why there are no hosts
+}
+
+// EmulatorCredentialsFile is where, in the data directory, the sandbox's
+// Lightsail emulator keeps its credentials.
+const EmulatorCredentialsFile = "sandbox/emulator-credentials"
+
+// EmulatorCredentialsPath is the emulator's credentials file in dataDir.
+func EmulatorCredentialsPath(dataDir string) string {
+	return filepath.Join(dataDir, filepath.FromSlash(EmulatorCredentialsFile))
 }
 
 // startSandbox starts the emulator, backed by local hosts when Docker
@@ -32,6 +46,21 @@ func startSandbox(ctx context.Context, cfg Config, log *slog.Logger) (*sandboxEn
 	env := &sandboxEnv{}
 	opts := cfg.Emulator
 	opts.Logger = log.With("component", "emulator")
+	// The emulator accepts only this data directory's private pair (or the
+	// pairs Config.Emulator gives, in tests), never the well-known test
+	// pair: any local process could otherwise drive it past the API token.
+	if len(opts.Credentials) > 0 {
+		id := slices.Min(slices.Collect(maps.Keys(opts.Credentials)))
+		env.creds = emulator.Credentials{AccessKeyID: id, SecretAccessKey: opts.Credentials[id]}
+	} else {
+		env.credsAt = EmulatorCredentialsPath(cfg.DataDir)
+		creds, err := emulator.LoadOrCreateCredentials(env.credsAt)
+		if err != nil {
+			return nil, nil, err
+		}
+		env.creds = creds
+		opts.Credentials = creds.Map()
+	}
 	closers := []func(){}
 	if cfg.NoSandboxHosts {
 		env.whyNone = "local hosts are turned off (--sandbox-hosts=false)"
@@ -94,7 +123,8 @@ func (s *sandboxEnv) probeSSH(ctx context.Context, addr string) error {
 
 // Status reports the sandbox for GET /sandbox.
 func (s *sandboxEnv) Status(ctx context.Context) (api.SandboxStatus, error) {
-	st := api.SandboxStatus{Mode: "sandbox", LightsailEndpoint: s.url, HostsBacked: s.hosts != nil, Reason: s.whyNone, Hosts: []api.SandboxHost{}}
+	st := api.SandboxStatus{Mode: "sandbox", LightsailEndpoint: s.url, HostsBacked: s.hosts != nil, Reason: s.whyNone, Hosts: []api.SandboxHost{},
+		EmulatorAccessKeyID: s.creds.AccessKeyID, EmulatorSecretAccessKey: s.creds.SecretAccessKey, EmulatorCredentialsFile: s.credsAt}
 	if s.hosts == nil {
 		return st, nil
 	}

@@ -2,21 +2,18 @@ package server_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"fmt"
-	"net"
-	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/ssh"
-
+	"github.com/fountainai/fountain"
 	"github.com/fountainai/fountain/sandbox"
 	"github.com/fountainai/fountain/sandbox/sandboxtest"
 	"github.com/fountainai/fountain/server"
+	fssh "github.com/fountainai/fountain/ssh"
 )
 
 // The issue's acceptance for sandbox mode: the design's create-instance
@@ -49,50 +46,29 @@ func TestSandboxInstancesAreRealHosts(t *testing.T) {
 	if !strings.HasPrefix(ip, "127.0.0.") {
 		t.Fatalf("public ip %q is not a sandbox host address: %v", ip, inst)
 	}
-	fingerprints := map[string]bool{}
-	for _, k := range inst["ssh_host_keys"].([]any) {
-		fingerprints[k.(map[string]any)["fingerprint_sha256"].(string)] = true
-	}
-	if len(fingerprints) == 0 {
-		t.Fatalf("no host keys: %v", inst)
-	}
+	store := pinnedKeys(t, inst)
 	_, sb := call(t, "GET", url+"/sandbox", "")
 	keyPath, _ := sb["ssh_key_path"].(string)
 	if sb["ssh_user"] != "ubuntu" || keyPath == "" || sb["hosts_backed"] != true {
 		t.Fatalf("GET /sandbox: %v", sb)
 	}
-	pem, err := os.ReadFile(keyPath)
+	signer, err := fssh.LoadKey(keyPath, []string{filepath.Dir(keyPath)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer, err := ssh.ParsePrivateKey(pem)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The host must present one of the keys the API reported: the ssh
+	// package pins them, trusting nothing else.
 	var seen string
-	cfg := &ssh.ClientConfig{User: "ubuntu", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)}, Timeout: 5 * time.Second,
-		HostKeyCallback: func(_ string, _ net.Addr, key ssh.PublicKey) error {
-			sum := sha256.Sum256(key.Marshal())
-			seen = "SHA256:" + base64.RawStdEncoding.EncodeToString(sum[:])
-			if !fingerprints[seen] && !fingerprints[strings.TrimPrefix(seen, "SHA256:")] {
-				t.Errorf("host key %s is not one of the pinned %v", seen, fingerprints)
-				return errMismatch
-			}
-			return nil
-		}}
 	run := func(cmd string) (string, error) {
-		c, err := ssh.Dial("tcp", net.JoinHostPort(ip, "22"), cfg)
+		d := &fssh.Dialer{HostKeys: store, ConnectTimeout: time.Millisecond, AttemptTimeout: 5 * time.Second}
+		c, err := d.Dial(context.Background(), fssh.Target{Address: ip, User: "ubuntu", Signer: signer})
 		if err != nil {
 			return "", err
 		}
 		defer c.Close()
-		s, err := c.NewSession()
-		if err != nil {
-			return "", err
-		}
-		defer s.Close()
-		out, err := s.CombinedOutput(cmd)
-		return string(out), err
+		seen = c.HostKey().FingerprintSHA256
+		res, err := c.Run(context.Background(), fssh.Cmd{Script: cmd})
+		return res.Stdout + res.Stderr, err
 	}
 	if out, err := run("sudo -n true && echo sudo-ok && echo persisted | sudo tee /var/lib/fountain-test >/dev/null"); err != nil || !strings.Contains(out, "sudo-ok") {
 		t.Fatalf("ssh sudo -n true: %q %v", out, err)
@@ -134,10 +110,7 @@ func TestSandboxInstancesAreRealHosts(t *testing.T) {
 	}
 	_, inst = call(t, "GET", url+"/aws/lightsail/instances/opensearch-instance", "")
 	ip = inst["public_ip"].(string)
-	fingerprints = map[string]bool{}
-	for _, k := range inst["ssh_host_keys"].([]any) {
-		fingerprints[k.(map[string]any)["fingerprint_sha256"].(string)] = true
-	}
+	store = pinnedKeys(t, inst)
 	if out, err := run("cat /var/lib/fountain-test"); err != nil || strings.TrimSpace(out) != "persisted" || seen != firstKey {
 		t.Fatalf("after a restart of Fountain: %q %v (host key %s, was %s)", out, err, seen, firstKey)
 	}
@@ -172,7 +145,28 @@ func TestSandboxInstancesAreRealHosts(t *testing.T) {
 	}
 }
 
-var errMismatch = &net.AddrError{Err: "host key mismatch"}
+// pinnedKeys returns the SSH host keys an instance view reports, for the
+// ssh package, checking that each reported fingerprint is its key's.
+func pinnedKeys(t *testing.T, inst map[string]any) fssh.HostKeyStore {
+	t.Helper()
+	raw, _ := inst["ssh_host_keys"].([]any)
+	var keys []fountain.HostKey
+	for _, r := range raw {
+		m := r.(map[string]any)
+		alg, _ := m["algorithm"].(string)
+		pub, _ := m["public_key"].(string)
+		fp, _ := m["fingerprint_sha256"].(string)
+		k, err := fssh.ParseHostKey("", fountain.HostKeySourceLightsail, pub)
+		if err != nil || k.Algorithm != alg || strings.TrimPrefix(k.FingerprintSHA256, "SHA256:") != strings.TrimPrefix(fp, "SHA256:") {
+			t.Fatalf("reported host key %v: parsed %+v, %v", m, k, err)
+		}
+		keys = append(keys, k) // Host "": the key is trusted whatever address the instance has
+	}
+	if len(keys) == 0 {
+		t.Fatalf("no host keys: %v", inst)
+	}
+	return fssh.FixedHostKeys(keys...)
+}
 
 // startSandboxServer runs `fountain serve --sandbox` in this process with
 // its own sandbox namespace, and returns its URL and a function that stops

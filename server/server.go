@@ -47,6 +47,42 @@ type Config struct {
 	NoSandboxHosts bool
 	// PollInterval overrides how often Lightsail waits poll.
 	PollInterval time.Duration
+	// ShutdownGrace is how long running operations may go on after a
+	// SIGTERM before they are interrupted (default 30 s; negative: none).
+	ShutdownGrace time.Duration
+	// HTTP bounds how long a client may take (zero values: the defaults).
+	HTTP HTTPTimeouts
+	// Retention is how long audit entries and finished operations are kept:
+	// 0 means sqlite.DefaultRetention (90 days), a negative value forever.
+	// Idempotency keys expire after sqlite.IdempotencyTTL regardless.
+	Retention time.Duration
+	// PruneInterval is how often old records are pruned (default
+	// DefaultPruneInterval); they are pruned at start too.
+	PruneInterval time.Duration
+}
+
+// HTTPTimeouts bound slow clients. A request whose headers or body stop
+// arriving is cut; an idle keep-alive connection is closed. Authenticated
+// calls that wait for an operation, and event streams, are not cut by the
+// write timeout.
+type HTTPTimeouts struct {
+	ReadHeader time.Duration // default 10 s
+	Read       time.Duration // the whole request, body included; default 30 s
+	Write      time.Duration // default 60 s
+	Idle       time.Duration // default 120 s
+}
+
+func (t HTTPTimeouts) withDefaults() HTTPTimeouts {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&t.ReadHeader, 10*time.Second)
+	def(&t.Read, 30*time.Second)
+	def(&t.Write, 60*time.Second)
+	def(&t.Idle, 120*time.Second)
+	return t
 }
 
 // TokenFile is the name of the API token file in the data directory.
@@ -88,6 +124,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
+	tightenDataDir(cfg.DataDir, log)
 	token, tokenPath, err := apiToken(cfg.DataDir, cfg.Getenv)
 	if err != nil {
 		return err
@@ -97,6 +134,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer db.Close()
+	db.Logf = func(format string, args ...any) { log.Error(fmt.Sprintf(format, args...), "component", "store") }
 	if n, err := db.InterruptRunning(ctx); err != nil {
 		return err
 	} else if n > 0 {
@@ -105,6 +143,14 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := db.ReleaseUnfinishedIdempotencyKeys(ctx); err != nil {
 		return err
 	}
+	if cfg.Retention == 0 {
+		cfg.Retention = sqlite.DefaultRetention
+	}
+	if cfg.PruneInterval <= 0 {
+		cfg.PruneInterval = DefaultPruneInterval
+	}
+	stopPruning := startPruning(db, cfg.Retention, cfg.PruneInterval, log)
+	defer stopPruning()
 
 	lsOpts := lightsail.Options{DefaultRegion: cfg.Getenv("AWS_REGION"), PollInterval: cfg.PollInterval}
 	var sandbox api.Sandbox
@@ -118,7 +164,7 @@ func Run(ctx context.Context, cfg Config) error {
 			lsOpts.DefaultRegion = DefaultRegion
 		}
 		lsOpts.Endpoint = emu.url
-		lsOpts.AccessKeyID, lsOpts.SecretAccessKey = emulator.AccessKeyID, emulator.SecretAccessKey
+		lsOpts.AccessKeyID, lsOpts.SecretAccessKey = emu.creds.AccessKeyID, emu.creds.SecretAccessKey
 		if lsOpts.PollInterval == 0 {
 			lsOpts.PollInterval = time.Second
 		}
@@ -138,7 +184,14 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	httpSrv := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	to := cfg.HTTP.withDefaults()
+	// Streams and waiting calls end when this context does: after the
+	// running operations were given their grace and recorded their end.
+	baseCtx, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBase()
+	httpSrv := &http.Server{Handler: srv, ReadHeaderTimeout: to.ReadHeader, ReadTimeout: to.Read, WriteTimeout: to.Write,
+		IdleTimeout: to.Idle, MaxHeaderBytes: 64 << 10, BaseContext: func(net.Listener) context.Context { return baseCtx },
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	addr := ln.Addr().String()
 	fmt.Fprintf(cfg.Stdout, "Fountain listening on http://%s (docs: http://%s/docs)\n", addr, addr)
 	if tokenPath != "" {
@@ -148,6 +201,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	if cfg.Sandbox {
 		fmt.Fprintf(cfg.Stdout, "SANDBOX MODE: Lightsail calls go to the built-in emulator, not AWS; nothing here costs money.\n")
+		if sb := sandbox.(*sandboxEnv); sb.credsAt != "" {
+			fmt.Fprintf(cfg.Stdout, "Lightsail emulator: %s, credentials in %s (and GET /sandbox)\n", sb.url, sb.credsAt)
+		}
 		if sb := sandbox.(*sandboxEnv); sb.hosts != nil {
 			fmt.Fprintf(cfg.Stdout, "Sandbox instances are local hosts (Docker); SSH key %s, user ubuntu. See GET /sandbox.\n", sb.hosts.Key().Path)
 		} else {
@@ -167,14 +223,30 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
-	shutCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	grace := cfg.ShutdownGrace
+	if grace == 0 {
+		grace = 30 * time.Second
+	}
+	grace = max(grace, 0)
+	log.Info("shutting down", "grace", grace, "running_operations", runner.Running())
+	// No new connections; running operations get their grace, then are
+	// interrupted and recorded as such; then the streams and waiting calls
+	// still open end.
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- httpSrv.Shutdown(context.Background()) }()
+	shutCtx, cancel := context.WithTimeout(context.Background(), grace+15*time.Second)
 	defer cancel()
-	if err := runner.Shutdown(shutCtx); err != nil {
+	if err := runner.Shutdown(shutCtx, grace); err != nil {
 		log.Warn("operations did not stop in time", "err", err)
 	}
-	if err := httpSrv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("shutdown: %w", err)
+	cancelBase()
+	select {
+	case err := <-httpDone:
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("shutdown: %w", err)
+		}
+	case <-shutCtx.Done():
+		httpSrv.Close()
 	}
 	return nil
 }

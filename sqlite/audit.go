@@ -7,25 +7,14 @@ import (
 	"github.com/fountainai/fountain"
 )
 
-// AppendAudit appends one entry to the audit log.
-func (db *DB) AppendAudit(ctx context.Context, e *fountain.AuditEntry) error {
-	if e.Time.IsZero() {
-		e.Time = db.Now()
-	}
-	res, err := db.db.ExecContext(ctx, `INSERT INTO audit (time, method, route, target, outcome, status_code, operation_id, detail)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, unixMilli(e.Time), e.Method, e.Route, e.Target, e.Outcome, e.StatusCode, e.OperationID, e.Detail)
-	if err != nil {
-		return fmt.Errorf("append audit: %w", err)
-	}
-	e.ID, _ = res.LastInsertId()
-	return nil
-}
-
 // ListAudit returns audit entries, newest first, before the entry numbered
 // before (0: from the newest), at most limit of them.
 func (db *DB) ListAudit(ctx context.Context, before int64, limit int) ([]*fountain.AuditEntry, error) {
 	if limit <= 0 {
 		limit = 100
+	}
+	if err := db.Flush(ctx); err != nil {
+		return nil, fmt.Errorf("list audit: %w", err)
 	}
 	q := `SELECT id, time, method, route, target, outcome, status_code, operation_id, detail FROM audit`
 	args := []any{}

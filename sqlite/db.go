@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"sort"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
@@ -22,25 +23,55 @@ var migrations embed.FS
 type DB struct {
 	db  *sql.DB
 	Now func() time.Time // the clock; time.Now unless a test sets it
+	// Logf, if set, receives what the background writer cannot report to a
+	// caller (a failed batch).
+	Logf func(format string, args ...any)
+
+	qmu        sync.RWMutex // guards closed against sends on a closed queue
+	closed     bool
+	queue      chan write
+	writerDone chan struct{}
+	wconn      *writerConn // the writer goroutine's own
 }
 
-// Open opens (creating if needed) the database at path and migrates it.
+// Connection pool: SQLite in WAL mode has one writer at a time and many
+// readers. Writes take the lock at BEGIN (_txlock=immediate) and wait for
+// each other (busy_timeout); readers never wait. A few connections serve
+// concurrent reads; more would only add lock contention.
+const (
+	maxOpenConns = 8
+	maxIdleConns = 8
+)
+
+// Open opens (creating if needed) the database at path and migrates it. The
+// database and its -wal and -shm files are private (FileMode).
 func Open(ctx context.Context, path string) (*DB, error) {
+	if err := privateFiles(path); err != nil {
+		return nil, err
+	}
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 	sqldb, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	sqldb.SetMaxOpenConns(maxOpenConns)
+	sqldb.SetMaxIdleConns(maxIdleConns)
+	sqldb.SetConnMaxIdleTime(5 * time.Minute)
 	db := &DB{db: sqldb, Now: time.Now}
 	if err := db.migrate(ctx); err != nil {
 		sqldb.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
 	}
+	db.startWriter()
 	return db, nil
 }
 
-// Close closes the database.
-func (db *DB) Close() error { return db.db.Close() }
+// Close commits what is queued and closes the database. It is safe to call
+// more than once.
+func (db *DB) Close() error {
+	db.stopWriter()
+	return db.db.Close()
+}
 
 func (db *DB) migrate(ctx context.Context) error {
 	if _, err := db.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY)`); err != nil {
@@ -101,4 +132,21 @@ func timePtr(v sql.NullInt64) *time.Time {
 	}
 	t := fromMilli(v.Int64)
 	return &t
+}
+
+// RowCounts returns how many rows each of Fountain's tables holds, after
+// committing what is queued.
+func (db *DB) RowCounts(ctx context.Context) (map[string]int64, error) {
+	if err := db.Flush(ctx); err != nil {
+		return nil, err
+	}
+	out := map[string]int64{}
+	for _, t := range []string{"operations", "operation_events", "audit", "idempotency_keys", "host_keys"} {
+		var n int64
+		if err := db.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+t).Scan(&n); err != nil {
+			return nil, fmt.Errorf("count %s: %w", t, err)
+		}
+		out[t] = n
+	}
+	return out, nil
 }

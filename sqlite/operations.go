@@ -17,11 +17,16 @@ func (db *DB) CreateOperation(ctx context.Context, op *fountain.Operation) error
 	if err != nil {
 		return err
 	}
+	locks, err := json.Marshal(nonNilStrings(op.Locks))
+	if err != nil {
+		return err
+	}
 	_, err = db.db.ExecContext(ctx, `INSERT INTO operations
-		(id, kind, target, request, status, changed, message, error, error_code, error_hint, result, steps, created_at, started_at, finished_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		(id, kind, target, request, status, changed, message, error, error_code, error_hint, result, steps, created_at, started_at, finished_at, locks, dry_run)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		op.ID, op.Kind, op.Target, rawOrNil(op.Request), string(op.Status), op.Changed, op.Message, op.Error,
-		op.ErrorCode, op.ErrorHint, rawOrNil(op.Result), string(steps), unixMilli(op.CreatedAt), nullMilli(op.StartedAt), nullMilli(op.FinishedAt))
+		op.ErrorCode, op.ErrorHint, rawOrNil(op.Result), string(steps), unixMilli(op.CreatedAt), nullMilli(op.StartedAt), nullMilli(op.FinishedAt),
+		string(locks), op.DryRun)
 	if err != nil {
 		return fmt.Errorf("insert operation %s: %w", op.ID, err)
 	}
@@ -47,7 +52,7 @@ func (db *DB) UpdateOperation(ctx context.Context, op *fountain.Operation) error
 	return nil
 }
 
-const operationColumns = `id, kind, target, request, status, changed, message, error, error_code, error_hint, result, steps, created_at, started_at, finished_at`
+const operationColumns = `id, kind, target, request, status, changed, message, error, error_code, error_hint, result, steps, created_at, started_at, finished_at, locks, dry_run`
 
 // FindOperation returns one operation by id.
 func (db *DB) FindOperation(ctx context.Context, id string) (*fountain.Operation, error) {
@@ -151,11 +156,12 @@ func scanOperation(s scanner) (*fountain.Operation, error) {
 		op                fountain.Operation
 		request, result   sql.NullString
 		status, steps     string
+		locks             string
 		created           int64
 		started, finished sql.NullInt64
 	)
 	if err := s.Scan(&op.ID, &op.Kind, &op.Target, &request, &status, &op.Changed, &op.Message, &op.Error,
-		&op.ErrorCode, &op.ErrorHint, &result, &steps, &created, &started, &finished); err != nil {
+		&op.ErrorCode, &op.ErrorHint, &result, &steps, &created, &started, &finished, &locks, &op.DryRun); err != nil {
 		return nil, err
 	}
 	op.Status = fountain.OperationStatus(status)
@@ -167,6 +173,12 @@ func scanOperation(s scanner) (*fountain.Operation, error) {
 	}
 	if err := json.Unmarshal([]byte(steps), &op.Steps); err != nil {
 		return nil, fmt.Errorf("operation %s steps: %w", op.ID, err)
+	}
+	if err := json.Unmarshal([]byte(locks), &op.Locks); err != nil {
+		return nil, fmt.Errorf("operation %s locks: %w", op.ID, err)
+	}
+	if len(op.Locks) == 0 {
+		op.Locks = nil
 	}
 	op.CreatedAt = fromMilli(created)
 	op.StartedAt = timePtr(started)
@@ -184,6 +196,13 @@ func rawOrNil(r json.RawMessage) any {
 func nonNilSteps(s []fountain.Step) []fountain.Step {
 	if s == nil {
 		return []fountain.Step{}
+	}
+	return s
+}
+
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
 	}
 	return s
 }

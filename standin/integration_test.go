@@ -167,7 +167,7 @@ func TestOpenSearchAptInstallOnHost(t *testing.T) {
 		Transport: &http.Transport{
 			TLSClientConfig: &tls.Config{InsecureSkipVerify: true},
 			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-				return ssh.Dial("tcp", "127.0.0.1:9200")
+				return ssh.DialTCP(ctx, "127.0.0.1:9200")
 			},
 		},
 	}})

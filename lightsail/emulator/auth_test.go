@@ -320,3 +320,22 @@ func TestMountedBelowPrefix(t *testing.T) {
 		t.Fatalf("through a path prefix: %v", err)
 	}
 }
+
+// A huge unknown region is refused like any other, and not repeated whole.
+func TestHugeUnknownRegionIsClipped(t *testing.T) {
+	e := newEnv(t, Options{})
+	region := "eu-" + strings.Repeat("x", 8<<10) + "-1"
+	status, _, body := e.rawCall(targetPrefix+".GetInstances", "{}", time.Time{}, func(r *http.Request) {
+		creds := aws.Credentials{AccessKeyID: AccessKeyID, SecretAccessKey: SecretAccessKey}
+		sum := sha256.Sum256([]byte("{}"))
+		if err := v4.NewSigner().SignHTTP(ctx(), creds, r, hex.EncodeToString(sum[:]), "lightsail", region, e.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if status != 403 || !strings.Contains(body, "InvalidSignatureException") || !strings.Contains(body, "valid region, not 'eu-xxx") {
+		t.Fatalf("%d %.300s", status, body)
+	}
+	if len(body) > 300 || !strings.Contains(body, "…") {
+		t.Fatalf("answer of %d bytes: %.300s", len(body), body)
+	}
+}

@@ -15,8 +15,9 @@
 //
 // Point the SDK at a Server with lightsail.Options.BaseEndpoint (or
 // AWS_ENDPOINT_URL_LIGHTSAIL) and static credentials. Without
-// Options.Credentials the server accepts exactly one pair, [AccessKeyID] and
-// [SecretAccessKey].
+// Options.Credentials the server accepts exactly one well-known pair,
+// [AccessKeyID] and [SecretAccessKey], which only tests should rely on:
+// anything a user runs takes a private pair from [LoadOrCreateCredentials].
 //
 // Instances move through their states over time: pending (0) -> running
 // (16); stopping (64) -> stopped (80); rebooting -> running. The durations

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"unicode/utf8"
 )
 
 // Error types the emulator sends. The modelled Lightsail exceptions come
@@ -69,7 +70,28 @@ func newError(typ, format string, args ...any) *apiError {
 	if !ok {
 		status = http.StatusBadRequest
 	}
+	for i, a := range args {
+		if str, ok := a.(string); ok {
+			args[i] = clip(str)
+		}
+	}
 	return &apiError{Type: typ, Status: status, Message: fmt.Sprintf(format, args...)}
+}
+
+// clipLen is how much of a caller's value an error message repeats.
+const clipLen = 64
+
+// clip cuts a caller's value to its first clipLen bytes (on a character
+// boundary) and "…", so that no error repeats a huge value whole.
+func clip(s string) string {
+	if len(s) <= clipLen {
+		return s
+	}
+	cut := clipLen
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 func errInvalid(format string, args ...any) *apiError {

@@ -452,3 +452,16 @@ func TestAddressPrefixOptions(t *testing.T) {
 		t.Fatalf("arn %s does not name the configured account", aws.ToString(inst.Arn))
 	}
 }
+
+// Tag keys starting with "aws:" are AWS's own: CreateInstances refuses them.
+func TestReservedTagKeyRefused(t *testing.T) {
+	e := newEnv(t, Options{})
+	for _, key := range []string{"aws:owner", "AWS:Owner"} {
+		_, err := e.client.CreateInstances(ctx(), &lightsail.CreateInstancesInput{
+			InstanceNames: []string{"web-1"}, AvailabilityZone: aws.String(testRegion + "a"),
+			BlueprintId: aws.String("ubuntu_24_04"), BundleId: aws.String("nano_3_0"),
+			Tags: []types.Tag{{Key: aws.String(key), Value: aws.String("x")}},
+		})
+		wantAPIError(t, err, InvalidInputException, 400, "reserved")
+	}
+}

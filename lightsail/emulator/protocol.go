@@ -163,6 +163,9 @@ func validTags(tags []tag) ([]tag, *apiError) {
 		if t.Key == "" || len(t.Key) > 128 || len(t.Value) > 256 {
 			return nil, errInvalid("Tag keys must be 1-128 characters and tag values at most 256 characters.")
 		}
+		if len(t.Key) >= 4 && strings.EqualFold(t.Key[:4], "aws:") {
+			return nil, errInvalid("Tag keys starting with 'aws:' are reserved for AWS use: %s", t.Key)
+		}
 		if seen[t.Key] {
 			return nil, errInvalid("Duplicate tag key: %s", t.Key)
 		}

@@ -19,8 +19,10 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// The one credential pair a Server accepts when Options.Credentials is empty.
-// They are not secret: sandbox mode configures the SDK with them.
+// The well-known pair a Server accepts when Options.Credentials is empty.
+// They are public, so they are for tests only: `fountain serve --sandbox`
+// and `fountain emulate lightsail` generate a pair per data directory (see
+// LoadOrCreateCredentials) and never accept these.
 const (
 	AccessKeyID     = "AKIAFOUNTAINSANDBOX"
 	SecretAccessKey = "fountainSandboxSecretAccessKeyNotASecret"
@@ -49,7 +51,8 @@ var (
 // Options configures a Server. The zero value is a working emulator.
 type Options struct {
 	// Credentials maps access key IDs to secret access keys. When empty, the
-	// server accepts exactly AccessKeyID / SecretAccessKey.
+	// server accepts exactly the well-known AccessKeyID / SecretAccessKey
+	// (tests only).
 	Credentials map[string]string
 
 	// AccountID is the 12-digit account ID in ARNs (DefaultAccountID if empty

@@ -4,6 +4,7 @@
 //
 //	env := sandboxtest.Hosts(t, 2)
 //	out := env.Hosts[0].Run(t, "sudo -n true && hostname")
+//	c := env.Hosts[1].Dial(t) // an *ssh.Client pinning the host's keys
 //
 // The host image is built once per test process and cached by content
 // across runs. Hosts are deleted by t.Cleanup. Without Docker the test is
@@ -27,9 +28,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fountainai/fountain"
 	"github.com/fountainai/fountain/sandbox"
+	"github.com/fountainai/fountain/ssh"
 	"github.com/moby/moby/client"
-	"golang.org/x/crypto/ssh"
 )
 
 // Env is what Hosts returns.
@@ -226,23 +228,43 @@ func Teardown() {
 	os.RemoveAll(dir)
 }
 
-// ClientConfig returns an SSH client config for the host that
-// authenticates with the sandbox key and pins the host's keys.
-func (h Host) ClientConfig() *ssh.ClientConfig {
-	cb, err := sandbox.HostKeyCallback(h.HostKeys)
-	if err != nil {
-		panic(err) // keys were parsed when the host was created
+// TrustedKeys returns the host's keys in the form the ssh package pins
+// them (source "lightsail": the sandbox reports them as Lightsail does).
+func (h Host) TrustedKeys() []fountain.HostKey { return TrustedKeys(h.Addr(), h.HostKeys) }
+
+// TrustedKeys converts a sandbox host's keys for the ssh package.
+func TrustedKeys(hostPort string, keys []sandbox.HostKey) []fountain.HostKey {
+	out := make([]fountain.HostKey, 0, len(keys))
+	for _, k := range keys {
+		hk, err := ssh.ParseHostKey(hostPort, fountain.HostKeySourceLightsail, k.AuthorizedLine())
+		if err != nil {
+			panic(err) // keys were parsed when the host was created
+		}
+		out = append(out, hk)
 	}
-	return &ssh.ClientConfig{User: h.User, Auth: []ssh.AuthMethod{ssh.PublicKeys(h.signer)}, HostKeyCallback: cb, Timeout: 10 * time.Second}
+	return out
+}
+
+// Target returns where to connect: the host's address and port, the
+// ubuntu user and the sandbox key.
+func (h Host) Target() ssh.Target {
+	return ssh.Target{Address: h.Address, Port: h.Port, User: h.User, Signer: h.signer}
+}
+
+// Dialer returns a Dialer that pins exactly the host's keys and logs to
+// t; a test may set its other fields.
+func (h Host) Dialer(t testing.TB) *ssh.Dialer {
+	return &ssh.Dialer{HostKeys: ssh.FixedHostKeys(h.TrustedKeys()...), Logf: t.Logf, ConnectTimeout: 30 * time.Second}
 }
 
 // Addr is the host's SSH address, "127.0.0.N:22".
 func (h Host) Addr() string { return net.JoinHostPort(h.Address, strconv.Itoa(h.Port)) }
 
-// Dial opens an SSH connection, closed at the end of the test.
+// Dial opens an SSH connection with the ssh package, pinning the host's
+// keys; it is closed at the end of the test.
 func (h Host) Dial(t testing.TB) *ssh.Client {
 	t.Helper()
-	c, err := ssh.Dial("tcp", h.Addr(), h.ClientConfig())
+	c, err := h.Dialer(t).Dial(context.Background(), h.Target())
 	if err != nil {
 		t.Fatalf("sandboxtest: ssh %s@%s: %v", h.User, h.Addr(), err)
 	}
@@ -250,31 +272,33 @@ func (h Host) Dial(t testing.TB) *ssh.Client {
 	return c
 }
 
-// Run runs cmd over SSH and returns its combined output; a failure fails
-// the test.
-func (h Host) Run(t testing.TB, cmd string) string {
+// Run runs script on the host (sh -c, as ubuntu) over a connection of its
+// own and returns its stdout; a failure fails the test, showing stderr.
+func (h Host) Run(t testing.TB, script string) string {
 	t.Helper()
-	out, err := h.TryRun(cmd)
+	out, err := h.TryRun(script)
 	if err != nil {
-		t.Fatalf("sandboxtest: %s on %s: %v\n%s", cmd, h.Name, err, out)
+		t.Fatalf("sandboxtest: %s on %s: %v\n%s", script, h.Name, err, out)
 	}
 	return out
 }
 
-// TryRun runs cmd over SSH and returns its combined output and error.
-func (h Host) TryRun(cmd string) (string, error) {
-	c, err := ssh.Dial("tcp", h.Addr(), h.ClientConfig())
+// TryRun runs script on the host over a connection of its own and returns
+// its stdout (stdout and stderr if it failed) and error.
+func (h Host) TryRun(script string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	d := &ssh.Dialer{HostKeys: ssh.FixedHostKeys(h.TrustedKeys()...), ConnectTimeout: 30 * time.Second}
+	c, err := d.Dial(ctx, h.Target())
 	if err != nil {
 		return "", err
 	}
 	defer c.Close()
-	sess, err := c.NewSession()
+	res, err := c.Run(ctx, ssh.Cmd{Name: "test script", Script: script, TailBytes: 16 << 20})
 	if err != nil {
-		return "", err
+		return res.Stdout + res.Stderr, err
 	}
-	defer sess.Close()
-	out, err := sess.CombinedOutput(cmd)
-	return string(out), err
+	return res.Stdout, nil
 }
 
 // RequireDocker fails the test when Docker is unavailable and CI=true, and

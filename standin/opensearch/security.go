@@ -19,8 +19,8 @@ import (
 	"time"
 	"unicode"
 
+	"go.yaml.in/yaml/v3"
 	"golang.org/x/crypto/bcrypt"
-	"gopkg.in/yaml.v3"
 )
 
 // InitialAdminPasswordEnv is the variable the package's install reads.

@@ -1,0 +1,255 @@
+package api
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/fountainai/fountain"
+	"github.com/fountainai/fountain/deploy"
+	"github.com/fountainai/fountain/operation"
+)
+
+// Deployer is the deploy engine as the API uses it.
+type Deployer interface {
+	Resolve(ctx context.Context, in deploy.HostInput) (*deploy.Host, error)
+	DeployDockerApp(ctx context.Context, rec fountain.Recorder, h *deploy.Host, in deploy.DockerAppInput) (fountain.Outcome, error)
+	RollbackDockerApp(ctx context.Context, rec fountain.Recorder, h *deploy.Host, in deploy.AppInput) (fountain.Outcome, error)
+	RemoveDockerApp(ctx context.Context, rec fountain.Recorder, h *deploy.Host, in deploy.AppInput) (fountain.Outcome, error)
+	ListDockerApps(ctx context.Context, rec fountain.Recorder, h *deploy.Host) ([]deploy.App, error)
+	DockerAppLogs(ctx context.Context, rec fountain.Recorder, h *deploy.Host, name string, tail int) ([]string, error)
+	// Secrets are the server's own secrets a deploy may use (the GHCR
+	// token): masked in every operation.
+	Secrets() []string
+}
+
+// deployer returns the engine, or a 503 when the server has none.
+func (s *Server) deployer() (Deployer, error) {
+	if s.deps.Deploy == nil {
+		return nil, fountain.Errorf(fountain.EUNAVAILABLE, "deploys are not configured on this server")
+	}
+	return s.deps.Deploy, nil
+}
+
+// hostSpec is the operation spec of a deploy to h.
+func hostSpec(kind, target string, h *deploy.Host, request any, dry bool, secrets ...string) operation.Spec {
+	return operation.Spec{Kind: kind, Target: target, Locks: h.Locks(), Request: request, Secrets: secrets, DryRun: dry}
+}
+
+func (s *Server) deployDockerApp(ctx context.Context, body *deploy.DockerAppInput) (operation.Spec, operation.Func, error) {
+	d, err := s.deployer()
+	if err != nil {
+		return operation.Spec{}, nil, err
+	}
+	if err := body.Validate(); err != nil {
+		return operation.Spec{}, nil, err
+	}
+	in := *body
+	setAuditTarget(ctx, in.InstanceIP+in.InstanceName+"/"+in.ContainerName)
+	h, err := d.Resolve(ctx, in.HostInput)
+	if err != nil {
+		return operation.Spec{}, nil, err
+	}
+	spec := hostSpec("deploy.docker-app", h.Address+"/"+in.ContainerName, h, in, in.DryRun, append(in.Secrets(), d.Secrets()...)...)
+	return spec, func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
+		return d.DeployDockerApp(ctx, run, h, in)
+	}, nil
+}
+
+// appAction is the prepare function of rollback-docker-app and
+// remove-docker-app.
+func (s *Server) appAction(kind string, act func(Deployer) func(context.Context, fountain.Recorder, *deploy.Host, deploy.AppInput) (fountain.Outcome, error)) func(context.Context, *deploy.AppInput) (operation.Spec, operation.Func, error) {
+	return func(ctx context.Context, body *deploy.AppInput) (operation.Spec, operation.Func, error) {
+		d, err := s.deployer()
+		if err != nil {
+			return operation.Spec{}, nil, err
+		}
+		if err := body.Validate(); err != nil {
+			return operation.Spec{}, nil, err
+		}
+		in := *body
+		h, err := d.Resolve(ctx, in.HostInput)
+		if err != nil {
+			return operation.Spec{}, nil, err
+		}
+		spec := hostSpec(kind, h.Address+"/"+in.ContainerName, h, in, in.DryRun, d.Secrets()...)
+		run := act(d)
+		return spec, func(ctx context.Context, r *operation.Run) (operation.Outcome, error) { return run(ctx, r, h, in) }, nil
+	}
+}
+
+// HostQuery names a host in a query string (for reads).
+type HostQuery struct {
+	InstanceIP   string `query:"instance_ip" maxLength:"253" doc:"The host's address (or give instance_name)."`
+	InstanceName string `query:"instance_name" maxLength:"255" doc:"A Lightsail instance, instead of instance_ip."`
+	Region       string `query:"region" maxLength:"32" doc:"The instance's region (default: the server's)."`
+	SSHKeyPath   string `query:"ssh_key_path" maxLength:"4096" doc:"The private key that logs in (see deploy-docker-app)."`
+	SSHUser      string `query:"ssh_user" maxLength:"32" doc:"The login user (default ubuntu)."`
+	SSHPort      int    `query:"ssh_port" minimum:"0" maximum:"65535" doc:"The SSH port (default 22)."`
+}
+
+func (q HostQuery) input() deploy.HostInput {
+	return deploy.HostInput{InstanceIP: q.InstanceIP, InstanceName: q.InstanceName, Region: q.Region,
+		SSHKeyPath: q.SSHKeyPath, SSHUser: q.SSHUser, SSHPort: q.SSHPort}
+}
+
+// resolveQuery validates and resolves a host named in a query.
+func (s *Server) resolveQuery(ctx context.Context, q HostQuery) (Deployer, *deploy.Host, error) {
+	d, err := s.deployer()
+	if err != nil {
+		return nil, nil, err
+	}
+	in := q.input()
+	if err := in.Validate(); err != nil {
+		return nil, nil, queryError(err)
+	}
+	h, err := d.Resolve(ctx, in)
+	return d, h, queryError(err)
+}
+
+// queryError names a field error's location in the query, not the body.
+func queryError(err error) error {
+	if fe, ok := err.(*fountain.Error); ok && fe.Field != "" {
+		c := *fe
+		c.Field = "query." + fe.Field
+		return &c
+	}
+	return err
+}
+
+// readRecorder runs the steps of a read (connect, look) without recording
+// an operation; their log lines go to the server's debug log.
+type readRecorder struct{ s *Server }
+
+func (r readRecorder) Step(ctx context.Context, name string, fn func(context.Context) (fountain.StepResult, error)) error {
+	_, err := fn(ctx)
+	return err
+}
+
+func (r readRecorder) Log(line string) { r.s.deps.Logger.Debug("read", "line", line) }
+
+type dockerAppsOutput struct {
+	Body struct {
+		Host string       `json:"host" doc:"The host, address:port."`
+		Apps []deploy.App `json:"apps" doc:"The apps Fountain runs there, current and previous versions."`
+	}
+}
+
+func (s *Server) listDockerApps(ctx context.Context, in *HostQuery) (*dockerAppsOutput, error) {
+	d, h, err := s.resolveQuery(ctx, *in)
+	if err != nil {
+		return nil, err
+	}
+	apps, err := d.ListDockerApps(ctx, readRecorder{s}, h)
+	if err != nil {
+		return nil, err
+	}
+	out := &dockerAppsOutput{}
+	out.Body.Host, out.Body.Apps = h.HostPort(), apps
+	return out, nil
+}
+
+type appLogsInput struct {
+	HostQuery
+	ContainerName string `query:"container_name" required:"true" minLength:"1" maxLength:"128" doc:"The app's container."`
+	Tail          int    `query:"tail" minimum:"0" maximum:"10000" doc:"How many of the last lines (default 100)."`
+}
+
+type appLogsOutput struct {
+	Body struct {
+		ContainerName string   `json:"container_name" doc:"The container."`
+		Lines         []string `json:"lines" doc:"Its last lines of output, stdout and stderr."`
+	}
+}
+
+func (s *Server) dockerAppLogs(ctx context.Context, in *appLogsInput) (*appLogsOutput, error) {
+	ai := deploy.AppInput{HostInput: in.input(), ContainerName: in.ContainerName}
+	if err := ai.Validate(); err != nil {
+		return nil, queryError(err)
+	}
+	d, h, err := s.resolveQuery(ctx, in.HostQuery)
+	if err != nil {
+		return nil, err
+	}
+	tail := in.Tail
+	if tail == 0 {
+		tail = 100
+	}
+	lines, err := d.DockerAppLogs(ctx, readRecorder{s}, h, in.ContainerName, tail)
+	if err != nil {
+		return nil, err
+	}
+	out := &appLogsOutput{}
+	out.Body.ContainerName, out.Body.Lines = in.ContainerName, lines
+	return out, nil
+}
+
+// HostKeys is the store of trusted SSH host keys.
+type HostKeys interface {
+	ListHostKeys(ctx context.Context, host string) ([]fountain.HostKey, error)
+	ForgetHostKeys(ctx context.Context, host string) (int, error)
+}
+
+type hostKeysInput struct {
+	Host string `query:"host" maxLength:"300" doc:"Only the keys of this host, address:port (e.g. 203.0.113.7:22)."`
+}
+
+type hostKeysOutput struct {
+	Body struct {
+		Keys []fountain.HostKey `json:"keys" doc:"The SSH host keys Fountain trusts, by host."`
+	}
+}
+
+func (s *Server) listHostKeys(ctx context.Context, in *hostKeysInput) (*hostKeysOutput, error) {
+	keys, err := s.deps.HostKeys.ListHostKeys(ctx, in.Host)
+	if err != nil {
+		return nil, err
+	}
+	out := &hostKeysOutput{}
+	out.Body.Keys = keys
+	return out, nil
+}
+
+// ForgetHostKeyInput is the body of forget-host-key.
+type ForgetHostKeyInput struct {
+	Host string `json:"host" minLength:"1" maxLength:"300" doc:"The host whose keys to forget, address:port (a bare address means port 22)." example:"203.0.113.7:22"`
+}
+
+func (s *Server) forgetHostKey(ctx context.Context, body *ForgetHostKeyInput) (operation.Spec, operation.Func, error) {
+	host, err := deploy.NormalizeHostPort(body.Host)
+	if err != nil {
+		return operation.Spec{}, nil, err
+	}
+	return operation.Spec{Kind: "ssh.forget-host-key", Target: host, Locks: []string{"host:" + hostOnly(host)}, Request: ForgetHostKeyInput{Host: host}},
+		func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
+			var n int
+			err := run.Step(ctx, "forget the host keys of "+host, func(ctx context.Context) (fountain.StepResult, error) {
+				var err error
+				n, err = s.deps.HostKeys.ForgetHostKeys(ctx, host)
+				return fountain.StepResult{Changed: n > 0, Output: fmt.Sprintf("%d key(s) forgotten", n)}, err
+			})
+			if n == 0 {
+				return operation.Outcome{Message: "No host key of " + host + " was trusted; nothing changed"}, err
+			}
+			return operation.Outcome{Message: fmt.Sprintf("Forgot %d host key(s) of %s; the next connection trusts the key it is shown (or Lightsail's)", n, host)}, err
+		}, nil
+}
+
+func hostOnly(hostport string) string {
+	if i := lastColon(hostport); i >= 0 {
+		h := hostport[:i]
+		if len(h) > 1 && h[0] == '[' {
+			h = h[1 : len(h)-1]
+		}
+		return h
+	}
+	return hostport
+}
+
+func lastColon(s string) int {
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] == ':' {
+			return i
+		}
+	}
+	return -1
+}

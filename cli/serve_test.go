@@ -1,0 +1,21 @@
+package cli
+
+import (
+	"testing"
+	"time"
+)
+
+func TestParseRetention(t *testing.T) {
+	day := 24 * time.Hour
+	good := map[string]time.Duration{"90d": 90 * day, " 7D ": 7 * day, "720h": 720 * time.Hour, "forever": -1, "off": -1, "0": -1}
+	for in, want := range good {
+		if got, err := parseRetention(in); err != nil || got != want {
+			t.Errorf("parseRetention(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "90", "-3d", "1.5d", "ninety days", "10m", "999999d"} {
+		if got, err := parseRetention(in); err == nil {
+			t.Errorf("parseRetention(%q) = %v, want an error", in, got)
+		}
+	}
+}

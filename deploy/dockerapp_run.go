@@ -1,0 +1,399 @@
+package deploy
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/distribution/reference"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/api/types/registry"
+	"github.com/moby/moby/client"
+
+	"github.com/fountainai/fountain"
+)
+
+// DockerAppResult is what deploy-docker-app reports.
+type DockerAppResult struct {
+	Host          string                 `json:"host" doc:"The host, address:port."`
+	Instance      string                 `json:"instance,omitempty" doc:"The Lightsail instance behind the address, if Fountain knows one."`
+	ContainerName string                 `json:"container_name" doc:"The container."`
+	Image         string                 `json:"image" doc:"The image as asked, normalized."`
+	ImageID       string                 `json:"image_id,omitempty" doc:"The image the container runs (its content-addressed id)."`
+	Digest        string                 `json:"digest,omitempty" doc:"The image's registry digest (repo@sha256:...): deploy this to pin it."`
+	Previous      string                 `json:"previous_image_id,omitempty" doc:"The image the previous version runs (kept stopped for rollback)."`
+	Plan          []fountain.PlannedStep `json:"plan,omitempty" doc:"The plan: each step, whether it would (or did) change something, and why."`
+}
+
+// dockerApp deploys one container: the plan's steps share what they found.
+type dockerApp struct {
+	in   DockerAppInput
+	d    *dockerHost
+	auth string // X-Registry-Auth for this pull; never written anywhere
+
+	imageID      string // the local image of the reference, after the pull
+	digest       string
+	current      *container.InspectResponse
+	replaced     bool
+	hadPrevious  bool
+	settle       time.Duration
+	healthReason string
+}
+
+// DeployDockerApp puts the app on the host: Docker set up if needed, the
+// image pulled (by digest: a re-pushed tag is noticed), the container
+// replaced only when its image or spec differ, behind a health gate that
+// restores the old container if the new one fails.
+func (e *Engine) DeployDockerApp(ctx context.Context, rec fountain.Recorder, h *Host, in DockerAppInput) (fountain.Outcome, error) {
+	res := DockerAppResult{Host: h.HostPort(), ContainerName: in.ContainerName, Image: in.DockerImage}
+	if h.Instance != nil {
+		res.Instance = h.Instance.Name
+	}
+	c, err := e.connect(ctx, rec, h)
+	if err != nil {
+		return fountain.Outcome{Result: res}, err
+	}
+	defer c.Close()
+	d := &dockerHost{ssh: c, user: h.User, rec: rec}
+	defer d.close()
+	if d.facts, err = probe(ctx, c); err != nil {
+		return fountain.Outcome{Result: res}, err
+	}
+	app := &dockerApp{in: in, d: d, settle: e.settle()}
+	if app.auth, err = e.registryAuth(in); err != nil {
+		return fountain.Outcome{Result: res}, err
+	}
+	dry := in.DryRun
+	plan := append(d.setupSteps(), app.steps()...)
+	res.Plan, err = plan.Run(ctx, rec, dry)
+	res.ImageID, res.Digest = app.imageID, app.digest
+	if err != nil {
+		return fountain.Outcome{Result: res}, err
+	}
+	if prev, err := app.inspect(ctx, PreviousName(in.ContainerName)); err == nil && prev != nil {
+		res.Previous = prev.Image
+	}
+	msg := fmt.Sprintf("%s runs %s on %s", in.ContainerName, in.DockerImage, h.Target())
+	switch {
+	case dry:
+		msg = "Dry run: " + planSummary(res.Plan)
+	case app.replaced:
+		msg = fmt.Sprintf("Deployed %s as %s on %s (%s)", in.DockerImage, in.ContainerName, h.Target(), shortID(app.digest, app.imageID))
+	default:
+		msg += fmt.Sprintf(" already (%s); nothing changed", shortID(app.digest, app.imageID))
+	}
+	return fountain.Outcome{Message: msg, Result: res}, nil
+}
+
+func (e *Engine) settle() time.Duration {
+	if e.Settle > 0 {
+		return e.Settle
+	}
+	return 3 * time.Second
+}
+
+// planSummary says what a dry run found.
+func planSummary(steps []fountain.PlannedStep) string {
+	var would []string
+	for _, s := range steps {
+		if s.Change {
+			would = append(would, s.Name)
+		}
+	}
+	if len(would) == 0 {
+		return "nothing would change"
+	}
+	return fmt.Sprintf("%d step(s) would change: %s", len(would), strings.Join(would, "; "))
+}
+
+func shortID(digest, id string) string {
+	switch {
+	case digest != "":
+		if _, d, ok := strings.Cut(digest, "@"); ok {
+			return d
+		}
+		return digest
+	case id != "":
+		return id
+	}
+	return "image unknown"
+}
+
+// registryAuth encodes the registry login for this pull: the request's,
+// else the server's for ghcr.io images, else none.
+func (e *Engine) registryAuth(in DockerAppInput) (string, error) {
+	a := in.RegistryAuth
+	ref, err := reference.ParseNormalizedNamed(in.DockerImage)
+	if err != nil {
+		return "", fountain.Invalid("docker_image", "%v", err)
+	}
+	domain := reference.Domain(ref)
+	if a == nil && e.GHCR != nil && domain == "ghcr.io" {
+		a = e.GHCR
+	}
+	if a == nil {
+		return "", nil
+	}
+	b, err := json.Marshal(registry.AuthConfig{Username: a.Username, Password: a.Password, ServerAddress: domain})
+	if err != nil {
+		return "", err
+	}
+	return base64.URLEncoding.EncodeToString(b), nil
+}
+
+func (a *dockerApp) inspect(ctx context.Context, name string) (*container.InspectResponse, error) {
+	api, err := a.d.engine(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res, err := api.ContainerInspect(ctx, name, client.ContainerInspectOptions{})
+	if cerrdefs.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("inspect %s: %w", name, err)
+	}
+	return &res.Container, nil
+}
+
+// steps are the app's plan after the host's Docker setup.
+func (a *dockerApp) steps() fountain.Plan {
+	in := a.in
+	return fountain.Plan{
+		{Name: "pull " + in.DockerImage, Check: a.checkImage, Apply: a.pull},
+		{Name: "container " + in.ContainerName + " runs the image and spec asked", Check: a.checkContainer, Apply: a.replace},
+		{Name: "health check " + in.ContainerName, Apply: a.healthGate},
+	}
+}
+
+var errNotReady = errors.New("Docker is not set up on the host yet")
+
+// checkImage compares the registry's digest of the reference with the
+// digests of the image the host has under it, without pulling.
+func (a *dockerApp) checkImage(ctx context.Context) (fountain.Need, error) {
+	if !a.d.ready() {
+		return fountain.Need{Change: true, Reason: "the image is pulled once Docker is set up"}, nil
+	}
+	api, err := a.d.engine(ctx)
+	if err != nil {
+		return fountain.Need{}, err
+	}
+	ref := a.in.DockerImage
+	local, err := api.ImageInspect(ctx, ref)
+	if cerrdefs.IsNotFound(err) {
+		return fountain.Need{Change: true, Reason: "the host does not have " + ref}, nil
+	}
+	if err != nil {
+		return fountain.Need{}, fmt.Errorf("inspect image %s: %w", ref, err)
+	}
+	a.imageID, a.digest = local.ID, repoDigest(local.RepoDigests, ref)
+	if isDigestRef(ref) {
+		return fountain.Need{Reason: "the host has " + ref}, nil
+	}
+	remote, err := api.DistributionInspect(ctx, ref, client.DistributionInspectOptions{EncodedRegistryAuth: a.auth})
+	if err != nil {
+		return fountain.Need{}, &fountain.Error{Code: fountain.EUPSTREAM, Message: "ask the registry for " + ref + ": " + cleanDockerError(err), Err: err}
+	}
+	want := string(remote.Descriptor.Digest)
+	for _, d := range local.RepoDigests {
+		if strings.HasSuffix(d, "@"+want) {
+			return fountain.Need{Reason: "the host has the registry's " + want}, nil
+		}
+	}
+	return fountain.Need{Change: true, Reason: fmt.Sprintf("the registry has %s; the host has %s", want, shortID(a.digest, local.ID))}, nil
+}
+
+func isDigestRef(ref string) bool { return strings.Contains(ref, "@sha256:") }
+
+// repoDigest picks the digest of ref's repository among an image's.
+func repoDigest(digests []string, ref string) string {
+	named, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return ""
+	}
+	repo := reference.FamiliarName(named)
+	for _, d := range digests {
+		if n, err := reference.ParseNormalizedNamed(d); err == nil && reference.FamiliarName(n) == repo {
+			return d
+		}
+	}
+	if len(digests) > 0 {
+		return digests[0]
+	}
+	return ""
+}
+
+// pull pulls the image, streaming the registry's progress into the log.
+func (a *dockerApp) pull(ctx context.Context, need fountain.Need) (fountain.StepResult, error) {
+	api, err := a.d.engine(ctx)
+	if err != nil {
+		return fountain.StepResult{}, err
+	}
+	ref := a.in.DockerImage
+	resp, err := api.ImagePull(ctx, ref, client.ImagePullOptions{RegistryAuth: a.auth})
+	if err != nil {
+		return fountain.StepResult{}, &fountain.Error{Code: fountain.EUPSTREAM, Message: "pull " + ref + ": " + cleanDockerError(err), Err: err}
+	}
+	defer resp.Close()
+	seen := map[string]bool{}
+	for msg, err := range resp.JSONMessages(ctx) {
+		if err != nil {
+			return fountain.StepResult{}, &fountain.Error{Code: fountain.EUPSTREAM, Message: "pull " + ref + ": " + err.Error(), Err: err}
+		}
+		if msg.Error != nil {
+			return fountain.StepResult{}, &fountain.Error{Code: fountain.EUPSTREAM, Message: "pull " + ref + ": " + msg.Error.Message}
+		}
+		line := strings.TrimSpace(strings.TrimSpace(msg.ID + " " + msg.Status))
+		if msg.Progress == nil && line != "" && !seen[line] { // progress bars would flood the log
+			seen[line] = true
+			a.d.rec.Log(line)
+		}
+	}
+	local, err := api.ImageInspect(ctx, ref)
+	if err != nil {
+		return fountain.StepResult{}, fmt.Errorf("inspect pulled image %s: %w", ref, err)
+	}
+	a.imageID, a.digest = local.ID, repoDigest(local.RepoDigests, ref)
+	return fountain.StepResult{Changed: true, Output: "pulled " + shortID(a.digest, a.imageID)}, nil
+}
+
+// checkContainer compares the running container with what is asked: the
+// image (by id), the spec (by hash), and that it runs.
+func (a *dockerApp) checkContainer(ctx context.Context) (fountain.Need, error) {
+	name := a.in.ContainerName
+	if !a.d.ready() {
+		return fountain.Need{Change: true, Reason: "container " + name + " is started once Docker is set up"}, nil
+	}
+	cur, err := a.inspect(ctx, name)
+	if err != nil {
+		return fountain.Need{}, err
+	}
+	a.current = cur
+	if cur == nil {
+		return fountain.Need{Change: true, Reason: "no container " + name}, nil
+	}
+	var diffs []string
+	if a.imageID == "" {
+		diffs = append(diffs, "the image is not on the host yet")
+	} else if cur.Image != a.imageID {
+		diffs = append(diffs, fmt.Sprintf("it runs %s, not %s", short12(cur.Image), short12(a.imageID)))
+	}
+	if cur.Config == nil || cur.Config.Labels[LabelSpec] != a.in.SpecHash() {
+		diffs = append(diffs, "its settings differ (ports, env, volumes, restart policy or health check)")
+	}
+	if cur.State == nil || !cur.State.Running {
+		diffs = append(diffs, "it is not running")
+	}
+	if len(diffs) > 0 {
+		return fountain.Need{Change: true, Reason: strings.Join(diffs, "; ")}, nil
+	}
+	return fountain.Need{Reason: "it runs " + short12(a.imageID) + " with the settings asked"}, nil
+}
+
+func short12(id string) string {
+	id = strings.TrimPrefix(id, "sha256:")
+	if len(id) > 12 {
+		id = id[:12]
+	}
+	return id
+}
+
+// replace swaps in a new container: the previous one is stopped and kept
+// (as NAME.previous, for rollback and for the health gate to fall back
+// on), and the new one created from the image id and started.
+func (a *dockerApp) replace(ctx context.Context, need fountain.Need) (fountain.StepResult, error) {
+	api, err := a.d.engine(ctx)
+	if err != nil {
+		return fountain.StepResult{}, err
+	}
+	name, prev := a.in.ContainerName, PreviousName(a.in.ContainerName)
+	var out []string
+	if a.current != nil {
+		if _, err := api.ContainerRemove(ctx, prev, client.ContainerRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
+			return fountain.StepResult{}, fmt.Errorf("remove the old %s: %w", prev, err)
+		}
+		timeout := 10
+		if _, err := api.ContainerStop(ctx, a.current.ID, client.ContainerStopOptions{Timeout: &timeout}); err != nil {
+			return fountain.StepResult{}, fmt.Errorf("stop %s: %w", name, err)
+		}
+		if _, err := api.ContainerRename(ctx, a.current.ID, client.ContainerRenameOptions{NewName: prev}); err != nil {
+			return fountain.StepResult{}, fmt.Errorf("keep %s as %s: %w", name, prev, err)
+		}
+		a.hadPrevious = true
+		out = append(out, fmt.Sprintf("stopped the running %s (%s), kept as %s", name, short12(a.current.Image), prev))
+	}
+	cfg, host := a.containerConfig()
+	created, err := api.ContainerCreate(ctx, client.ContainerCreateOptions{Name: name, Config: cfg, HostConfig: host})
+	if err == nil {
+		_, err = api.ContainerStart(ctx, created.ID, client.ContainerStartOptions{})
+	}
+	a.replaced = true // the health gate decides, and restores on failure
+	if err != nil {
+		return fountain.StepResult{Output: strings.Join(out, "\n")}, &fountain.Error{Code: fountain.EUPSTREAM,
+			Message: "start " + name + ": " + cleanDockerError(err), Err: err}
+	}
+	out = append(out, fmt.Sprintf("started %s from %s", name, short12(a.imageID)))
+	return fountain.StepResult{Changed: true, Output: strings.Join(out, "\n")}, nil
+}
+
+// containerConfig is the container asked for, from the image id.
+func (a *dockerApp) containerConfig() (*container.Config, *container.HostConfig) {
+	in := a.in
+	health, _ := json.Marshal(in.HealthCheck)
+	cfg := &container.Config{
+		Image: a.imageID,
+		Env:   in.EnvList(),
+		Labels: map[string]string{LabelApp: in.ContainerName, LabelRole: RoleCurrent, LabelSpec: in.SpecHash(),
+			LabelImageRef: in.DockerImage, LabelHealth: string(health)},
+		ExposedPorts: network.PortSet{},
+	}
+	host := &container.HostConfig{
+		PortBindings:  network.PortMap{},
+		RestartPolicy: restartPolicy(in.RestartPolicy),
+		// Small instances have small disks: logs are rotated.
+		LogConfig: container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": "10m", "max-file": "3"}},
+	}
+	for _, p := range in.Ports {
+		pp, _ := ParsePort(p)
+		port := network.MustParsePort(fmt.Sprintf("%d/%s", pp.ContainerPort, pp.Protocol))
+		cfg.ExposedPorts[port] = struct{}{}
+		binding := network.PortBinding{HostPort: fmt.Sprint(pp.HostPort)}
+		if pp.HostIP != "" {
+			binding.HostIP = mustAddr(pp.HostIP)
+		}
+		host.PortBindings[port] = append(host.PortBindings[port], binding)
+	}
+	for _, v := range in.Volumes {
+		vv, _ := ParseVolume(v)
+		host.Binds = append(host.Binds, vv.Bind())
+	}
+	return cfg, host
+}
+
+func restartPolicy(p string) container.RestartPolicy {
+	switch p {
+	case "no":
+		return container.RestartPolicy{Name: container.RestartPolicyDisabled}
+	case "always":
+		return container.RestartPolicy{Name: container.RestartPolicyAlways}
+	case "on-failure":
+		return container.RestartPolicy{Name: container.RestartPolicyOnFailure}
+	}
+	return container.RestartPolicy{Name: container.RestartPolicyUnlessStopped}
+}
+
+// cleanDockerError is a Docker error's message without the client's
+// "Error response from daemon:" prefix.
+func cleanDockerError(err error) string {
+	return strings.TrimPrefix(err.Error(), "Error response from daemon: ")
+}
+
+// contains reports whether list holds s.
+func contains(list []string, s string) bool { return slices.Contains(list, s) }

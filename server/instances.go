@@ -1,0 +1,108 @@
+package server
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/fountainai/fountain"
+	"github.com/fountainai/fountain/deploy"
+	"github.com/fountainai/fountain/lightsail"
+	"github.com/fountainai/fountain/ssh"
+)
+
+// lightsailInstances gives the deploy engine the Lightsail instances behind
+// addresses: their names, plans' memory and witnessed host keys.
+type lightsailInstances struct {
+	ls *lightsail.Client
+
+	mu     sync.Mutex
+	listed map[string]listing // by region: a short-lived listing, so that a run of deploys asks once
+}
+
+type listing struct {
+	at        time.Time
+	instances []lightsail.Instance
+}
+
+// listingTTL is how long a listing of a region's instances is reused to
+// find the instance behind an address.
+const listingTTL = 10 * time.Second
+
+var _ deploy.Instances = (*lightsailInstances)(nil)
+
+func (l *lightsailInstances) DefaultRegion() string { return l.ls.DefaultRegion() }
+
+func (l *lightsailInstances) DefaultKeyPair(ctx context.Context, region string) ([]byte, error) {
+	return l.ls.DefaultKeyPair(ctx, region)
+}
+
+// FindInstance returns the named instance with its host keys.
+func (l *lightsailInstances) FindInstance(ctx context.Context, region, name string) (*deploy.Instance, error) {
+	inst, err := l.ls.GetInstance(ctx, region, name)
+	if err != nil {
+		return nil, err
+	}
+	return l.convert(ctx, inst), nil
+}
+
+// InstanceByAddress returns the instance whose public or private address
+// is addr, or nil. A Lightsail that cannot be asked (no credentials) is
+// not an error here: the host is then one Fountain does not know.
+func (l *lightsailInstances) InstanceByAddress(ctx context.Context, region, addr string) (*deploy.Instance, error) {
+	insts, err := l.list(ctx, region)
+	if err != nil {
+		if c := fountain.ErrorCode(err); c == fountain.EUNAVAILABLE || c == fountain.EUPSTREAM {
+			return nil, nil
+		}
+		return nil, err
+	}
+	for _, in := range insts {
+		if in.PublicIP == addr || in.PrivateIP == addr {
+			return l.FindInstance(ctx, in.Region, in.Name)
+		}
+	}
+	return nil, nil
+}
+
+func (l *lightsailInstances) list(ctx context.Context, region string) ([]lightsail.Instance, error) {
+	if region == "" {
+		region = l.ls.DefaultRegion()
+	}
+	l.mu.Lock()
+	if c, ok := l.listed[region]; ok && time.Since(c.at) < listingTTL {
+		l.mu.Unlock()
+		return c.instances, nil
+	}
+	l.mu.Unlock()
+	insts, err := l.ls.ListInstances(ctx, region)
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	if l.listed == nil {
+		l.listed = map[string]listing{}
+	}
+	l.listed[region] = listing{at: time.Now(), instances: insts}
+	l.mu.Unlock()
+	return insts, nil
+}
+
+func (l *lightsailInstances) convert(ctx context.Context, in lightsail.Instance) *deploy.Instance {
+	out := &deploy.Instance{Name: in.Name, Region: in.Region, PublicIP: in.PublicIP, PrivateIP: in.PrivateIP,
+		BundleID: in.BundleID, State: in.State}
+	if bundles, err := l.ls.Bundles(ctx, in.Region); err == nil {
+		for _, b := range bundles {
+			if b.ID == in.BundleID {
+				out.RAMMiB = int(b.RAMGB * 1024)
+			}
+		}
+	}
+	for _, k := range in.SSHHostKeys {
+		hk, err := ssh.ParseHostKey(in.PublicIP+":22", fountain.HostKeySourceLightsail, k.PublicKey)
+		if err == nil {
+			out.HostKeys = append(out.HostKeys, hk)
+		}
+	}
+	return out
+}
