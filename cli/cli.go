@@ -156,6 +156,7 @@ func (a *app) newRootCmd() *cobra.Command {
 		c.GroupID = "client"
 		root.AddCommand(c)
 	}
+	root.AddCommand(a.newStandinCmd()) // hidden: sandbox stand-ins for OpenSearch and Kong
 	return root
 }
 
