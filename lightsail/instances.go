@@ -33,7 +33,7 @@ type Instance struct {
 	Tags             map[string]string `json:"tags,omitempty" doc:"Tags."`
 	Ports            []Port            `json:"ports,omitempty" doc:"Open public ports."`
 	PriceMonthly     float64           `json:"price_monthly_usd" doc:"Monthly price of its bundle in US dollars."`
-	SSHHostKeys      []InstanceHostKey         `json:"ssh_host_keys,omitempty" doc:"The instance's SSH host keys as Lightsail witnessed them (single-instance view only): pin these."`
+	SSHHostKeys      []InstanceHostKey `json:"ssh_host_keys,omitempty" doc:"The instance's SSH host keys as Lightsail witnessed them (single-instance view only): pin these."`
 }
 
 // Port is an open public port range.

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fountainai/fountain/lightsail/emulator"
 	"github.com/fountainai/fountain"
+	"github.com/fountainai/fountain/lightsail/emulator"
 )
 
 // steps is a Stepper that runs each step and keeps its name and output.
