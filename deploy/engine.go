@@ -58,6 +58,13 @@ type Engine struct {
 	// Sandbox, when set, says the hosts are sandbox hosts (the operation
 	// log says what stands in for what).
 	Sandbox bool
+	// Keeper keeps service secrets encrypted (nil: none are kept).
+	Keeper SecretKeeper
+	// KongConfigs keeps the versions of each gateway's config.
+	KongConfigs KongConfigs
+	// OpenSearchRepo and OpenSearchKey override OpenSearch's apt
+	// repository and key URLs (a mirror); default the official ones.
+	OpenSearchRepo, OpenSearchKey string
 
 	keyMu sync.Mutex // serializes writing default key pairs
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 
@@ -112,4 +113,19 @@ func (l *lightsailInstances) convert(ctx context.Context, in lightsail.Instance)
 		}
 	}
 	return out
+}
+
+// Bundles lists the region's active plans, for saying which fit.
+func (l *lightsailInstances) Bundles(ctx context.Context, region string) ([]deploy.Bundle, error) {
+	bs, err := l.ls.Bundles(ctx, region)
+	if err != nil {
+		return nil, err
+	}
+	var out []deploy.Bundle
+	for _, b := range bs {
+		if b.Active && !strings.Contains(b.ID, "win") {
+			out = append(out, deploy.Bundle{ID: b.ID, RAMMiB: int(b.RAMGB * 1024), PriceMonthly: b.PriceMonthly})
+		}
+	}
+	return out, nil
 }
