@@ -60,11 +60,13 @@ var RegistryNames = []string{GHCRHostname, RegistryHostname, MirrorHostname}
 // whether or not a handler is registered yet.
 var standInNames = []string{OpenSearchArtifactsHostname}
 
-// AptProxyURL is how hosts reach the apt proxy.
-var AptProxyURL = "http://" + net.JoinHostPort(RegistryHostname, strconv.Itoa(AptProxyPort))
-
-// MirrorURL is the hosts' Docker Hub mirror.
-var MirrorURL = "https://" + MirrorHostname
+// URLs hosts use.
+const (
+	// AptProxyURL is how hosts reach the apt proxy (port AptProxyPort).
+	AptProxyURL = "http://" + RegistryHostname + ":3142"
+	// MirrorURL is the hosts' Docker Hub mirror.
+	MirrorURL = "https://" + MirrorHostname
+)
 
 // front serves the gateway's TLS port: a certificate per server name,
 // issued by the sandbox CA, and a handler per Host.
@@ -332,11 +334,15 @@ func (s *Sandbox) stopGateway() {
 	}
 }
 
-// aptProxyRunning reports whether hosts can use the apt proxy.
-func (s *Sandbox) aptProxyRunning() bool {
+// aptProxyUpstreams are the hosts a new host should fetch through the apt
+// proxy: none while it does not listen.
+func (s *Sandbox) aptProxyUpstreams() []string {
 	s.gwMu.Lock()
 	defer s.gwMu.Unlock()
-	return s.gw != nil && s.gw.apt != nil
+	if s.gw == nil || s.gw.apt == nil {
+		return nil
+	}
+	return s.gw.proxy.Upstreams()
 }
 
 // extraHosts are a new host's hosts entries: every name the gateway serves.
@@ -348,21 +354,36 @@ func (s *Sandbox) extraHosts(gw netip.Addr) []string {
 	return out
 }
 
-// aptProxyConf is the apt configuration that sends a host's plain http
-// downloads through the sandbox's caching proxy. https sources go direct
-// (the proxy offers no tunnels); sandbox names such as
-// artifacts.opensearch.org resolve to the gateway and are trusted anyway.
-func aptProxyConf() string {
-	return "// Written by Fountain's sandbox when this host was created: apt downloads\n" +
-		"// through the sandbox's caching proxy, shared by every sandbox host.\n" +
-		"Acquire::http::Proxy \"" + AptProxyURL + "\";\n" +
-		"Acquire::https::Proxy \"DIRECT\";\n"
+// aptProxyConf is the apt configuration that sends a host's downloads
+// from this machine's apt sources (upstreams, host[:port]) through the
+// sandbox's caching proxy. It is per host, so other http sources (a host
+// image made from ubuntu:24.04 uses Ubuntu's archive) go direct, and https
+// from those hosts goes direct too (apt would otherwise use the http proxy
+// for https, and the proxy offers no tunnels).
+func aptProxyConf(upstreams []string) string {
+	var b strings.Builder
+	b.WriteString("// Written by Fountain's sandbox when this host was created: apt downloads\n" +
+		"// from the mirror through the sandbox's caching proxy, shared by every host.\n")
+	seen := map[string]bool{}
+	for _, u := range upstreams {
+		h := u
+		if host, _, err := net.SplitHostPort(u); err == nil {
+			h = host
+		}
+		if seen[h] {
+			continue
+		}
+		seen[h] = true
+		fmt.Fprintf(&b, "Acquire::http::Proxy::%s \"%s\";\nAcquire::https::Proxy::%s \"DIRECT\";\n", h, AptProxyURL, h)
+	}
+	return b.String()
 }
 
 // hostFiles are the files a new host gets before its first boot: the CA in
 // the system's local trust store and in Docker's certs.d for each registry
-// name, and (when the apt proxy runs) the apt proxy configuration.
-func hostFiles(caPEM []byte, aptProxy bool) []tarFile {
+// name, and (when the apt proxy runs, for its upstreams) the apt proxy
+// configuration.
+func hostFiles(caPEM []byte, aptUpstreams []string) []tarFile {
 	files := []tarFile{
 		{Name: strings.TrimPrefix(HostCAPath, "/"), Mode: 0o644, Body: caPEM},
 		{Name: "etc/docker/certs.d", Mode: 0o755, Dir: true},
@@ -372,15 +393,15 @@ func hostFiles(caPEM []byte, aptProxy bool) []tarFile {
 			tarFile{Name: "etc/docker/certs.d/" + n, Mode: 0o755, Dir: true},
 			tarFile{Name: "etc/docker/certs.d/" + n + "/ca.crt", Mode: 0o644, Body: caPEM})
 	}
-	if aptProxy {
-		files = append(files, tarFile{Name: strings.TrimPrefix(HostAptProxyConf, "/"), Mode: 0o644, Body: []byte(aptProxyConf())})
+	if len(aptUpstreams) > 0 {
+		files = append(files, tarFile{Name: strings.TrimPrefix(HostAptProxyConf, "/"), Mode: 0o644, Body: []byte(aptProxyConf(aptUpstreams))})
 	}
 	return files
 }
 
 // installHostFiles copies hostFiles into a created (not yet started) host.
 func (s *Sandbox) installHostFiles(ctx context.Context, id string) error {
-	tb, err := makeTar(hostFiles(s.ca.CertPEM, s.aptProxyRunning()))
+	tb, err := makeTar(hostFiles(s.ca.CertPEM, s.aptProxyUpstreams()))
 	if err != nil {
 		return fmt.Errorf("install CA: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -124,17 +125,31 @@ docker image inspect --format '{{.Id}}' hello:1`
 }
 
 // Two fresh hosts install the same packages one after the other: the
-// second gets every package from the shared cache.
+// second gets every package from the shared cache. An https source (the
+// OpenSearch repository's name, served with HandleHost) goes direct, not
+// through the proxy.
 func TestAptThroughTheSharedCache(t *testing.T) {
 	s := newTestSandbox(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
+	var mu sync.Mutex
+	var seen []string
+	s.HandleHost(OpenSearchArtifactsHostname, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.URL.Path)
+		mu.Unlock()
+		http.NotFound(w, r)
+	}))
 	const install = "apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends jq >/dev/null && jq -n 1"
 	var fills, hits []int64
+	var first Host
 	for i := range 2 {
 		h, err := s.CreateHost(ctx, fmt.Sprintf("apt-%d", i))
 		if err != nil {
 			t.Fatal(err)
+		}
+		if i == 0 {
+			first = h
 		}
 		before := s.aptStats()
 		start := time.Now()
@@ -150,6 +165,17 @@ func TestAptThroughTheSharedCache(t *testing.T) {
 	// between may bring a new index or two).
 	if fills[1] > 2 || hits[1] < 3 {
 		t.Fatalf("second host: %d downloads, %d hits", fills[1], hits[1])
+	}
+
+	const https = `echo 'deb [trusted=yes] https://artifacts.opensearch.org/apt stable main' >/tmp/os.list
+sudo apt-get update -o Dir::Etc::SourceList=/tmp/os.list -o Dir::Etc::SourceParts=/nonexistent >/dev/null 2>&1 || true`
+	if out, err := sshRun(first.PublicIP, SSHUser, s.Key().Signer, first.HostKeys, https); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Contains(seen, "/apt/dists/stable/InRelease") {
+		t.Fatalf("the https source did not reach its server directly: %v", seen)
 	}
 	if st := s.aptStats(); st.Refused != 0 {
 		t.Fatalf("refused requests: %+v", st)

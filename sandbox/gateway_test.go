@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -17,8 +18,10 @@ import (
 
 type stringHandler string
 
-func (s stringHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) { io.WriteString(w, string(s)) }
-func (s stringHandler) String() string                                   { return "the " + string(s) + " stand-in" }
+func (s stringHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	io.WriteString(w, string(s))
+}
+func (s stringHandler) String() string { return "the " + string(s) + " stand-in" }
 
 // frontEnv serves a front over TLS on loopback; its client dials that
 // address for every name, as a sandbox host resolves them to the gateway.
@@ -125,7 +128,7 @@ func TestHandleHostRefusesRegistryAndBadNames(t *testing.T) {
 
 func TestHostFiles(t *testing.T) {
 	pem := []byte("-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n")
-	got := hostFiles(pem, true)
+	got := hostFiles(pem, []string{"deb.debian.org", "mirror.example:8080", "mirror.example:8081"})
 	want := []tarFile{
 		{Name: "usr/local/share/ca-certificates/fountain-sandbox.crt", Mode: 0o644, Body: pem},
 		{Name: "etc/docker/certs.d", Mode: 0o755, Dir: true},
@@ -137,9 +140,11 @@ func TestHostFiles(t *testing.T) {
 		{Name: "etc/docker/certs.d/mirror.fountain.internal/ca.crt", Mode: 0o644, Body: pem},
 		{Name: "etc/apt/apt.conf.d/00fountain-sandbox-proxy", Mode: 0o644, Body: []byte(
 			"// Written by Fountain's sandbox when this host was created: apt downloads\n" +
-				"// through the sandbox's caching proxy, shared by every sandbox host.\n" +
-				"Acquire::http::Proxy \"http://registry.fountain.internal:3142\";\n" +
-				"Acquire::https::Proxy \"DIRECT\";\n")},
+				"// from the mirror through the sandbox's caching proxy, shared by every host.\n" +
+				"Acquire::http::Proxy::deb.debian.org \"http://registry.fountain.internal:3142\";\n" +
+				"Acquire::https::Proxy::deb.debian.org \"DIRECT\";\n" +
+				"Acquire::http::Proxy::mirror.example \"http://registry.fountain.internal:3142\";\n" +
+				"Acquire::https::Proxy::mirror.example \"DIRECT\";\n")},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("%d files, want %d: %+v", len(got), len(want), got)
@@ -149,7 +154,10 @@ func TestHostFiles(t *testing.T) {
 			t.Errorf("file %d: %+v\nwant %+v", i, got[i], want[i])
 		}
 	}
-	if without := hostFiles(pem, false); len(without) != len(want)-1 {
+	if AptProxyURL != fmt.Sprintf("http://%s:%d", RegistryHostname, AptProxyPort) {
+		t.Errorf("AptProxyURL %s does not name AptProxyPort", AptProxyURL)
+	}
+	if without := hostFiles(pem, nil); len(without) != len(want)-1 {
 		t.Errorf("without the apt proxy: %d files", len(without))
 	}
 }
