@@ -268,10 +268,10 @@ func (s *Sandbox) ensureGateway(addr netip.Addr) {
 	}
 	if g.tls == nil {
 		ln, err := net.Listen("tcp", net.JoinHostPort(addr.String(), strconv.Itoa(GatewayTLSPort)))
-		if g.tlsErr = err; err != nil {
-			g.tlsErr = fmt.Errorf("TLS front: %w", err)
-			s.logf("sandbox: %v", g.tlsErr)
+		if err != nil {
+			g.tlsErr = s.gatewayErr(g.tlsErr, fmt.Errorf("TLS front: %w", err))
 		} else {
+			g.tlsErr = nil
 			g.tls = &http.Server{Handler: s.front, ReadHeaderTimeout: 30 * time.Second, ErrorLog: s.serverLog("gateway TLS: ")}
 			cfg := &tls.Config{GetCertificate: s.front.getCertificate, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}}
 			g.serve(g.tls, tls.NewListener(ln, cfg))
@@ -281,21 +281,28 @@ func (s *Sandbox) ensureGateway(addr netip.Addr) {
 		if g.proxy == nil {
 			p, err := s.newAptProxy()
 			if err != nil {
-				g.aptErr = err
-				s.logf("sandbox: %v", err)
+				g.aptErr = s.gatewayErr(g.aptErr, err)
 				return
 			}
 			g.proxy = p
 		}
 		ln, err := net.Listen("tcp", net.JoinHostPort(addr.String(), strconv.Itoa(AptProxyPort)))
-		if g.aptErr = err; err != nil {
-			g.aptErr = fmt.Errorf("apt proxy: %w", err)
-			s.logf("sandbox: %v", g.aptErr)
+		if err != nil {
+			g.aptErr = s.gatewayErr(g.aptErr, fmt.Errorf("apt proxy: %w", err))
 		} else {
+			g.aptErr = nil
 			g.apt = &http.Server{Handler: g.proxy, ReadHeaderTimeout: 30 * time.Second, ErrorLog: s.serverLog("apt proxy: ")}
 			g.serve(g.apt, ln)
 		}
 	}
+}
+
+// gatewayErr logs err unless it repeats old, and returns it.
+func (s *Sandbox) gatewayErr(old, err error) error {
+	if old == nil || old.Error() != err.Error() {
+		s.logf("sandbox: %v (hosts created meanwhile do without it)", err)
+	}
+	return err
 }
 
 // serverLog sends an http.Server's errors (TLS handshakes of clients that

@@ -173,7 +173,8 @@ func (s *Sandbox) CreateHostWith(ctx context.Context, name string, opts HostOpti
 }
 
 // createContainer allocates an address and creates (not starts) the host
-// container and its Docker volume, then installs the sandbox key.
+// container and its Docker volume, then installs the sandbox key, the CA
+// and the apt proxy configuration (hostFiles).
 func (s *Sandbox) createContainer(ctx context.Context, name string, img ImageInfo, gw netip.Addr, skip map[string]bool, opts HostOptions) (string, string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
