@@ -89,11 +89,40 @@ type SandboxStatus struct {
 	Image              string        `json:"image,omitempty" doc:"The host image in use."`
 	Hosts              []SandboxHost `json:"hosts" doc:"The local hosts behind sandbox instances."`
 
+	// What the sandbox serves its hosts on its network's gateway.
+	CACertPath      string           `json:"ca_cert_path,omitempty" doc:"The sandbox CA certificate (PEM). Every sandbox host trusts it (system store and Docker's certs.d), so the names below are served over TLS under their real names."`
+	Gateway         string           `json:"gateway,omitempty" doc:"The sandbox network's gateway address, to which hosts resolve every name below."`
+	Names           []SandboxName    `json:"names,omitempty" doc:"Names hosts reach over TLS on the gateway, e.g. ghcr.io: the local registry, so docker_image ghcr.io/user/repo/app:tag deploys an image pushed to registry_push as user/repo/app:tag."`
+	DockerHubMirror string           `json:"docker_hub_mirror,omitempty" doc:"The hosts' Docker Hub mirror (daemon.json registry-mirrors): the local registry, so docker pull kong:3.9 on a host pulls library/kong:3.9 pushed to registry_push."`
+	AptProxy        string           `json:"apt_proxy,omitempty" doc:"The caching apt proxy hosts download packages through (plain http sources; https ones go direct)."`
+	AptProxyRunning bool             `json:"apt_proxy_running" doc:"Whether the apt proxy listens; hosts created while it does not use the mirror directly."`
+	AptCacheDir     string           `json:"apt_cache_dir,omitempty" doc:"The apt proxy's cache, shared by every sandbox on this machine and kept by sandbox down."`
+	AptUpstreams    []string         `json:"apt_upstreams,omitempty" doc:"The only hosts the apt proxy forwards to: this machine's apt sources."`
+	AptCache        *SandboxAptCache `json:"apt_cache,omitempty" doc:"What the apt proxy did since it started."`
+	GatewayErrors   []string         `json:"gateway_errors,omitempty" doc:"Why something above does not listen (e.g. port 443 taken, or not root)."`
+
 	// The emulator's credentials, generated per data directory: shown only
 	// here, to a caller holding the API token.
 	EmulatorAccessKeyID     string `json:"emulator_access_key_id,omitempty" doc:"The access key ID the Lightsail emulator accepts (SigV4, service lightsail)."`
 	EmulatorSecretAccessKey string `json:"emulator_secret_access_key,omitempty" doc:"Its secret access key; only this authenticated route shows it."`
 	EmulatorCredentialsFile string `json:"emulator_credentials_file,omitempty" doc:"The file holding them (mode 0600), an AWS shared credentials file: usable as AWS_SHARED_CREDENTIALS_FILE."`
+}
+
+// SandboxName is one name the sandbox serves to its hosts under its real name.
+type SandboxName struct {
+	Name   string `json:"name" doc:"The name, e.g. ghcr.io."`
+	URL    string `json:"url" doc:"How hosts name it, e.g. https://ghcr.io."`
+	Listen string `json:"listen,omitempty" doc:"Where this machine serves it (gateway:443); empty while not listening."`
+	Serves string `json:"serves" doc:"What answers there."`
+}
+
+// SandboxAptCache counts what the apt proxy did.
+type SandboxAptCache struct {
+	Hits    int64 `json:"hits" doc:"Requests served from the cache."`
+	Fills   int64 `json:"fills" doc:"Files downloaded into the cache."`
+	Shared  int64 `json:"shared" doc:"Requests that took part in a download serving several at once."`
+	Passed  int64 `json:"passed" doc:"Requests passed through uncached (InRelease, indexes by name)."`
+	Refused int64 `json:"refused" doc:"Requests refused (not an apt source of this machine, tunnels)."`
 }
 
 // SandboxHost is one local host.
