@@ -75,19 +75,20 @@ type Sandbox interface {
 
 // SandboxStatus is what GET /sandbox reports.
 type SandboxStatus struct {
-	Mode               string        `json:"mode" doc:"Always sandbox."`
-	LightsailEndpoint  string        `json:"lightsail_endpoint" doc:"The embedded Lightsail emulator's URL."`
-	HostsBacked        bool          `json:"hosts_backed" doc:"Whether sandbox instances are real local hosts (Docker is available)."`
-	Reason             string        `json:"reason,omitempty" doc:"Why instances are emulated only, if they are."`
-	Namespace          string        `json:"namespace,omitempty" doc:"The sandbox's namespace: the prefix of its containers, volumes and network."`
-	RegistryPush       string        `json:"registry_push,omitempty" doc:"host:port to docker push to from this machine (the local stand-in for GHCR)."`
-	RegistryPullPrefix string        `json:"registry_pull_prefix,omitempty" doc:"How sandbox hosts name the same registry, e.g. registry.fountain.internal:5000."`
-	RegistryRunning    bool          `json:"registry_running" doc:"Whether the local registry is serving."`
-	SSHKeyPath         string        `json:"ssh_key_path,omitempty" doc:"The sandbox private key: it logs into every sandbox host, and serves as ssh_key_path in deploy calls."`
-	SSHPublicKey       string        `json:"ssh_public_key,omitempty" doc:"The sandbox public key, in authorized_keys form."`
-	SSHUser            string        `json:"ssh_user,omitempty" doc:"The login user of sandbox hosts (ubuntu)."`
-	Image              string        `json:"image,omitempty" doc:"The host image in use."`
-	Hosts              []SandboxHost `json:"hosts" doc:"The local hosts behind sandbox instances."`
+	Mode               string           `json:"mode" doc:"Always sandbox."`
+	LightsailEndpoint  string           `json:"lightsail_endpoint" doc:"The embedded Lightsail emulator's URL."`
+	HostsBacked        bool             `json:"hosts_backed" doc:"Whether sandbox instances are real local hosts (Docker is available)."`
+	Reason             string           `json:"reason,omitempty" doc:"Why instances are emulated only, if they are."`
+	Namespace          string           `json:"namespace,omitempty" doc:"The sandbox's namespace: the prefix of its containers, volumes and network."`
+	RegistryPush       string           `json:"registry_push,omitempty" doc:"host:port to docker push to from this machine (the local stand-in for GHCR)."`
+	RegistryPullPrefix string           `json:"registry_pull_prefix,omitempty" doc:"How sandbox hosts name the same registry, e.g. registry.fountain.internal:5000."`
+	RegistryRunning    bool             `json:"registry_running" doc:"Whether the local registry is serving."`
+	SSHKeyPath         string           `json:"ssh_key_path,omitempty" doc:"The sandbox private key: it logs into every sandbox host, and serves as ssh_key_path in deploy calls."`
+	SSHPublicKey       string           `json:"ssh_public_key,omitempty" doc:"The sandbox public key, in authorized_keys form."`
+	SSHUser            string           `json:"ssh_user,omitempty" doc:"The login user of sandbox hosts (ubuntu)."`
+	Image              string           `json:"image,omitempty" doc:"The host image in use."`
+	Hosts              []SandboxHost    `json:"hosts" doc:"The local hosts behind sandbox instances."`
+	StandIns           []SandboxStandIn `json:"stand_ins,omitempty" doc:"Stand-ins for what cannot be downloaded here (OpenSearch, Kong): faithful to the vendors' documented behaviour, never used outside sandbox mode."`
 
 	// What the sandbox serves its hosts on its network's gateway.
 	CACertPath      string           `json:"ca_cert_path,omitempty" doc:"The sandbox CA certificate (PEM). Every sandbox host trusts it (system store and Docker's certs.d), so the names below are served over TLS under their real names."`
@@ -123,6 +124,15 @@ type SandboxAptCache struct {
 	Shared  int64 `json:"shared" doc:"Requests that took part in a download serving several at once."`
 	Passed  int64 `json:"passed" doc:"Requests passed through uncached (InRelease, indexes by name)."`
 	Refused int64 `json:"refused" doc:"Requests refused (not an apt source of this machine, tunnels)."`
+}
+
+// SandboxStandIn is one stand-in the sandbox serves its hosts, for what
+// cannot be downloaded here.
+type SandboxStandIn struct {
+	For    string `json:"for" doc:"What it stands in for: OpenSearch, Kong Gateway."`
+	State  string `json:"state" doc:"preparing, ready, or failed: why."`
+	How    string `json:"how" doc:"What it is and how hosts get it."`
+	Detail string `json:"detail,omitempty" doc:"Versions, keys, where it was published."`
 }
 
 // SandboxHost is one local host.

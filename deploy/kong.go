@@ -124,6 +124,9 @@ func (e *Engine) DeployKong(ctx context.Context, rec fountain.Recorder, h *Host,
 		res.StandIn = "the sandbox's Kong stand-in image, pulled as kong:3.9 through the sandbox registry acting as Docker Hub (not Kong)"
 		rec.Log("sandbox: " + res.StandIn)
 	}
+	if err := e.standInsReady(ctx, rec, "Kong"); err != nil {
+		return fountain.Outcome{Result: res}, err
+	}
 	config, version := KongEmptyConfig, 0
 	if e.KongConfigs != nil {
 		text, v, err := e.KongConfigs.LatestKongConfig(ctx, h.HostPort())

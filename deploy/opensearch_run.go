@@ -74,6 +74,9 @@ func (e *Engine) DeployOpenSearch(ctx context.Context, rec fountain.Recorder, h 
 		res.StandIn = "the sandbox's OpenSearch stand-in package, from a signed apt repository served as artifacts.opensearch.org (not OpenSearch)"
 		rec.Log("sandbox: " + res.StandIn)
 	}
+	if err := e.standInsReady(ctx, rec, "OpenSearch"); err != nil {
+		return fountain.Outcome{Result: res}, err
+	}
 	repo, key := e.opensearchRepo()
 	if err := errors.Join(checkRepoURL("OpenSearch apt repository", repo), checkRepoURL("OpenSearch apt key", key)); err != nil {
 		return fountain.Outcome{Result: res}, err

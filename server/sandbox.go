@@ -28,6 +28,7 @@ type sandboxEnv struct {
 	credsAt string               // the file they are in ("" when the config gave them)
 	hosts   *sandbox.Sandbox     // nil: instances are emulated only
 	whyNone string               // why there are no hosts
+	stand   *standIns            // nil without hosts
 }
 
 // EmulatorCredentialsFile is where, in the data directory, the sandbox's
@@ -78,6 +79,14 @@ func startSandbox(ctx context.Context, cfg Config, log *slog.Logger) (*sandboxEn
 			if _, err := sb.StartRegistry(ctx); err != nil {
 				log.Warn("the sandbox registry did not start", "err", err)
 			}
+			standCtx, cancelStand := context.WithCancel(context.WithoutCancel(ctx))
+			env.stand = prepareStandIns(standCtx, sb, cfg.DataDir, cfg.StandinBinary, cfg.StandInsAtStart, log)
+			closers = append(closers, func() {
+				cancelStand()
+				if env.stand.started.Load() {
+					<-env.stand.done
+				}
+			})
 			key := sb.Key()
 			opts.Hosts = emulatorHosts{sb}
 			opts.DefaultKeyPair = &emulator.KeyMaterial{PrivateKeyPEM: string(key.PrivatePEM), PublicKey: key.AuthorizedKey}
@@ -137,6 +146,7 @@ func (s *sandboxEnv) Status(ctx context.Context) (api.SandboxStatus, error) {
 	st.CACertPath, st.Gateway, st.DockerHubMirror = hs.CACertPath, hs.Gateway, hs.DockerHubMirror
 	st.AptProxy, st.AptProxyRunning, st.AptCacheDir, st.AptUpstreams = hs.AptProxy, hs.AptProxyRunning, hs.AptCacheDir, hs.AptUpstreams
 	st.GatewayErrors = hs.GatewayErrors
+	st.StandIns = s.stand.status()
 	if c := hs.AptCache; c != nil {
 		st.AptCache = &api.SandboxAptCache{Hits: c.Hits, Fills: c.Fills, Shared: c.Shared, Passed: c.Passed, Refused: c.Refused}
 	}

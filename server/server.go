@@ -43,6 +43,12 @@ type Config struct {
 	// SandboxHosts configures the local hosts behind sandbox instances
 	// (namespace, registry address); DataDir is filled in.
 	SandboxHosts sandboxpkg.Config
+	// StandinBinary is the fountain binary the sandbox packs into its
+	// OpenSearch and Kong stand-ins (default: the running executable).
+	StandinBinary string
+	// StandInsAtStart builds the stand-ins when the server starts rather
+	// than at the first deploy that needs them.
+	StandInsAtStart bool
 	// NoSandboxHosts keeps sandbox instances emulated only, even with Docker.
 	NoSandboxHosts bool
 	// PollInterval overrides how often Lightsail waits poll.
@@ -183,6 +189,9 @@ func Run(ctx context.Context, cfg Config) error {
 	engine, err := deployEngine(cfg, db, ls, sandboxKeyDir)
 	if err != nil {
 		return err
+	}
+	if sb, ok := sandbox.(*sandboxEnv); ok && sb.stand != nil {
+		engine.StandInsReady = sb.stand.ready
 	}
 	runner := operation.New(db, log)
 	srv := api.New(api.Deps{Store: db, Runner: runner, Lightsail: ls, Sandbox: sandbox, Token: token, Logger: log,
