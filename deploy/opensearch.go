@@ -223,6 +223,8 @@ test -f ` + opensearchHeap + ` && echo "heap=$(base64 -w0 ` + opensearchHeap + `
 systemctl is-active --quiet opensearch 2>/dev/null && echo active=yes
 systemctl is-enabled --quiet opensearch 2>/dev/null && echo enabled=yes
 sed -n 's/^MemTotal: *\([0-9]*\) kB/mem=\1/p' /proc/meminfo
+cg=$(sed -n 's/^0:://p' /proc/1/cgroup 2>/dev/null)
+test -r "/sys/fs/cgroup$cg/memory.max" && echo "memmax=$(cat "/sys/fs/cgroup$cg/memory.max")"
 echo "ip=$(hostname -I 2>/dev/null | cut -d' ' -f1)"
 true`
 
@@ -232,6 +234,7 @@ func probeOpenSearch(ctx context.Context, c *ssh.Client) (*opensearchFacts, erro
 		return nil, err
 	}
 	f := &opensearchFacts{}
+	limitMiB := 0
 	unb64 := func(v string) string {
 		b, _ := base64.StdEncoding.DecodeString(v)
 		return string(b)
@@ -260,9 +263,16 @@ func probeOpenSearch(ctx context.Context, c *ssh.Client) (*opensearchFacts, erro
 		case "mem":
 			kib, _ := strconv.Atoi(v)
 			f.MemMiB = kib / 1024
+		case "memmax": // a container's limit: what the host really has
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
+				limitMiB = int(n >> 20)
+			}
 		case "ip":
 			f.PrivateIP = v
 		}
+	}
+	if limitMiB > 0 && (f.MemMiB == 0 || limitMiB < f.MemMiB) {
+		f.MemMiB = limitMiB
 	}
 	return f, nil
 }

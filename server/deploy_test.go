@@ -92,7 +92,7 @@ func TestDeployDockerAppAcceptance(t *testing.T) {
 	_, sb := call(t, "GET", url+"/sandbox", "")
 	keyPath := sb["ssh_key_path"].(string)
 	push := sb["registry_push"].(string)
-	pull := pullName(sb)
+	pull := pullName(t, sb)
 
 	// A test image, pushed from this machine as GitHub Actions would push it.
 	sandboxtest.PushApp(t, push+"/user/repo/my-app:latest", "1", sandboxtest.AppOptions{})
@@ -305,12 +305,16 @@ func TestDeployDockerAppAcceptance(t *testing.T) {
 }
 
 // pullName is how sandbox hosts name the registry this machine pushes to:
-// ghcr.io when the sandbox serves it under that name.
-func pullName(sb map[string]any) string {
-	if p, ok := sb["registry_ghcr"].(string); ok && p != "" {
-		return p
+// ghcr.io, as in the design's call.
+func pullName(t *testing.T, sb map[string]any) string {
+	names, _ := sb["names"].([]any)
+	for _, n := range names {
+		if m, _ := n.(map[string]any); m["name"] == "ghcr.io" {
+			return "ghcr.io"
+		}
 	}
-	return sb["registry_pull_prefix"].(string)
+	t.Fatalf("the sandbox does not serve ghcr.io to its hosts: %v", sb)
+	return ""
 }
 
 // memKeys is a host key store in memory, for the test's own SSH commands.

@@ -51,7 +51,7 @@ func (l *lightsailInstances) FindInstance(ctx context.Context, region, name stri
 // is addr, or nil. A Lightsail that cannot be asked (no credentials) is
 // not an error here: the host is then one Fountain does not know.
 func (l *lightsailInstances) InstanceByAddress(ctx context.Context, region, addr string) (*deploy.Instance, error) {
-	insts, err := l.list(ctx, region)
+	insts, err := l.list(ctx, region, addr)
 	if err != nil {
 		if c := fountain.ErrorCode(err); c == fountain.EUNAVAILABLE || c == fountain.EUPSTREAM {
 			return nil, nil
@@ -73,14 +73,21 @@ func (l *lightsailInstances) InstanceByAddress(ctx context.Context, region, addr
 	return nil, nil
 }
 
-func (l *lightsailInstances) list(ctx context.Context, region string) ([]lightsail.Instance, error) {
+// list lists the region's instances, reusing a recent listing that has
+// an instance at addr (a listing without it is read again: the instance
+// may be new).
+func (l *lightsailInstances) list(ctx context.Context, region, addr string) ([]lightsail.Instance, error) {
 	if region == "" {
 		region = l.ls.DefaultRegion()
 	}
 	l.mu.Lock()
 	if c, ok := l.listed[region]; ok && time.Since(c.at) < listingTTL {
-		l.mu.Unlock()
-		return c.instances, nil
+		for _, in := range c.instances {
+			if in.PublicIP == addr || in.PrivateIP == addr {
+				l.mu.Unlock()
+				return c.instances, nil
+			}
+		}
 	}
 	l.mu.Unlock()
 	insts, err := l.ls.ListInstances(ctx, region)
