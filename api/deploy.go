@@ -17,6 +17,7 @@ type Deployer interface {
 	RemoveDockerApp(ctx context.Context, rec fountain.Recorder, h *deploy.Host, in deploy.AppInput) (fountain.Outcome, error)
 	ListDockerApps(ctx context.Context, rec fountain.Recorder, h *deploy.Host) ([]deploy.App, error)
 	DockerAppLogs(ctx context.Context, rec fountain.Recorder, h *deploy.Host, name string, tail int) ([]string, error)
+	DeployKong(ctx context.Context, rec fountain.Recorder, h *deploy.Host, in deploy.KongInput) (fountain.Outcome, error)
 	CheckOpenSearchFit(ctx context.Context, h *deploy.Host, in deploy.OpenSearchInput) error
 	DeployOpenSearch(ctx context.Context, rec fountain.Recorder, h *deploy.Host, in deploy.OpenSearchInput) (fountain.Outcome, error)
 	OpenSearchHealth(ctx context.Context, rec fountain.Recorder, h *deploy.Host) (*deploy.OpenSearchHealth, error)
@@ -79,6 +80,25 @@ func (s *Server) deployOpenSearch(ctx context.Context, body *deploy.OpenSearchIn
 	spec := hostSpec("deploy.opensearch", h.Address+"/opensearch", h, in, in.DryRun, append(in.Secrets(), d.Secrets()...)...)
 	return spec, func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
 		return d.DeployOpenSearch(ctx, run, h, in)
+	}, nil
+}
+
+func (s *Server) deployKong(ctx context.Context, body *deploy.KongInput) (operation.Spec, operation.Func, error) {
+	d, err := s.deployer()
+	if err != nil {
+		return operation.Spec{}, nil, err
+	}
+	if err := body.Validate(); err != nil {
+		return operation.Spec{}, nil, err
+	}
+	in := *body
+	h, err := d.Resolve(ctx, in.HostInput)
+	if err != nil {
+		return operation.Spec{}, nil, err
+	}
+	spec := hostSpec("deploy.kong", h.Address+"/kong", h, in, in.DryRun, d.Secrets()...)
+	return spec, func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
+		return d.DeployKong(ctx, run, h, in)
 	}, nil
 }
 

@@ -54,6 +54,7 @@ func deployEngine(cfg Config, db *sqlite.DB, ls *lightsail.Client, sandboxKeyDir
 		KeyDir:         keyDir,
 		Sandbox:        cfg.Sandbox,
 		Keeper:         vault,
+		KongConfigs:    db,
 		OpenSearchRepo: cfg.Getenv("FOUNTAIN_OPENSEARCH_APT_REPO"),
 		OpenSearchKey:  cfg.Getenv("FOUNTAIN_OPENSEARCH_APT_KEY"),
 	}
