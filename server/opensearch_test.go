@@ -108,6 +108,17 @@ func TestDeployOpenSearchAcceptance(t *testing.T) {
 	}
 	answers += fmt.Sprint(body)
 
+	// A changed setting restarts it once; the run after changes nothing.
+	heap := strings.Replace(design(ip), "{", `{"heap_mb": 768,`, 1)
+	status, body = call(t, "POST", url+"/services/deploy-opensearch", heap)
+	if status != 200 || body["changed"] != true || !strings.Contains(fmt.Sprint(body["operation"]), "restart it once") {
+		t.Fatalf("a changed heap: %d %v", status, body)
+	}
+	answers += fmt.Sprint(body)
+	if status, body = call(t, "POST", url+"/services/deploy-opensearch", heap); status != 200 || body["changed"] != false {
+		t.Fatalf("the same heap again: %d %v", status, body)
+	}
+
 	// Health through the tunnel, with the kept password.
 	status, health := call(t, "GET", url+"/services/opensearch/health?instance_ip="+ip+"&ssh_key_path="+keyPath, "")
 	if status != 200 || (health["status"] != "green" && health["status"] != "yellow") || health["through_ssh_tunnel"] != true ||
