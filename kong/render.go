@@ -1,0 +1,91 @@
+package kong
+
+import (
+	"bytes"
+	"slices"
+	"sort"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// render writes doc as canonical YAML (see Config.YAML).
+func render(doc map[string]any) (string, error) {
+	n, err := node(doc, true)
+	if err != nil {
+		return "", err
+	}
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(n); err != nil {
+		return "", err
+	}
+	if err := enc.Close(); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+// node builds the YAML node of v, mappings in canonical key order.
+func node(v any, top bool) (*yaml.Node, error) {
+	switch v := v.(type) {
+	case map[string]any:
+		n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+		for _, k := range keyOrder(v, top) {
+			kn, err := node(k, false)
+			if err != nil {
+				return nil, err
+			}
+			vn, err := node(v[k], false)
+			if err != nil {
+				return nil, err
+			}
+			n.Content = append(n.Content, kn, vn)
+		}
+		return n, nil
+	case []any:
+		n := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
+		for _, x := range v {
+			c, err := node(x, false)
+			if err != nil {
+				return nil, err
+			}
+			n.Content = append(n.Content, c)
+		}
+		return n, nil
+	}
+	n := &yaml.Node{}
+	if err := n.Encode(v); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// keyOrder orders a mapping's keys: at the top, the metadata keys then the
+// sections; elsewhere "name", then keys that are not sections, sorted,
+// then sections. Sections come in the order of Sections.
+func keyOrder(m map[string]any, top bool) []string {
+	rank := func(k string) (int, int) {
+		if top {
+			if i := slices.Index(metaKeys, k); i >= 0 {
+				return 0, i
+			}
+		} else if k == "name" {
+			return 0, 0
+		}
+		if i := slices.Index(Sections, k); i >= 0 {
+			return 2, i
+		}
+		return 1, 0
+	}
+	keys := sortedKeys(m)
+	sort.SliceStable(keys, func(i, j int) bool {
+		gi, oi := rank(keys[i])
+		gj, oj := rank(keys[j])
+		if gi != gj {
+			return gi < gj
+		}
+		return oi < oj
+	})
+	return keys
+}
