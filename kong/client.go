@@ -22,6 +22,9 @@ type Client struct {
 	HTTP *http.Client
 	// BaseURL is the Admin API's address, like http://127.0.0.1:8001.
 	BaseURL string
+
+	// maxWait bounds one wait on 429 (0: maxRetryWait); tests shorten it.
+	maxWait time.Duration
 }
 
 // Bounds of Load's waiting while Kong loads another configuration (429).
@@ -162,6 +165,9 @@ func (c *Client) Load(ctx context.Context, yamlText string) (changed bool, err e
 			return false, answerError("POST /config", resp.StatusCode, raw)
 		case http.StatusTooManyRequests:
 			wait := retryAfter(resp.Header.Get("Retry-After"), time.Now())
+			if c.maxWait > 0 {
+				wait = min(wait, c.maxWait)
+			}
 			raw, _ := read(resp, maxAnswer)
 			if attempt >= loadAttempts {
 				return false, &fountain.Error{Code: fountain.ERATELIMITED,

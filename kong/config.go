@@ -11,19 +11,19 @@ import (
 	"github.com/fountainai/fountain"
 )
 
-// FormatVersions are the _format_version values Kong 3.9 accepts; "3.0"
+// formatVersions are the _format_version values Kong 3.9 accepts; "3.0"
 // is current, the others are read with their old path semantics.
-var FormatVersions = []string{"3.0", "2.1", "1.1"}
+var formatVersions = []string{"3.0", "2.1", "1.1"}
 
 // metaKeys are the top-level keys that are not entity sections, in the
 // order canonical YAML writes them. _workspace is decK's and Kong
 // Enterprise's; open-source Kong rejects it itself.
 var metaKeys = []string{"_format_version", "_transform", "_workspace", "_comment", "_ignore"}
 
-// Sections are the entity sections of Kong 3.9's declarative
+// sections are the entity sections of Kong 3.9's declarative
 // configuration (core entities and those of its bundled plugins), in the
 // order canonical YAML writes them.
-var Sections = []string{
+var sections = []string{
 	"services", "routes", "upstreams", "targets", "plugins", "consumers",
 	"acls", "basicauth_credentials", "hmacauth_credentials", "jwt_secrets",
 	"keyauth_credentials", "oauth2_credentials",
@@ -55,9 +55,13 @@ type Config struct {
 
 // Parse reads a declarative configuration given as JSON or YAML text and
 // checks its structure: a mapping with _format_version ("3.0", "2.1" or
-// "1.1", as a string), top-level keys among Kong's (metadata keys and
-// Sections), and each section (and the nested routes, plugins, targets
-// and credentials Kong allows) a list of objects. Errors are
+// "1.1", as a string), top-level keys among Kong 3.9's (_transform,
+// _comment, _ignore, decK's _workspace, and the sections of its core
+// entities and bundled plugins: services, routes, upstreams, targets,
+// plugins, consumers, certificates, ca_certificates, snis, vaults, keys,
+// key_sets, credentials...), and each section (and the routes, plugins,
+// targets and credentials nested in services, routes, upstreams and
+// consumers) a list of objects. Errors are
 // *fountain.Error EINVALID naming the field, like "config.services[2]"
 // (0-based). Kong's own validation decides everything else.
 func Parse(text []byte) (*Config, error) {
@@ -81,6 +85,9 @@ func newConfig(doc map[string]any) (*Config, error) {
 	if err != nil {
 		return nil, &fountain.Error{Code: fountain.EINVALID, Field: "config", Message: "cannot be written as YAML", Err: err}
 	}
+	if len(text) > MaxConfigSize {
+		return nil, fountain.Invalid("config", "is %d bytes as YAML; the largest accepted is %d", len(text), MaxConfigSize)
+	}
 	return &Config{doc: doc, text: text}, nil
 }
 
@@ -92,7 +99,7 @@ func check(doc map[string]any) error {
 		return fountain.Invalid("config._format_version", `is required: Kong 3.9 takes "3.0"`)
 	case !isStr:
 		return fountain.Invalid("config._format_version", `must be a string: quote it ("3.0")`)
-	case !slices.Contains(FormatVersions, s):
+	case !slices.Contains(formatVersions, s):
 		return fountain.Invalid("config._format_version", `is %q; Kong 3.9 takes "3.0" (or the older "2.1" and "1.1")`, short(s))
 	}
 	for _, k := range sortedKeys(doc) {
@@ -113,7 +120,7 @@ func check(doc map[string]any) error {
 				return fountain.Invalid(path, "must be a list, not %s", kindOf(v))
 			}
 		default:
-			if !slices.Contains(Sections, k) {
+			if !slices.Contains(sections, k) {
 				return unknownKey(path, k)
 			}
 			if err := checkSection(k, v, path); err != nil {
@@ -127,13 +134,13 @@ func check(doc map[string]any) error {
 // unknownKey is the error for a top-level key Kong does not know.
 func unknownKey(path, k string) error {
 	msg := "is not a key of Kong's declarative configuration"
-	for _, s := range Sections {
+	for _, s := range sections {
 		if strings.EqualFold(k, s) || strings.EqualFold(k+"s", s) {
 			return fountain.Invalid(path, "%s: did you mean %s?", msg, s)
 		}
 	}
 	return fountain.Invalid(path, "%s (the sections are %s, ...; the metadata keys %s)",
-		msg, strings.Join(Sections[:6], ", "), strings.Join(metaKeys, ", "))
+		msg, strings.Join(sections[:6], ", "), strings.Join(metaKeys, ", "))
 }
 
 // checkSection checks that v, the section sec at path, is a list of
@@ -197,9 +204,11 @@ func sortedKeys(m map[string]any) []string {
 
 // YAML is the configuration as canonical YAML: the metadata keys first
 // (_format_version, _transform, _workspace, _comment, _ignore), then the
-// sections in the order of Sections; within objects "name" first, then the
-// other keys sorted, then nested sections in the order of Sections; lists
-// in their order; numbers by value (80.0 is 80). It is what Fountain sends
+// sections (services, routes, upstreams, targets, plugins, consumers,
+// credentials, certificates...); within objects "name" first, then the
+// other keys sorted, then nested sections in the same order; lists in
+// their order; numbers by value (80.0 is 80); YAML anchors expanded and
+// comments dropped. It is what Fountain sends
 // to Kong and writes to kong.yml, so that the same meaning is the same
 // text and the same hash.
 func (c *Config) YAML() string { return c.text }
@@ -220,7 +229,7 @@ func (c *Config) Hash() string {
 // empty reports whether no section holds an entity (workspaces aside, as
 // Kong counts).
 func (c *Config) empty() bool {
-	for _, s := range Sections {
+	for _, s := range sections {
 		if l, ok := c.doc[s].([]any); ok && len(l) > 0 && s != "workspaces" {
 			return false
 		}

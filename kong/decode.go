@@ -19,8 +19,9 @@ const (
 	// MaxConfigSize is the largest configuration text Parse reads.
 	MaxConfigSize = 16 << 20
 	// maxValues bounds the values a text may expand to (YAML aliases can
-	// repeat a subtree many times).
-	maxValues = 1 << 20
+	// repeat a subtree many times); a configuration of a thousand services
+	// with their routes has some 20,000.
+	maxValues = 1 << 18
 	// maxDepth bounds the nesting of values.
 	maxDepth = 512
 )
@@ -37,8 +38,8 @@ func decode(text []byte) (any, error) {
 	if len(bytes.TrimSpace(text)) == 0 {
 		return nil, fountain.Invalid("config", "is empty")
 	}
-	if v, ok := decodeJSON(text); ok {
-		return v, nil
+	if v, ok, err := decodeJSON(text); ok {
+		return v, err
 	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(text))
@@ -57,39 +58,48 @@ func decode(text []byte) (any, error) {
 }
 
 // decodeJSON decodes text as one JSON value, if it is one.
-func decodeJSON(text []byte) (any, bool) {
+func decodeJSON(text []byte) (any, bool, error) {
 	t := bytes.TrimSpace(text)
 	if len(t) == 0 || (t[0] != '{' && t[0] != '[') || !json.Valid(t) {
-		return nil, false
+		return nil, false, nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(t))
 	dec.UseNumber()
 	var v any
 	if dec.Decode(&v) != nil {
-		return nil, false
+		return nil, false, nil
 	}
-	return fromJSON(v), true
+	v, err := fromJSON(v, "config", 0)
+	return v, true, err
 }
 
-// fromJSON turns json.Number into int64 or float64.
-func fromJSON(v any) any {
+// fromJSON turns json.Number into int64 or float64, within maxDepth.
+func fromJSON(v any, path string, depth int) (any, error) {
+	if depth > maxDepth {
+		return nil, fountain.Invalid(cut(path), "is nested more than %d levels deep", maxDepth)
+	}
+	var err error
 	switch v := v.(type) {
 	case map[string]any:
 		for k, x := range v {
-			v[k] = fromJSON(x)
+			if v[k], err = fromJSON(x, path+"."+k, depth+1); err != nil {
+				return nil, err
+			}
 		}
 	case []any:
 		for i, x := range v {
-			v[i] = fromJSON(x)
+			if v[i], err = fromJSON(x, fmt.Sprintf("%s[%d]", path, i), depth+1); err != nil {
+				return nil, err
+			}
 		}
 	case json.Number:
 		if i, err := v.Int64(); err == nil {
-			return i
+			return i, nil
 		}
 		f, _ := v.Float64()
-		return number(f)
+		return number(f), nil
 	}
-	return v
+	return v, nil
 }
 
 // number is f as an int64 when it is integral and fits, else f.

@@ -11,7 +11,7 @@ import (
 // maxDiffLines bounds the lines Diff compares in detail: the matcher's
 // time grows faster than linearly, and beyond this a change is shown
 // whole.
-const maxDiffLines = 20000
+const maxDiffLines = 10000
 
 // Diff is a unified diff (3 lines of context) from old's canonical YAML to
 // new's, with oldName and newName in its header; "" when they mean the
