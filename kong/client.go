@@ -53,6 +53,8 @@ type Status struct {
 
 // ServerStatus is the "server" object of GET /status.
 type ServerStatus struct {
+	// Connection counters, as nginx's stub_status gives them, and the
+	// requests served.
 	ConnectionsAccepted int64 `json:"connections_accepted"`
 	ConnectionsActive   int64 `json:"connections_active"`
 	ConnectionsHandled  int64 `json:"connections_handled"`

@@ -13,18 +13,18 @@ import (
 // whole.
 const maxDiffLines = 10000
 
-// Diff is a unified diff (3 lines of context) from old's canonical YAML to
-// new's, with oldName and newName in its header; "" when they mean the
+// Diff is a unified diff (3 lines of context) from from's canonical YAML
+// to to's, with fromName and toName in its header; "" when they mean the
 // same. A nil Config is an empty text. Past maxDiffLines lines (after the
 // lines both share at the start and the end), the differing middle is
 // shown as removed and added whole.
-func Diff(old, new *Config, oldName, newName string) string {
-	a, b := lines(old), lines(new)
+func Diff(from, to *Config, fromName, toName string) string {
+	a, b := lines(from), lines(to)
 	if strings.Join(a, "") == strings.Join(b, "") {
 		return ""
 	}
 	var out strings.Builder
-	fmt.Fprintf(&out, "--- %s\n+++ %s\n", oldName, newName)
+	fmt.Fprintf(&out, "--- %s\n+++ %s\n", fromName, toName)
 	// Lines both texts share at the start and the end need no matching.
 	pre := 0
 	for pre < len(a) && pre < len(b) && a[pre] == b[pre] {
