@@ -10,6 +10,8 @@ import (
 type Need struct {
 	Change bool
 	Reason string
+	// Detail, if set, is shown as the step's output in a dry run (a diff).
+	Detail string
 }
 
 // Action is one step of a Plan: a read-only Check that looks at the state,
@@ -68,7 +70,7 @@ func (p Plan) Run(ctx context.Context, rec Recorder, dryRun bool) ([]PlannedStep
 				return StepResult{Reason: need.Reason}, nil
 			}
 			if dryRun {
-				return StepResult{Status: StepWouldChange, Reason: need.Reason}, nil
+				return StepResult{Status: StepWouldChange, Reason: need.Reason, Output: need.Detail}, nil
 			}
 			res, err := a.Apply(ctx, need)
 			if res.Reason == "" && res.Changed {

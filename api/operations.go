@@ -59,7 +59,9 @@ type mutationInput[B any] struct {
 // and returns the operation to start and its work; a rejected body never
 // starts one.
 func mutation[B any](s *Server, op huma.Operation, prepare func(ctx context.Context, body *B) (operation.Spec, operation.Func, error)) {
-	op.Method = http.MethodPost
+	if op.Method == "" {
+		op.Method = http.MethodPost
+	}
 	register(s, op, func(ctx context.Context, in *mutationInput[B]) (*OperationOutput, error) {
 		spec, fn, err := prepare(ctx, &in.Body)
 		if err != nil {

@@ -100,6 +100,8 @@ func (s *Server) routes(mux *http.ServeMux) {
 			"the proxy listens on the host's ports 80 and 443; the Admin API is bound to the host's loopback only, never published (Fountain reaches it through SSH). " +
 			"Health-gated and idempotent like an app."}, s.deployKong)
 
+	s.kongRoutes()
+
 	// SSH host keys.
 	register(s, huma.Operation{OperationID: "list-host-keys", Method: http.MethodGet, Path: "/ssh/host-keys", Tags: sshTag,
 		Summary: "Trusted SSH host keys", Description: "The host keys Fountain verifies hosts against: pinned from Lightsail for its instances, else the first key seen (trust on first use)."}, s.listHostKeys)

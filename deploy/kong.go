@@ -201,13 +201,3 @@ type kongConn = *ssh.Client
 
 // kongAdminTimeout bounds one Admin API call.
 const kongAdminTimeout = 30 * time.Second
-
-// kongLoadedCheck compares the config Kong runs with the file's.
-func (e *Engine) kongLoadedCheck(ctx context.Context, c kongConn, config string) (fountain.Need, error) {
-	return fountain.Need{Reason: "loaded from the file at start"}, nil
-}
-
-// kongLoad loads config into the running Kong.
-func (e *Engine) kongLoad(ctx context.Context, c kongConn, config string) (bool, error) {
-	return false, nil
-}

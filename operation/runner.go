@@ -243,10 +243,11 @@ func (r *Runner) run(ctx context.Context, l *liveOp, fn Func) {
 	l.watchers = nil
 	r.mu.Unlock()
 	r.release(op.ID, op.Locks)
-	close(l.done)
+	// The end is in the audit log before anyone waiting hears of it.
 	if r.OnFinish != nil {
 		r.OnFinish(final)
 	}
+	close(l.done)
 }
 
 func (r *Runner) safeCall(ctx context.Context, run *Run, fn Func) (out Outcome, err error) {

@@ -128,4 +128,3 @@ func startBenchServer(tb testing.TB, dataDir, keyDir string) (string, func()) {
 	}
 	return "", func() {}
 }
-

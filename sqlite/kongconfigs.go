@@ -5,20 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/fountainai/fountain"
 )
-
-// KongConfigVersion is one version of a gateway's declarative config.
-type KongConfigVersion struct {
-	Version     int       `json:"version" doc:"The version number, 1, 2, ..."`
-	Hash        string    `json:"hash" doc:"A hash of the config's meaning."`
-	Text        string    `json:"text,omitempty" doc:"The config (YAML)."`
-	Source      string    `json:"source" doc:"What made it: apply, route add NAME, rollback to N, ..."`
-	OperationID string    `json:"operation_id,omitempty" doc:"The operation that applied it."`
-	CreatedAt   time.Time `json:"created_at" doc:"When it was applied."`
-}
 
 // LatestKongConfig returns the last version applied on host, or ("", 0).
 func (db *DB) LatestKongConfig(ctx context.Context, host string) (string, int, error) {
@@ -35,7 +24,7 @@ func (db *DB) LatestKongConfig(ctx context.Context, host string) (string, int, e
 }
 
 // AddKongConfig records a new version for host and returns its number.
-func (db *DB) AddKongConfig(ctx context.Context, host string, v KongConfigVersion) (int, error) {
+func (db *DB) AddKongConfig(ctx context.Context, host string, v fountain.ConfigVersion) (int, error) {
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err
@@ -54,15 +43,15 @@ func (db *DB) AddKongConfig(ctx context.Context, host string, v KongConfigVersio
 
 // KongConfigHistory returns the versions applied on host, newest first,
 // without their text.
-func (db *DB) KongConfigHistory(ctx context.Context, host string) ([]KongConfigVersion, error) {
+func (db *DB) KongConfigHistory(ctx context.Context, host string) ([]fountain.ConfigVersion, error) {
 	rows, err := db.db.QueryContext(ctx, `SELECT version, hash, source, operation_id, created_at FROM kong_configs WHERE host = ? ORDER BY version DESC`, host)
 	if err != nil {
 		return nil, fmt.Errorf("kong config history of %s: %w", host, err)
 	}
 	defer rows.Close()
-	out := []KongConfigVersion{}
+	out := []fountain.ConfigVersion{}
 	for rows.Next() {
-		var v KongConfigVersion
+		var v fountain.ConfigVersion
 		var t int64
 		if err := rows.Scan(&v.Version, &v.Hash, &v.Source, &v.OperationID, &t); err != nil {
 			return nil, err
@@ -74,8 +63,8 @@ func (db *DB) KongConfigHistory(ctx context.Context, host string) ([]KongConfigV
 }
 
 // KongConfig returns one version applied on host.
-func (db *DB) KongConfig(ctx context.Context, host string, version int) (KongConfigVersion, error) {
-	v := KongConfigVersion{Version: version}
+func (db *DB) KongConfig(ctx context.Context, host string, version int) (fountain.ConfigVersion, error) {
+	v := fountain.ConfigVersion{Version: version}
 	var t int64
 	err := db.db.QueryRowContext(ctx, `SELECT hash, text, source, operation_id, created_at FROM kong_configs WHERE host = ? AND version = ?`, host, version).
 		Scan(&v.Hash, &v.Text, &v.Source, &v.OperationID, &t)

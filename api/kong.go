@@ -1,0 +1,200 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/fountainai/fountain"
+	"github.com/fountainai/fountain/deploy"
+	"github.com/fountainai/fountain/kong"
+	"github.com/fountainai/fountain/operation"
+)
+
+// KongManager is the deploy engine's management of Kong's declarative
+// config, as the API uses it.
+type KongManager interface {
+	KongConfig(ctx context.Context, rec fountain.Recorder, h *deploy.Host) (*deploy.KongConfigView, error)
+	ApplyKongConfig(ctx context.Context, rec fountain.Recorder, h *deploy.Host, cfg *kong.Config, source, opID string, dryRun bool) (fountain.Outcome, error)
+	AddKongRoute(ctx context.Context, rec fountain.Recorder, h *deploy.Host, in deploy.KongRouteInput, opID string) (fountain.Outcome, error)
+	RemoveKongRoute(ctx context.Context, rec fountain.Recorder, h *deploy.Host, name, opID string, dryRun bool) (fountain.Outcome, error)
+	RollbackKongConfig(ctx context.Context, rec fountain.Recorder, h *deploy.Host, version int, opID string, dryRun bool) (fountain.Outcome, error)
+	KongHistory(ctx context.Context, h *deploy.Host) ([]fountain.ConfigVersion, error)
+}
+
+func (s *Server) kong() (Deployer, KongManager, error) {
+	d, err := s.deployer()
+	if err != nil {
+		return nil, nil, err
+	}
+	k, ok := d.(KongManager)
+	if !ok {
+		return nil, nil, fountain.Errorf(fountain.EUNAVAILABLE, "Kong config management is not configured on this server")
+	}
+	return d, k, nil
+}
+
+// kongSpec is the operation of a config change on a gateway: it holds the
+// gateway's host, so that two changes never interleave.
+func kongSpec(kind string, h *deploy.Host, request any, dry bool, secrets []string) operation.Spec {
+	return hostSpec(kind, h.Address+"/kong", h, request, dry, secrets...)
+}
+
+func (s *Server) putKongConfig(ctx context.Context, body *deploy.KongConfigInput) (operation.Spec, operation.Func, error) {
+	d, k, err := s.kong()
+	if err != nil {
+		return operation.Spec{}, nil, err
+	}
+	cfg, err := body.Validate()
+	if err != nil {
+		return operation.Spec{}, nil, err
+	}
+	in := *body
+	h, err := d.Resolve(ctx, in.HostInput)
+	if err != nil {
+		return operation.Spec{}, nil, err
+	}
+	// The config itself may hold credentials (plugins): it is not stored
+	// in the operation record, only its hash; the versions keep it.
+	record := struct {
+		deploy.HostInput
+		ConfigHash string `json:"config_hash"`
+	}{in.HostInput, cfg.Hash()}
+	return kongSpec("kong.apply-config", h, record, in.DryRun, d.Secrets()), func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
+		return k.ApplyKongConfig(ctx, run, h, cfg, "apply", run.ID(), in.DryRun)
+	}, nil
+}
+
+func (s *Server) addKongRoute(ctx context.Context, body *deploy.KongRouteInput) (operation.Spec, operation.Func, error) {
+	d, k, err := s.kong()
+	if err != nil {
+		return operation.Spec{}, nil, err
+	}
+	if err := body.Validate(); err != nil {
+		return operation.Spec{}, nil, err
+	}
+	in := *body
+	h, err := d.Resolve(ctx, in.HostInput)
+	if err != nil {
+		return operation.Spec{}, nil, err
+	}
+	return kongSpec("kong.add-route", h, in, in.DryRun, d.Secrets()), func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
+		return k.AddKongRoute(ctx, run, h, in, run.ID())
+	}, nil
+}
+
+type deleteKongRouteInput struct {
+	AsyncInput
+	HostQuery
+	Name   string `path:"name" minLength:"1" maxLength:"128" doc:"The service and route name."`
+	DryRun bool   `query:"dry_run" doc:"Only show what would change (the diff)."`
+}
+
+func (s *Server) deleteKongRoute(ctx context.Context, in *deleteKongRouteInput) (*OperationOutput, error) {
+	d, k, err := s.kong()
+	if err != nil {
+		return nil, err
+	}
+	r := kong.Route{Name: in.Name, UpstreamURL: "http://placeholder.invalid", Paths: []string{"/"}}
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	_, h, err := s.resolveQuery(ctx, in.HostQuery)
+	if err != nil {
+		return nil, err
+	}
+	name, dry := in.Name, in.DryRun
+	request := struct {
+		deploy.HostInput
+		Name string `json:"name"`
+	}{in.input(), name}
+	return s.do(ctx, in.AsyncInput, kongSpec("kong.remove-route", h, request, dry, d.Secrets()), func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
+		return k.RemoveKongRoute(ctx, run, h, name, run.ID(), dry)
+	})
+}
+
+func (s *Server) rollbackKongConfig(ctx context.Context, body *deploy.KongRollbackInput) (operation.Spec, operation.Func, error) {
+	d, k, err := s.kong()
+	if err != nil {
+		return operation.Spec{}, nil, err
+	}
+	if err := body.HostInput.Validate(); err != nil {
+		return operation.Spec{}, nil, err
+	}
+	in := *body
+	h, err := d.Resolve(ctx, in.HostInput)
+	if err != nil {
+		return operation.Spec{}, nil, err
+	}
+	return kongSpec("kong.rollback-config", h, in, in.DryRun, d.Secrets()), func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
+		return k.RollbackKongConfig(ctx, run, h, in.Version, run.ID(), in.DryRun)
+	}, nil
+}
+
+type kongConfigOutput struct {
+	Body *deploy.KongConfigView
+}
+
+func (s *Server) getKongConfig(ctx context.Context, in *HostQuery) (*kongConfigOutput, error) {
+	_, k, err := s.kong()
+	if err != nil {
+		return nil, err
+	}
+	_, h, err := s.resolveQuery(ctx, *in)
+	if err != nil {
+		return nil, err
+	}
+	v, err := k.KongConfig(ctx, readRecorder{s}, h)
+	if err != nil {
+		return nil, err
+	}
+	return &kongConfigOutput{Body: v}, nil
+}
+
+type kongHistoryOutput struct {
+	Body struct {
+		Host     string                   `json:"host" doc:"The gateway's host, address:port."`
+		Versions []fountain.ConfigVersion `json:"versions" doc:"The versions Fountain applied, newest first (without their text)."`
+	}
+}
+
+func (s *Server) kongHistory(ctx context.Context, in *HostQuery) (*kongHistoryOutput, error) {
+	_, k, err := s.kong()
+	if err != nil {
+		return nil, err
+	}
+	_, h, err := s.resolveQuery(ctx, *in)
+	if err != nil {
+		return nil, err
+	}
+	vs, err := k.KongHistory(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	out := &kongHistoryOutput{}
+	out.Body.Host, out.Body.Versions = h.HostPort(), vs
+	return out, nil
+}
+
+// kongRoutes registers Kong's config management routes.
+func (s *Server) kongRoutes() {
+	tag := []string{"Kong"}
+	register(s, huma.Operation{OperationID: "get-kong-config", Method: http.MethodGet, Path: "/services/kong/config", Tags: tag,
+		Summary: "Kong's running config", Description: "The declarative config the gateway runs (read through the Admin API over SSH), its routes, and whether it is Fountain's last version."}, s.getKongConfig)
+	mutation(s, huma.Operation{OperationID: "put-kong-config", Method: http.MethodPut, Path: "/services/kong/config", Tags: tag,
+		Summary: "Apply a whole Kong config",
+		Description: "Loads a whole declarative config (YAML or JSON) into the gateway: Fountain checks its structure (_format_version, known top-level keys), " +
+			"then Kong's own validation decides (POST /config?flatten_errors=1&check_hash=1). An invalid config answers 422 with Kong's field errors and the running config stays; " +
+			"an unchanged one is changed=false. On success /etc/kong/kong.yml is replaced atomically (a restart keeps it) and a version is recorded. dry_run shows the diff."}, s.putKongConfig)
+	mutation(s, huma.Operation{OperationID: "add-kong-route", Path: "/services/kong/routes", Tags: tag,
+		Summary: "Add or update a route",
+		Description: "Adds (or updates, by name) a service and its route: an upstream URL, or an app Fountain deployed (by container, on the gateway's host or another), and paths and/or hosts. " +
+			"The rest of the config is kept. Applied like a whole config; dry_run shows the diff."}, s.addKongRoute)
+	register(s, huma.Operation{OperationID: "delete-kong-route", Method: http.MethodDelete, Path: "/services/kong/routes/{name}", Tags: tag,
+		Summary: "Remove a route", Description: "Removes a service and its routes by name (and plugins scoped to them). Removing a route that is not there changes nothing."}, s.deleteKongRoute)
+	register(s, huma.Operation{OperationID: "kong-config-history", Method: http.MethodGet, Path: "/services/kong/config/history", Tags: tag,
+		Summary: "Kong config history", Description: "The versions of the gateway's config Fountain applied, newest first."}, s.kongHistory)
+	mutation(s, huma.Operation{OperationID: "rollback-kong-config", Path: "/services/kong/config/rollback", Tags: tag,
+		Summary: "Roll Kong's config back", Description: "Applies a stored version again (recorded as a new version). dry_run shows the diff."}, s.rollbackKongConfig)
+}

@@ -1,0 +1,478 @@
+package deploy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+
+	"github.com/fountainai/fountain"
+	"github.com/fountainai/fountain/kong"
+	"github.com/fountainai/fountain/ssh"
+)
+
+// KongStore keeps each gateway's config versions.
+type KongStore interface {
+	KongConfigs
+	AddKongConfig(ctx context.Context, host string, v fountain.ConfigVersion) (int, error)
+	KongConfigHistory(ctx context.Context, host string) ([]fountain.ConfigVersion, error)
+	KongConfig(ctx context.Context, host string, version int) (fountain.ConfigVersion, error)
+}
+
+// KongConfigInput is the body of PUT /services/kong/config.
+type KongConfigInput struct {
+	HostInput
+	Config any `json:"config" doc:"The whole declarative config: YAML or JSON text, or a JSON object. It needs _format_version (\"3.0\")."`
+}
+
+// KongRouteInput is the body of POST /services/kong/routes: a service and
+// its route, added or updated by name.
+type KongRouteInput struct {
+	HostInput
+	Name         string   `json:"name" minLength:"1" maxLength:"128" doc:"The service and route name." example:"my-app"`
+	UpstreamURL  string   `json:"upstream_url,omitempty" maxLength:"2048" doc:"Where Kong sends the traffic, e.g. http://10.0.0.5:8080 (or give app)."`
+	App          *AppRef  `json:"app,omitempty" doc:"An app deployed by Fountain to send the traffic to, instead of upstream_url: Fountain looks up its published port."`
+	Paths        []string `json:"paths,omitempty" maxItems:"32" doc:"Path prefixes that match, e.g. /api."`
+	Hosts        []string `json:"hosts,omitempty" maxItems:"32" doc:"Host names that match."`
+	Methods      []string `json:"methods,omitempty" maxItems:"16" doc:"HTTP methods that match (default: all)."`
+	StripPath    *bool    `json:"strip_path,omitempty" doc:"Strip the matched path prefix before proxying (Kong's default: true)."`
+	PreserveHost bool     `json:"preserve_host,omitempty" doc:"Send the client's Host header upstream."`
+}
+
+// AppRef names an app Fountain deployed.
+type AppRef struct {
+	ContainerName string `json:"container_name" minLength:"1" maxLength:"128" doc:"The app's container." example:"my-app"`
+	InstanceIP    string `json:"instance_ip,omitempty" maxLength:"253" doc:"The app's host (default: the gateway's host)."`
+	InstanceName  string `json:"instance_name,omitempty" maxLength:"255" doc:"The app's Lightsail instance, instead of instance_ip."`
+}
+
+// KongRollbackInput is the body of POST /services/kong/config/rollback.
+type KongRollbackInput struct {
+	HostInput
+	Version int `json:"version" minimum:"1" doc:"The version to return to (see GET /services/kong/config/history)."`
+}
+
+// parseKongConfig reads a config given as text or as a JSON object.
+func parseKongConfig(v any) (*kong.Config, error) {
+	var text []byte
+	switch c := v.(type) {
+	case nil:
+		return nil, fountain.Invalid("config", "is required")
+	case string:
+		text = []byte(c)
+	case map[string]any:
+		b, err := json.Marshal(c)
+		if err != nil {
+			return nil, fountain.Invalid("config", "%v", err)
+		}
+		text = b
+	default:
+		return nil, fountain.Invalid("config", "must be YAML or JSON text, or a JSON object")
+	}
+	cfg, err := kong.Parse(text)
+	if err != nil {
+		var fe *fountain.Error
+		if errors.As(err, &fe) {
+			return nil, err
+		}
+		return nil, fountain.Invalid("config", "%v", err)
+	}
+	return cfg, nil
+}
+
+// Validate checks the request without I/O.
+func (in *KongConfigInput) Validate() (*kong.Config, error) {
+	if err := in.HostInput.Validate(); err != nil {
+		return nil, err
+	}
+	return parseKongConfig(in.Config)
+}
+
+// Validate checks the request without I/O.
+func (in *KongRouteInput) Validate() error {
+	if err := in.HostInput.Validate(); err != nil {
+		return err
+	}
+	switch {
+	case in.UpstreamURL == "" && in.App == nil:
+		return fountain.Invalid("upstream_url", "is required (or app)")
+	case in.UpstreamURL != "" && in.App != nil:
+		return fountain.Invalid("app", "give upstream_url or app, not both")
+	}
+	if a := in.App; a != nil {
+		if !validAppName(a.ContainerName) {
+			return fountain.Invalid("app.container_name", "%q is not a container name", short(a.ContainerName))
+		}
+		h := HostInput{InstanceIP: a.InstanceIP, InstanceName: a.InstanceName}
+		if h.InstanceIP != "" || h.InstanceName != "" {
+			if err := h.Validate(); err != nil {
+				var fe *fountain.Error
+				if errors.As(err, &fe) {
+					fe.Field = "app." + fe.Field
+				}
+				return err
+			}
+		}
+	}
+	r := in.route("http://placeholder.invalid")
+	if in.UpstreamURL != "" {
+		r.UpstreamURL = in.UpstreamURL
+	}
+	return r.Validate()
+}
+
+func (in *KongRouteInput) route(upstream string) kong.Route {
+	return kong.Route{Name: in.Name, UpstreamURL: upstream, Paths: in.Paths, Hosts: in.Hosts, Methods: in.Methods,
+		StripPath: in.StripPath, PreserveHost: in.PreserveHost}
+}
+
+// kongAdmin is the Admin API client, through the SSH connection to the
+// host's loopback.
+func kongAdmin(c *ssh.Client) *kong.Client {
+	return &kong.Client{HTTP: c.HTTPClient(kongAdminTimeout), BaseURL: "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(kongAdminPort))}
+}
+
+// kongLoadedCheck compares the config Kong runs with the file's, by
+// Kong's own configuration_hash.
+func (e *Engine) kongLoadedCheck(ctx context.Context, c kongConn, config string) (fountain.Need, error) {
+	want, err := kong.Parse([]byte(config))
+	if err != nil {
+		return fountain.Need{}, err
+	}
+	st, err := kongAdmin(c).Status(ctx)
+	if err != nil {
+		return fountain.Need{}, err
+	}
+	if st.ConfigurationHash == want.Hash() {
+		return fountain.Need{Reason: "Kong runs Fountain's config (hash " + want.Hash() + ")"}, nil
+	}
+	return fountain.Need{Change: true, Reason: "Kong runs another config than the file's"}, nil
+}
+
+// kongLoad loads config into the running Kong.
+func (e *Engine) kongLoad(ctx context.Context, c kongConn, config string) (bool, error) {
+	return kongAdmin(c).Load(ctx, config)
+}
+
+// KongConfigView is what GET /services/kong/config answers.
+type KongConfigView struct {
+	Host    string           `json:"host" doc:"The gateway's host, address:port."`
+	Version int              `json:"version" doc:"The version Fountain applied last (0: none yet)."`
+	Hash    string           `json:"hash" doc:"Kong's configuration_hash of the running config."`
+	InSync  bool             `json:"in_sync" doc:"Whether Kong runs Fountain's last version."`
+	Config  string           `json:"config" doc:"The running config (YAML), as Kong exports it."`
+	Routes  []kong.RouteInfo `json:"routes" doc:"Its services and routes."`
+	StandIn bool             `json:"stand_in,omitempty" doc:"Whether the gateway is the sandbox's stand-in for Kong."`
+}
+
+// KongConfig reads the running config of the gateway on h.
+func (e *Engine) KongConfig(ctx context.Context, rec fountain.Recorder, h *Host) (*KongConfigView, error) {
+	c, err := e.connect(ctx, rec, h)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	admin := kongAdmin(c)
+	text, err := admin.Config(ctx)
+	if err != nil {
+		return nil, kongUnreachable(h, err)
+	}
+	st, err := admin.Status(ctx)
+	if err != nil {
+		return nil, kongUnreachable(h, err)
+	}
+	v := &KongConfigView{Host: h.HostPort(), Hash: st.ConfigurationHash, Config: text, Routes: []kong.RouteInfo{}}
+	if cfg, err := kong.Parse([]byte(text)); err == nil {
+		v.Routes = kong.ListRoutes(cfg)
+	}
+	if info, err := admin.Info(ctx); err == nil {
+		v.StandIn = info.Standin
+	}
+	if e.KongConfigs != nil {
+		latest, n, err := e.KongConfigs.LatestKongConfig(ctx, h.HostPort())
+		if err != nil {
+			return nil, err
+		}
+		v.Version = n
+		if cfg, err := kong.Parse([]byte(latest)); err == nil && n > 0 {
+			v.InSync = cfg.Hash() == st.ConfigurationHash
+		} else if n == 0 {
+			empty, _ := kong.Parse([]byte(KongEmptyConfig))
+			v.InSync = empty.Hash() == st.ConfigurationHash
+		}
+	}
+	return v, nil
+}
+
+func kongUnreachable(h *Host, err error) error {
+	var fe *fountain.Error
+	if errors.As(err, &fe) && fe.Code != fountain.EUPSTREAM {
+		return err
+	}
+	return &fountain.Error{Code: fountain.EUPSTREAM, Message: "Kong's Admin API on " + h.Target() + " does not answer: " + fountain.ErrorMessage(err),
+		Hint: "deploy Kong first: POST /services/deploy-kong", Err: err}
+}
+
+// KongConfigResult is what a config change reports.
+type KongConfigResult struct {
+	Host       string                 `json:"host" doc:"The gateway's host."`
+	Version    int                    `json:"version" doc:"The version now applied (unchanged: the one before)."`
+	Hash       string                 `json:"hash" doc:"The config's hash (Kong's configuration_hash)."`
+	Diff       string                 `json:"diff,omitempty" doc:"What changed (or would change), as a unified diff of the YAML."`
+	Source     string                 `json:"source" doc:"What made the change."`
+	KongErrors []kong.FlattenedError  `json:"kong_errors,omitempty" doc:"Kong's own field errors, when Kong refused the config (the running config stays as it was)."`
+	Plan       []fountain.PlannedStep `json:"plan,omitempty" doc:"The steps, and whether each changed (or would change) something."`
+}
+
+// ApplyKongConfig loads a whole declarative config into the gateway on h:
+// Kong's own validation decides (POST /config with flatten_errors and
+// check_hash); a refused config changes nothing and its field errors are
+// in the result; an unchanged one is changed=false. On success
+// /etc/kong/kong.yml is replaced atomically (a restart keeps it) and the
+// version is recorded. A dry run shows the diff.
+func (e *Engine) ApplyKongConfig(ctx context.Context, rec fountain.Recorder, h *Host, cfg *kong.Config, source, opID string, dryRun bool) (fountain.Outcome, error) {
+	return e.changeKongConfig(ctx, rec, h, source, opID, dryRun, func(ctx context.Context, c *ssh.Client, current *kong.Config) (*kong.Config, error) {
+		return cfg, nil
+	})
+}
+
+// changeKongConfig runs a config change: the current config (Fountain's
+// last version, else the running one), the new one made from it, then the
+// plan: Kong loads it, the file follows, the version is recorded.
+func (e *Engine) changeKongConfig(ctx context.Context, rec fountain.Recorder, h *Host, source, opID string, dryRun bool,
+	change func(ctx context.Context, c *ssh.Client, current *kong.Config) (*kong.Config, error)) (fountain.Outcome, error) {
+	res := KongConfigResult{Host: h.HostPort(), Source: source}
+	c, err := e.connect(ctx, rec, h)
+	if err != nil {
+		return fountain.Outcome{Result: res}, err
+	}
+	defer c.Close()
+	admin := kongAdmin(c)
+	var current, next *kong.Config
+	var running string
+	err = rec.Step(ctx, "read the gateway's config", func(ctx context.Context) (fountain.StepResult, error) {
+		text, err := admin.Config(ctx)
+		if err != nil {
+			return fountain.StepResult{}, kongUnreachable(h, err)
+		}
+		running = text
+		base := text
+		if e.KongConfigs != nil {
+			if latest, n, err := e.KongConfigs.LatestKongConfig(ctx, h.HostPort()); err != nil {
+				return fountain.StepResult{}, err
+			} else if n > 0 {
+				base, res.Version = latest, n
+			}
+		}
+		if current, err = kong.Parse([]byte(base)); err != nil {
+			return fountain.StepResult{}, fmt.Errorf("the current config does not parse: %w", err)
+		}
+		if next, err = change(ctx, c, current); err != nil {
+			return fountain.StepResult{}, err
+		}
+		res.Hash = next.Hash()
+		return fountain.StepResult{Output: fmt.Sprintf("Fountain's version %d; the new config's hash %s", res.Version, res.Hash)}, nil
+	})
+	if err != nil {
+		return fountain.Outcome{Result: res}, err
+	}
+	runningCfg, _ := kong.Parse([]byte(running))
+	plan := fountain.Plan{
+		{Name: "Kong loads the config (its own validation decides)",
+			Check: func(ctx context.Context) (fountain.Need, error) {
+				from := current
+				if runningCfg != nil {
+					from = runningCfg
+				}
+				res.Diff = kong.Diff(from, next, "running", "new")
+				if res.Diff == "" {
+					return fountain.Need{Reason: "Kong runs this config already"}, nil
+				}
+				return fountain.Need{Change: true, Reason: "the config differs", Detail: res.Diff}, nil
+			},
+			Apply: func(ctx context.Context, need fountain.Need) (fountain.StepResult, error) {
+				_, err := admin.Load(ctx, next.YAML())
+				var ce *kong.ConfigError
+				if errors.As(err, &ce) {
+					res.KongErrors = ce.FlattenedErrors
+				}
+				if err != nil {
+					return fountain.StepResult{}, err
+				}
+				return fountain.StepResult{Changed: true, Output: res.Diff}, nil
+			}},
+		{Name: "the config file " + KongConfigPath + " follows",
+			Check: func(ctx context.Context) (fountain.Need, error) {
+				cur, err := readRemoteFile(ctx, c, KongConfigPath)
+				if err == nil && strings.TrimSpace(cur) == strings.TrimSpace(next.YAML()) {
+					return fountain.Need{Reason: "it holds this config"}, nil
+				}
+				return fountain.Need{Change: true, Reason: "a restart must keep the config"}, nil
+			},
+			Apply: func(ctx context.Context, need fountain.Need) (fountain.StepResult, error) {
+				if err := writeRemoteFile(ctx, c, "write "+KongConfigPath, KongConfigPath, next.YAML(), "0644", "root:root"); err != nil {
+					return fountain.StepResult{}, err
+				}
+				return fountain.StepResult{Changed: true}, nil
+			}},
+		{Name: "version recorded",
+			Check: func(ctx context.Context) (fountain.Need, error) {
+				if current.Hash() == next.Hash() && res.Version > 0 {
+					return fountain.Need{Reason: fmt.Sprintf("version %d is this config", res.Version)}, nil
+				}
+				return fountain.Need{Change: true, Reason: "a new version"}, nil
+			},
+			Apply: func(ctx context.Context, need fountain.Need) (fountain.StepResult, error) {
+				if e.KongConfigs == nil {
+					return fountain.StepResult{}, nil
+				}
+				store, ok := e.KongConfigs.(KongStore)
+				if !ok {
+					return fountain.StepResult{}, nil
+				}
+				n, err := store.AddKongConfig(ctx, h.HostPort(), fountain.ConfigVersion{Hash: next.Hash(), Text: next.YAML(), Source: source, OperationID: opID})
+				if err != nil {
+					return fountain.StepResult{}, err
+				}
+				res.Version = n
+				return fountain.StepResult{Changed: true, Output: fmt.Sprintf("version %d", n)}, nil
+			}},
+	}
+	res.Plan, err = plan.Run(ctx, rec, dryRun)
+	if err != nil {
+		return fountain.Outcome{Result: res}, err
+	}
+	msg := fmt.Sprintf("Kong on %s runs config version %d (%s)", h.Target(), res.Version, source)
+	switch {
+	case dryRun:
+		msg = "Dry run: " + planSummary(res.Plan)
+	case res.Diff == "" && !anyPlanned(res.Plan):
+		msg = fmt.Sprintf("Kong on %s runs this config already (version %d); nothing changed", h.Target(), res.Version)
+	}
+	return fountain.Outcome{Message: msg, Result: res}, nil
+}
+
+func anyPlanned(steps []fountain.PlannedStep) bool {
+	for _, s := range steps {
+		if s.Change {
+			return true
+		}
+	}
+	return false
+}
+
+// AddKongRoute adds or updates a service and its route by name, in
+// Fountain's last version of the config, and applies the result.
+func (e *Engine) AddKongRoute(ctx context.Context, rec fountain.Recorder, h *Host, in KongRouteInput, opID string) (fountain.Outcome, error) {
+	return e.changeKongConfig(ctx, rec, h, "route add "+in.Name, opID, in.DryRun, func(ctx context.Context, c *ssh.Client, current *kong.Config) (*kong.Config, error) {
+		upstream := in.UpstreamURL
+		if in.App != nil {
+			u, err := e.appUpstream(ctx, rec, c, h, in)
+			if err != nil {
+				return nil, err
+			}
+			upstream = u
+		}
+		return kong.AddRoute(current, in.route(upstream))
+	})
+}
+
+// RemoveKongRoute removes a service and its routes by name.
+func (e *Engine) RemoveKongRoute(ctx context.Context, rec fountain.Recorder, h *Host, name, opID string, dryRun bool) (fountain.Outcome, error) {
+	return e.changeKongConfig(ctx, rec, h, "route rm "+name, opID, dryRun, func(ctx context.Context, c *ssh.Client, current *kong.Config) (*kong.Config, error) {
+		next, _ := kong.RemoveRoute(current, name)
+		return next, nil
+	})
+}
+
+// RollbackKongConfig applies a stored version again.
+func (e *Engine) RollbackKongConfig(ctx context.Context, rec fountain.Recorder, h *Host, version int, opID string, dryRun bool) (fountain.Outcome, error) {
+	store, ok := e.KongConfigs.(KongStore)
+	if !ok {
+		return fountain.Outcome{}, fountain.Errorf(fountain.EUNAVAILABLE, "no config history is kept")
+	}
+	v, err := store.KongConfig(ctx, h.HostPort(), version)
+	if err != nil {
+		return fountain.Outcome{}, err
+	}
+	cfg, err := kong.Parse([]byte(v.Text))
+	if err != nil {
+		return fountain.Outcome{}, err
+	}
+	return e.ApplyKongConfig(ctx, rec, h, cfg, fmt.Sprintf("rollback to %d", version), opID, dryRun)
+}
+
+// KongHistory lists the versions applied on h.
+func (e *Engine) KongHistory(ctx context.Context, h *Host) ([]fountain.ConfigVersion, error) {
+	store, ok := e.KongConfigs.(KongStore)
+	if !ok {
+		return nil, fountain.Errorf(fountain.EUNAVAILABLE, "no config history is kept")
+	}
+	return store.KongConfigHistory(ctx, h.HostPort())
+}
+
+// appUpstream finds where an app Fountain deployed answers: its host's
+// private address and the container's first published TCP port. The app
+// is on the gateway's host unless the request names another one (reached
+// with the same key).
+func (e *Engine) appUpstream(ctx context.Context, rec fountain.Recorder, gw *ssh.Client, gwHost *Host, in KongRouteInput) (string, error) {
+	a := in.App
+	host, conn := gwHost, gw
+	if a.InstanceIP != "" || a.InstanceName != "" {
+		hi := in.HostInput
+		hi.InstanceIP, hi.InstanceName = a.InstanceIP, a.InstanceName
+		if err := hi.Validate(); err != nil {
+			return "", err
+		}
+		h, err := e.Resolve(ctx, hi)
+		if err != nil {
+			return "", err
+		}
+		c, err := e.connect(ctx, rec, h)
+		if err != nil {
+			return "", err
+		}
+		defer c.Close()
+		host, conn = h, c
+	}
+	d := &dockerHost{ssh: conn, user: host.User, rec: rec}
+	defer d.close()
+	app := &dockerApp{d: d}
+	cur, err := app.inspect(ctx, a.ContainerName)
+	if err != nil {
+		return "", err
+	}
+	if cur == nil {
+		return "", fountain.Errorf(fountain.ENOTFOUND, "no app %s on %s", a.ContainerName, host.Target())
+	}
+	port := 0
+	if cur.HostConfig != nil {
+		for p, bs := range cur.HostConfig.PortBindings {
+			if p.Proto() == "tcp" && len(bs) > 0 {
+				if n, err := strconv.Atoi(bs[0].HostPort); err == nil && (port == 0 || n < port) {
+					port = n
+				}
+			}
+		}
+	}
+	if port == 0 {
+		return "", fountain.Errorf(fountain.ECONFLICT, "app %s on %s publishes no TCP port for Kong to reach", a.ContainerName, host.Target())
+	}
+	addr := ""
+	if host.Instance != nil {
+		addr = host.Instance.PrivateIP
+	}
+	if addr == "" {
+		res, err := conn.Run(ctx, ssh.Cmd{Name: "read the host's private address", Script: "hostname -I | cut -d' ' -f1"})
+		if err != nil {
+			return "", err
+		}
+		addr = strings.TrimSpace(res.Stdout)
+	}
+	u := "http://" + net.JoinHostPort(addr, strconv.Itoa(port))
+	rec.Log(fmt.Sprintf("app %s on %s answers at %s", a.ContainerName, host.Target(), u))
+	return u, nil
+}
