@@ -260,7 +260,9 @@ func TestGitHubHostileInput(t *testing.T) {
 	e := newGitHubEnv(t)
 	big := strings.Repeat("v", github.MaxSecretValue+1)
 	wide := strings.Repeat("é", github.MaxSecretValue/2+1) // under 48 K characters, over 48 KB
-	body := func(fields string) string { return `{"repo_name":"octocat/hello-world","secret_name":"OK_NAME",` + fields + `}` }
+	body := func(fields string) string {
+		return `{"repo_name":"octocat/hello-world","secret_name":"OK_NAME",` + fields + `}`
+	}
 	for _, c := range []struct {
 		path, body string
 		status     int
