@@ -17,6 +17,10 @@ type Deployer interface {
 	RemoveDockerApp(ctx context.Context, rec fountain.Recorder, h *deploy.Host, in deploy.AppInput) (fountain.Outcome, error)
 	ListDockerApps(ctx context.Context, rec fountain.Recorder, h *deploy.Host) ([]deploy.App, error)
 	DockerAppLogs(ctx context.Context, rec fountain.Recorder, h *deploy.Host, name string, tail int) ([]string, error)
+	DeployKong(ctx context.Context, rec fountain.Recorder, h *deploy.Host, in deploy.KongInput) (fountain.Outcome, error)
+	CheckOpenSearchFit(ctx context.Context, h *deploy.Host, in deploy.OpenSearchInput) error
+	DeployOpenSearch(ctx context.Context, rec fountain.Recorder, h *deploy.Host, in deploy.OpenSearchInput) (fountain.Outcome, error)
+	OpenSearchHealth(ctx context.Context, rec fountain.Recorder, h *deploy.Host) (*deploy.OpenSearchHealth, error)
 	// Secrets are the server's own secrets a deploy may use (the GHCR
 	// token): masked in every operation.
 	Secrets() []string
@@ -53,6 +57,65 @@ func (s *Server) deployDockerApp(ctx context.Context, body *deploy.DockerAppInpu
 	return spec, func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
 		return d.DeployDockerApp(ctx, run, h, in)
 	}, nil
+}
+
+func (s *Server) deployOpenSearch(ctx context.Context, body *deploy.OpenSearchInput) (operation.Spec, operation.Func, error) {
+	d, err := s.deployer()
+	if err != nil {
+		return operation.Spec{}, nil, err
+	}
+	if err := body.Validate(); err != nil {
+		return operation.Spec{}, nil, err
+	}
+	in := *body
+	h, err := d.Resolve(ctx, in.HostInput)
+	if err != nil {
+		return operation.Spec{}, nil, err
+	}
+	// A Lightsail plan too small for OpenSearch is refused before anything
+	// runs (the design's own call creates a nano for it).
+	if err := d.CheckOpenSearchFit(ctx, h, in); err != nil {
+		return operation.Spec{}, nil, err
+	}
+	spec := hostSpec("deploy.opensearch", h.Address+"/opensearch", h, in, in.DryRun, append(in.Secrets(), d.Secrets()...)...)
+	return spec, func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
+		return d.DeployOpenSearch(ctx, run, h, in)
+	}, nil
+}
+
+func (s *Server) deployKong(ctx context.Context, body *deploy.KongInput) (operation.Spec, operation.Func, error) {
+	d, err := s.deployer()
+	if err != nil {
+		return operation.Spec{}, nil, err
+	}
+	if err := body.Validate(); err != nil {
+		return operation.Spec{}, nil, err
+	}
+	in := *body
+	h, err := d.Resolve(ctx, in.HostInput)
+	if err != nil {
+		return operation.Spec{}, nil, err
+	}
+	spec := hostSpec("deploy.kong", h.Address+"/kong", h, in, in.DryRun, d.Secrets()...)
+	return spec, func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
+		return d.DeployKong(ctx, run, h, in)
+	}, nil
+}
+
+type openSearchHealthOutput struct {
+	Body *deploy.OpenSearchHealth
+}
+
+func (s *Server) openSearchHealth(ctx context.Context, in *HostQuery) (*openSearchHealthOutput, error) {
+	d, h, err := s.resolveQuery(ctx, *in)
+	if err != nil {
+		return nil, err
+	}
+	health, err := d.OpenSearchHealth(ctx, readRecorder{s}, h)
+	if err != nil {
+		return nil, err
+	}
+	return &openSearchHealthOutput{Body: health}, nil
 }
 
 // appAction is the prepare function of rollback-docker-app and

@@ -18,7 +18,7 @@ import (
 
 type brokenHosts struct{}
 
-func (brokenHosts) CreateHost(context.Context, string) (emulator.Host, error) {
+func (brokenHosts) CreateHost(context.Context, string, emulator.HostSpec) (emulator.Host, error) {
 	return emulator.Host{}, errors.New("disk full")
 }
 func (brokenHosts) StartHost(context.Context, string) (emulator.Host, error) {

@@ -345,7 +345,8 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, body []byte,
 	rec := &recorder{ResponseWriter: w, body: &bytes.Buffer{}}
 	serve(rec)
 	ctx := context.WithoutCancel(r.Context())
-	if !final(rec.status) {
+	// An answer that says no-store (values shown once) is not replayed.
+	if !final(rec.status) || strings.Contains(rec.Header().Get("Cache-Control"), "no-store") {
 		if err := s.deps.Store.ReleaseIdempotencyKey(ctx, storeKey); err != nil {
 			s.deps.Logger.Error("release idempotency key", "err", err)
 		}

@@ -92,14 +92,16 @@ type OperationResult struct {
 	Message   string              `json:"message" doc:"What happened, in one line."`
 	Changed   bool                `json:"changed" doc:"Whether anything was changed (false when everything already was as asked)."`
 	Operation *fountain.Operation `json:"operation" doc:"The operation record, with its steps."`
+	Once      map[string]string   `json:"once,omitempty" doc:"Values shown this once and never again, nor stored in clear (e.g. a generated admin_password): keep them now."`
 }
 
 // OperationOutput is the response of a mutating call.
 type OperationOutput struct {
-	Status      int
-	Location    string `header:"Location" doc:"The operation's URL (with 202)."`
-	OperationID string `header:"Fountain-Operation-Id" doc:"The operation's id."`
-	Body        OperationResult
+	Status       int
+	Location     string `header:"Location" doc:"The operation's URL (with 202)."`
+	OperationID  string `header:"Fountain-Operation-Id" doc:"The operation's id."`
+	CacheControl string `header:"Cache-Control" doc:"no-store when the answer holds values shown once."`
+	Body         OperationResult
 }
 
 // do starts an operation and, unless the caller asked for an async answer,
@@ -127,6 +129,9 @@ func (s *Server) do(ctx context.Context, a AsyncInput, spec operation.Spec, fn o
 	}
 	out.Status = http.StatusOK
 	out.Body = OperationResult{Status: "success", Message: op.Message, Changed: op.Changed, Operation: op}
+	if once := s.deps.Runner.TakeOnce(op.ID); len(once) > 0 {
+		out.Body.Once, out.CacheControl = once, "no-store"
+	}
 	return out, nil
 }
 

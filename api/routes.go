@@ -83,6 +83,23 @@ func (s *Server) routes(mux *http.ServeMux) {
 	register(s, huma.Operation{OperationID: "docker-app-logs", Method: http.MethodGet, Path: "/services/docker-app-logs", Tags: servicesTag,
 		Summary: "A Docker app's last lines", Description: "The last lines (stdout and stderr) of an app's container on a host, over SSH."}, s.dockerAppLogs)
 
+	mutation(s, huma.Operation{OperationID: "deploy-opensearch", Path: "/services/deploy-opensearch", Tags: servicesTag,
+		Summary: "Deploy OpenSearch",
+		Description: "Installs OpenSearch 2.x on a host over SSH as its documentation says, as the design's call does: {instance_ip, ssh_key_path}. " +
+			"The package comes from OpenSearch's apt repository (key in a signed-by keyring, pinned version); the initial admin password is given or generated " +
+			"(shown once in the answer, kept encrypted for health checks, never logged). vm.max_map_count is set and persisted, discovery is single-node, the heap is half of the memory. " +
+			"A host with less than 2 GB is refused with 422 naming the plans that fit, unless force. Waits for cluster health yellow or green through an SSH tunnel. " +
+			"Idempotent: a second run changes and restarts nothing; a changed setting restarts it once."}, s.deployOpenSearch)
+	register(s, huma.Operation{OperationID: "opensearch-health", Method: http.MethodGet, Path: "/services/opensearch/health", Tags: servicesTag,
+		Summary: "OpenSearch cluster health", Description: "The cluster health and version of an OpenSearch Fountain deployed, asked through an SSH tunnel with the admin password Fountain keeps."}, s.openSearchHealth)
+
+	mutation(s, huma.Operation{OperationID: "deploy-kong", Path: "/services/deploy-kong", Tags: servicesTag,
+		Summary: "Deploy Kong Gateway (DB-less)",
+		Description: "Runs Kong Gateway in DB-less mode with Docker on a host over SSH, as the design's call does: {instance_ip, ssh_key_path}. " +
+			"Docker is installed if missing. KONG_DATABASE=off; the declarative config is /etc/kong/kong.yml, owned by Fountain (the last version applied, or an empty one); " +
+			"the proxy listens on the host's ports 80 and 443; the Admin API is bound to the host's loopback only, never published (Fountain reaches it through SSH). " +
+			"Health-gated and idempotent like an app."}, s.deployKong)
+
 	// SSH host keys.
 	register(s, huma.Operation{OperationID: "list-host-keys", Method: http.MethodGet, Path: "/ssh/host-keys", Tags: sshTag,
 		Summary: "Trusted SSH host keys", Description: "The host keys Fountain verifies hosts against: pinned from Lightsail for its instances, else the first key seen (trust on first use)."}, s.listHostKeys)

@@ -75,19 +75,32 @@ type Sandbox interface {
 
 // SandboxStatus is what GET /sandbox reports.
 type SandboxStatus struct {
-	Mode               string        `json:"mode" doc:"Always sandbox."`
-	LightsailEndpoint  string        `json:"lightsail_endpoint" doc:"The embedded Lightsail emulator's URL."`
-	HostsBacked        bool          `json:"hosts_backed" doc:"Whether sandbox instances are real local hosts (Docker is available)."`
-	Reason             string        `json:"reason,omitempty" doc:"Why instances are emulated only, if they are."`
-	Namespace          string        `json:"namespace,omitempty" doc:"The sandbox's namespace: the prefix of its containers, volumes and network."`
-	RegistryPush       string        `json:"registry_push,omitempty" doc:"host:port to docker push to from this machine (the local stand-in for GHCR)."`
-	RegistryPullPrefix string        `json:"registry_pull_prefix,omitempty" doc:"How sandbox hosts name the same registry, e.g. registry.fountain.internal:5000."`
-	RegistryRunning    bool          `json:"registry_running" doc:"Whether the local registry is serving."`
-	SSHKeyPath         string        `json:"ssh_key_path,omitempty" doc:"The sandbox private key: it logs into every sandbox host, and serves as ssh_key_path in deploy calls."`
-	SSHPublicKey       string        `json:"ssh_public_key,omitempty" doc:"The sandbox public key, in authorized_keys form."`
-	SSHUser            string        `json:"ssh_user,omitempty" doc:"The login user of sandbox hosts (ubuntu)."`
-	Image              string        `json:"image,omitempty" doc:"The host image in use."`
-	Hosts              []SandboxHost `json:"hosts" doc:"The local hosts behind sandbox instances."`
+	Mode               string           `json:"mode" doc:"Always sandbox."`
+	LightsailEndpoint  string           `json:"lightsail_endpoint" doc:"The embedded Lightsail emulator's URL."`
+	HostsBacked        bool             `json:"hosts_backed" doc:"Whether sandbox instances are real local hosts (Docker is available)."`
+	Reason             string           `json:"reason,omitempty" doc:"Why instances are emulated only, if they are."`
+	Namespace          string           `json:"namespace,omitempty" doc:"The sandbox's namespace: the prefix of its containers, volumes and network."`
+	RegistryPush       string           `json:"registry_push,omitempty" doc:"host:port to docker push to from this machine (the local stand-in for GHCR)."`
+	RegistryPullPrefix string           `json:"registry_pull_prefix,omitempty" doc:"How sandbox hosts name the same registry, e.g. registry.fountain.internal:5000."`
+	RegistryRunning    bool             `json:"registry_running" doc:"Whether the local registry is serving."`
+	SSHKeyPath         string           `json:"ssh_key_path,omitempty" doc:"The sandbox private key: it logs into every sandbox host, and serves as ssh_key_path in deploy calls."`
+	SSHPublicKey       string           `json:"ssh_public_key,omitempty" doc:"The sandbox public key, in authorized_keys form."`
+	SSHUser            string           `json:"ssh_user,omitempty" doc:"The login user of sandbox hosts (ubuntu)."`
+	Image              string           `json:"image,omitempty" doc:"The host image in use."`
+	Hosts              []SandboxHost    `json:"hosts" doc:"The local hosts behind sandbox instances."`
+	StandIns           []SandboxStandIn `json:"stand_ins,omitempty" doc:"Stand-ins for what cannot be downloaded here (OpenSearch, Kong): faithful to the vendors' documented behaviour, never used outside sandbox mode."`
+
+	// What the sandbox serves its hosts on its network's gateway.
+	CACertPath      string           `json:"ca_cert_path,omitempty" doc:"The sandbox CA certificate (PEM). Every sandbox host trusts it (system store and Docker's certs.d), so the names below are served over TLS under their real names."`
+	Gateway         string           `json:"gateway,omitempty" doc:"The sandbox network's gateway address, to which hosts resolve every name below."`
+	Names           []SandboxName    `json:"names,omitempty" doc:"Names hosts reach over TLS on the gateway, e.g. ghcr.io: the local registry, so docker_image ghcr.io/user/repo/app:tag deploys an image pushed to registry_push as user/repo/app:tag."`
+	DockerHubMirror string           `json:"docker_hub_mirror,omitempty" doc:"The hosts' Docker Hub mirror (daemon.json registry-mirrors): the local registry, so docker pull kong:3.9 on a host pulls library/kong:3.9 pushed to registry_push."`
+	AptProxy        string           `json:"apt_proxy,omitempty" doc:"The caching apt proxy hosts download packages through (plain http sources; https ones go direct)."`
+	AptProxyRunning bool             `json:"apt_proxy_running" doc:"Whether the apt proxy listens; hosts created while it does not use the mirror directly."`
+	AptCacheDir     string           `json:"apt_cache_dir,omitempty" doc:"The apt proxy's cache, shared by every sandbox on this machine and kept by sandbox down."`
+	AptUpstreams    []string         `json:"apt_upstreams,omitempty" doc:"The only hosts the apt proxy forwards to: this machine's apt sources."`
+	AptCache        *SandboxAptCache `json:"apt_cache,omitempty" doc:"What the apt proxy did since it started."`
+	GatewayErrors   []string         `json:"gateway_errors,omitempty" doc:"Why something above does not listen (e.g. port 443 taken, or not root)."`
 
 	// The emulator's credentials, generated per data directory: shown only
 	// here, to a caller holding the API token.
@@ -100,6 +113,32 @@ type SandboxStatus struct {
 	GitHubStandinURL       string `json:"github_standin_url,omitempty" doc:"The GitHub STAND-IN's API root (not GitHub): where Fountain's GitHub calls go in sandbox mode."`
 	GitHubStandinToken     string `json:"github_standin_token,omitempty" doc:"The token the GitHub stand-in accepts (not a GitHub token): Fountain's GITHUB_TOKEN in sandbox mode."`
 	GitHubStandinTokenFile string `json:"github_standin_token_file,omitempty" doc:"The file holding that token (mode 0600)."`
+}
+
+// SandboxName is one name the sandbox serves to its hosts under its real name.
+type SandboxName struct {
+	Name   string `json:"name" doc:"The name, e.g. ghcr.io."`
+	URL    string `json:"url" doc:"How hosts name it, e.g. https://ghcr.io."`
+	Listen string `json:"listen,omitempty" doc:"Where this machine serves it (gateway:443); empty while not listening."`
+	Serves string `json:"serves" doc:"What answers there."`
+}
+
+// SandboxAptCache counts what the apt proxy did.
+type SandboxAptCache struct {
+	Hits    int64 `json:"hits" doc:"Requests served from the cache."`
+	Fills   int64 `json:"fills" doc:"Files downloaded into the cache."`
+	Shared  int64 `json:"shared" doc:"Requests that took part in a download serving several at once."`
+	Passed  int64 `json:"passed" doc:"Requests passed through uncached (InRelease, indexes by name)."`
+	Refused int64 `json:"refused" doc:"Requests refused (not an apt source of this machine, tunnels)."`
+}
+
+// SandboxStandIn is one stand-in the sandbox serves its hosts, for what
+// cannot be downloaded here.
+type SandboxStandIn struct {
+	For    string `json:"for" doc:"What it stands in for: OpenSearch, Kong Gateway."`
+	State  string `json:"state" doc:"preparing, ready, or failed: why."`
+	How    string `json:"how" doc:"What it is and how hosts get it."`
+	Detail string `json:"detail,omitempty" doc:"Versions, keys, where it was published."`
 }
 
 // SandboxHost is one local host.

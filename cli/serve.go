@@ -103,10 +103,13 @@ func (a *app) runServe(cmd *cobra.Command, o *serveOptions, level slog.Level) er
 		Stdout:  a.io.Out,
 		Logger:  log,
 
-		ShutdownGrace:  noneIfZero(o.ShutdownGrace),
-		Retention:      retention,
-		NoSandboxHosts: !o.SandboxHosts,
-		SandboxHosts:   sandbox.Config{BaseImage: a.getenv("FOUNTAIN_SANDBOX_BASE")},
+		ShutdownGrace: noneIfZero(o.ShutdownGrace),
+		// In sandbox mode, have the OpenSearch and Kong stand-ins ready
+		// by the time the user deploys them.
+		StandInsAtStart: true,
+		Retention:       retention,
+		NoSandboxHosts:  !o.SandboxHosts,
+		SandboxHosts:    sandbox.Config{BaseImage: a.getenv("FOUNTAIN_SANDBOX_BASE")},
 	}
 	if host, _, err := net.SplitHostPort(o.Addr); err == nil {
 		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {

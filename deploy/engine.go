@@ -58,6 +58,16 @@ type Engine struct {
 	// Sandbox, when set, says the hosts are sandbox hosts (the operation
 	// log says what stands in for what).
 	Sandbox bool
+	// Keeper keeps service secrets encrypted (nil: none are kept).
+	Keeper SecretKeeper
+	// StandInsReady, in sandbox mode, waits until the stand-ins for
+	// OpenSearch and Kong are published to the sandbox hosts.
+	StandInsReady func(ctx context.Context) error
+	// KongConfigs keeps the versions of each gateway's config.
+	KongConfigs KongConfigs
+	// OpenSearchRepo and OpenSearchKey override OpenSearch's apt
+	// repository and key URLs (a mirror); default the official ones.
+	OpenSearchRepo, OpenSearchKey string
 
 	keyMu sync.Mutex // serializes writing default key pairs
 }
@@ -201,4 +211,14 @@ func (e *Engine) connect(ctx context.Context, rec fountain.Recorder, h *Host) (*
 		return fountain.StepResult{Output: fmt.Sprintf("host key %s %s (%s)", k.Algorithm, k.FingerprintSHA256, k.Source)}, nil
 	})
 	return client, err
+}
+
+// standInsReady waits for the sandbox's stand-ins, as a recorded step.
+func (e *Engine) standInsReady(ctx context.Context, rec fountain.Recorder, what string) error {
+	if e.StandInsReady == nil {
+		return nil
+	}
+	return rec.Step(ctx, "sandbox stand-in for "+what+" published", func(ctx context.Context) (fountain.StepResult, error) {
+		return fountain.StepResult{Output: "the sandbox serves a stand-in for " + what + " under its real name"}, e.StandInsReady(ctx)
+	})
 }

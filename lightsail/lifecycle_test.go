@@ -35,7 +35,7 @@ type slowHosts struct {
 	deleted chan string
 }
 
-func (h *slowHosts) CreateHost(context.Context, string) (emulator.Host, error) {
+func (h *slowHosts) CreateHost(context.Context, string, emulator.HostSpec) (emulator.Host, error) {
 	return emulator.Host{PublicIP: "127.1.0.9"}, nil
 }
 func (h *slowHosts) StartHost(context.Context, string) (emulator.Host, error) {

@@ -42,6 +42,21 @@ func (r *Run) AddSecret(values ...string) {
 	r.live.mask = m
 }
 
+// ShowOnce hands a value to the caller waiting for the operation, once
+// (see Runner.TakeOnce): a generated password, say. It is masked in
+// everything the operation writes and never stored.
+func (r *Run) ShowOnce(name, value string) {
+	r.AddSecret(value)
+	r.runner.mu.Lock()
+	defer r.runner.mu.Unlock()
+	o := r.runner.once[r.live.op.ID]
+	if o.values == nil {
+		o.values = map[string]string{}
+	}
+	o.values[name], o.at = value, time.Now()
+	r.runner.once[r.live.op.ID] = o
+}
+
 func (r *Run) masker() *Masker {
 	r.runner.mu.Lock()
 	defer r.runner.mu.Unlock()

@@ -69,6 +69,7 @@ type Runner struct {
 	mu       sync.Mutex
 	live     map[string]*liveOp
 	locks    map[string]string // resource -> id of the operation holding it
+	once     map[string]onceValues
 	wg       sync.WaitGroup
 	shutdown bool
 }
@@ -97,7 +98,8 @@ func New(store Store, logger *slog.Logger) *Runner {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Runner{store: store, logger: logger, now: time.Now, live: map[string]*liveOp{}, locks: map[string]string{}}
+	return &Runner{store: store, logger: logger, now: time.Now, live: map[string]*liveOp{}, locks: map[string]string{},
+		once: map[string]onceValues{}}
 }
 
 // NewID returns a new random operation id.
@@ -409,4 +411,29 @@ func (r *Runner) Shutdown(ctx context.Context, grace time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// onceValues are values an operation shows its caller once (a generated
+// password): kept in memory only, never stored, masked in the record.
+type onceValues struct {
+	values map[string]string
+	at     time.Time
+}
+
+// onceTTL is how long a value shown once waits for its caller.
+const onceTTL = time.Minute
+
+// TakeOnce returns the values the operation asked to show once, and
+// forgets them: a second call returns none.
+func (r *Runner) TakeOnce(id string) map[string]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	v := r.once[id]
+	delete(r.once, id)
+	for k, o := range r.once { // forget what nobody took
+		if time.Since(o.at) > onceTTL {
+			delete(r.once, k)
+		}
+	}
+	return v.values
 }

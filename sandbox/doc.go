@@ -17,8 +17,16 @@
 //   - an ed25519 key pair installed as the ubuntu user's authorized key;
 //   - an OCI registry (go-containerregistry's pkg/registry) standing in for
 //     GHCR: this machine pushes to [Status.RegistryPush] and hosts pull from
-//     [Status.RegistryPullPrefix].
+//     [Status.RegistryPullPrefix];
+//   - a CA per data directory ([CA]) that hosts trust, and a TLS front on the
+//     network's gateway serving the registry under its real names
+//     ([RegistryNames]: ghcr.io, and the hosts' Docker Hub mirror) and other
+//     names through [Sandbox.HandleHost] (artifacts.opensearch.org);
+//   - a caching apt proxy on the gateway ([AptProxy]) whose cache is shared
+//     by every sandbox and test process of the machine.
 //
 // Every container, volume and network carries [LabelSandbox] and the
-// namespace label, so [Sandbox.Down] removes exactly what Fountain created.
+// namespace label, so [Sandbox.Down] removes exactly what Fountain created
+// (and stops what listens on the gateway); the apt cache, the CA and the
+// SSH key stay.
 package sandbox

@@ -81,6 +81,9 @@ func (s *Sandbox) prepare(ctx context.Context, flavour Flavour) (ImageInfo, neti
 		s.mu.Unlock()
 	}
 	gw, err := s.ensureNetwork(ctx)
+	if err == nil {
+		s.ensureGateway(gw) // the hosts' apt proxy and TLS names
+	}
 	return img, gw, err
 }
 
@@ -91,6 +94,9 @@ type HostOptions struct {
 	// AuthorizedKeys are extra authorized_keys lines for the ubuntu user
 	// (e.g. a Lightsail key pair's public key), besides the sandbox key.
 	AuthorizedKeys []string
+	// MemoryMB limits the host's memory like its Lightsail bundle's RAM
+	// (a container memory limit, no swap); 0 is no limit.
+	MemoryMB int
 }
 
 // CreateHost creates and boots a new host and returns once its sshd
@@ -113,13 +119,16 @@ func (s *Sandbox) CreateHostWith(ctx context.Context, name string, opts HostOpti
 	if !hostNameRE.MatchString(name) {
 		return Host{}, fmt.Errorf("create host %q: %w", name, ErrInvalidName)
 	}
+	if opts.MemoryMB < 0 || (opts.MemoryMB > 0 && opts.MemoryMB < MinMemoryMB) {
+		return Host{}, fmt.Errorf("create host %s: memory %d MB: want 0 (no limit) or at least %d", name, opts.MemoryMB, MinMemoryMB)
+	}
 	img, gw, err := s.prepare(ctx, opts.Flavour)
 	if err != nil {
 		return Host{}, fmt.Errorf("create host %s: %w", name, err)
 	}
 	skip := map[string]bool{}
 	for attempt := 0; ; attempt++ {
-		id, addr, err := s.createContainer(ctx, name, img, gw, skip, opts.AuthorizedKeys)
+		id, addr, err := s.createContainer(ctx, name, img, gw, skip, opts)
 		if err != nil {
 			return Host{}, fmt.Errorf("create host %s: %w", name, err)
 		}
@@ -143,8 +152,9 @@ func (s *Sandbox) CreateHostWith(ctx context.Context, name string, opts HostOpti
 }
 
 // createContainer allocates an address and creates (not starts) the host
-// container and its Docker volume, then installs the sandbox key.
-func (s *Sandbox) createContainer(ctx context.Context, name string, img ImageInfo, gw netip.Addr, skip map[string]bool, extraKeys []string) (string, string, error) {
+// container and its Docker volume, then installs the sandbox key, the CA
+// and the apt proxy configuration (hostFiles).
+func (s *Sandbox) createContainer(ctx context.Context, name string, img ImageInfo, gw netip.Addr, skip map[string]bool, opts HostOptions) (string, string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, err := s.findHost(ctx, name); err == nil {
@@ -189,7 +199,8 @@ func (s *Sandbox) createContainer(ctx context.Context, name string, img ImageInf
 			Tmpfs:         map[string]string{"/run": "", "/run/lock": ""},
 			Mounts:        []mount.Mount{{Type: mount.TypeVolume, Source: vol, Target: "/var/lib/docker"}},
 			PortBindings:  bindings,
-			ExtraHosts:    []string{RegistryHostname + ":" + gw.String()},
+			ExtraHosts:    s.extraHosts(gw),
+			Resources:     memoryLimit(opts.MemoryMB),
 			NetworkMode:   container.NetworkMode(s.networkName()),
 			RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyUnlessStopped},
 		},
@@ -201,7 +212,11 @@ func (s *Sandbox) createContainer(ctx context.Context, name string, img ImageInf
 		}
 		return "", "", fmt.Errorf("create container: %w", err)
 	}
-	if err := s.installKeys(ctx, res.ID, extraKeys); err != nil {
+	if err := s.installKeys(ctx, res.ID, opts.AuthorizedKeys); err != nil {
+		s.removeHost(context.WithoutCancel(ctx), res.ID, name)
+		return "", "", err
+	}
+	if err := s.installHostFiles(ctx, res.ID); err != nil {
 		s.removeHost(context.WithoutCancel(ctx), res.ID, name)
 		return "", "", err
 	}

@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,23 +42,9 @@ func AptMirror(root, suite string) (string, error) {
 	if root == "" {
 		root = "/"
 	}
-	var sources []aptSource
-	files, _ := filepath.Glob(filepath.Join(root, "etc/apt/sources.list.d/*.sources"))
-	sort.Strings(files)
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return "", fmt.Errorf("apt mirror: %w", err)
-		}
-		sources = append(sources, parseDeb822(string(b))...)
-	}
-	lists, _ := filepath.Glob(filepath.Join(root, "etc/apt/sources.list.d/*.list"))
-	sort.Strings(lists)
-	lists = append([]string{filepath.Join(root, "etc/apt/sources.list")}, lists...)
-	for _, f := range lists {
-		if b, err := os.ReadFile(f); err == nil {
-			sources = append(sources, parseOneLine(string(b))...)
-		}
+	sources, err := aptSources(root)
+	if err != nil {
+		return "", fmt.Errorf("apt mirror: %w", err)
 	}
 	fallback := ""
 	for _, src := range sources {
@@ -76,6 +64,81 @@ func AptMirror(root, suite string) (string, error) {
 		return fallback, nil
 	}
 	return "", fmt.Errorf("apt mirror: no http(s) deb source for %q in %s (sources.list.d/*.sources or sources.list)", suite, filepath.Join(root, "etc/apt"))
+}
+
+// aptSources reads every "deb" source of root/etc/apt: sources.list.d/*.sources
+// (deb822), then sources.list and sources.list.d/*.list (one-line style).
+func aptSources(root string) ([]aptSource, error) {
+	var sources []aptSource
+	files, _ := filepath.Glob(filepath.Join(root, "etc/apt/sources.list.d/*.sources"))
+	sort.Strings(files)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		sources = append(sources, parseDeb822(string(b))...)
+	}
+	lists, _ := filepath.Glob(filepath.Join(root, "etc/apt/sources.list.d/*.list"))
+	sort.Strings(lists)
+	lists = append([]string{filepath.Join(root, "etc/apt/sources.list")}, lists...)
+	for _, f := range lists {
+		if b, err := os.ReadFile(f); err == nil {
+			sources = append(sources, parseOneLine(string(b))...)
+		}
+	}
+	return sources, nil
+}
+
+// AptHosts returns the hosts (host, or host:port when the port is not the
+// scheme's default) of this machine's plain-http apt sources, read from
+// root/etc/apt like AptMirror, sorted and without duplicates. They are what
+// the sandbox's apt proxy may forward to.
+func AptHosts(root string) ([]string, error) {
+	if root == "" {
+		root = "/"
+	}
+	sources, err := aptSources(root)
+	if err != nil {
+		return nil, fmt.Errorf("apt hosts: %w", err)
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, src := range sources {
+		if h, ok := httpHost(src.URI); ok && !seen[h] {
+			seen[h] = true
+			out = append(out, h)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// httpHost returns the normalized host of a plain-http URL: lower case,
+// without the default port 80.
+func httpHost(raw string) (string, bool) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "http" || u.Hostname() == "" || u.User != nil {
+		return "", false
+	}
+	return normalizeHost(u.Host, "80"), true
+}
+
+// normalizeHost lower-cases host[:port] and drops the port when it is
+// defaultPort.
+func normalizeHost(hostport, defaultPort string) string {
+	h, p, err := net.SplitHostPort(hostport)
+	if err != nil {
+		h, p = strings.Trim(hostport, "[]"), ""
+	}
+	h = strings.ToLower(strings.TrimSuffix(h, "."))
+	if p == "" || p == defaultPort {
+		if strings.Contains(h, ":") {
+			return "[" + h + "]"
+		}
+		return h
+	}
+	return net.JoinHostPort(h, p)
 }
 
 // parseDeb822 reads the stanzas of a deb822 .sources file.

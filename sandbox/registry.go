@@ -119,6 +119,10 @@ func (r *Registry) pullOnlyOffPush(next http.Handler) http.Handler {
 	})
 }
 
+// Handler is the registry's HTTP handler: writable only through a
+// connection to the push address, read-only on any other listener.
+func (r *Registry) Handler() http.Handler { return r.srv.Handler }
+
 // PushAddr is the address this machine pushes to, e.g. 127.0.0.1:5000.
 func (r *Registry) PushAddr() string { return r.push }
 
@@ -260,19 +264,23 @@ func (f logfWriter) Write(b []byte) (int, error) {
 
 // StartRegistry starts the sandbox registry: on Config.RegistryPush for
 // this machine and on the sandbox network's gateway at RegistryPullPort,
-// which hosts reach as RegistryHostname. Storage is DataDir/sandbox/registry.
-// It is stopped by Close or Down.
+// which hosts reach as RegistryHostname. It also starts the gateway's TLS
+// front (the registry as ghcr.io, RegistryHostname and MirrorHostname on
+// port 443, and HandleHost's names) and the apt proxy, if they are not
+// running. Storage is DataDir/sandbox/registry. All of it is stopped by
+// Close or Down.
 func (s *Sandbox) StartRegistry(ctx context.Context) (*Registry, error) {
+	gw, err := s.ensureNetwork(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.ensureGateway(gw)
 	s.mu.Lock()
 	if r := s.registry; r != nil {
 		s.mu.Unlock()
 		return r, nil
 	}
 	s.mu.Unlock()
-	gw, err := s.ensureNetwork(ctx)
-	if err != nil {
-		return nil, err
-	}
 	if host, _, err := net.SplitHostPort(s.cfg.RegistryPush); err != nil || !net.ParseIP(host).IsLoopback() {
 		return nil, fmt.Errorf("sandbox registry: push address %q must be a loopback host:port", s.cfg.RegistryPush)
 	}
@@ -292,6 +300,16 @@ func (s *Sandbox) StartRegistry(ctx context.Context) (*Registry, error) {
 	}
 	s.registry = r
 	return r, nil
+}
+
+// registryHandler is the running registry's handler, or nil.
+func (s *Sandbox) registryHandler() http.Handler {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.registry == nil {
+		return nil
+	}
+	return s.registry.Handler()
 }
 
 // RegistryDir is where the registry keeps its blobs and manifest journal

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -76,6 +78,10 @@ type Config struct {
 	Logf func(format string, args ...any)
 	// Debugf receives build output (nil: silent).
 	Debugf func(format string, args ...any)
+	// AptCacheDir is the hosts' shared apt download cache (default
+	// DefaultAptCacheDir(): one cache for every sandbox and test process of
+	// this user). Down leaves it: it is a cache.
+	AptCacheDir string
 }
 
 // Sandbox manages Lightsail-like hosts and the local registry.
@@ -85,6 +91,11 @@ type Sandbox struct {
 	docker    *client.Client
 	ownDocker bool
 	key       *Key
+	ca        *CA
+	front     *front // the gateway's TLS port: certificates and handlers by name
+
+	gwMu sync.Mutex // guards gw
+	gw   *gateway   // nil until a host or the registry needs it
 
 	netMu    sync.Mutex // serializes network creation (API 1.41 allows duplicate names)
 	mu       sync.Mutex // guards address allocation, images and registry
@@ -136,11 +147,19 @@ func New(ctx context.Context, cfg Config) (*Sandbox, error) {
 	if cfg.BuildTimeout == 0 {
 		cfg.BuildTimeout = 15 * time.Minute
 	}
+	if cfg.AptCacheDir == "" {
+		cfg.AptCacheDir = DefaultAptCacheDir()
+	}
 	key, err := LoadOrCreateKey(filepath.Join(cfg.DataDir, "sandbox", "ssh"))
 	if err != nil {
 		return nil, err
 	}
-	s := &Sandbox{cfg: cfg, ns: cfg.Namespace, docker: cfg.Docker, key: key, images: map[Flavour]ImageInfo{}}
+	ca, err := LoadOrCreateCA(CADir(cfg.DataDir))
+	if err != nil {
+		return nil, err
+	}
+	s := &Sandbox{cfg: cfg, ns: cfg.Namespace, docker: cfg.Docker, key: key, ca: ca, images: map[Flavour]ImageInfo{}}
+	s.front = newFront(ca, s.registryHandler)
 	if s.docker == nil {
 		if s.docker, err = NewDockerClient(ctx); err != nil {
 			return nil, fmt.Errorf("sandbox: %w", err)
@@ -150,9 +169,11 @@ func New(ctx context.Context, cfg Config) (*Sandbox, error) {
 	return s, nil
 }
 
-// Close stops the registry (if started here) and releases the Docker
-// client. Hosts keep running; use Down to remove them.
+// Close stops the registry, the TLS front and the apt proxy (if started
+// here) and releases the Docker client. Hosts keep running; use Down to
+// remove them.
 func (s *Sandbox) Close() error {
+	s.stopGateway()
 	s.mu.Lock()
 	r := s.registry
 	s.registry = nil
@@ -166,6 +187,9 @@ func (s *Sandbox) Close() error {
 	}
 	return err
 }
+
+// CA returns the sandbox certificate authority.
+func (s *Sandbox) CA() *CA { return s.ca }
 
 // Key returns the sandbox SSH key pair.
 func (s *Sandbox) Key() *Key { return s.key }
@@ -264,6 +288,33 @@ type Status struct {
 	SSHUser            string       `json:"ssh_user"`
 	Image              string       `json:"image,omitempty"`
 	Hosts              []HostStatus `json:"hosts"`
+
+	// CACertPath is the sandbox CA certificate that every host trusts.
+	CACertPath string `json:"ca_cert_path"`
+	// Gateway is the sandbox network's gateway address, where hosts reach
+	// every name below ("" until the network exists).
+	Gateway string `json:"gateway,omitempty"`
+	// Names are the names hosts reach on the gateway over TLS.
+	Names []ServedName `json:"names"`
+	// DockerHubMirror is the hosts' registry-mirrors entry.
+	DockerHubMirror string `json:"docker_hub_mirror"`
+	// AptProxy is the hosts' apt proxy; AptProxyRunning says whether it
+	// listens (hosts created while it does not use the mirror directly).
+	AptProxy        string         `json:"apt_proxy"`
+	AptProxyRunning bool           `json:"apt_proxy_running"`
+	AptCacheDir     string         `json:"apt_cache_dir"`
+	AptUpstreams    []string       `json:"apt_upstreams,omitempty"`
+	AptCache        *AptProxyStats `json:"apt_cache,omitempty"`
+	// GatewayErrors say why something above does not listen.
+	GatewayErrors []string `json:"gateway_errors,omitempty"`
+}
+
+// ServedName is one name the sandbox serves under its real name.
+type ServedName struct {
+	Name   string `json:"name"`             // e.g. ghcr.io
+	URL    string `json:"url"`              // how hosts name it: https://ghcr.io
+	Listen string `json:"listen,omitempty"` // where it is served, GATEWAY:443 ("" while not listening)
+	Serves string `json:"serves"`           // what answers
 }
 
 // HostStatus is one host in Status.
@@ -275,7 +326,8 @@ type HostStatus struct {
 	ContainerID string `json:"container_id"`
 }
 
-// Status reports the registry addresses, the SSH key and every host.
+// Status reports the registry addresses, the SSH key, what the gateway
+// serves and every host.
 func (s *Sandbox) Status(ctx context.Context) (Status, error) {
 	st := Status{
 		Namespace:          s.ns,
@@ -285,6 +337,10 @@ func (s *Sandbox) Status(ctx context.Context) (Status, error) {
 		SSHPublicKey:       s.key.AuthorizedKey,
 		SSHUser:            SSHUser,
 		Hosts:              []HostStatus{},
+		CACertPath:         s.ca.CertPath,
+		DockerHubMirror:    MirrorURL,
+		AptProxy:           AptProxyURL,
+		AptCacheDir:        s.cfg.AptCacheDir,
 	}
 	s.mu.Lock()
 	if s.registry != nil {
@@ -292,6 +348,25 @@ func (s *Sandbox) Status(ctx context.Context) (Status, error) {
 	}
 	st.Image = s.images[s.cfg.Flavour].Tag
 	s.mu.Unlock()
+	listen := ""
+	s.gwMu.Lock()
+	if g := s.gw; g != nil {
+		st.Gateway = g.addr.String()
+		if g.tls != nil {
+			listen = net.JoinHostPort(st.Gateway, strconv.Itoa(GatewayTLSPort))
+		}
+		if g.proxy != nil {
+			st.AptUpstreams = g.proxy.Upstreams()
+			stats := g.proxy.Stats()
+			st.AptCache = &stats
+		}
+		st.AptProxyRunning = g.apt != nil
+		st.GatewayErrors = g.errs()
+	}
+	s.gwMu.Unlock()
+	for _, n := range s.front.names() {
+		st.Names = append(st.Names, ServedName{Name: n, URL: "https://" + n, Listen: listen, Serves: s.front.describe(n)})
+	}
 	list, err := s.docker.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: s.filters(LabelKind + "=host")})
 	if err != nil {
 		return Status{}, fmt.Errorf("sandbox status: %w", err)
@@ -316,12 +391,14 @@ func (s *Sandbox) Status(ctx context.Context) (Status, error) {
 
 // Down removes every host container, volume and network of this
 // namespace (found by label, so nothing else is touched) and stops the
-// registry if this Sandbox runs it. Images are kept: they are a cache.
+// registry, the TLS front and the apt proxy if this Sandbox runs them.
+// Images, the apt cache, the CA and the SSH key are kept.
 //
 // It is idempotent and safe to run while hosts are being removed (by the
 // emulator deleting an instance, or another Down): it waits for removals in
 // progress, and succeeds once everything is gone.
 func (s *Sandbox) Down(ctx context.Context) error {
+	s.stopGateway()
 	s.mu.Lock()
 	r := s.registry
 	s.registry = nil

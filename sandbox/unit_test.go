@@ -95,6 +95,24 @@ func TestRecipe(t *testing.T) {
 	if !strings.Contains(string(byName["rootfs/etc/docker/daemon.json"].Body), pull) || RegistryPullPort != 5000 {
 		t.Errorf("daemon.json must list %s as an insecure registry", pull)
 	}
+	if d := string(byName["rootfs/etc/docker/daemon.json"].Body); !strings.Contains(d, `"registry-mirrors": ["`+MirrorURL+`"]`) {
+		t.Errorf("daemon.json must name %s as the Docker Hub mirror:\n%s", MirrorURL, d)
+	}
+	ca := string(byName["rootfs/etc/systemd/system/fountain-ca.service"].Body)
+	for _, want := range []string{"Type=oneshot", "ExecStart=/bin/sh /usr/lib/fountain/trust-ca.sh", "ConditionPathExists=" + HostCAPath,
+		"Before=ssh.service", "docker.service", "apt-daily.service", "WantedBy=multi-user.target ssh.service"} {
+		if !strings.Contains(ca, want) {
+			t.Errorf("CA unit lacks %q:\n%s", want, ca)
+		}
+	}
+	if script := string(byName["rootfs/usr/lib/fountain/trust-ca.sh"].Body); !strings.Contains(script, HostCAPath) || !strings.Contains(script, "exec update-ca-certificates") {
+		t.Errorf("trust-ca.sh:\n%s", script)
+	}
+	for _, want := range []string{"python3", "lsb-release", "fountain-ca.service /etc/systemd/system/ssh.service.wants/"} {
+		if !strings.Contains(df, want) {
+			t.Errorf("Dockerfile lacks %q", want)
+		}
+	}
 	unit := string(byName["rootfs/etc/systemd/system/fountain-hostkeys.service"].Body)
 	if !strings.Contains(unit, "Before=ssh.service") || !strings.Contains(unit, "Type=oneshot") {
 		t.Errorf("host key unit: %s", unit)

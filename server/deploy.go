@@ -19,8 +19,9 @@ const KeysDir = "keys"
 // deployEngine configures the deploy engine: host keys in the store, the
 // Lightsail instances behind addresses, the allowed key directories
 // (FOUNTAIN_SSH_KEY_DIRS, colon-separated; default <data dir>/keys and
-// ~/.ssh, plus the sandbox key directory in sandbox mode), and the GHCR
-// login (FOUNTAIN_GHCR_USER, FOUNTAIN_GHCR_TOKEN).
+// ~/.ssh, plus the sandbox key directory in sandbox mode), the GHCR login
+// (FOUNTAIN_GHCR_USER, FOUNTAIN_GHCR_TOKEN), the vault for service secrets,
+// and OpenSearch's apt mirror (FOUNTAIN_OPENSEARCH_APT_REPO and _KEY).
 func deployEngine(cfg Config, db *sqlite.DB, ls *lightsail.Client, sandboxKeyDir string) (*deploy.Engine, error) {
 	keyDir := filepath.Join(cfg.DataDir, KeysDir)
 	if err := os.MkdirAll(keyDir, 0o700); err != nil {
@@ -38,12 +39,24 @@ func deployEngine(cfg Config, db *sqlite.DB, ls *lightsail.Client, sandboxKeyDir
 	if sandboxKeyDir != "" {
 		dirs = append(dirs, sandboxKeyDir)
 	}
+	key, err := vaultKey(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	vault, err := db.Vault(key)
+	if err != nil {
+		return nil, err
+	}
 	e := &deploy.Engine{
-		Dialer:    ssh.Dialer{HostKeys: db},
-		Instances: &lightsailInstances{ls: ls},
-		KeyDirs:   dirs,
-		KeyDir:    keyDir,
-		Sandbox:   cfg.Sandbox,
+		Dialer:         ssh.Dialer{HostKeys: db},
+		Instances:      &lightsailInstances{ls: ls},
+		KeyDirs:        dirs,
+		KeyDir:         keyDir,
+		Sandbox:        cfg.Sandbox,
+		Keeper:         vault,
+		KongConfigs:    db,
+		OpenSearchRepo: cfg.Getenv("FOUNTAIN_OPENSEARCH_APT_REPO"),
+		OpenSearchKey:  cfg.Getenv("FOUNTAIN_OPENSEARCH_APT_KEY"),
 	}
 	if tok := cfg.Getenv("FOUNTAIN_GHCR_TOKEN"); tok != "" {
 		user := cfg.Getenv("FOUNTAIN_GHCR_USER")

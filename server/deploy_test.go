@@ -92,7 +92,7 @@ func TestDeployDockerAppAcceptance(t *testing.T) {
 	_, sb := call(t, "GET", url+"/sandbox", "")
 	keyPath := sb["ssh_key_path"].(string)
 	push := sb["registry_push"].(string)
-	pull := pullName(sb)
+	pull := pullName(t, sb)
 
 	// A test image, pushed from this machine as GitHub Actions would push it.
 	sandboxtest.PushApp(t, push+"/user/repo/my-app:latest", "1", sandboxtest.AppOptions{})
@@ -103,9 +103,19 @@ func TestDeployDockerAppAcceptance(t *testing.T) {
       "ssh_key_path": %q
     }`, ip, pull, keyPath)
 
+	// 0. A dry run on the fresh host reports the plan and changes nothing:
+	// Docker is still not installed after it.
+	status, body := call(t, "POST", url+"/services/deploy-docker-app", strings.Replace(design, "{", `{"dry_run": true,`, 1))
+	if status != 200 || body["changed"] != false || !strings.Contains(fmt.Sprint(body["message"]), "Docker Engine installed and running") {
+		t.Fatalf("dry run on a fresh host: %d %v", status, body)
+	}
+	if out, err := sshRun(t, ip, keyPath, "command -v docker || echo no-docker"); err != nil || !strings.Contains(out, "no-docker") {
+		t.Fatalf("after a dry run: %q %v", out, err)
+	}
+
 	// 1. The design's call, word for word, onto a host without Docker.
 	start := time.Now()
-	status, body := call(t, "POST", url+"/services/deploy-docker-app", design)
+	status, body = call(t, "POST", url+"/services/deploy-docker-app", design)
 	if status != 200 || body["changed"] != true {
 		t.Fatalf("deploy: %d %v", status, body)
 	}
@@ -127,6 +137,10 @@ func TestDeployDockerAppAcceptance(t *testing.T) {
 		return ""
 	}
 	before := startedAt()
+	// By instance name, without a key: the region's default key pair.
+	if status, apps := call(t, "GET", url+"/services/docker-apps?instance_name=docker-instance", ""); status != 200 || !strings.Contains(fmt.Sprint(apps), "my-app") {
+		t.Fatalf("apps by instance name with the default key pair: %d %v", status, apps)
+	}
 	start = time.Now()
 	status, body = call(t, "POST", url+"/services/deploy-docker-app", design)
 	if status != 200 || body["changed"] != false || !strings.Contains(fmt.Sprint(body["message"]), "nothing changed") {
@@ -305,12 +319,16 @@ func TestDeployDockerAppAcceptance(t *testing.T) {
 }
 
 // pullName is how sandbox hosts name the registry this machine pushes to:
-// ghcr.io when the sandbox serves it under that name.
-func pullName(sb map[string]any) string {
-	if p, ok := sb["registry_ghcr"].(string); ok && p != "" {
-		return p
+// ghcr.io, as in the design's call.
+func pullName(t *testing.T, sb map[string]any) string {
+	names, _ := sb["names"].([]any)
+	for _, n := range names {
+		if m, _ := n.(map[string]any); m["name"] == "ghcr.io" {
+			return "ghcr.io"
+		}
 	}
-	return sb["registry_pull_prefix"].(string)
+	t.Fatalf("the sandbox does not serve ghcr.io to its hosts: %v", sb)
+	return ""
 }
 
 // memKeys is a host key store in memory, for the test's own SSH commands.

@@ -38,7 +38,7 @@ const (
 )
 
 // GHCRRegistry is GitHub Container Registry's host.
-const GHCRRegistry = "ghcr.io"
+const GHCRRegistry = sandbox.GHCRHostname
 
 // gitHubStandin is the GitHub stand-in served in sandbox mode.
 type gitHubStandin struct {
@@ -191,8 +191,7 @@ func (l *imageLister) ListTags(ctx context.Context, in ghcr.ListInput) (*ghcr.Ta
 		return nil, err
 	}
 	reg := repo.RegistryStr()
-	sandboxName := fmt.Sprintf("%s:%d", sandbox.RegistryHostname, sandbox.RegistryPullPort)
-	if reg != GHCRRegistry && !(l.sandbox && reg == sandboxName) {
+	if reg != GHCRRegistry && !(l.sandbox && sandboxRegistryNames[reg]) {
 		return nil, fountain.Invalid(ghcr.FieldImage, "%q is not a GHCR image: name it ghcr.io/OWNER/NAME", in.Image)
 	}
 	if l.sandbox && l.push == "" {
@@ -208,8 +207,14 @@ func (l *imageLister) ListTags(ctx context.Context, in ghcr.ListInput) (*ghcr.Ta
 // address, over plain HTTP on loopback. Nothing else is reachable: in
 // sandbox mode no request leaves this machine.
 func sandboxRegistryTransport(push string) http.RoundTripper {
-	return &rewriteHosts{to: push, next: remote.DefaultTransport,
-		from: map[string]bool{GHCRRegistry: true, fmt.Sprintf("%s:%d", sandbox.RegistryHostname, sandbox.RegistryPullPort): true}}
+	return &rewriteHosts{to: push, next: remote.DefaultTransport, from: sandboxRegistryNames}
+}
+
+// sandboxRegistryNames are the names of the sandbox registry on hosts.
+var sandboxRegistryNames = map[string]bool{
+	GHCRRegistry:             true,
+	sandbox.RegistryHostname: true,
+	fmt.Sprintf("%s:%d", sandbox.RegistryHostname, sandbox.RegistryPullPort): true,
 }
 
 type rewriteHosts struct {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,7 +51,7 @@ func (l *lightsailInstances) FindInstance(ctx context.Context, region, name stri
 // is addr, or nil. A Lightsail that cannot be asked (no credentials) is
 // not an error here: the host is then one Fountain does not know.
 func (l *lightsailInstances) InstanceByAddress(ctx context.Context, region, addr string) (*deploy.Instance, error) {
-	insts, err := l.list(ctx, region)
+	insts, err := l.list(ctx, region, addr)
 	if err != nil {
 		if c := fountain.ErrorCode(err); c == fountain.EUNAVAILABLE || c == fountain.EUPSTREAM {
 			return nil, nil
@@ -72,14 +73,21 @@ func (l *lightsailInstances) InstanceByAddress(ctx context.Context, region, addr
 	return nil, nil
 }
 
-func (l *lightsailInstances) list(ctx context.Context, region string) ([]lightsail.Instance, error) {
+// list lists the region's instances, reusing a recent listing that has
+// an instance at addr (a listing without it is read again: the instance
+// may be new).
+func (l *lightsailInstances) list(ctx context.Context, region, addr string) ([]lightsail.Instance, error) {
 	if region == "" {
 		region = l.ls.DefaultRegion()
 	}
 	l.mu.Lock()
 	if c, ok := l.listed[region]; ok && time.Since(c.at) < listingTTL {
-		l.mu.Unlock()
-		return c.instances, nil
+		for _, in := range c.instances {
+			if in.PublicIP == addr || in.PrivateIP == addr {
+				l.mu.Unlock()
+				return c.instances, nil
+			}
+		}
 	}
 	l.mu.Unlock()
 	insts, err := l.ls.ListInstances(ctx, region)
@@ -112,4 +120,19 @@ func (l *lightsailInstances) convert(ctx context.Context, in lightsail.Instance)
 		}
 	}
 	return out
+}
+
+// Bundles lists the region's active plans, for saying which fit.
+func (l *lightsailInstances) Bundles(ctx context.Context, region string) ([]deploy.Bundle, error) {
+	bs, err := l.ls.Bundles(ctx, region)
+	if err != nil {
+		return nil, err
+	}
+	var out []deploy.Bundle
+	for _, b := range bs {
+		if b.Active && !strings.Contains(b.ID, "win") {
+			out = append(out, deploy.Bundle{ID: b.ID, RAMMiB: int(b.RAMGB * 1024), PriceMonthly: b.PriceMonthly})
+		}
+	}
+	return out, nil
 }

@@ -29,6 +29,7 @@ type sandboxEnv struct {
 	credsAt string               // the file they are in ("" when the config gave them)
 	hosts   *sandbox.Sandbox     // nil: instances are emulated only
 	whyNone string               // why there are no hosts
+	stand   *standIns            // nil without hosts
 	// registryPush is where this machine reaches the sandbox registry
 	// ("" when it does not run).
 	registryPush string
@@ -85,6 +86,14 @@ func startSandbox(ctx context.Context, cfg Config, log *slog.Logger) (*sandboxEn
 			} else {
 				env.registryPush = reg.PushAddr()
 			}
+			standCtx, cancelStand := context.WithCancel(context.WithoutCancel(ctx))
+			env.stand = prepareStandIns(standCtx, sb, cfg.DataDir, cfg.StandinBinary, cfg.StandInsAtStart, log)
+			closers = append(closers, func() {
+				cancelStand()
+				if env.stand.started.Load() {
+					<-env.stand.done
+				}
+			})
 			key := sb.Key()
 			opts.Hosts = emulatorHosts{sb}
 			opts.DefaultKeyPair = &emulator.KeyMaterial{PrivateKeyPEM: string(key.PrivatePEM), PublicKey: key.AuthorizedKey}
@@ -151,6 +160,16 @@ func (s *sandboxEnv) Status(ctx context.Context) (api.SandboxStatus, error) {
 	}
 	st.Namespace, st.RegistryPush, st.RegistryPullPrefix, st.RegistryRunning = hs.Namespace, hs.RegistryPush, hs.RegistryPullPrefix, hs.RegistryRunning
 	st.SSHKeyPath, st.SSHPublicKey, st.SSHUser, st.Image = hs.SSHKeyPath, hs.SSHPublicKey, hs.SSHUser, hs.Image
+	st.CACertPath, st.Gateway, st.DockerHubMirror = hs.CACertPath, hs.Gateway, hs.DockerHubMirror
+	st.AptProxy, st.AptProxyRunning, st.AptCacheDir, st.AptUpstreams = hs.AptProxy, hs.AptProxyRunning, hs.AptCacheDir, hs.AptUpstreams
+	st.GatewayErrors = hs.GatewayErrors
+	st.StandIns = s.stand.status()
+	if c := hs.AptCache; c != nil {
+		st.AptCache = &api.SandboxAptCache{Hits: c.Hits, Fills: c.Fills, Shared: c.Shared, Passed: c.Passed, Refused: c.Refused}
+	}
+	for _, n := range hs.Names {
+		st.Names = append(st.Names, api.SandboxName(n))
+	}
 	for _, h := range hs.Hosts {
 		st.Hosts = append(st.Hosts, api.SandboxHost(h))
 	}
@@ -173,8 +192,10 @@ func toEmulator(h sandbox.Host, err error) (emulator.Host, error) {
 // CreateHost creates the instance's host. The emulator keeps its state in
 // memory, but hosts outlive a restart of Fountain: a host already there under
 // this name is taken over (started, with its disk) rather than refused.
-func (e emulatorHosts) CreateHost(ctx context.Context, name string) (emulator.Host, error) {
-	h, err := e.sb.CreateHost(ctx, name)
+//
+// The host is limited to the bundle's memory, as the instance would be.
+func (e emulatorHosts) CreateHost(ctx context.Context, name string, spec emulator.HostSpec) (emulator.Host, error) {
+	h, err := e.sb.CreateHostWith(ctx, name, sandbox.HostOptions{MemoryMB: spec.MemoryMB})
 	if errors.Is(err, sandbox.ErrExists) {
 		return toEmulator(e.sb.StartHost(ctx, name))
 	}

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -74,6 +75,7 @@ func TestSandboxInstancesAreRealHosts(t *testing.T) {
 		t.Fatalf("ssh sudo -n true: %q %v", out, err)
 	}
 	firstKey := seen
+	checkSandboxServes(t, sb, run)
 
 	if status, body := call(t, "POST", url+"/aws/lightsail/stop-instance", `{"instance_name":"opensearch-instance","wait":true}`); status != 200 {
 		t.Fatalf("stop: %d %v", status, body)
@@ -238,5 +240,42 @@ func BenchmarkSandboxCreateInstance(b *testing.B) {
 		b.StopTimer()
 		callTB(b, "POST", url+"/aws/lightsail/delete-instance", `{"instance_name":"`+name+`","wait":true}`)
 		b.StartTimer()
+	}
+}
+
+// checkSandboxServes checks what GET /sandbox says the hosts are served
+// (the CA, ghcr.io on the gateway, the Docker Hub mirror, the apt proxy),
+// and that the design's nano host is limited to the bundle's 512 MiB.
+func checkSandboxServes(t *testing.T, sb map[string]any, run func(string) (string, error)) {
+	t.Helper()
+	if ca, _ := sb["ca_cert_path"].(string); ca == "" {
+		t.Errorf("no ca_cert_path: %v", sb)
+	} else if b, err := os.ReadFile(ca); err != nil || !strings.Contains(string(b), "BEGIN CERTIFICATE") {
+		t.Errorf("CA certificate %s: %v", ca, err)
+	}
+	if sb["apt_proxy"] != "http://registry.fountain.internal:3142" || sb["apt_proxy_running"] != true || sb["apt_cache_dir"] == "" ||
+		sb["docker_hub_mirror"] != "https://mirror.fountain.internal" {
+		t.Errorf("GET /sandbox: %v", sb)
+	}
+	gw, _ := sb["gateway"].(string)
+	ghcr := false
+	names, _ := sb["names"].([]any)
+	for _, n := range names {
+		n := n.(map[string]any)
+		if n["name"] == "ghcr.io" && n["listen"] == gw+":443" && n["url"] == "https://ghcr.io" {
+			ghcr = true
+		}
+	}
+	if gw == "" || !ghcr {
+		t.Errorf("ghcr.io is not served on the gateway: %v", names)
+	}
+	hosts, _ := sb["hosts"].([]any)
+	if len(hosts) != 1 {
+		t.Fatalf("hosts: %v", hosts)
+	}
+	id, _ := hosts[0].(map[string]any)["container_id"].(string)
+	out, err := run("cat /sys/fs/cgroup/memory/docker/" + id + "/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/system.slice/docker-" + id + ".scope/memory.max 2>/dev/null || cat /sys/fs/cgroup/docker/" + id + "/memory.max")
+	if err != nil || strings.TrimSpace(out) != "536870912" {
+		t.Errorf("a nano host's memory limit: %q %v, want 512 MiB", out, err)
 	}
 }

@@ -45,6 +45,12 @@ type Config struct {
 	// SandboxHosts configures the local hosts behind sandbox instances
 	// (namespace, registry address); DataDir is filled in.
 	SandboxHosts sandboxpkg.Config
+	// StandinBinary is the fountain binary the sandbox packs into its
+	// OpenSearch and Kong stand-ins (default: the running executable).
+	StandinBinary string
+	// StandInsAtStart builds the stand-ins when the server starts rather
+	// than at the first deploy that needs them.
+	StandInsAtStart bool
 	// NoSandboxHosts keeps sandbox instances emulated only, even with Docker.
 	NoSandboxHosts bool
 	// GitHubStandin is the GitHub stand-in served in sandbox mode (nil: a
@@ -188,6 +194,9 @@ func Run(ctx context.Context, cfg Config) error {
 	engine, err := deployEngine(cfg, db, ls, sandboxKeyDir)
 	if err != nil {
 		return err
+	}
+	if sb, ok := sandbox.(*sandboxEnv); ok && sb.stand != nil {
+		engine.StandInsReady = sb.stand.ready
 	}
 	sbEnv, _ := sandbox.(*sandboxEnv)
 	gh, images, err := gitHubDeps(cfg, db, sbEnv, engine.KeyDirs, log)

@@ -7,8 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -22,34 +20,11 @@ import (
 	"github.com/fountainai/fountain/sandbox/sandboxtest"
 )
 
-var (
-	fountainOnce sync.Once
-	fountainBin  string
-	fountainErr  error
-)
-
-// fountainBinary builds ./cmd/fountain once per test process, as the
-// sandbox packs it (cgo on: dynamically linked).
+// fountainBinary is the fountain binary the sandbox packs (cgo on:
+// dynamically linked), built once for the whole test run.
 func fountainBinary(t *testing.T) string {
 	t.Helper()
-	fountainOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "standin-fountain-")
-		if err != nil {
-			fountainErr = err
-			return
-		}
-		testDirs = append(testDirs, dir)
-		fountainBin = filepath.Join(dir, "fountain")
-		cmd := exec.Command("go", "build", "-o", fountainBin, "./cmd/fountain")
-		cmd.Dir = ".."
-		if out, err := cmd.CombinedOutput(); err != nil {
-			fountainErr = &buildError{err: err, out: string(out)}
-		}
-	})
-	if fountainErr != nil {
-		t.Fatal(fountainErr)
-	}
-	return fountainBin
+	return sandboxtest.FountainBinary(t)
 }
 
 // serveOnGateway serves h on the sandbox network's gateway (what hosts

@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"context"
+	"math"
 	"time"
 )
 
@@ -15,9 +16,25 @@ type Host struct {
 // HostKey is one SSH host public key; PublicKey is the base64 wire-format blob as in authorized_keys.
 type HostKey struct{ Algorithm, PublicKey string }
 
+// HostSpec is what CreateHost is asked to make: the instance's bundle.
+type HostSpec struct {
+	// BundleID is the instance's bundle, e.g. nano_3_0.
+	BundleID string
+	// CPUCount is the bundle's vCPU count.
+	CPUCount int
+	// MemoryMB is the bundle's RAM (ramSizeInGb) in MiB, e.g. 512 for a
+	// nano; a host should be limited to it.
+	MemoryMB int
+}
+
+// hostSpec is the spec of a host for an instance of bundle b.
+func hostSpec(b Bundle) HostSpec {
+	return HostSpec{BundleID: b.BundleID, CPUCount: b.CPUCount, MemoryMB: int(math.Round(b.RAMSizeInGb * 1024))}
+}
+
 // Hosts backs emulated instances with real machines (sandbox mode). Optional.
 type Hosts interface {
-	CreateHost(ctx context.Context, name string) (Host, error)
+	CreateHost(ctx context.Context, name string, spec HostSpec) (Host, error)
 	StartHost(ctx context.Context, name string) (Host, error)
 	StopHost(ctx context.Context, name string) error
 	RebootHost(ctx context.Context, name string) error
@@ -136,9 +153,9 @@ func (s *Server) hostUp(inst *instance, op *operation, gen int, method string, h
 
 // hostCreate calls CreateHost for a new instance.
 func (s *Server) hostCreate(inst *instance, op *operation) {
-	gen, name := inst.gen, inst.name
+	gen, name, spec := inst.gen, inst.name, hostSpec(inst.bundle)
 	s.enqueueHost(inst, op, func(ctx context.Context) {
-		h, err := s.opts.Hosts.CreateHost(ctx, name)
+		h, err := s.opts.Hosts.CreateHost(ctx, name, spec)
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.hostUp(inst, op, gen, "CreateHost", h, err)
@@ -170,7 +187,7 @@ func (s *Server) hostSettled(inst *instance, op *operation, gen int, method stri
 
 // hostStart calls StartHost, or CreateHost when the host was never created.
 func (s *Server) hostStart(inst *instance, op *operation) {
-	gen, name := inst.gen, inst.name
+	gen, name, spec := inst.gen, inst.name, hostSpec(inst.bundle)
 	s.enqueueHost(inst, op, func(ctx context.Context) {
 		method := "StartHost"
 		var h Host
@@ -179,7 +196,7 @@ func (s *Server) hostStart(inst *instance, op *operation) {
 			h, err = s.opts.Hosts.StartHost(ctx, name)
 		} else {
 			method = "CreateHost"
-			h, err = s.opts.Hosts.CreateHost(ctx, name)
+			h, err = s.opts.Hosts.CreateHost(ctx, name, spec)
 		}
 		s.mu.Lock()
 		defer s.mu.Unlock()

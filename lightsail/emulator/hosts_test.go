@@ -28,6 +28,7 @@ type fakeHosts struct {
 	gate    chan struct{} // when set, CreateHost waits for it
 	failOn  map[string]error
 	lastCtx context.Context
+	specs   map[string]HostSpec // the last CreateHost spec per name
 }
 
 func newFakeHosts(t *testing.T) *fakeHosts {
@@ -36,7 +37,7 @@ func newFakeHosts(t *testing.T) *fakeHosts {
 		t.Fatal(err)
 	}
 	key, _ := ssh.NewPublicKey(pub)
-	return &fakeHosts{key: key, failOn: map[string]error{}}
+	return &fakeHosts{key: key, failOn: map[string]error{}, specs: map[string]HostSpec{}}
 }
 
 func (f *fakeHosts) record(method, name string) error {
@@ -54,10 +55,11 @@ func (f *fakeHosts) host(n int) Host {
 	}
 }
 
-func (f *fakeHosts) CreateHost(ctx context.Context, name string) (Host, error) {
+func (f *fakeHosts) CreateHost(ctx context.Context, name string, spec HostSpec) (Host, error) {
 	f.mu.Lock()
 	gate := f.gate
 	f.lastCtx = ctx
+	f.specs[name] = spec
 	f.mu.Unlock()
 	if gate != nil {
 		select {
@@ -93,6 +95,12 @@ func (f *fakeHosts) RebootHost(ctx context.Context, name string) error {
 
 func (f *fakeHosts) DeleteHost(ctx context.Context, name string) error {
 	return f.record("DeleteHost", name)
+}
+
+func (f *fakeHosts) spec(name string) HostSpec {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.specs[name]
 }
 
 func (f *fakeHosts) callList() []string {
@@ -244,5 +252,22 @@ func TestCloseCancelsHostCalls(t *testing.T) {
 	defer srv.mu.Unlock()
 	if op.status != opFailed {
 		t.Fatalf("operation %s after Close", op.status)
+	}
+}
+
+// A host is asked for with its bundle's memory, so the sandbox can limit it
+// like Lightsail does: a nano has 512 MiB, a small 2 GiB.
+func TestCreateHostGetsTheBundle(t *testing.T) {
+	hosts := newFakeHosts(t)
+	e := newEnv(t, Options{Hosts: hosts})
+	e.createInstance("tiny") // nano_3_0
+	e.createInstance("mid", func(in *lightsail.CreateInstancesInput) { in.BundleId = aws.String("small_3_0") })
+	e.waitState("tiny", "running")
+	e.waitState("mid", "running")
+	if got, want := hosts.spec("tiny"), (HostSpec{BundleID: "nano_3_0", CPUCount: 2, MemoryMB: 512}); got != want {
+		t.Errorf("nano spec %+v, want %+v", got, want)
+	}
+	if got, want := hosts.spec("mid"), (HostSpec{BundleID: "small_3_0", CPUCount: 2, MemoryMB: 2048}); got != want {
+		t.Errorf("small spec %+v, want %+v", got, want)
 	}
 }

@@ -1,0 +1,364 @@
+package deploy
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"math/big"
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/fountainai/fountain"
+	"github.com/fountainai/fountain/ssh"
+)
+
+// OpenSearch's apt repository and the files Fountain manages on a host, as
+// OpenSearch's documentation (2.x, Debian/Ubuntu) has them.
+const (
+	OpenSearchDefaultVersion = "2.19.1"
+	OpenSearchAptRepo        = "https://artifacts.opensearch.org/releases/bundle/opensearch/2.x/apt"
+	OpenSearchAptKey         = "https://artifacts.opensearch.org/publickeys/opensearch.pgp"
+	opensearchKeyring        = "/usr/share/keyrings/opensearch-keyring"
+	opensearchSources        = "/etc/apt/sources.list.d/opensearch-2.x.list"
+	opensearchSysctl         = "/etc/sysctl.d/90-opensearch.conf"
+	opensearchYML            = "/etc/opensearch/opensearch.yml"
+	opensearchHeap           = "/etc/opensearch/jvm.options.d/fountain-heap.options"
+	// MinOpenSearchMiB is the least memory OpenSearch runs in: 2 GB is
+	// the practical floor (a 512 MB nano cannot hold its JVM).
+	MinOpenSearchMiB = 2048
+	maxMapCount      = 262144
+)
+
+// OpenSearchInput is the body of deploy-opensearch: the design's two fields
+// (instance_ip, ssh_key_path) and what a real install needs.
+type OpenSearchInput struct {
+	HostInput
+	Version       string `json:"version,omitempty" maxLength:"32" doc:"The opensearch package version (default 2.19.1, pinned)." example:"2.19.1"`
+	AdminPassword string `json:"admin_password,omitempty" maxLength:"128" doc:"The initial admin password (OPENSEARCH_INITIAL_ADMIN_PASSWORD): at least 8 characters with upper and lower case, a digit and a special character. Default: one is generated and shown once in the answer. Kept encrypted by Fountain, never logged."`
+	NetworkHost   string `json:"network_host,omitempty" maxLength:"64" doc:"network.host: the address OpenSearch listens on (default: the instance's private address; _local_ keeps it on the host's loopback). Port 9200 opens to the world only if you open it in Lightsail's firewall."`
+	ClusterName   string `json:"cluster_name,omitempty" maxLength:"64" doc:"cluster.name (default fountain)."`
+	HeapMB        int    `json:"heap_mb,omitempty" minimum:"0" maximum:"65536" doc:"JVM heap in MB (default: half of the host's memory)."`
+	Force         bool   `json:"force,omitempty" doc:"Deploy even where the memory check says OpenSearch will not fit."`
+}
+
+var (
+	versionRE     = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.]+)?$`)
+	clusterNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+	netHostRE     = regexp.MustCompile(`^(_(local|site|global)_|_[a-z0-9]+(:ipv[46])?_|[A-Za-z0-9.:-]{1,64})$`)
+)
+
+// Validate checks the request without I/O and fills in defaults.
+func (in *OpenSearchInput) Validate() error {
+	if err := in.HostInput.Validate(); err != nil {
+		return err
+	}
+	if in.Version == "" {
+		in.Version = OpenSearchDefaultVersion
+	}
+	if !versionRE.MatchString(in.Version) || !strings.HasPrefix(in.Version, "2.") {
+		return fountain.Invalid("version", "%q is not an OpenSearch 2.x version (like 2.19.1)", short(in.Version))
+	}
+	if in.AdminPassword != "" {
+		if why := weakPassword(in.AdminPassword); why != "" {
+			return fountain.Invalid("admin_password", "%s", why)
+		}
+	}
+	if in.ClusterName == "" {
+		in.ClusterName = "fountain"
+	}
+	if !clusterNameRE.MatchString(in.ClusterName) {
+		return fountain.Invalid("cluster_name", "%q is not a cluster name (letters, digits, '_', '.', '-')", short(in.ClusterName))
+	}
+	if in.NetworkHost != "" && !netHostRE.MatchString(in.NetworkHost) {
+		return fountain.Invalid("network_host", "%q is not an address or an OpenSearch special value (_local_, _site_)", short(in.NetworkHost))
+	}
+	if in.HeapMB != 0 && in.HeapMB < 256 {
+		return fountain.Invalid("heap_mb", "must be at least 256")
+	}
+	return nil
+}
+
+// Secrets are the request's secret values.
+func (in *OpenSearchInput) Secrets() []string { return []string{in.AdminPassword} }
+
+// weakPassword says why OpenSearch's installer would refuse a password, or "".
+func weakPassword(pw string) string {
+	var upper, lower, digit, special bool
+	for _, r := range pw {
+		switch {
+		case unicode.IsUpper(r):
+			upper = true
+		case unicode.IsLower(r):
+			lower = true
+		case unicode.IsDigit(r):
+			digit = true
+		case r < ' ' || r == 0x7f:
+			return "must not contain control characters"
+		default:
+			special = true
+		}
+	}
+	if len(pw) < 8 || !upper || !lower || !digit || !special {
+		return "must be at least 8 characters with an upper-case and a lower-case letter, a digit and a special character (OpenSearch refuses weaker ones)"
+	}
+	if strings.EqualFold(pw, "admin") || strings.Contains(strings.ToLower(pw), "admin") {
+		return "must not contain the user name admin"
+	}
+	return ""
+}
+
+// generatePassword makes a strong admin password.
+func generatePassword() string {
+	const (
+		letters = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+		special = "-_.+=@%"
+	)
+	pick := func(set string) byte {
+		n, err := rand.Int(rand.Reader, big.NewInt(int64(len(set))))
+		if err != nil {
+			panic(err)
+		}
+		return set[n.Int64()]
+	}
+	for {
+		b := make([]byte, 0, 24)
+		for len(b) < 20 {
+			b = append(b, pick(letters))
+		}
+		b = append(b, pick(special), pick(special), pick("23456789"), pick("ABCDEFGHJKLMNPQRSTUVWXYZ"))
+		if pw := string(b); weakPassword(pw) == "" {
+			return pw
+		}
+	}
+}
+
+// Bundle is a Lightsail plan, for saying which ones fit.
+type Bundle struct {
+	ID           string
+	RAMMiB       int
+	PriceMonthly float64
+}
+
+// Bundles lists a region's active plans (the Lightsail catalogue).
+type Bundles interface {
+	Bundles(ctx context.Context, region string) ([]Bundle, error)
+}
+
+// FitOpenSearch refuses, with 422, a host too small for OpenSearch unless
+// force is set: memMiB is what it has (the instance's plan, or MemTotal),
+// what says where it came from. The message names the plans that fit.
+func FitOpenSearch(memMiB int, what string, force bool, fit []Bundle) error {
+	if force || memMiB >= MinOpenSearchMiB*9/10 { // MemTotal of a 2 GB plan is a little under 2 GiB
+		return nil
+	}
+	var fits []string
+	sort.Slice(fit, func(i, j int) bool { return fit[i].PriceMonthly < fit[j].PriceMonthly })
+	for _, b := range fit {
+		if b.RAMMiB >= MinOpenSearchMiB {
+			fits = append(fits, fmt.Sprintf("%s (%s, $%.0f/month)", b.ID, mib(b.RAMMiB), b.PriceMonthly))
+		}
+	}
+	msg := fmt.Sprintf("OpenSearch needs at least 2 GB of memory; %s has %s", what, mib(memMiB))
+	hint := "create an instance with more memory, or send force: true to try anyway"
+	if len(fits) > 0 {
+		msg += ". Plans that fit: " + strings.Join(fits, ", ")
+		hint = "create an instance with one of those plans (POST /aws/lightsail/create-instance with bundle_id), or send force: true to try anyway"
+	}
+	return &fountain.Error{Code: fountain.EINVALID, Field: "instance_ip", Message: msg, Hint: hint}
+}
+
+func mib(n int) string {
+	if n >= 1024 {
+		return strconv.FormatFloat(float64(n)/1024, 'f', -1, 64) + " GB"
+	}
+	return fmt.Sprintf("%d MB", n)
+}
+
+// OpenSearchResult is what deploy-opensearch reports.
+type OpenSearchResult struct {
+	Host          string                 `json:"host" doc:"The host, address:port."`
+	Instance      string                 `json:"instance,omitempty" doc:"The Lightsail instance behind the address, if known."`
+	Version       string                 `json:"version,omitempty" doc:"The version OpenSearch reports."`
+	ClusterName   string                 `json:"cluster_name,omitempty" doc:"cluster.name."`
+	Status        string                 `json:"status,omitempty" doc:"Cluster health: green or yellow (one node with replicas is yellow)."`
+	HeapMB        int                    `json:"heap_mb,omitempty" doc:"The JVM heap set."`
+	MemoryMB      int                    `json:"memory_mb,omitempty" doc:"The host's memory."`
+	NetworkHost   string                 `json:"network_host,omitempty" doc:"network.host."`
+	PasswordSaved bool                   `json:"admin_password_kept" doc:"Whether Fountain keeps the admin password (encrypted) for health checks."`
+	StandIn       string                 `json:"stand_in,omitempty" doc:"In sandbox mode: what stands in for OpenSearch."`
+	Plan          []fountain.PlannedStep `json:"plan,omitempty" doc:"Each step, whether it changed (or would change) something, and why."`
+}
+
+// opensearchFacts is what one look at the host tells.
+type opensearchFacts struct {
+	Installed  string // the package version, "" if none
+	Keyring    bool
+	Sources    string
+	MaxMap     int
+	SysctlFile string
+	Config     string // opensearch.yml
+	Heap       string // Fountain's heap file
+	Active     bool
+	Enabled    bool
+	MemMiB     int
+	PrivateIP  string
+}
+
+// opensearchProbe reads what the plan decides on; it changes nothing.
+const opensearchProbe = `dpkg-query -W -f='pkg=${Version}\n' opensearch 2>/dev/null | grep -v '^pkg=$' || true
+test -s ` + opensearchKeyring + ` && echo keyring=yes
+test -f ` + opensearchSources + ` && echo "sources=$(base64 -w0 ` + opensearchSources + `)"
+echo "maxmap=$(cat /proc/sys/vm/max_map_count)"
+test -f ` + opensearchSysctl + ` && echo "sysctl=$(base64 -w0 ` + opensearchSysctl + `)"
+test -f ` + opensearchYML + ` && echo "config=$(base64 -w0 ` + opensearchYML + `)"
+test -f ` + opensearchHeap + ` && echo "heap=$(base64 -w0 ` + opensearchHeap + `)"
+systemctl is-active --quiet opensearch 2>/dev/null && echo active=yes
+systemctl is-enabled --quiet opensearch 2>/dev/null && echo enabled=yes
+sed -n 's/^MemTotal: *\([0-9]*\) kB/mem=\1/p' /proc/meminfo
+cg=$(sed -n 's/^0:://p' /proc/1/cgroup 2>/dev/null)
+test -r "/sys/fs/cgroup$cg/memory.max" && echo "memmax=$(cat "/sys/fs/cgroup$cg/memory.max")"
+echo "ip=$(hostname -I 2>/dev/null | cut -d' ' -f1)"
+true`
+
+func probeOpenSearch(ctx context.Context, c *ssh.Client) (*opensearchFacts, error) {
+	res, err := c.Run(ctx, ssh.Cmd{Name: "look at the host", Script: opensearchProbe, Sudo: true, Timeout: time.Minute})
+	if err != nil {
+		return nil, err
+	}
+	f := &opensearchFacts{}
+	limitMiB := 0
+	unb64 := func(v string) string {
+		b, _ := base64.StdEncoding.DecodeString(v)
+		return string(b)
+	}
+	for _, line := range strings.Split(res.Stdout, "\n") {
+		k, v, _ := strings.Cut(strings.TrimSpace(line), "=")
+		switch k {
+		case "pkg":
+			f.Installed = v
+		case "keyring":
+			f.Keyring = true
+		case "sources":
+			f.Sources = unb64(v)
+		case "maxmap":
+			f.MaxMap, _ = strconv.Atoi(v)
+		case "sysctl":
+			f.SysctlFile = unb64(v)
+		case "config":
+			f.Config = unb64(v)
+		case "heap":
+			f.Heap = unb64(v)
+		case "active":
+			f.Active = true
+		case "enabled":
+			f.Enabled = true
+		case "mem":
+			kib, _ := strconv.Atoi(v)
+			f.MemMiB = kib / 1024
+		case "memmax": // a container's limit: what the host really has
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
+				limitMiB = int(n >> 20)
+			}
+		case "ip":
+			f.PrivateIP = v
+		}
+	}
+	if limitMiB > 0 && (f.MemMiB == 0 || limitMiB < f.MemMiB) {
+		f.MemMiB = limitMiB
+	}
+	return f, nil
+}
+
+// Pure builders of what the host should hold, tested by exact value.
+
+// opensearchSourcesLine is the apt source, with the key in a signed-by
+// keyring (never apt-key).
+func opensearchSourcesLine(repo string) string {
+	return "deb [signed-by=" + opensearchKeyring + "] " + repo + " stable main\n"
+}
+
+func opensearchSysctlFile() string {
+	return "# Written by Fountain: OpenSearch needs vm.max_map_count >= 262144.\nvm.max_map_count = 262144\n"
+}
+
+func opensearchHeapFile(heapMB int) string {
+	return fmt.Sprintf("# Written by Fountain: half of the host's memory.\n-Xms%dm\n-Xmx%dm\n", heapMB, heapMB)
+}
+
+// Fountain's block in opensearch.yml.
+const (
+	ymlBegin = "# BEGIN Fountain: settings managed by Fountain (deploy-opensearch)"
+	ymlEnd   = "# END Fountain"
+)
+
+// opensearchConfigFile returns opensearch.yml with Fountain's settings in
+// its own block at the end (replacing an earlier block), and any other
+// uncommented line setting one of those keys commented out, so that the
+// file never sets a key twice. Everything else (the package's defaults,
+// the security plugin's demo settings) is kept as it is.
+func opensearchConfigFile(current string, settings [][2]string) string {
+	owned := map[string]bool{}
+	for _, kv := range settings {
+		owned[kv[0]] = true
+	}
+	var out []string
+	inBlock := false
+	for _, line := range strings.Split(strings.TrimRight(current, "\n"), "\n") {
+		switch {
+		case line == ymlBegin:
+			inBlock = true
+			continue
+		case line == ymlEnd && inBlock:
+			inBlock = false
+			continue
+		case inBlock:
+			continue
+		}
+		if k, _, ok := strings.Cut(line, ":"); ok && !strings.HasPrefix(strings.TrimSpace(line), "#") && owned[strings.TrimSpace(k)] {
+			line = "# " + line + " # set by Fountain below"
+		}
+		out = append(out, line)
+	}
+	for len(out) > 0 && out[len(out)-1] == "" {
+		out = out[:len(out)-1]
+	}
+	if len(out) > 0 {
+		out = append(out, "")
+	}
+	out = append(out, ymlBegin)
+	for _, kv := range settings {
+		out = append(out, kv[0]+": "+yamlScalar(kv[1]))
+	}
+	out = append(out, ymlEnd)
+	return strings.Join(out, "\n") + "\n"
+}
+
+// yamlScalar quotes a value when YAML would read it as something else.
+func yamlScalar(v string) string {
+	if regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.:-]*$`).MatchString(v) && !strings.HasSuffix(v, ":") {
+		return v
+	}
+	return strconv.Quote(v)
+}
+
+func sum(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:8])
+}
+
+// checkRepoURL checks a repository or key URL from the configuration.
+func checkRepoURL(field, u string) error {
+	p, err := url.Parse(u)
+	if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" || p.User != nil || strings.ContainsAny(u, " \t\r\n'\"") {
+		return fountain.Errorf(fountain.EINTERNAL, "%s %q is not an http(s) URL", field, u)
+	}
+	return nil
+}
