@@ -2,8 +2,10 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -67,7 +69,22 @@ func mutation[B any](s *Server, op huma.Operation, prepare func(ctx context.Cont
 		if err != nil {
 			return nil, err
 		}
-		return s.do(ctx, in.AsyncInput, spec, fn)
+		// A rate limit's end is not in the operation's record: keep it
+		// for the Retry-After of the answer.
+		var limited atomic.Pointer[time.Time]
+		work := func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
+			out, err := fn(ctx, run)
+			if until, ok := rateLimitUntil(err); ok {
+				limited.Store(&until)
+			}
+			return out, err
+		}
+		out, err := s.do(ctx, in.AsyncInput, spec, work)
+		var p *Problem
+		if until := limited.Load(); until != nil && errors.As(err, &p) {
+			setRetryAfter(p, *until)
+		}
+		return out, err
 	})
 }
 

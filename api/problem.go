@@ -18,7 +18,7 @@ type Problem struct {
 	Title       string              `json:"title,omitempty" doc:"Short summary of the problem type (the HTTP status text)."`
 	Status      int                 `json:"status,omitempty" doc:"HTTP status code."`
 	Detail      string              `json:"detail,omitempty" doc:"What went wrong, in words meant for the user."`
-	Code        string              `json:"code,omitempty" doc:"Fountain's error code: invalid, bad_request, not_found, conflict, unauthorized, upstream, unavailable, cancelled, internal."`
+	Code        string              `json:"code,omitempty" doc:"Fountain's error code: invalid, bad_request, not_found, conflict, unauthorized, forbidden, rate_limited, upstream, unavailable, cancelled, internal."`
 	Hint        string              `json:"hint,omitempty" doc:"What to do about it, when known."`
 	OperationID string              `json:"operation_id,omitempty" doc:"The operation that failed, if one was started."`
 	Operation   *fountain.Operation `json:"operation,omitempty" doc:"The failed operation with its steps, if one was started."`
@@ -60,6 +60,8 @@ var statusByCode = map[string]int{
 	fountain.ENOTFOUND:     http.StatusNotFound,
 	fountain.ECONFLICT:     http.StatusConflict,
 	fountain.EUNAUTHORIZED: http.StatusUnauthorized,
+	fountain.EFORBIDDEN:    http.StatusForbidden,
+	fountain.ERATELIMITED:  http.StatusTooManyRequests,
 	fountain.EUPSTREAM:     http.StatusBadGateway,
 	fountain.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	fountain.ECANCELLED:    http.StatusConflict,
@@ -189,10 +191,24 @@ func problemFrom(err error) error {
 	if errors.As(err, &fe) {
 		p.Hint = fe.Hint
 		if fe.Field != "" {
-			p.Errors = []*huma.ErrorDetail{{Location: "body." + fe.Field, Message: cutMessage(fe.Message)}}
+			p.Errors = []*huma.ErrorDetail{{Location: fieldLocation(fe.Field), Message: cutMessage(fe.Message)}}
 		}
 	}
+	if until, ok := rateLimitUntil(err); ok {
+		setRetryAfter(p, until)
+	}
 	return p
+}
+
+// fieldLocation is where a field is in the request: the body, unless the
+// field says query., path. or header.
+func fieldLocation(field string) string {
+	for _, in := range []string{"query.", "path.", "header."} {
+		if strings.HasPrefix(field, in) {
+			return field
+		}
+	}
+	return "body." + field
 }
 
 // operationProblem describes a failed operation.

@@ -108,6 +108,30 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mutation(s, huma.Operation{OperationID: "forget-host-key", Path: "/ssh/forget-host-key", Tags: sshTag,
 		Summary: "Forget a host's SSH keys", Description: "Forgets the keys trusted for a host, e.g. after the instance behind an address was replaced. The next connection pins Lightsail's keys, or trusts the first key seen."}, s.forgetHostKey)
 
+	// GitHub: Actions secrets, GHCR tags, the docker-ci.yml of an app.
+	githubTag := []string{"GitHub"}
+	mutation(s, huma.Operation{OperationID: "add-github-secret", Path: "/github/add-secret", Tags: githubTag,
+		Summary: "Create or update an Actions secret",
+		Description: "The design's call: {repo_name, secret_name, secret_value, github_token}, github_token optional (default: the server's GITHUB_TOKEN). " +
+			"The value is sealed with the repository's (or environment's) public key and written; the answer says created or updated. " +
+			"GitHub never returns values, so Fountain keeps a keyed hash of what it wrote (never the value): sending the same value again changes nothing " +
+			"while GitHub's updated_at still matches Fountain's last write (force writes anyway). secret_from_file names a file in an allowed key directory instead of a value. " +
+			"Validated before any call to GitHub: repo_name owner/name, secret_name by GitHub's rules (no GITHUB_ prefix), values up to 48 KB."}, s.addSecret)
+	mutation(s, huma.Operation{OperationID: "delete-github-secret", Path: "/github/delete-secret", Tags: githubTag,
+		Summary: "Delete an Actions secret", Description: "Deletes a repository or environment secret. Deleting one that does not exist changes nothing."}, s.deleteSecret)
+	register(s, huma.Operation{OperationID: "list-github-secrets", Method: http.MethodGet, Path: "/github/secrets", Tags: githubTag,
+		Summary: "List Actions secrets", Description: "The secrets of a repository or environment: names and dates only (GitHub never returns values)."}, s.listSecrets)
+	register(s, huma.Operation{OperationID: "list-image-tags", Method: http.MethodGet, Path: "/github/packages/tags", Tags: githubTag,
+		Summary: "List an image's tags", Description: "The tags of a GHCR image (ghcr.io/OWNER/NAME) with their digests and creation times, newest first, " +
+			"through the registry's token flow: anonymous, or the server's GHCR login (FOUNTAIN_GHCR_USER, FOUNTAIN_GHCR_TOKEN) for private images. " +
+			"Deploy by digest (ghcr.io/OWNER/NAME@sha256:...) to be sure of what runs. In sandbox mode, ghcr.io is the sandbox registry."}, s.listTags)
+	register(s, huma.Operation{OperationID: "get-workflow-template", Method: http.MethodGet, Path: "/github/workflow-template", Tags: githubTag,
+		Summary: "Render an app's docker-ci.yml", Description: "A GitHub Actions workflow for an app: on pull requests and pushes it builds the image and runs the tests; " +
+			"only on a push to the branch, once the tests passed, it pushes to GHCR (tags: the commit SHA and latest). Nothing is written."}, s.workflowTemplate)
+	mutation(s, huma.Operation{OperationID: "install-github-workflow", Path: "/github/install-workflow", Tags: githubTag,
+		Summary: "Commit an app's docker-ci.yml", Description: "Renders the workflow and commits it to the repository, only when called: the same file already there changes nothing; " +
+			"a different file there answers 409 unless force."}, s.installWorkflow)
+
 	// Operations.
 	register(s, huma.Operation{OperationID: "list-operations", Method: http.MethodGet, Path: "/operations", Tags: opsTag,
 		Summary: "List operations", Description: "Recorded operations, newest first."}, s.listOperations)

@@ -107,6 +107,12 @@ type SandboxStatus struct {
 	EmulatorAccessKeyID     string `json:"emulator_access_key_id,omitempty" doc:"The access key ID the Lightsail emulator accepts (SigV4, service lightsail)."`
 	EmulatorSecretAccessKey string `json:"emulator_secret_access_key,omitempty" doc:"Its secret access key; only this authenticated route shows it."`
 	EmulatorCredentialsFile string `json:"emulator_credentials_file,omitempty" doc:"The file holding them (mode 0600), an AWS shared credentials file: usable as AWS_SHARED_CREDENTIALS_FILE."`
+
+	// The GitHub stand-in: Fountain's GitHub in sandbox mode. Its token is
+	// generated per data directory and opens nothing on GitHub.
+	GitHubStandinURL       string `json:"github_standin_url,omitempty" doc:"The GitHub STAND-IN's API root (not GitHub): where Fountain's GitHub calls go in sandbox mode."`
+	GitHubStandinToken     string `json:"github_standin_token,omitempty" doc:"The token the GitHub stand-in accepts (not a GitHub token): Fountain's GITHUB_TOKEN in sandbox mode."`
+	GitHubStandinTokenFile string `json:"github_standin_token_file,omitempty" doc:"The file holding that token (mode 0600)."`
 }
 
 // SandboxName is one name the sandbox serves to its hosts under its real name.
@@ -152,6 +158,8 @@ type Deps struct {
 	Sandbox   Sandbox  // nil unless sandbox mode
 	Deploy    Deployer // nil: deploy routes answer 503
 	HostKeys  HostKeys
+	GitHub    GitHub // nil: GitHub routes answer 503
+	Images    Images // nil: the tags route answers 503
 	Token     string // the bearer token every protected route needs
 	Logger    *slog.Logger
 	Registry  *prometheus.Registry // nil: a new one

@@ -1,8 +1,8 @@
 // Package cli is Fountain's command line: `fountain serve` runs the control
 // plane, `fountain emulate lightsail` runs the Lightsail emulator alone, and
 // the client commands (`fountain instances ...`, `fountain ops ...`,
-// `fountain cost`, `fountain sandbox ...`) drive a running server over its
-// HTTP API.
+// `fountain cost`, `fountain sandbox ...`, `fountain secrets ...`,
+// `fountain images ...`) drive a running server over its HTTP API.
 //
 // Commands are `noun verb`, one file per noun, each verb with a small
 // Options struct. Every command writes to the IOStreams it is given, prints
@@ -38,7 +38,7 @@ const exitCodesHelp = `Exit codes:
   1    the operation failed or the API answered an error
   2    usage error (bad flags or arguments), or a confirmation was declined
   3    authentication failed: no API token, or the server answered 401
-  4    not found: the instance or operation does not exist (404)
+  4    not found: the instance, operation or repository does not exist (404)
   130  a client command interrupted (SIGINT/SIGTERM); serve and emulate stop gracefully with 0`
 
 const envHelp = `Environment:
@@ -152,7 +152,7 @@ func (a *app) newRootCmd() *cobra.Command {
 		c.GroupID = "server"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{a.newInstancesCmd(), a.newOpsCmd(), a.newCostCmd(), a.newSandboxCmd()} {
+	for _, c := range []*cobra.Command{a.newInstancesCmd(), a.newOpsCmd(), a.newCostCmd(), a.newSandboxCmd(), a.newSecretsCmd(), a.newImagesCmd()} {
 		c.GroupID = "client"
 		root.AddCommand(c)
 	}

@@ -46,7 +46,9 @@ func (a *app) newServeCmd() *cobra.Command {
 		Short: "Run the Fountain server (the HTTP API)",
 		Long: "Run the Fountain server: the HTTP API, the operation runner and the SQLite store in the data directory.\n\n" +
 			"With --sandbox, Lightsail calls go to a built-in emulator instead of AWS, and nothing costs money.\n" +
-			"Without it, AWS credentials and AWS_REGION come from the environment as the AWS SDK reads them.\n" +
+			"Without it, AWS credentials and AWS_REGION come from the environment as the AWS SDK reads them,\n" +
+			"GitHub's from GITHUB_TOKEN and GITHUB_API_URL, and the GHCR login from FOUNTAIN_GHCR_USER and FOUNTAIN_GHCR_TOKEN;\n" +
+			"in sandbox mode GitHub is a local stand-in and ghcr.io the sandbox registry.\n" +
 			"The API token is FOUNTAIN_API_TOKEN, or the file api-token in the data directory (created on first start).\n\n" +
 			"Logs go to stderr; the server stops gracefully on SIGINT or SIGTERM.",
 		Example: "  fountain serve --sandbox\n  FOUNTAIN_API_TOKEN=secret fountain serve --addr 127.0.0.1:9000",

@@ -33,6 +33,9 @@ func ReadSecretFile(path string, allowedDirs []string) (string, error) {
 			Message: "reading secrets from files is off: the server allows no directory",
 			Hint:    "configure the directories Fountain may read secret files from"}
 	}
+	if strings.IndexByte(path, 0) >= 0 {
+		return "", fountain.Invalid(field, "holds a NUL byte")
+	}
 	if !filepath.IsAbs(path) {
 		return "", fountain.Invalid(field, "%q is not an absolute path", path)
 	}
@@ -58,6 +61,39 @@ func ReadSecretFile(path string, allowedDirs []string) (string, error) {
 		return readInRoot(rdir, rel, path)
 	}
 	return "", outside()
+}
+
+// CheckSecretPath checks path as written, touching no file: it must be
+// absolute, hold no NUL byte, and lie inside one of allowedDirs once
+// cleaned (so "/keys/../etc/passwd" is refused before anything is read).
+// ReadSecretFile checks again with symbolic links resolved. The errors are
+// ReadSecretFile's: EINVALID on field secret_from_file.
+func CheckSecretPath(path string, allowedDirs []string) error {
+	const field = FieldSecretFile
+	if len(allowedDirs) == 0 {
+		return &fountain.Error{Code: fountain.EINVALID, Field: field,
+			Message: "reading secrets from files is off: the server allows no directory",
+			Hint:    "configure the directories Fountain may read secret files from"}
+	}
+	switch {
+	case path == "":
+		return fountain.Invalid(field, "is empty")
+	case strings.IndexByte(path, 0) >= 0:
+		return fountain.Invalid(field, "holds a NUL byte")
+	case !filepath.IsAbs(path):
+		return fountain.Invalid(field, "%q is not an absolute path", path)
+	}
+	clean := filepath.Clean(path)
+	for _, dir := range allowedDirs {
+		if !filepath.IsAbs(dir) {
+			continue
+		}
+		rel, err := filepath.Rel(filepath.Clean(dir), clean)
+		if err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel) {
+			return nil
+		}
+	}
+	return fountain.Invalid(field, "%q is outside the directories Fountain may read secrets from: %s", path, strings.Join(allowedDirs, ", "))
 }
 
 // readInRoot reads rel inside the directory root, refusing to leave it.

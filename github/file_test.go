@@ -95,3 +95,33 @@ func TestIsPrivateKey(t *testing.T) {
 		}
 	}
 }
+
+// CheckSecretPath refuses what is not inside an allowed directory as
+// written, before any file is touched.
+func TestCheckSecretPath(t *testing.T) {
+	dirs := []string{"/srv/keys", "/home/u/.ssh/"}
+	for _, ok := range []string{"/srv/keys/id", "/srv/keys/sub/id", "/home/u/.ssh/id_ed25519", "/srv/keys/../keys/id"} {
+		if err := github.CheckSecretPath(ok, dirs); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+	for path, want := range map[string]string{
+		"":                              "is empty",
+		"keys/id":                       "not an absolute path",
+		"/srv/keys":                     "outside",
+		"/srv/keys/../../etc/passwd":    "outside",
+		"/srv/keysmore/id":              "outside",
+		"/etc/passwd":                   "outside",
+		"/srv/keys/a\x00b":              "NUL",
+		"/home/u/.ssh/../.aws/credents": "outside",
+	} {
+		err := github.CheckSecretPath(path, dirs)
+		fe := wantCode(t, err, fountain.EINVALID)
+		if fe.Field != "secret_from_file" || !strings.Contains(fe.Message, want) {
+			t.Errorf("%q: %v, want %q", path, err, want)
+		}
+	}
+	if err := github.CheckSecretPath("/srv/keys/id", nil); err == nil || !strings.Contains(err.Error(), "off") {
+		t.Errorf("no directories: %v", err)
+	}
+}

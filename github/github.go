@@ -29,7 +29,6 @@ import (
 	gh "github.com/google/go-github/v75/github"
 
 	"github.com/fountainai/fountain"
-	"github.com/fountainai/fountain/operation"
 )
 
 // DefaultBaseURL is GitHub's REST API root.
@@ -116,11 +115,11 @@ func (c *Client) api(token string) (*gh.Client, error) {
 // Stepper records the steps of an operation; *operation.Run is one. A nil
 // Stepper runs the steps unrecorded.
 type Stepper interface {
-	Step(ctx context.Context, name string, fn func(ctx context.Context) (operation.StepResult, error)) error
+	Step(ctx context.Context, name string, fn func(ctx context.Context) (fountain.StepResult, error)) error
 }
 
 // step runs fn as a step of run, or directly when run is nil.
-func step(ctx context.Context, run Stepper, name string, fn func(ctx context.Context) (operation.StepResult, error)) error {
+func step(ctx context.Context, run Stepper, name string, fn func(ctx context.Context) (fountain.StepResult, error)) error {
 	if run == nil {
 		_, err := fn(ctx)
 		return err

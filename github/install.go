@@ -8,7 +8,6 @@ import (
 	gh "github.com/google/go-github/v75/github"
 
 	"github.com/fountainai/fountain"
-	"github.com/fountainai/fountain/operation"
 )
 
 // InstallWorkflowInput asks to commit a rendered docker-ci.yml to a
@@ -43,22 +42,7 @@ type InstallResult struct {
 // token with the workflow scope (classic) or Workflows: write
 // (fine-grained).
 func (c *Client) InstallWorkflow(ctx context.Context, run Stepper, in InstallWorkflowInput) (*InstallResult, error) {
-	repo, err := ParseRepo(FieldRepo, in.Repo)
-	if err != nil {
-		return nil, err
-	}
-	if in.Path == "" {
-		in.Path = DefaultWorkflowPath
-	}
-	if err := validateRepoPath("path", in.Path, false); err != nil {
-		return nil, err
-	}
-	if in.Branch != "" {
-		if err := ValidateBranch("target_branch", in.Branch); err != nil {
-			return nil, err
-		}
-	}
-	content, err := RenderDockerCI(in.Spec)
+	repo, content, err := prepareInstall(&in)
 	if err != nil {
 		return nil, err
 	}
@@ -73,37 +57,37 @@ func (c *Client) InstallWorkflow(ctx context.Context, run Stepper, in InstallWor
 	}
 
 	var sha string // the existing file's blob SHA, "" when there is none
-	if err := step(ctx, run, "read "+in.Path+" in "+repo.String(), func(ctx context.Context) (operation.StepResult, error) {
+	if err := step(ctx, run, "read "+in.Path+" in "+repo.String(), func(ctx context.Context) (fountain.StepResult, error) {
 		file, _, _, err := api.Repositories.GetContents(ctx, repo.Owner, repo.Name, in.Path, &gh.RepositoryContentGetOptions{Ref: in.Branch})
 		if isNotFound(err) {
 			// Missing file, or missing repository: the latter shows at
 			// the write, or here with a cheap look.
 			if _, _, err := api.Repositories.Get(ctx, repo.Owner, repo.Name); err != nil {
-				return operation.StepResult{}, c.apiError("read repository "+repo.String(), notFound, err)
+				return fountain.StepResult{}, c.apiError("read repository "+repo.String(), notFound, err)
 			}
-			return operation.StepResult{Output: "absent"}, nil
+			return fountain.StepResult{Output: "absent"}, nil
 		}
 		if err != nil {
-			return operation.StepResult{}, c.apiError("read "+in.Path+" in "+repo.String(), notFound, err)
+			return fountain.StepResult{}, c.apiError("read "+in.Path+" in "+repo.String(), notFound, err)
 		}
 		if file == nil {
-			return operation.StepResult{}, fountain.Errorf(fountain.ECONFLICT, "%s in %s is a directory", in.Path, repo)
+			return fountain.StepResult{}, fountain.Errorf(fountain.ECONFLICT, "%s in %s is a directory", in.Path, repo)
 		}
 		have, err := file.GetContent()
 		if err != nil {
-			return operation.StepResult{}, fountain.Errorf(fountain.EUPSTREAM, "cannot decode %s in %s: %v", in.Path, repo, err)
+			return fountain.StepResult{}, fountain.Errorf(fountain.EUPSTREAM, "cannot decode %s in %s: %v", in.Path, repo, err)
 		}
 		if bytes.Equal([]byte(have), content) {
 			res.Action = ActionUnchanged
-			return operation.StepResult{Output: "already the same content"}, nil
+			return fountain.StepResult{Output: "already the same content"}, nil
 		}
 		if !in.Force {
-			return operation.StepResult{}, &fountain.Error{Code: fountain.ECONFLICT,
+			return fountain.StepResult{}, &fountain.Error{Code: fountain.ECONFLICT,
 				Message: fmt.Sprintf("%s in %s exists with other content", in.Path, repo),
 				Hint:    "send force to replace it, or choose another path"}
 		}
 		sha = file.GetSHA()
-		return operation.StepResult{Output: "exists with other content; force replaces it"}, nil
+		return fountain.StepResult{Output: "exists with other content; force replaces it"}, nil
 	}); err != nil {
 		return nil, err
 	}
@@ -112,7 +96,7 @@ func (c *Client) InstallWorkflow(ctx context.Context, run Stepper, in InstallWor
 		return res, nil
 	}
 
-	if err := step(ctx, run, "commit "+in.Path+" to "+repo.String(), func(ctx context.Context) (operation.StepResult, error) {
+	if err := step(ctx, run, "commit "+in.Path+" to "+repo.String(), func(ctx context.Context) (fountain.StepResult, error) {
 		opts := &gh.RepositoryContentFileOptions{Content: content}
 		if in.Branch != "" {
 			opts.Branch = gh.Ptr(in.Branch)
@@ -128,12 +112,12 @@ func (c *Client) InstallWorkflow(ctx context.Context, run Stepper, in InstallWor
 			out, _, err = api.Repositories.UpdateFile(ctx, repo.Owner, repo.Name, in.Path, opts)
 		}
 		if err != nil {
-			return operation.StepResult{}, c.apiError("commit "+in.Path+" to "+repo.String(), notFound, err)
+			return fountain.StepResult{}, c.apiError("commit "+in.Path+" to "+repo.String(), notFound, err)
 		}
 		if out != nil {
 			res.CommitSHA = out.GetSHA()
 		}
-		return operation.StepResult{Changed: true, Output: "commit " + res.CommitSHA}, nil
+		return fountain.StepResult{Changed: true, Output: "commit " + res.CommitSHA}, nil
 	}); err != nil {
 		return nil, err
 	}
@@ -146,6 +130,38 @@ func (c *Client) InstallWorkflow(ctx context.Context, run Stepper, in InstallWor
 		res.Message = fmt.Sprintf("%s in %s replaced (force): pushes to %s now test, then push %s.", in.Path, repo, branchOr(in.Spec.Branch), in.Spec.Image)
 	}
 	return res, nil
+}
+
+// ValidateInstall checks an InstallWorkflowInput without calling GitHub:
+// the repository, the path, the branch and the workflow's spec.
+func ValidateInstall(in InstallWorkflowInput) error {
+	_, _, err := prepareInstall(&in)
+	return err
+}
+
+// prepareInstall validates in, fills in its default path, and renders the
+// workflow.
+func prepareInstall(in *InstallWorkflowInput) (Repo, []byte, error) {
+	repo, err := ParseRepo(FieldRepo, in.Repo)
+	if err != nil {
+		return Repo{}, nil, err
+	}
+	if in.Path == "" {
+		in.Path = DefaultWorkflowPath
+	}
+	if err := validateRepoPath("path", in.Path, false); err != nil {
+		return Repo{}, nil, err
+	}
+	if in.Branch != "" {
+		if err := ValidateBranch("target_branch", in.Branch); err != nil {
+			return Repo{}, nil, err
+		}
+	}
+	content, err := RenderDockerCI(in.Spec)
+	if err != nil {
+		return Repo{}, nil, err
+	}
+	return repo, content, nil
 }
 
 func branchOr(b string) string {

@@ -15,7 +15,6 @@ import (
 	"golang.org/x/crypto/nacl/box"
 
 	"github.com/fountainai/fountain"
-	"github.com/fountainai/fountain/operation"
 )
 
 // Request field names used in validation errors (the design's add-secret
@@ -26,6 +25,7 @@ const (
 	FieldSecretName  = "secret_name"
 	FieldSecretValue = "secret_value"
 	FieldSecretFile  = "secret_from_file"
+	FieldToken       = "github_token"
 )
 
 // Actions reported in a SecretResult.
@@ -150,6 +150,13 @@ func parseRef(ref SecretRef) (location, string, error) {
 	return loc, name, nil
 }
 
+// ValidateSecretRef checks a secret's repository, environment and name
+// without calling GitHub, and returns the name as GitHub stores it.
+func ValidateSecretRef(ref SecretRef) (string, error) {
+	_, name, err := parseRef(ref)
+	return name, err
+}
+
 // ValidateSetSecret checks a SetSecretInput without calling GitHub.
 func ValidateSetSecret(in SetSecretInput) error {
 	if _, _, err := parseRef(in.SecretRef); err != nil {
@@ -180,31 +187,31 @@ func (c *Client) SetSecret(ctx context.Context, run Stepper, in SetSecretInput) 
 
 	var pub *gh.PublicKey
 	var sealKey [32]byte
-	if err := step(ctx, run, "get the public key of "+loc.String(), func(ctx context.Context) (operation.StepResult, error) {
+	if err := step(ctx, run, "get the public key of "+loc.String(), func(ctx context.Context) (fountain.StepResult, error) {
 		pub, err = c.publicKey(ctx, api, loc)
 		if err != nil {
-			return operation.StepResult{}, err
+			return fountain.StepResult{}, err
 		}
 		raw, err := base64.StdEncoding.DecodeString(pub.GetKey())
 		if err != nil || len(raw) != len(sealKey) {
-			return operation.StepResult{}, fountain.Errorf(fountain.EUPSTREAM, "GitHub's public key for %s is not a base64 32-byte key", loc)
+			return fountain.StepResult{}, fountain.Errorf(fountain.EUPSTREAM, "GitHub's public key for %s is not a base64 32-byte key", loc)
 		}
 		copy(sealKey[:], raw)
-		return operation.StepResult{Output: "key id " + pub.GetKeyID()}, nil
+		return fountain.StepResult{Output: "key id " + pub.GetKeyID()}, nil
 	}); err != nil {
 		return nil, err
 	}
 
 	var remote *gh.Secret
-	if err := step(ctx, run, "look up secret "+name+" in "+loc.String(), func(ctx context.Context) (operation.StepResult, error) {
+	if err := step(ctx, run, "look up secret "+name+" in "+loc.String(), func(ctx context.Context) (fountain.StepResult, error) {
 		remote, err = c.getSecret(ctx, api, loc, name)
 		if err != nil {
-			return operation.StepResult{}, err
+			return fountain.StepResult{}, err
 		}
 		if remote == nil {
-			return operation.StepResult{Output: "absent"}, nil
+			return fountain.StepResult{Output: "absent"}, nil
 		}
-		return operation.StepResult{Output: "exists, updated_at " + stamp(remote.UpdatedAt.Time)}, nil
+		return fountain.StepResult{Output: "exists, updated_at " + stamp(remote.UpdatedAt.Time)}, nil
 	}); err != nil {
 		return nil, err
 	}
@@ -216,16 +223,16 @@ func (c *Client) SetSecret(ctx context.Context, run Stepper, in SetSecretInput) 
 	if c.opts.Store != nil {
 		mac = SecretMAC(c.opts.MACKey, key, in.Value)
 		unchanged := false
-		if err := step(ctx, run, "compare with Fountain's last write of "+name, func(ctx context.Context) (operation.StepResult, error) {
+		if err := step(ctx, run, "compare with Fountain's last write of "+name, func(ctx context.Context) (fountain.StepResult, error) {
 			rec, found, err = c.opts.Store.GetSecretRecord(ctx, key)
 			if err != nil {
-				return operation.StepResult{}, fmt.Errorf("read the record of secret %s: %w", name, err)
+				return fountain.StepResult{}, fmt.Errorf("read the record of secret %s: %w", name, err)
 			}
 			switch {
 			case !found:
-				return operation.StepResult{Output: "Fountain has no record of writing this secret"}, nil
+				return fountain.StepResult{Output: "Fountain has no record of writing this secret"}, nil
 			case !hmac.Equal(rec.MAC, mac):
-				return operation.StepResult{Output: "the value differs from Fountain's last write"}, nil
+				return fountain.StepResult{Output: "the value differs from Fountain's last write"}, nil
 			case remote == nil:
 				why = "it was deleted on GitHub since Fountain wrote it"
 			case !remote.UpdatedAt.Time.Equal(rec.UpdatedAt):
@@ -235,16 +242,16 @@ func (c *Client) SetSecret(ctx context.Context, run Stepper, in SetSecretInput) 
 				why = "force was asked"
 			default:
 				unchanged = true
-				return operation.StepResult{Output: "same value as Fountain's last write, and GitHub's updated_at still matches it"}, nil
+				return fountain.StepResult{Output: "same value as Fountain's last write, and GitHub's updated_at still matches it"}, nil
 			}
-			return operation.StepResult{Output: "same value as Fountain's last write, but " + why}, nil
+			return fountain.StepResult{Output: "same value as Fountain's last write, but " + why}, nil
 		}); err != nil {
 			return nil, err
 		}
 		if unchanged {
 			t := remote.UpdatedAt.Time
 			res.Action, res.UpdatedAt = ActionUnchanged, &t
-			res.Message = fmt.Sprintf("Secret %s in %s already holds this value: Fountain wrote it at %s and GitHub's updated_at still matches, so nothing was sent. "+
+			res.Message = fmt.Sprintf("Secret %s in %s unchanged: it already holds this value (Fountain wrote it at %s and GitHub's updated_at still matches), so nothing was sent. "+
 				"GitHub cannot confirm a secret's value; Fountain compares a keyed hash of what it last sent (send force to write anyway).",
 				name, loc, stamp(rec.UpdatedAt))
 			return res, nil
@@ -252,21 +259,21 @@ func (c *Client) SetSecret(ctx context.Context, run Stepper, in SetSecretInput) 
 	}
 
 	var status int
-	if err := step(ctx, run, "seal and write secret "+name+" in "+loc.String(), func(ctx context.Context) (operation.StepResult, error) {
+	if err := step(ctx, run, "seal and write secret "+name+" in "+loc.String(), func(ctx context.Context) (fountain.StepResult, error) {
 		sealed, err := box.SealAnonymous(nil, []byte(in.Value), &sealKey, rand.Reader)
 		if err != nil {
-			return operation.StepResult{}, fmt.Errorf("seal secret %s: %w", name, err)
+			return fountain.StepResult{}, fmt.Errorf("seal secret %s: %w", name, err)
 		}
 		status, err = c.putSecret(ctx, api, loc, &gh.EncryptedSecret{
 			Name: name, KeyID: pub.GetKeyID(), EncryptedValue: base64.StdEncoding.EncodeToString(sealed),
 		})
 		if err != nil {
-			return operation.StepResult{}, err
+			return fountain.StepResult{}, err
 		}
 		if status == http.StatusCreated {
-			return operation.StepResult{Changed: true, Output: "created (201)"}, nil
+			return fountain.StepResult{Changed: true, Output: "created (201)"}, nil
 		}
-		return operation.StepResult{Changed: true, Output: "updated (204); " + noConfirm}, nil
+		return fountain.StepResult{Changed: true, Output: "updated (204); " + noConfirm}, nil
 	}); err != nil {
 		return nil, err
 	}
@@ -276,23 +283,23 @@ func (c *Client) SetSecret(ctx context.Context, run Stepper, in SetSecretInput) 
 		res.Action = ActionCreated
 	}
 
-	if err := step(ctx, run, "record the write of "+name, func(ctx context.Context) (operation.StepResult, error) {
+	if err := step(ctx, run, "record the write of "+name, func(ctx context.Context) (fountain.StepResult, error) {
 		after, err := c.getSecret(ctx, api, loc, name)
 		if err != nil {
-			return operation.StepResult{}, err
+			return fountain.StepResult{}, err
 		}
 		if after == nil {
-			return operation.StepResult{}, fountain.Errorf(fountain.EUPSTREAM, "secret %s in %s is missing right after GitHub accepted it", name, loc)
+			return fountain.StepResult{}, fountain.Errorf(fountain.EUPSTREAM, "secret %s in %s is missing right after GitHub accepted it", name, loc)
 		}
 		t := after.UpdatedAt.Time
 		res.UpdatedAt = &t
 		if c.opts.Store == nil {
-			return operation.StepResult{Output: "updated_at " + stamp(t) + "; no store: nothing recorded"}, nil
+			return fountain.StepResult{Output: "updated_at " + stamp(t) + "; no store: nothing recorded"}, nil
 		}
 		if err := c.opts.Store.PutSecretRecord(ctx, SecretRecord{SecretKey: key, MAC: mac, UpdatedAt: t}); err != nil {
-			return operation.StepResult{}, fmt.Errorf("secret %s was written, but recording the write failed (the next call will write again): %w", name, err)
+			return fountain.StepResult{}, fmt.Errorf("secret %s was written, but recording the write failed (the next call will write again): %w", name, err)
 		}
-		return operation.StepResult{Output: "updated_at " + stamp(t) + " recorded with a keyed hash of the value"}, nil
+		return fountain.StepResult{Output: "updated_at " + stamp(t) + " recorded with a keyed hash of the value"}, nil
 	}); err != nil {
 		return nil, err
 	}
@@ -301,7 +308,7 @@ func (c *Client) SetSecret(ctx context.Context, run Stepper, in SetSecretInput) 
 	case res.Action == ActionCreated:
 		res.Message = fmt.Sprintf("Secret %s created in %s.", name, loc)
 	case why != "":
-		res.Message = fmt.Sprintf("Secret %s in %s written again because %s. %s.", name, loc, why, noConfirm)
+		res.Message = fmt.Sprintf("Secret %s in %s updated: written again because %s. %s.", name, loc, why, noConfirm)
 	case found:
 		res.Message = fmt.Sprintf("Secret %s in %s updated with a value other than Fountain's last write. %s.", name, loc, noConfirm)
 	default:
@@ -325,33 +332,33 @@ func (c *Client) DeleteSecret(ctx context.Context, run Stepper, in DeleteSecretI
 	res := &SecretResult{Repo: loc.repo.String(), Environment: loc.env, Name: name, Action: ActionAbsent}
 	key := c.secretKey(loc, name)
 	var remote *gh.Secret
-	if err := step(ctx, run, "look up secret "+name+" in "+loc.String(), func(ctx context.Context) (operation.StepResult, error) {
+	if err := step(ctx, run, "look up secret "+name+" in "+loc.String(), func(ctx context.Context) (fountain.StepResult, error) {
 		remote, err = c.getSecret(ctx, api, loc, name)
 		if err != nil {
-			return operation.StepResult{}, err
+			return fountain.StepResult{}, err
 		}
 		if remote != nil {
-			return operation.StepResult{Output: "exists, updated_at " + stamp(remote.UpdatedAt.Time)}, nil
+			return fountain.StepResult{Output: "exists, updated_at " + stamp(remote.UpdatedAt.Time)}, nil
 		}
 		// A 404 for the secret is also what a missing repository answers:
 		// tell them apart.
 		if _, err := c.publicKey(ctx, api, loc); err != nil {
-			return operation.StepResult{}, err
+			return fountain.StepResult{}, err
 		}
-		return operation.StepResult{Output: "absent"}, nil
+		return fountain.StepResult{Output: "absent"}, nil
 	}); err != nil {
 		return nil, err
 	}
 	if remote != nil {
-		if err := step(ctx, run, "delete secret "+name+" in "+loc.String(), func(ctx context.Context) (operation.StepResult, error) {
+		if err := step(ctx, run, "delete secret "+name+" in "+loc.String(), func(ctx context.Context) (fountain.StepResult, error) {
 			req, err := api.NewRequest(http.MethodDelete, loc.path()+"/"+name, nil)
 			if err != nil {
-				return operation.StepResult{}, fmt.Errorf("delete secret %s: %w", name, err)
+				return fountain.StepResult{}, fmt.Errorf("delete secret %s: %w", name, err)
 			}
 			if _, err := api.Do(ctx, req, nil); err != nil && !isNotFound(err) {
-				return operation.StepResult{}, c.apiError("delete secret "+name+" in "+loc.String(), loc.notFound(), err)
+				return fountain.StepResult{}, c.apiError("delete secret "+name+" in "+loc.String(), loc.notFound(), err)
 			}
-			return operation.StepResult{Changed: true, Output: "deleted"}, nil
+			return fountain.StepResult{Changed: true, Output: "deleted"}, nil
 		}); err != nil {
 			return nil, err
 		}

@@ -139,3 +139,22 @@ func ValidateEnvironment(field, s string) error {
 func isASCIIAlnum(r rune) bool {
 	return (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9')
 }
+
+// MaxToken bounds a GitHub token sent with a call (GitHub's are at most
+// 255 characters today).
+const MaxToken = 1024
+
+// ValidateToken checks a token sent with a call, if any: printable ASCII
+// without spaces, at most MaxToken bytes. The token never appears in the
+// error.
+func ValidateToken(field, token string) error {
+	if len(token) > MaxToken {
+		return fountain.Invalid(field, "is longer than %d characters", MaxToken)
+	}
+	for i := 0; i < len(token); i++ {
+		if c := token[i]; c <= ' ' || c >= 0x7f {
+			return fountain.Invalid(field, "may hold only printable ASCII characters without spaces")
+		}
+	}
+	return nil
+}

@@ -136,8 +136,17 @@ func (m *Masker) redactTree(v any) any {
 	return v
 }
 
+// namingSuffixes mark members that name a secret or where it is, rather
+// than hold it: secret_name, secret_from_file.
+var namingSuffixes = []string{"_name", "_from_file"}
+
 func isSecretKey(k string) bool {
 	k = strings.ToLower(k)
+	for _, s := range namingSuffixes {
+		if strings.HasSuffix(k, s) {
+			return false
+		}
+	}
 	for _, s := range secretKeys {
 		if strings.Contains(k, s) {
 			return true

@@ -19,8 +19,9 @@ import (
 	"github.com/fountainai/fountain/sandbox"
 )
 
-// sandboxEnv is sandbox mode: the embedded emulator and, when Docker is
-// available, the local hosts behind its instances and the local registry.
+// sandboxEnv is sandbox mode: the embedded emulator, the GitHub stand-in
+// and, when Docker is available, the local hosts behind its instances and
+// the local registry.
 type sandboxEnv struct {
 	url     string
 	emu     *emulator.Server
@@ -29,6 +30,10 @@ type sandboxEnv struct {
 	hosts   *sandbox.Sandbox     // nil: instances are emulated only
 	whyNone string               // why there are no hosts
 	stand   *standIns            // nil without hosts
+	// registryPush is where this machine reaches the sandbox registry
+	// ("" when it does not run).
+	registryPush string
+	github       *gitHubStandin // the GitHub stand-in
 }
 
 // EmulatorCredentialsFile is where, in the data directory, the sandbox's
@@ -76,8 +81,10 @@ func startSandbox(ctx context.Context, cfg Config, log *slog.Logger) (*sandboxEn
 		} else {
 			env.hosts = sb
 			closers = append(closers, func() { _ = sb.Close() })
-			if _, err := sb.StartRegistry(ctx); err != nil {
+			if reg, err := sb.StartRegistry(ctx); err != nil {
 				log.Warn("the sandbox registry did not start", "err", err)
+			} else {
+				env.registryPush = reg.PushAddr()
 			}
 			standCtx, cancelStand := context.WithCancel(context.WithoutCancel(ctx))
 			env.stand = prepareStandIns(standCtx, sb, cfg.DataDir, cfg.StandinBinary, cfg.StandInsAtStart, log)
@@ -108,6 +115,13 @@ func startSandbox(ctx context.Context, cfg Config, log *slog.Logger) (*sandboxEn
 			closers[i]()
 		}
 	}
+	gh, closeGH, err := startGitHubStandin(cfg, cfg.GitHubStandin)
+	if err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	env.github = gh
+	closers = append(closers, closeGH)
 	emu := emulator.New(opts)
 	closers = append(closers, emu.Close)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -134,6 +148,9 @@ func (s *sandboxEnv) probeSSH(ctx context.Context, addr string) error {
 func (s *sandboxEnv) Status(ctx context.Context) (api.SandboxStatus, error) {
 	st := api.SandboxStatus{Mode: "sandbox", LightsailEndpoint: s.url, HostsBacked: s.hosts != nil, Reason: s.whyNone, Hosts: []api.SandboxHost{},
 		EmulatorAccessKeyID: s.creds.AccessKeyID, EmulatorSecretAccessKey: s.creds.SecretAccessKey, EmulatorCredentialsFile: s.credsAt}
+	if s.github != nil {
+		st.GitHubStandinURL, st.GitHubStandinToken, st.GitHubStandinTokenFile = s.github.url, s.github.token, s.github.tokenFile
+	}
 	if s.hosts == nil {
 		return st, nil
 	}

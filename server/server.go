@@ -1,7 +1,8 @@
 // Package server wires Fountain together for `fountain serve`: the data
 // directory and API token, the SQLite store, the operation runner, the
-// Lightsail adapter (or, in sandbox mode, the embedded emulator), and the
-// HTTP API, with graceful shutdown.
+// Lightsail adapter (or, in sandbox mode, the embedded emulator), the
+// deploy engine, GitHub (or, in sandbox mode, its stand-in), and the HTTP
+// API, with graceful shutdown.
 package server
 
 import (
@@ -25,6 +26,7 @@ import (
 	"github.com/fountainai/fountain/operation"
 	sandboxpkg "github.com/fountainai/fountain/sandbox"
 	"github.com/fountainai/fountain/sqlite"
+	ghstandin "github.com/fountainai/fountain/standin/github"
 )
 
 // Config configures a server.
@@ -51,6 +53,9 @@ type Config struct {
 	StandInsAtStart bool
 	// NoSandboxHosts keeps sandbox instances emulated only, even with Docker.
 	NoSandboxHosts bool
+	// GitHubStandin is the GitHub stand-in served in sandbox mode (nil: a
+	// new one); tests pass theirs to read what it received.
+	GitHubStandin *ghstandin.Server
 	// PollInterval overrides how often Lightsail waits poll.
 	PollInterval time.Duration
 	// ShutdownGrace is how long running operations may go on after a
@@ -193,9 +198,14 @@ func Run(ctx context.Context, cfg Config) error {
 	if sb, ok := sandbox.(*sandboxEnv); ok && sb.stand != nil {
 		engine.StandInsReady = sb.stand.ready
 	}
+	sbEnv, _ := sandbox.(*sandboxEnv)
+	gh, images, err := gitHubDeps(cfg, db, sbEnv, engine.KeyDirs, log)
+	if err != nil {
+		return err
+	}
 	runner := operation.New(db, log)
 	srv := api.New(api.Deps{Store: db, Runner: runner, Lightsail: ls, Sandbox: sandbox, Token: token, Logger: log,
-		Deploy: engine, HostKeys: db})
+		Deploy: engine, HostKeys: db, GitHub: gh, Images: images})
 	runner.OnFinish = srv.OnOperationFinished
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -222,6 +232,9 @@ func Run(ctx context.Context, cfg Config) error {
 		if sb := sandbox.(*sandboxEnv); sb.credsAt != "" {
 			fmt.Fprintf(cfg.Stdout, "Lightsail emulator: %s, credentials in %s (and GET /sandbox)\n", sb.url, sb.credsAt)
 		}
+		if sb := sandbox.(*sandboxEnv); sb.github != nil {
+			fmt.Fprintf(cfg.Stdout, "GitHub: a local stand-in at %s (not GitHub), token in %s (and GET /sandbox)\n", sb.github.url, sb.github.tokenFile)
+		}
 		if sb := sandbox.(*sandboxEnv); sb.hosts != nil {
 			fmt.Fprintf(cfg.Stdout, "Sandbox instances are local hosts (Docker); SSH key %s, user ubuntu. See GET /sandbox.\n", sb.hosts.Key().Path)
 		} else {
@@ -229,6 +242,7 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	} else {
 		fmt.Fprintf(cfg.Stdout, "Lightsail: AWS, default region %q\n", ls.DefaultRegion())
+		fmt.Fprintf(cfg.Stdout, "GitHub: %s, %s\n", gh.BaseURL(), tokenSource(cfg.Getenv("GITHUB_TOKEN")))
 	}
 	if cfg.Ready != nil {
 		cfg.Ready(addr)

@@ -1,6 +1,7 @@
 // Package sqlite is Fountain's store: an embedded SQLite database (pure Go,
 // no cgo) in the data directory, with embedded migrations and WAL. It keeps
-// operations, the audit log, idempotency keys and known host keys.
+// operations, the audit log, idempotency keys, known host keys, and what
+// Fountain wrote of GitHub Actions secrets (keyed hashes, never values).
 package sqlite
 
 import (
@@ -141,7 +142,7 @@ func (db *DB) RowCounts(ctx context.Context) (map[string]int64, error) {
 		return nil, err
 	}
 	out := map[string]int64{}
-	for _, t := range []string{"operations", "operation_events", "audit", "idempotency_keys", "host_keys"} {
+	for _, t := range []string{"operations", "operation_events", "audit", "idempotency_keys", "host_keys", "github_secrets"} {
 		var n int64
 		if err := db.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+t).Scan(&n); err != nil {
 			return nil, fmt.Errorf("count %s: %w", t, err)

@@ -81,11 +81,26 @@ func (s *Server) AddRepo(fullName string) error {
 	if _, ok := s.repos[k]; ok {
 		return fmt.Errorf("standin: repository %s exists", fullName)
 	}
+	s.newRepo(owner, name)
+	return nil
+}
+
+// newRepo creates a repository. Callers hold s.mu and have checked the
+// names.
+func (s *Server) newRepo(owner, name string) *repo {
 	r := &repo{id: s.id(), owner: owner, name: name, defaultBranch: "main", created: s.tick(), keys: newKeyPair(),
 		secrets: map[string]*secret{}, envs: map[string]*environment{}, files: map[string][]byte{}}
-	s.repos[k] = r
+	s.repos[fmtKey(owner, name)] = r
 	s.byID[r.id] = r
-	return nil
+	return r
+}
+
+// newEnvironment creates an environment of rp. Callers hold s.mu.
+func (s *Server) newEnvironment(rp *repo, env string) *environment {
+	now := s.tick()
+	e := &environment{id: s.id(), name: env, created: now, updated: now, keys: newKeyPair(), secrets: map[string]*secret{}}
+	rp.envs[strings.ToLower(env)] = e
+	return e
 }
 
 // AddEnvironment creates a deployment environment of a repository.
@@ -102,8 +117,7 @@ func (s *Server) AddEnvironment(fullName, env string) error {
 	if _, ok := r.envs[strings.ToLower(env)]; ok {
 		return fmt.Errorf("standin: environment %s of %s exists", env, fullName)
 	}
-	now := s.tick()
-	r.envs[strings.ToLower(env)] = &environment{id: s.id(), name: env, created: now, updated: now, keys: newKeyPair(), secrets: map[string]*secret{}}
+	s.newEnvironment(r, env)
 	return nil
 }
 
@@ -172,7 +186,31 @@ func (s *Server) lookupRepo(r *http.Request) *repo {
 		}
 		return s.byID[n]
 	}
-	return s.repos[fmtKey(r.PathValue("owner"), r.PathValue("repo"))]
+	owner, name := r.PathValue("owner"), r.PathValue("repo")
+	rp := s.repos[fmtKey(owner, name)]
+	if rp == nil && s.autoCreate && ownerRe.MatchString(owner) && nameRe.MatchString(name) && name != "." && name != ".." {
+		rp = s.newRepo(owner, name)
+	}
+	if rp != nil && s.autoCreate {
+		if env := r.PathValue("env"); env != "" && rp.envs[strings.ToLower(env)] == nil && validEnvName(env) {
+			s.newEnvironment(rp, env)
+		}
+	}
+	return rp
+}
+
+// validEnvName reports whether an environment may be created on first use:
+// 1 to 255 characters, no '/' and no control characters.
+func validEnvName(env string) bool {
+	if env == "" || len([]rune(env)) > 255 || strings.Contains(env, "/") {
+		return false
+	}
+	for _, c := range env {
+		if c < 0x20 || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 func (rp *repo) json() map[string]any {

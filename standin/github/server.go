@@ -58,6 +58,8 @@ type Server struct {
 	nextID  int64
 	calls   []Call
 	limited *rateLimit
+	// autoCreate makes repositories and environments exist on first use.
+	autoCreate bool
 }
 
 // rateLimit is a simulated exhausted rate limit.
@@ -88,6 +90,16 @@ func (s *Server) AddToken(token string, p Permission) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.tokens[token] = p
+}
+
+// AutoCreate makes every repository and environment a request names
+// exist on first use (with a fresh secrets key pair), as the sandbox needs:
+// there is nobody to create them on a stand-in. Names must still be valid.
+// Off by default: unknown repositories answer 404, as on GitHub.
+func (s *Server) AutoCreate(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.autoCreate = on
 }
 
 // RateLimit makes every request answer status (403 or 429) with GitHub's

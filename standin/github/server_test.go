@@ -270,3 +270,41 @@ func wantStatus(t *testing.T, err error, status int) {
 		t.Fatalf("err = %v, want HTTP %d", err, status)
 	}
 }
+
+// With AutoCreate (the sandbox), a repository and an environment exist on
+// first use; tokens are still checked, and bad names still answer 404.
+func TestAutoCreate(t *testing.T) {
+	s := standin.New()
+	s.AddToken(token, standin.Write)
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	if status, _, _ := raw(t, "GET", srv.URL+"/repos/octocat/new/actions/secrets/public-key", token, ""); status != 404 {
+		t.Fatalf("without AutoCreate: %d, want 404", status)
+	}
+	s.AutoCreate(true)
+	c := client(t, srv, token)
+	ctx := context.Background()
+	key, _, err := c.Actions.GetRepoPublicKey(ctx, "octocat", "new")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Actions.CreateOrUpdateRepoSecret(ctx, "octocat", "new", &gh.EncryptedSecret{
+		Name: "A", KeyID: key.GetKeyID(), EncryptedValue: seal(t, key, "v1")}); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := s.SecretValue("octocat/new", "A"); !ok || v != "v1" {
+		t.Fatalf("decrypted %q %v", v, ok)
+	}
+	if status, _, _ := raw(t, "GET", srv.URL+"/repos/octocat/new/environments/prod/secrets/public-key", token, ""); status != 200 {
+		t.Fatalf("environment on first use: %d", status)
+	}
+	if status, _, _ := raw(t, "GET", srv.URL+"/repos/octocat/new/environments/prod", token, ""); status != 200 {
+		t.Fatalf("environment after first use: %d", status)
+	}
+	if status, _, _ := raw(t, "GET", srv.URL+"/repos/-bad-/x/actions/secrets", token, ""); status != 404 {
+		t.Fatalf("bad owner: %d, want 404", status)
+	}
+	if status, _, _ := raw(t, "GET", srv.URL+"/repos/octocat/other/actions/secrets", "ghp_unknown", ""); status != 401 {
+		t.Fatalf("unknown token: %d, want 401", status)
+	}
+}
