@@ -252,13 +252,11 @@ func (e *Engine) changeKongConfig(ctx context.Context, rec fountain.Recorder, h 
 	defer c.Close()
 	admin := kongAdmin(c)
 	var current, next *kong.Config
-	var running string
 	err = rec.Step(ctx, "read the gateway's config", func(ctx context.Context) (fountain.StepResult, error) {
 		text, err := admin.Config(ctx)
 		if err != nil {
 			return fountain.StepResult{}, kongUnreachable(h, err)
 		}
-		running = text
 		base := text
 		if e.KongConfigs != nil {
 			if latest, n, err := e.KongConfigs.LatestKongConfig(ctx, h.HostPort()); err != nil {
@@ -279,22 +277,27 @@ func (e *Engine) changeKongConfig(ctx context.Context, rec fountain.Recorder, h 
 	if err != nil {
 		return fountain.Outcome{Result: res}, err
 	}
-	runningCfg, _ := kong.Parse([]byte(running))
 	plan := fountain.Plan{
 		{Name: "Kong loads the config (its own validation decides)",
 			Check: func(ctx context.Context) (fountain.Need, error) {
-				from := current
-				if runningCfg != nil {
-					from = runningCfg
+				// Kong's configuration_hash says what it runs; the diff is
+				// shown against Fountain's last version (Kong's own export
+				// adds ids and defaults to every entity).
+				res.Diff = kong.Diff(current, next, "current", "new")
+				st, err := admin.Status(ctx)
+				if err != nil {
+					return fountain.Need{}, kongUnreachable(h, err)
 				}
-				res.Diff = kong.Diff(from, next, "running", "new")
-				if res.Diff == "" {
+				if st.ConfigurationHash == next.Hash() {
 					return fountain.Need{Reason: "Kong runs this config already"}, nil
+				}
+				if res.Diff == "" {
+					return fountain.Need{Change: true, Reason: "Kong runs another config than Fountain's last version"}, nil
 				}
 				return fountain.Need{Change: true, Reason: "the config differs", Detail: res.Diff}, nil
 			},
 			Apply: func(ctx context.Context, need fountain.Need) (fountain.StepResult, error) {
-				_, err := admin.Load(ctx, next.YAML())
+				changed, err := admin.Load(ctx, next.YAML())
 				var ce *kong.ConfigError
 				if errors.As(err, &ce) {
 					res.KongErrors = ce.FlattenedErrors
@@ -302,7 +305,7 @@ func (e *Engine) changeKongConfig(ctx context.Context, rec fountain.Recorder, h 
 				if err != nil {
 					return fountain.StepResult{}, err
 				}
-				return fountain.StepResult{Changed: true, Output: res.Diff}, nil
+				return fountain.StepResult{Changed: changed, Output: res.Diff}, nil
 			}},
 		{Name: "the config file " + KongConfigPath + " follows",
 			Check: func(ctx context.Context) (fountain.Need, error) {
