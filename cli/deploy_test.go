@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/fountainai/fountain"
 	"github.com/fountainai/fountain/api"
@@ -376,4 +377,53 @@ func TestDeployProblems(t *testing.T) {
 			t.Errorf("%d: exit %d, stdout %q, stderr %q, want %q", tc.status, code, stdout, stderr, tc.want)
 		}
 	}
+}
+
+// Ctrl-C while a deploy is streamed stops watching, not the deploy, and
+// says how to follow or cancel it.
+func TestDeployStreamInterrupted(t *testing.T) {
+	env := fakeAPI(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusAccepted)
+			fmt.Fprint(w, `{"status":"accepted","message":"accepted","operation":{"id":"op_i","status":"pending","steps":[]}}`)
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "id: 1\nevent: step\ndata: {\"name\":\"install Docker\",\"status\":\"running\"}\n\n")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out, errOut := &lockedBuffer{}, &lockedBuffer{}
+	ios := &IOStreams{In: strings.NewReader(""), Out: out, ErrOut: errOut, StdoutTTY: true}
+	go func() {
+		for !strings.Contains(out.String(), "install Docker") {
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel()
+	}()
+	err := Run(ctx, []string{"deploy", "app", "ghcr.io/u/r/app:1", "--instance", "web-1"}, func(k string) string { return env[k] }, ios)
+	if ExitCode(err) != ExitInterrupted || !strings.Contains(err.Error(), "operation op_i goes on on the server; follow it with `fountain ops logs op_i --follow`, or stop it with `fountain ops cancel op_i`") {
+		t.Errorf("err = %v (exit %d)", err, ExitCode(err))
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for a writer and a reader at once.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
