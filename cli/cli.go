@@ -156,7 +156,11 @@ func (a *app) newRootCmd() *cobra.Command {
 		c.GroupID = "client"
 		root.AddCommand(c)
 	}
-	root.AddCommand(a.newStandinCmd()) // hidden: sandbox stand-ins for OpenSearch and Kong
+	root.AddCommand(a.newDeployCmd())     // client: deploy app|opensearch|kong
+	root.AddCommand(a.newAppsCmd())       // client: apps list|logs|rollback|remove
+	root.AddCommand(a.newOpenSearchCmd()) // client: opensearch health
+	root.AddCommand(a.newSSHCmd())        // client: ssh host-keys|forget
+	root.AddCommand(a.newStandinCmd())    // hidden: sandbox stand-ins for OpenSearch and Kong
 	return root
 }
 

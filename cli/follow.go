@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -80,13 +81,37 @@ func readSSE(r io.Reader, fn func(sseEvent) (stop bool, err error)) error {
 }
 
 // followOperation streams an operation's events until it ends, printing
-// steps as they start and end and output lines as they come. A dropped
-// stream is resumed from the last event received (Last-Event-ID), so no
-// line is lost or printed twice. It fails with exit 1 unless the operation
-// succeeded.
+// steps as they start and end and output lines as they come, then how it
+// ended. It fails with exit 1 unless the operation succeeded.
 func (a *app) followOperation(cmd *cobra.Command, c *Client, o *opsLogsOptions) error {
-	ctx := cmd.Context()
+	end, err := a.streamOperation(cmd.Context(), c, o.ID, o.JSON)
+	if err != nil {
+		return err
+	}
+	if !o.JSON {
+		printOperationEnd(a.io.Out, end)
+	}
+	if end.Status != fountain.StatusSucceeded {
+		msg := fmt.Sprintf("operation %s %s", end.ID, end.Status)
+		if end.Error != "" {
+			msg += ": " + end.Error
+		}
+		return &exitError{code: ExitError, msg: msg}
+	}
+	return nil
+}
+
+// streamOperation prints an operation's events until it ends (steps as
+// they start and end, output lines as they come; with jsonOut, one JSON
+// object per event) and returns the operation as it ended. A dropped
+// stream is resumed from the last event received (Last-Event-ID), so no
+// line is lost or printed twice.
+func (a *app) streamOperation(ctx context.Context, c *Client, id string, jsonOut bool) (*fountain.Operation, error) {
 	w := a.io.Out
+	o := struct {
+		ID   string
+		JSON bool
+	}{id, jsonOut}
 	var end *fountain.Operation
 	lastID := ""
 	logged := false // output lines were printed for the step under way
@@ -154,34 +179,24 @@ func (a *app) followOperation(cmd *cobra.Command, c *Client, o *opsLogsOptions) 
 		if err != nil {
 			var apiErr *APIError
 			if errors.As(err, &apiErr) || ctx.Err() != nil {
-				return err // an answer, not a dropped connection
+				return nil, err // an answer, not a dropped connection
 			}
 			continue
 		}
 		err = readSSE(resp.Body, handle)
 		resp.Body.Close()
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
 	}
 	if ctx.Err() != nil {
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if end == nil {
-		return fmt.Errorf("follow operation %s: the event stream ended before the operation did; see `fountain ops show %s`", o.ID, o.ID)
+		return nil, fmt.Errorf("follow operation %s: the event stream ended before the operation did; see `fountain ops show %s`", o.ID, o.ID)
 	}
-	if !o.JSON {
-		printOperationEnd(w, end)
-	}
-	if end.Status != fountain.StatusSucceeded {
-		msg := fmt.Sprintf("operation %s %s", end.ID, end.Status)
-		if end.Error != "" {
-			msg += ": " + end.Error
-		}
-		return &exitError{code: ExitError, msg: msg}
-	}
-	return nil
+	return end, nil
 }

@@ -1,0 +1,253 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fountainai/fountain/deploy"
+)
+
+func (a *app) newAppsCmd() *cobra.Command {
+	cmd := a.newGroupCmd("apps", "List, inspect, roll back and remove the Docker apps on a host")
+	cmd.GroupID = "client"
+	cmd.Aliases = []string{"app"}
+	cmd.Long = "The Docker apps Fountain runs on a host (deployed with `fountain deploy app`): list them, print an\n" +
+		"app's last lines of output, roll it back to its previous version, or remove it.\n\n" + hostFlagsHelp
+	a.addClientFlags(cmd)
+	cmd.AddCommand(a.newAppsListCmd(), a.newAppsLogsCmd(), a.newAppActionCmd("rollback"), a.newAppActionCmd("remove"))
+	return cmd
+}
+
+// appsListOptions are the flags of `apps list`.
+type appsListOptions struct {
+	hostFlags
+	JSON bool
+}
+
+func (a *app) newAppsListCmd() *cobra.Command {
+	o := &appsListOptions{}
+	cmd := &cobra.Command{
+		Use:     "list (--host ADDRESS --key PATH | --instance NAME)",
+		Aliases: []string{"ls"},
+		Short:   "List the apps on a host, with image, digest, state, health and uptime",
+		Args:    cobra.NoArgs,
+	}
+	o.hostFlags.add(cmd)
+	cmd.Flags().BoolVar(&o.JSON, "json", false, "print the API's JSON answer")
+	cmd.RunE = a.runE(func(cmd *cobra.Command, args []string) error {
+		host, err := o.hostFlags.input(cmd, a.getenv)
+		if err != nil {
+			return err
+		}
+		c, err := a.newClient()
+		if err != nil {
+			return err
+		}
+		var out struct {
+			Host string       `json:"host"`
+			Apps []deploy.App `json:"apps"`
+		}
+		raw, err := c.get(cmd.Context(), "/services/docker-apps", hostQuery(host), &out)
+		if err != nil {
+			return err
+		}
+		if o.JSON {
+			return writeJSON(a.io.Out, raw)
+		}
+		if len(out.Apps) == 0 {
+			fmt.Fprintf(a.io.ErrOut, "No apps on %s.\n", out.Host)
+			return nil
+		}
+		printApps(a.io.Out, out.Apps)
+		return nil
+	})
+	return cmd
+}
+
+// printApps prints one line per app container.
+func printApps(w io.Writer, apps []deploy.App) {
+	t := newTable(w)
+	fmt.Fprintln(t, "NAME\tROLE\tSTATE\tHEALTH\tIMAGE\tDIGEST\tUPTIME\tPORTS")
+	for _, ap := range apps {
+		uptime := "-"
+		if ap.State == "running" {
+			uptime = fmtUptime(time.Duration(ap.UptimeSeconds) * time.Second)
+		}
+		fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ap.ContainerName, ap.Role, dash(ap.State), dash(ap.Health),
+			dash(ap.Image), dash(shortDigest(ap.Digest)), uptime, dash(strings.Join(ap.Ports, ",")))
+	}
+	t.Flush()
+}
+
+// shortDigest shortens repo@sha256:<64 hex> to sha256:<12 hex>.
+func shortDigest(d string) string {
+	if i := strings.LastIndex(d, "@"); i >= 0 {
+		d = d[i+1:]
+	}
+	if alg, hex, ok := strings.Cut(d, ":"); ok && len(hex) > 12 {
+		return alg + ":" + hex[:12]
+	}
+	return d
+}
+
+// fmtUptime formats an uptime: 45s, 12m, 3h4m, 5d2h.
+func fmtUptime(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return strconv.Itoa(int(d.Seconds())) + "s"
+	case d < time.Hour:
+		return strconv.Itoa(int(d.Minutes())) + "m"
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%dh%dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// appsLogsOptions are the flags of `apps logs`.
+type appsLogsOptions struct {
+	Name string
+	Tail int
+	hostFlags
+	JSON bool
+}
+
+func (a *app) newAppsLogsCmd() *cobra.Command {
+	o := &appsLogsOptions{}
+	cmd := &cobra.Command{
+		Use:   "logs APP (--host ADDRESS --key PATH | --instance NAME)",
+		Short: "Print an app's last lines of output (stdout and stderr)",
+		Args:  exactArgs(1, "one APP name"),
+	}
+	o.hostFlags.add(cmd)
+	cmd.Flags().IntVarP(&o.Tail, "tail", "n", 0, "how many of the last `lines` (default 100, at most 10000)")
+	cmd.Flags().BoolVar(&o.JSON, "json", false, "print the API's JSON answer")
+	cmd.RunE = a.runE(func(cmd *cobra.Command, args []string) error {
+		o.Name = args[0]
+		host, err := o.hostFlags.input(cmd, a.getenv)
+		if err != nil {
+			return err
+		}
+		if o.Tail < 0 {
+			return usagef(cmd, "--tail %d: want a number of lines", o.Tail)
+		}
+		c, err := a.newClient()
+		if err != nil {
+			return err
+		}
+		q := hostQuery(host)
+		q.Set("container_name", o.Name)
+		if o.Tail > 0 {
+			q.Set("tail", strconv.Itoa(o.Tail))
+		}
+		var out struct {
+			Lines []string `json:"lines"`
+		}
+		raw, err := c.get(cmd.Context(), "/services/docker-app-logs", q, &out)
+		if err != nil {
+			return err
+		}
+		if o.JSON {
+			return writeJSON(a.io.Out, raw)
+		}
+		for _, l := range out.Lines {
+			fmt.Fprintln(a.io.Out, l)
+		}
+		return nil
+	})
+	return cmd
+}
+
+// appActionOptions are the flags of `apps rollback` and `apps remove`.
+type appActionOptions struct {
+	Verb   string
+	Name   string
+	DryRun bool
+	Yes    bool // remove only: do not ask
+	hostFlags
+	mutateFlags
+}
+
+func (a *app) newAppActionCmd(verb string) *cobra.Command {
+	o := &appActionOptions{Verb: verb}
+	cmd := &cobra.Command{
+		Use:  verb + " APP (--host ADDRESS --key PATH | --instance NAME)",
+		Args: exactArgs(1, "one APP name"),
+	}
+	switch verb {
+	case "rollback":
+		cmd.Short = "Roll an app back to its previous version (POST /services/rollback-docker-app)"
+		cmd.Long = "Swap an app back to its previous version, kept stopped on the host since the last deploy that\n" +
+			"replaced it: instant, and health-gated like a deploy. Rolling back again returns to where it was."
+	case "remove":
+		cmd.Short = "Remove an app and its previous version from a host (POST /services/remove-docker-app)"
+		cmd.Long = "Stop and remove an app's container and its kept previous version (its images stay on the host).\n" +
+			"This cannot be undone: on a terminal, you are asked to type the app's name; elsewhere, pass --yes.\n" +
+			"Removing an app that is not there changes nothing."
+		cmd.Flags().BoolVarP(&o.Yes, "yes", "y", false, "remove without asking for confirmation")
+	}
+	o.hostFlags.add(cmd)
+	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "only check: print the plan and change nothing")
+	o.mutateFlags.add(cmd)
+	cmd.RunE = a.runE(func(cmd *cobra.Command, args []string) error {
+		o.Name = args[0]
+		host, err := o.hostFlags.input(cmd, a.getenv)
+		if err != nil {
+			return err
+		}
+		host.DryRun = o.DryRun
+		if o.Verb == "remove" && !o.Yes && !o.DryRun {
+			where := host.InstanceIP
+			if where == "" {
+				where = "instance " + host.InstanceName
+			}
+			if err := a.confirmAppRemove(cmd, o.Name, where); err != nil {
+				return err
+			}
+		}
+		body := &deploy.AppInput{HostInput: host, ContainerName: o.Name}
+		return a.runHostCall(cmd, o.mutateFlags, hostCall{path: "/services/" + o.Verb + "-docker-app", body: body, dryRun: o.DryRun, summary: rollbackSummary})
+	})
+	return cmd
+}
+
+// rollbackSummary says which image an app runs after a rollback.
+func rollbackSummary(raw json.RawMessage) [][2]string {
+	var r struct {
+		ContainerName string `json:"container_name"`
+		ImageID       string `json:"image_id"`
+		Previous      string `json:"previous_image_id"`
+	}
+	if json.Unmarshal(raw, &r) != nil || r.ContainerName == "" {
+		return nil
+	}
+	return [][2]string{{"Container", r.ContainerName}, {"Image ID", r.ImageID}, {"Previous", kept(r.Previous)}}
+}
+
+// confirmAppRemove asks the person at the terminal to type the app's name.
+// Without a terminal it refuses: scripts must say --yes.
+func (a *app) confirmAppRemove(cmd *cobra.Command, name, where string) error {
+	if !a.io.CanPrompt() {
+		return usagef(cmd, "refusing to remove app %s without confirmation: stdin is not a terminal, so pass --yes", name)
+	}
+	answer, err := a.io.Prompt(fmt.Sprintf("Remove app %s and its previous version from %s? This cannot be undone.\nType %s to confirm: ", name, where, name))
+	if err != nil {
+		return &exitError{code: ExitUsage, msg: "not removed: " + err.Error()}
+	}
+	if strings.TrimSpace(answer) != name {
+		return &exitError{code: ExitUsage, msg: fmt.Sprintf("not removed: %q does not match %q", strings.TrimSpace(answer), name)}
+	}
+	return nil
+}

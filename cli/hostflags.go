@@ -1,0 +1,83 @@
+package cli
+
+import (
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fountainai/fountain/deploy"
+)
+
+// hostFlags name the host a deploy command acts on and how Fountain logs
+// in: --host or --instance, with --region, --key, --user and --ssh-port.
+// Every deploy, apps and opensearch verb has them.
+type hostFlags struct {
+	Host     string
+	Instance string
+	Region   string
+	Key      string
+	User     string
+	SSHPort  int
+}
+
+// add adds the host flags to cmd.
+func (h *hostFlags) add(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&h.Host, "host", "", "the host's `address` (IP or DNS name); needs --key")
+	f.StringVar(&h.Instance, "instance", "", "a Lightsail instance `name`, instead of --host (its address and host keys come from Lightsail)")
+	f.StringVar(&h.Region, "region", "", "the instance's AWS `region` (default: the server's)")
+	f.StringVar(&h.Key, "key", "", "the private key that logs in: a `path` on the server's machine, inside an allowed key directory\n(default with --instance: the region's default key pair)")
+	f.StringVar(&h.User, "user", "", "the SSH login `user` (default ubuntu)")
+	f.IntVar(&h.SSHPort, "ssh-port", 0, "the SSH `port` (default 22)")
+}
+
+// hostFlagsHelp is the paragraph the deploy commands' help shares.
+const hostFlagsHelp = "Name the host with --host ADDRESS (and --key PATH), or with --instance NAME (its address, host keys\n" +
+	"and, without --key, the region's default key pair come from Lightsail). The key path is read by the\n" +
+	"server: it must be inside one of its allowed key directories (FOUNTAIN_SSH_KEY_DIRS; by default\n" +
+	"<data dir>/keys and ~/.ssh); a relative path is made absolute here."
+
+// input returns the API's host fields, or a usage error when neither or
+// both of --host and --instance are given. A relative --key is made
+// absolute (the server resolves it), and ~/ is the user's home.
+func (h *hostFlags) input(cmd *cobra.Command, getenv func(string) string) (deploy.HostInput, error) {
+	switch {
+	case h.Host == "" && h.Instance == "":
+		return deploy.HostInput{}, usagef(cmd, "name the host: --host ADDRESS or --instance NAME")
+	case h.Host != "" && h.Instance != "":
+		return deploy.HostInput{}, usagef(cmd, "give --host or --instance, not both")
+	case h.SSHPort < 0 || h.SSHPort > 65535:
+		return deploy.HostInput{}, usagef(cmd, "--ssh-port %d: want a port, 1-65535", h.SSHPort)
+	}
+	key := h.Key
+	if rest, ok := strings.CutPrefix(key, "~/"); ok && getenv("HOME") != "" {
+		key = filepath.Join(getenv("HOME"), rest)
+	}
+	if key != "" && !filepath.IsAbs(key) {
+		abs, err := filepath.Abs(key)
+		if err != nil {
+			return deploy.HostInput{}, usagef(cmd, "--key %s: %v", key, err)
+		}
+		key = abs
+	}
+	return deploy.HostInput{InstanceIP: h.Host, InstanceName: h.Instance, Region: h.Region,
+		SSHKeyPath: key, SSHUser: h.User, SSHPort: h.SSHPort}, nil
+}
+
+// hostQuery is a host in the query string of a read (GET) route.
+func hostQuery(in deploy.HostInput) url.Values {
+	q := url.Values{}
+	for k, v := range map[string]string{"instance_ip": in.InstanceIP, "instance_name": in.InstanceName,
+		"region": in.Region, "ssh_key_path": in.SSHKeyPath, "ssh_user": in.SSHUser} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if in.SSHPort != 0 {
+		q.Set("ssh_port", strconv.Itoa(in.SSHPort))
+	}
+	return q
+}

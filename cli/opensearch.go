@@ -1,0 +1,78 @@
+package cli
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fountainai/fountain/deploy"
+)
+
+func (a *app) newOpenSearchCmd() *cobra.Command {
+	cmd := a.newGroupCmd("opensearch", "Ask an OpenSearch that Fountain deployed how it is")
+	cmd.GroupID = "client"
+	cmd.Long = "OpenSearch on a host, deployed with `fountain deploy opensearch`: its cluster health, asked through\n" +
+		"an SSH tunnel with the admin password Fountain keeps.\n\n" + hostFlagsHelp
+	a.addClientFlags(cmd)
+	cmd.AddCommand(a.newOpenSearchHealthCmd())
+	return cmd
+}
+
+// openSearchHealthOptions are the flags of `opensearch health`.
+type openSearchHealthOptions struct {
+	hostFlags
+	JSON bool
+}
+
+func (a *app) newOpenSearchHealthCmd() *cobra.Command {
+	o := &openSearchHealthOptions{}
+	cmd := &cobra.Command{
+		Use:   "health (--host ADDRESS --key PATH | --instance NAME)",
+		Short: "Show the cluster health and version (GET /services/opensearch/health)",
+		Long: "Show the cluster health, version, nodes and shards of the OpenSearch Fountain deployed on a host.\n" +
+			"Exits 1 when the cluster is red, 4 when Fountain has not deployed OpenSearch there.",
+		Args: cobra.NoArgs,
+	}
+	o.hostFlags.add(cmd)
+	cmd.Flags().BoolVar(&o.JSON, "json", false, "print the API's JSON answer")
+	cmd.RunE = a.runE(func(cmd *cobra.Command, args []string) error {
+		host, err := o.hostFlags.input(cmd, a.getenv)
+		if err != nil {
+			return err
+		}
+		c, err := a.newClient()
+		if err != nil {
+			return err
+		}
+		var h deploy.OpenSearchHealth
+		raw, err := c.get(cmd.Context(), "/services/opensearch/health", hostQuery(host), &h)
+		if err != nil {
+			return err
+		}
+		if o.JSON {
+			err = writeJSON(a.io.Out, raw)
+		} else {
+			via := ""
+			if h.ThroughTunnel {
+				via = "an SSH tunnel (OpenSearch is not reached over the internet)"
+			}
+			printFields(a.io.Out, [][2]string{
+				{"Host", h.Host},
+				{"Cluster", h.ClusterName},
+				{"Status", h.Status},
+				{"Version", h.Version},
+				{"Nodes", strconv.Itoa(h.Nodes)},
+				{"Active shards", strconv.Itoa(h.ActiveShards)},
+				{"Unassigned shards", strconv.Itoa(h.Unassigned)},
+				{"Tagline", h.Tagline},
+				{"Asked through", via},
+			})
+		}
+		if err == nil && h.Status == "red" {
+			return &exitError{code: ExitError, msg: fmt.Sprintf("the cluster %s on %s is red", h.ClusterName, h.Host)}
+		}
+		return err
+	})
+	return cmd
+}
