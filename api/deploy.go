@@ -21,6 +21,7 @@ type Deployer interface {
 	CheckOpenSearchFit(ctx context.Context, h *deploy.Host, in deploy.OpenSearchInput) error
 	DeployOpenSearch(ctx context.Context, rec fountain.Recorder, h *deploy.Host, in deploy.OpenSearchInput) (fountain.Outcome, error)
 	OpenSearchHealth(ctx context.Context, rec fountain.Recorder, h *deploy.Host) (*deploy.OpenSearchHealth, error)
+	OpenSearchAdminPassword(ctx context.Context, h *deploy.Host) (string, error)
 	// Secrets are the server's own secrets a deploy may use (the GHCR
 	// token): masked in every operation.
 	Secrets() []string
@@ -116,6 +117,40 @@ func (s *Server) openSearchHealth(ctx context.Context, in *HostQuery) (*openSear
 		return nil, err
 	}
 	return &openSearchHealthOutput{Body: health}, nil
+}
+
+type adminPasswordOutput struct {
+	CacheControl string `header:"Cache-Control" doc:"no-store: the answer holds a password."`
+	Body         struct {
+		Host          string `json:"host" doc:"The host, address:port."`
+		User          string `json:"user" doc:"The admin user (admin)."`
+		AdminPassword string `json:"admin_password" doc:"The admin password Fountain keeps (encrypted) for this OpenSearch."`
+	}
+}
+
+// revealAdminPassword answers the kept admin password. It is a POST, so
+// that every reading is in the audit log.
+func (s *Server) revealAdminPassword(ctx context.Context, in *struct{ Body deploy.HostInput }) (*adminPasswordOutput, error) {
+	d, err := s.deployer()
+	if err != nil {
+		return nil, err
+	}
+	hi := in.Body
+	if err := hi.Validate(); err != nil {
+		return nil, err
+	}
+	h, err := d.Resolve(ctx, hi)
+	if err != nil {
+		return nil, err
+	}
+	setAuditTarget(ctx, h.HostPort()+"/opensearch admin password")
+	pw, err := d.OpenSearchAdminPassword(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	out := &adminPasswordOutput{CacheControl: "no-store"}
+	out.Body.Host, out.Body.User, out.Body.AdminPassword = h.HostPort(), "admin", pw
+	return out, nil
 }
 
 // appAction is the prepare function of rollback-docker-app and

@@ -93,6 +93,10 @@ func (s *Server) routes(mux *http.ServeMux) {
 	register(s, huma.Operation{OperationID: "opensearch-health", Method: http.MethodGet, Path: "/services/opensearch/health", Tags: servicesTag,
 		Summary: "OpenSearch cluster health", Description: "The cluster health and version of an OpenSearch Fountain deployed, asked through an SSH tunnel with the admin password Fountain keeps."}, s.openSearchHealth)
 
+	register(s, huma.Operation{OperationID: "opensearch-admin-password", Method: http.MethodPost, Path: "/services/opensearch/admin-password", Tags: servicesTag,
+		Summary: "Reveal OpenSearch's admin password",
+		Description: "The admin password Fountain keeps (encrypted) for an OpenSearch it deployed, for a caller who did not see it shown once (an async deploy). " +
+			"Each reading is in the audit log; the answer is never stored or replayed."}, s.revealAdminPassword)
 	mutation(s, huma.Operation{OperationID: "deploy-kong", Path: "/services/deploy-kong", Tags: servicesTag,
 		Summary: "Deploy Kong Gateway (DB-less)",
 		Description: "Runs Kong Gateway in DB-less mode with Docker on a host over SSH, as the design's call does: {instance_ip, ssh_key_path}. " +

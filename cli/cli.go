@@ -160,6 +160,7 @@ func (a *app) newRootCmd() *cobra.Command {
 	root.AddCommand(a.newAppsCmd())       // client: apps list|logs|rollback|remove
 	root.AddCommand(a.newOpenSearchCmd()) // client: opensearch health
 	root.AddCommand(a.newSSHCmd())        // client: ssh host-keys|forget
+	root.AddCommand(a.newKongCmd())       // client: kong config get|apply|history|rollback, kong routes list|add|rm
 	root.AddCommand(a.newStandinCmd())    // hidden: sandbox stand-ins for OpenSearch and Kong
 	return root
 }

@@ -175,8 +175,13 @@ func (c *Client) get(ctx context.Context, path string, query url.Values, out any
 // mutate calls a mutating route with body. With async, the API answers at
 // once with an accepted OperationResult.
 func (c *Client) mutate(ctx context.Context, path string, body any, async bool) (api.OperationResult, []byte, error) {
+	return c.mutateWith(ctx, http.MethodPost, path, nil, body, async)
+}
+
+// mutateWith is mutate with another method (PUT, DELETE) and a query.
+func (c *Client) mutateWith(ctx context.Context, method, path string, query url.Values, body any, async bool) (api.OperationResult, []byte, error) {
 	var res api.OperationResult
-	raw, err := c.do(ctx, request{method: http.MethodPost, path: path, body: body, async: async}, &res)
+	raw, err := c.do(ctx, request{method: method, path: path, query: query, body: body, async: async}, &res)
 	if errors.Is(err, context.Canceled) && !async {
 		return res, nil, fmt.Errorf("%w: the operation may still be running on the server; see `fountain ops list`", err)
 	}
@@ -184,7 +189,7 @@ func (c *Client) mutate(ctx context.Context, path string, body any, async bool) 
 		return res, nil, err
 	}
 	if res.Operation == nil {
-		return res, raw, fmt.Errorf("the server's answer to POST %s has no operation", path)
+		return res, raw, fmt.Errorf("the server's answer to %s %s has no operation", method, path)
 	}
 	return res, raw, nil
 }

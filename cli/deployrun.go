@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"sort"
 	"strings"
@@ -21,7 +23,9 @@ import (
 // hostCall is one mutating call of the deploy, apps and ssh commands: an
 // operation on a host that may take minutes.
 type hostCall struct {
-	path   string // the route, e.g. /services/deploy-docker-app
+	method string     // default POST
+	path   string     // the route, e.g. /services/deploy-docker-app
+	query  url.Values // for routes that take the host in the query
 	body   any
 	dryRun bool
 	// noStream, when set, says why progress is not streamed on a terminal
@@ -30,6 +34,17 @@ type hostCall struct {
 	// summary returns the lines that say what the operation produced (from
 	// its result), printed after it succeeded.
 	summary func(result json.RawMessage) [][2]string
+	// detail, if set, prints more of the result after a dry run's plan or
+	// the outcome (a diff).
+	detail func(w io.Writer, result json.RawMessage)
+}
+
+func (h hostCall) mutate(ctx context.Context, c *Client, async bool) (api.OperationResult, []byte, error) {
+	method := h.method
+	if method == "" {
+		method = http.MethodPost
+	}
+	return c.mutateWith(ctx, method, h.path, h.query, h.body, async)
 }
 
 // runHostCall calls the route and prints what happened:
@@ -49,7 +64,7 @@ func (a *app) runHostCall(cmd *cobra.Command, m mutateFlags, call hostCall) erro
 	ctx := cmd.Context()
 	w := a.io.Out
 	if m.JSON || m.Async {
-		res, raw, err := c.mutate(ctx, call.path, call.body, m.Async)
+		res, raw, err := call.mutate(ctx, c, m.Async)
 		if err != nil {
 			return err
 		}
@@ -59,12 +74,15 @@ func (a *app) runHostCall(cmd *cobra.Command, m mutateFlags, call hostCall) erro
 		if a.io.StdoutTTY && call.noStream != "" && !call.dryRun {
 			fmt.Fprintf(a.io.ErrOut, "Waiting for the outcome (progress is not streamed: %s)...\n", call.noStream)
 		}
-		res, _, err := c.mutate(ctx, call.path, call.body, false)
+		res, _, err := call.mutate(ctx, c, false)
 		if err != nil {
 			return err
 		}
 		if call.dryRun {
 			printPlan(w, res)
+			if call.detail != nil {
+				call.detail(w, res.Operation.Result)
+			}
 			return nil
 		}
 		printResult(w, res)
@@ -72,7 +90,7 @@ func (a *app) runHostCall(cmd *cobra.Command, m mutateFlags, call hostCall) erro
 		printOnce(w, res.Once)
 		return nil
 	}
-	res, _, err := c.mutate(ctx, call.path, call.body, true)
+	res, _, err := call.mutate(ctx, c, true)
 	if err != nil {
 		return err
 	}

@@ -60,6 +60,10 @@ type Engine struct {
 	Sandbox bool
 	// Keeper keeps service secrets encrypted (nil: none are kept).
 	Keeper SecretKeeper
+	// Reachable, if set, is asked before dialing an address; an error
+	// refuses at once (an emulated-only sandbox instance has no host to
+	// reach, say) instead of retrying SSH for minutes.
+	Reachable func(ctx context.Context, address string) error
 	// StandInsReady, in sandbox mode, waits until the stand-ins for
 	// OpenSearch and Kong are published to the sandbox hosts.
 	StandInsReady func(ctx context.Context) error
@@ -183,6 +187,11 @@ func (e *Engine) signer(ctx context.Context, in HostInput, region string) (ssh.S
 func (e *Engine) connect(ctx context.Context, rec fountain.Recorder, h *Host) (*ssh.Client, error) {
 	var client *ssh.Client
 	err := rec.Step(ctx, "connect to "+h.User+"@"+h.HostPort(), func(ctx context.Context) (fountain.StepResult, error) {
+		if e.Reachable != nil {
+			if err := e.Reachable(ctx, h.Address); err != nil {
+				return fountain.StepResult{}, err
+			}
+		}
 		d := e.Dialer
 		d.Logf = func(format string, args ...any) { rec.Log(fmt.Sprintf(format, args...)) }
 		if inst := h.Instance; inst != nil {

@@ -429,3 +429,20 @@ func readRemoteFile(ctx context.Context, c *ssh.Client, path string) (string, er
 	res, err := c.Run(ctx, ssh.Cmd{Name: "read " + path, Argv: []string{"cat", path}, Sudo: true, Timeout: time.Minute})
 	return res.Stdout, err
 }
+
+// OpenSearchAdminPassword returns the admin password Fountain keeps for
+// the OpenSearch it deployed on h (for a caller who did not see it shown
+// once, e.g. after an async deploy).
+func (e *Engine) OpenSearchAdminPassword(ctx context.Context, h *Host) (string, error) {
+	if e.Keeper == nil {
+		return "", fountain.Errorf(fountain.EUNAVAILABLE, "no secret store is configured")
+	}
+	pw, err := e.Keeper.GetSecret(ctx, secretScope(h), "admin_password")
+	if err != nil {
+		return "", err
+	}
+	if pw == "" {
+		return "", fountain.Errorf(fountain.ENOTFOUND, "Fountain keeps no OpenSearch admin password for %s", h.Target())
+	}
+	return pw, nil
+}

@@ -125,6 +125,11 @@ func TestDeployOpenSearchAcceptance(t *testing.T) {
 		!strings.Contains(fmt.Sprint(health["tagline"]), "stand-in") {
 		t.Fatalf("health: %d %v", status, health)
 	}
+	// The kept password can be read again (an audited POST), for a caller
+	// who did not see it shown once.
+	if status, got := call(t, "POST", url+"/services/opensearch/admin-password", fmt.Sprintf(`{"instance_ip": %q, "ssh_key_path": %q}`, ip, keyPath)); status != 200 || got["admin_password"] != password {
+		t.Fatalf("reveal the admin password: %d", status)
+	}
 	_, ops := call(t, "GET", url+"/operations?limit=1000", "")
 	_, audit := call(t, "GET", url+"/audit?limit=1000", "")
 	answers += fmt.Sprint(ops, audit, health)

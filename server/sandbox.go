@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"time"
@@ -142,6 +143,19 @@ func (s *sandboxEnv) probeSSH(ctx context.Context, addr string) error {
 		return fountain.Errorf(fountain.EUNAVAILABLE, "sandbox instances are emulated only, so there is no host to reach at %s: %s", addr, s.whyNone)
 	}
 	return lightsail.ProbeSSH(ctx, addr)
+}
+
+// reachable refuses deploys to emulated-only instances (their addresses
+// are in 127.1.0.0/16, where nothing listens), saying why.
+func (s *sandboxEnv) reachable(ctx context.Context, addr string) error {
+	if a, err := netip.ParseAddr(addr); err == nil && emulator.DefaultPublicPrefix.Contains(a) {
+		why := s.whyNone
+		if why == "" {
+			why = "it was created while Docker was unavailable"
+		}
+		return fountain.Errorf(fountain.EUNAVAILABLE, "%s is an emulated-only sandbox instance: there is no host to deploy onto (%s)", addr, why)
+	}
+	return nil
 }
 
 // Status reports the sandbox for GET /sandbox.

@@ -195,8 +195,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	if sb, ok := sandbox.(*sandboxEnv); ok && sb.stand != nil {
-		engine.StandInsReady = sb.stand.ready
+	if sb, ok := sandbox.(*sandboxEnv); ok {
+		if sb.stand != nil {
+			engine.StandInsReady = sb.stand.ready
+		}
+		engine.Reachable = sb.reachable
 	}
 	sbEnv, _ := sandbox.(*sandboxEnv)
 	gh, images, err := gitHubDeps(cfg, db, sbEnv, engine.KeyDirs, log)
