@@ -164,17 +164,17 @@ func RemoveRoute(cfg *Config, name string) (*Config, bool) {
 // RouteInfo is one route of a configuration, for a table.
 type RouteInfo struct {
 	// Name is the route's name ("" if it has none).
-	Name string `json:"name"`
+	Name string `json:"name" doc:"The route's name."`
 	// Service is the name of the route's service (or the reference as
 	// written when no service has it; "" for a route without a service).
-	Service string `json:"service,omitempty"`
+	Service string `json:"service,omitempty" doc:"The route's service."`
 	// UpstreamURL is the service's url, or the URL its protocol, host,
 	// port and path make.
-	UpstreamURL string `json:"upstream_url,omitempty"`
+	UpstreamURL string `json:"upstream_url,omitempty" doc:"Where the service sends traffic."`
 	// Paths, Hosts and Methods are the route's.
-	Paths   []string `json:"paths,omitempty"`
-	Hosts   []string `json:"hosts,omitempty"`
-	Methods []string `json:"methods,omitempty"`
+	Paths   []string `json:"paths,omitempty" doc:"Path prefixes that match."`
+	Hosts   []string `json:"hosts,omitempty" doc:"Host names that match."`
+	Methods []string `json:"methods,omitempty" doc:"HTTP methods that match (none: all)."`
 }
 
 // ListRoutes lists the routes of cfg: those nested in services, in order,
