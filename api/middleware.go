@@ -181,7 +181,18 @@ func (s *Server) readBody(r *http.Request) ([]byte, *Problem) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
+	var body []byte
+	var err error
+	if n := r.ContentLength; n >= 0 && n <= maxBody {
+		// The size is known: one allocation of exactly that.
+		body = make([]byte, n)
+		_, err = io.ReadFull(r.Body, body)
+		if err == io.ErrUnexpectedEOF || err == io.EOF && n > 0 {
+			err = errors.New("unexpected EOF")
+		}
+	} else {
+		body, err = io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
+	}
 	var tooLarge *http.MaxBytesError
 	switch {
 	case err == nil:

@@ -113,7 +113,7 @@ func init() {
 					}
 				}
 				// Type errors in the API's words, not Go's.
-				if m := goTypeError.FindStringSubmatch(detail.Message); m != nil {
+				if m := goTypeErrorMatch(detail.Message); m != nil {
 					detail.Location = "body." + m[4]
 					detail.Message = "expected " + apiType(m[5]) + ", got " + m[1]
 					if m[2] != "" {
@@ -141,6 +141,14 @@ func init() {
 // goTypeError is how Go's JSON decoder describes a value of the wrong type.
 var goTypeError = regexp.MustCompile(`^json: cannot unmarshal (\w+)(?: (\S+))? into Go struct field (\w+)\.(\S+) of type (\S+)$`)
 
+// goTypeErrorMatch matches goTypeError, cheaply ruling out other messages.
+func goTypeErrorMatch(msg string) []string {
+	if !strings.HasPrefix(msg, "json: cannot unmarshal") {
+		return nil
+	}
+	return goTypeError.FindStringSubmatch(msg)
+}
+
 // apiType names a Go type in JSON Schema's words.
 func apiType(goType string) string {
 	switch {
@@ -167,7 +175,7 @@ const maxMessage = 1024
 // cutMessage keeps echoed values short: a quoted value is cut to a
 // prefix, and the whole message to maxMessage bytes.
 func cutMessage(msg string) string {
-	if len(msg) < 80 {
+	if len(msg) < 80 || !strings.Contains(msg, `"`) && len(msg) <= maxMessage {
 		return msg
 	}
 	msg = longQuoted.ReplaceAllStringFunc(msg, func(q string) string { return q[:60] + `…"` })

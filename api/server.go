@@ -219,6 +219,10 @@ func Config() huma.Config {
 		"send `Prefer: respond-async` to get `202 Accepted` with `Location: /operations/{id}` at once. " +
 		"Send `Idempotency-Key` to make a retried POST safe. Errors are RFC 9457 problem+json."
 	cfg.DocsPath = ""
+	// No $schema member and Link header in every answer: the document at
+	// /openapi.json describes them all, and building the link for each
+	// answer (a 422 included) costs the hot path a tenth of its time.
+	cfg.CreateHooks = nil
 	cfg.OpenAPIPath = "/openapi"
 	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		"bearer": {Type: "http", Scheme: "bearer", Description: "The API token: FOUNTAIN_API_TOKEN, or the token file in the data directory."},

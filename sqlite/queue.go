@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
+	"strings"
 	"time"
 
 	"github.com/fountainai/fountain"
@@ -73,19 +75,7 @@ func (db *DB) writer() {
 		}
 	}()
 	for first := range db.queue {
-		batch := []write{first}
-	drain:
-		for len(batch) < maxBatch {
-			select {
-			case w, ok := <-db.queue:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, w)
-			default:
-				break drain
-			}
-		}
+		batch := db.gather(first)
 		err := db.commit(batch)
 		for _, w := range batch {
 			if w.flush != nil {
@@ -99,13 +89,51 @@ func (db *DB) writer() {
 	}
 }
 
+// linger is how long the writer waits for more writes to join a batch:
+// under load one commit then carries hundreds of rows instead of one
+// (group commit). A flush marker ends the wait at once.
+const linger = 2 * time.Millisecond
+
+// gather collects a batch: first, what is queued, and what arrives within
+// linger, up to maxBatch.
+func (db *DB) gather(first write) []write {
+	batch := []write{first}
+	if first.flush != nil {
+		return batch
+	}
+	timer := time.NewTimer(linger)
+	defer timer.Stop()
+	for len(batch) < maxBatch {
+		select {
+		case w, ok := <-db.queue:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, w)
+			if w.flush != nil {
+				return batch
+			}
+		case <-timer.C:
+			return batch
+		}
+	}
+	return batch
+}
+
 // writerConn is the writer's own connection, with its statements prepared
 // once: a batch is BEGIN, the inserts, COMMIT, and nothing else.
 type writerConn struct {
-	conn   *sql.Conn
-	audit  *sql.Stmt
-	events *sql.Stmt
+	conn      *sql.Conn
+	audit     *sql.Stmt // one row
+	auditMany *sql.Stmt // auditChunk rows
+	events    *sql.Stmt
 }
+
+// auditChunk is how many audit rows one statement inserts: one statement
+// per row would spend as much in database/sql as in SQLite.
+const auditChunk = 32
+
+const auditColumns = `INSERT INTO audit (time, method, route, target, outcome, status_code, operation_id, detail) VALUES `
 
 func (db *DB) openWriterConn(ctx context.Context) (*writerConn, error) {
 	conn, err := db.db.Conn(ctx)
@@ -113,13 +141,18 @@ func (db *DB) openWriterConn(ctx context.Context) (*writerConn, error) {
 		return nil, err
 	}
 	w := &writerConn{conn: conn}
-	if w.audit, err = conn.PrepareContext(ctx, `INSERT INTO audit (time, method, route, target, outcome, status_code, operation_id, detail)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`); err != nil {
+	if w.audit, err = conn.PrepareContext(ctx, auditColumns+`(?, ?, ?, ?, ?, ?, ?, ?)`); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if w.auditMany, err = conn.PrepareContext(ctx, auditColumns+strings.TrimSuffix(strings.Repeat(`(?, ?, ?, ?, ?, ?, ?, ?), `, auditChunk), ", ")); err != nil {
+		w.audit.Close()
 		conn.Close()
 		return nil, err
 	}
 	if w.events, err = conn.PrepareContext(ctx, `INSERT OR IGNORE INTO operation_events (operation_id, seq, time, type, step, data) VALUES (?, ?, ?, ?, ?, ?)`); err != nil {
 		w.audit.Close()
+		w.auditMany.Close()
 		conn.Close()
 		return nil, err
 	}
@@ -128,6 +161,7 @@ func (db *DB) openWriterConn(ctx context.Context) (*writerConn, error) {
 
 func (w *writerConn) close() {
 	w.audit.Close()
+	w.auditMany.Close()
 	w.events.Close()
 	w.conn.Close()
 }
@@ -160,16 +194,38 @@ func (db *DB) commit(batch []write) (err error) {
 			_, _ = wc.conn.ExecContext(context.Background(), "ROLLBACK")
 		}
 	}()
+	// Audit rows go in chunks; events one by one (they are few).
+	var rows []any
+	flushRows := func(stmt *sql.Stmt) error {
+		if _, err := stmt.ExecContext(ctx, rows...); err != nil {
+			return fmt.Errorf("append audit: %w", err)
+		}
+		rows = rows[:0]
+		// The writer shares two cores with the requests it records: it
+		// lets them run between chunks, so that a big batch never holds a
+		// core for a whole scheduling slice.
+		runtime.Gosched()
+		return nil
+	}
 	for _, w := range batch {
 		if e := w.audit; e != nil {
-			if _, err := wc.audit.ExecContext(ctx, unixMilli(e.Time), e.Method, e.Route, e.Target, e.Outcome, e.StatusCode, e.OperationID, e.Detail); err != nil {
-				return fmt.Errorf("append audit: %w", err)
+			rows = append(rows, unixMilli(e.Time), e.Method, e.Route, e.Target, e.Outcome, e.StatusCode, e.OperationID, e.Detail)
+			if len(rows) == auditChunk*8 {
+				if err := flushRows(wc.auditMany); err != nil {
+					return err
+				}
 			}
 		}
 		for _, ev := range w.events {
 			if _, err := wc.events.ExecContext(ctx, ev.OperationID, ev.Seq, unixMilli(ev.Time), ev.Type, ev.Step, ev.Data); err != nil {
 				return fmt.Errorf("append event %s/%d: %w", ev.OperationID, ev.Seq, err)
 			}
+		}
+	}
+	// The rest, fewer than a chunk, one row per statement.
+	for i := 0; i < len(rows); i += 8 {
+		if _, err := wc.audit.ExecContext(ctx, rows[i:i+8]...); err != nil {
+			return fmt.Errorf("append audit: %w", err)
 		}
 	}
 	_, err = wc.conn.ExecContext(ctx, "COMMIT")

@@ -42,6 +42,9 @@ func (p Pruned) Total() int64 { return p.Audit + p.Operations + p.IdempotencyKey
 // go with it. It stops early, with what it pruned so far, when ctx ends.
 func (db *DB) Prune(ctx context.Context, r Retention) (Pruned, error) {
 	var p Pruned
+	if err := db.Flush(ctx); err != nil { // what is queued is pruned too
+		return p, err
+	}
 	now := db.Now()
 	var err error
 	if r.Audit > 0 {
