@@ -40,68 +40,63 @@ func hostSpec(kind, target string, h *deploy.Host, request any, dry bool, secret
 	return operation.Spec{Kind: kind, Target: target, Locks: h.Locks(), Request: request, Secrets: secrets, DryRun: dry}
 }
 
-func (s *Server) deployDockerApp(ctx context.Context, body *deploy.DockerAppInput) (operation.Spec, operation.Func, error) {
-	d, err := s.deployer()
-	if err != nil {
-		return operation.Spec{}, nil, err
-	}
-	if err := body.Validate(); err != nil {
-		return operation.Spec{}, nil, err
-	}
-	in := *body
-	setAuditTarget(ctx, in.InstanceIP+in.InstanceName+"/"+in.ContainerName)
-	h, err := d.Resolve(ctx, in.HostInput)
-	if err != nil {
-		return operation.Spec{}, nil, err
-	}
-	spec := hostSpec("deploy.docker-app", h.Address+"/"+in.ContainerName, h, in, in.DryRun, append(in.Secrets(), d.Secrets()...)...)
-	return spec, func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
-		return d.DeployDockerApp(ctx, run, h, in)
-	}, nil
+// hostRequest is the body of a route that acts on one host: it embeds
+// deploy.HostInput and checks itself without I/O.
+type hostRequest interface {
+	Validate() error
+	Host() deploy.HostInput
+	Dry() bool
+	Secrets() []string
 }
 
-func (s *Server) deployOpenSearch(ctx context.Context, body *deploy.OpenSearchInput) (operation.Spec, operation.Func, error) {
-	d, err := s.deployer()
-	if err != nil {
-		return operation.Spec{}, nil, err
-	}
-	if err := body.Validate(); err != nil {
-		return operation.Spec{}, nil, err
-	}
-	in := *body
-	h, err := d.Resolve(ctx, in.HostInput)
-	if err != nil {
-		return operation.Spec{}, nil, err
-	}
-	// A Lightsail plan too small for OpenSearch is refused before anything
-	// runs (the design's own call creates a nano for it).
-	if err := d.CheckOpenSearchFit(ctx, h, in); err != nil {
-		return operation.Spec{}, nil, err
-	}
-	spec := hostSpec("deploy.opensearch", h.Address+"/opensearch", h, in, in.DryRun, append(in.Secrets(), d.Secrets()...)...)
-	return spec, func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
-		return d.DeployOpenSearch(ctx, run, h, in)
-	}, nil
+// hostRoute describes a mutating route that acts on one host.
+type hostRoute[B any] struct {
+	kind   string
+	target func(in *B) string // what on the host, e.g. "/my-app"
+	// check, if set, refuses with reads only (no change), before the
+	// operation starts: a plan too small for OpenSearch, say.
+	check func(ctx context.Context, d Deployer, h *deploy.Host, in *B) error
+	run   func(ctx context.Context, d Deployer, run *operation.Run, h *deploy.Host, in B) (fountain.Outcome, error)
 }
 
-func (s *Server) deployKong(ctx context.Context, body *deploy.KongInput) (operation.Spec, operation.Func, error) {
-	d, err := s.deployer()
-	if err != nil {
-		return operation.Spec{}, nil, err
+// onHost is the prepare function of a host route: the body validated
+// without I/O, the host resolved (its instance, key and locks; reads
+// only), then the operation, holding the host and its instance, with the
+// request's and the server's secrets masked.
+func onHost[B any, P interface {
+	*B
+	hostRequest
+}](s *Server, r hostRoute[B]) func(context.Context, *B) (operation.Spec, operation.Func, error) {
+	return func(ctx context.Context, body *B) (operation.Spec, operation.Func, error) {
+		d, err := s.deployer()
+		if err != nil {
+			return operation.Spec{}, nil, err
+		}
+		req := P(body)
+		if err := req.Validate(); err != nil {
+			return operation.Spec{}, nil, err
+		}
+		in := *body
+		hi := req.Host()
+		setAuditTarget(ctx, hi.InstanceIP+hi.InstanceName+r.target(&in))
+		h, err := d.Resolve(ctx, hi)
+		if err != nil {
+			return operation.Spec{}, nil, err
+		}
+		if r.check != nil {
+			if err := r.check(ctx, d, h, &in); err != nil {
+				return operation.Spec{}, nil, err
+			}
+		}
+		spec := hostSpec(r.kind, h.Address+r.target(&in), h, in, req.Dry(), append(req.Secrets(), d.Secrets()...)...)
+		return spec, func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
+			return r.run(ctx, d, run, h, in)
+		}, nil
 	}
-	if err := body.Validate(); err != nil {
-		return operation.Spec{}, nil, err
-	}
-	in := *body
-	h, err := d.Resolve(ctx, in.HostInput)
-	if err != nil {
-		return operation.Spec{}, nil, err
-	}
-	spec := hostSpec("deploy.kong", h.Address+"/kong", h, in, in.DryRun, d.Secrets()...)
-	return spec, func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
-		return d.DeployKong(ctx, run, h, in)
-	}, nil
 }
+
+// fixed is a target that does not depend on the request.
+func fixed[B any](t string) func(*B) string { return func(*B) string { return t } }
 
 type openSearchHealthOutput struct {
 	Body *deploy.OpenSearchHealth
@@ -151,28 +146,6 @@ func (s *Server) revealAdminPassword(ctx context.Context, in *struct{ Body deplo
 	out := &adminPasswordOutput{CacheControl: "no-store"}
 	out.Body.Host, out.Body.User, out.Body.AdminPassword = h.HostPort(), "admin", pw
 	return out, nil
-}
-
-// appAction is the prepare function of rollback-docker-app and
-// remove-docker-app.
-func (s *Server) appAction(kind string, act func(Deployer) func(context.Context, fountain.Recorder, *deploy.Host, deploy.AppInput) (fountain.Outcome, error)) func(context.Context, *deploy.AppInput) (operation.Spec, operation.Func, error) {
-	return func(ctx context.Context, body *deploy.AppInput) (operation.Spec, operation.Func, error) {
-		d, err := s.deployer()
-		if err != nil {
-			return operation.Spec{}, nil, err
-		}
-		if err := body.Validate(); err != nil {
-			return operation.Spec{}, nil, err
-		}
-		in := *body
-		h, err := d.Resolve(ctx, in.HostInput)
-		if err != nil {
-			return operation.Spec{}, nil, err
-		}
-		spec := hostSpec(kind, h.Address+"/"+in.ContainerName, h, in, in.DryRun, d.Secrets()...)
-		run := act(d)
-		return spec, func(ctx context.Context, r *operation.Run) (operation.Outcome, error) { return run(ctx, r, h, in) }, nil
-	}
 }
 
 // HostQuery names a host in a query string (for reads).

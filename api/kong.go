@@ -23,6 +23,10 @@ type KongManager interface {
 	KongHistory(ctx context.Context, h *deploy.Host) ([]fountain.ConfigVersion, error)
 }
 
+// kongOf is the engine's Kong management (checked by kong() before any
+// operation starts).
+func kongOf(d Deployer) KongManager { return d.(KongManager) }
+
 func (s *Server) kong() (Deployer, KongManager, error) {
 	d, err := s.deployer()
 	if err != nil {
@@ -66,24 +70,6 @@ func (s *Server) putKongConfig(ctx context.Context, body *deploy.KongConfigInput
 	}, nil
 }
 
-func (s *Server) addKongRoute(ctx context.Context, body *deploy.KongRouteInput) (operation.Spec, operation.Func, error) {
-	d, k, err := s.kong()
-	if err != nil {
-		return operation.Spec{}, nil, err
-	}
-	if err := body.Validate(); err != nil {
-		return operation.Spec{}, nil, err
-	}
-	in := *body
-	h, err := d.Resolve(ctx, in.HostInput)
-	if err != nil {
-		return operation.Spec{}, nil, err
-	}
-	return kongSpec("kong.add-route", h, in, in.DryRun, d.Secrets()), func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
-		return k.AddKongRoute(ctx, run, h, in, run.ID())
-	}, nil
-}
-
 type deleteKongRouteInput struct {
 	AsyncInput
 	HostQuery
@@ -112,24 +98,6 @@ func (s *Server) deleteKongRoute(ctx context.Context, in *deleteKongRouteInput) 
 	return s.do(ctx, in.AsyncInput, kongSpec("kong.remove-route", h, request, dry, d.Secrets()), func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
 		return k.RemoveKongRoute(ctx, run, h, name, run.ID(), dry)
 	})
-}
-
-func (s *Server) rollbackKongConfig(ctx context.Context, body *deploy.KongRollbackInput) (operation.Spec, operation.Func, error) {
-	d, k, err := s.kong()
-	if err != nil {
-		return operation.Spec{}, nil, err
-	}
-	if err := body.HostInput.Validate(); err != nil {
-		return operation.Spec{}, nil, err
-	}
-	in := *body
-	h, err := d.Resolve(ctx, in.HostInput)
-	if err != nil {
-		return operation.Spec{}, nil, err
-	}
-	return kongSpec("kong.rollback-config", h, in, in.DryRun, d.Secrets()), func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
-		return k.RollbackKongConfig(ctx, run, h, in.Version, run.ID(), in.DryRun)
-	}, nil
 }
 
 type kongConfigOutput struct {
@@ -187,14 +155,30 @@ func (s *Server) kongRoutes() {
 		Description: "Loads a whole declarative config (YAML or JSON) into the gateway: Fountain checks its structure (_format_version, known top-level keys), " +
 			"then Kong's own validation decides (POST /config?flatten_errors=1&check_hash=1). An invalid config answers 422 with Kong's field errors and the running config stays; " +
 			"an unchanged one is changed=false. On success /etc/kong/kong.yml is replaced atomically (a restart keeps it) and a version is recorded. dry_run shows the diff."}, s.putKongConfig)
+	addRoute := onHost(s, hostRoute[deploy.KongRouteInput]{kind: "kong.add-route", target: fixed[deploy.KongRouteInput]("/kong"),
+		check: func(context.Context, Deployer, *deploy.Host, *deploy.KongRouteInput) error {
+			_, _, err := s.kong()
+			return err
+		},
+		run: func(ctx context.Context, d Deployer, run *operation.Run, h *deploy.Host, in deploy.KongRouteInput) (fountain.Outcome, error) {
+			return kongOf(d).AddKongRoute(ctx, run, h, in, run.ID())
+		}})
+	rollback := onHost(s, hostRoute[deploy.KongRollbackInput]{kind: "kong.rollback-config", target: fixed[deploy.KongRollbackInput]("/kong"),
+		check: func(context.Context, Deployer, *deploy.Host, *deploy.KongRollbackInput) error {
+			_, _, err := s.kong()
+			return err
+		},
+		run: func(ctx context.Context, d Deployer, run *operation.Run, h *deploy.Host, in deploy.KongRollbackInput) (fountain.Outcome, error) {
+			return kongOf(d).RollbackKongConfig(ctx, run, h, in.Version, run.ID(), in.DryRun)
+		}})
 	mutation(s, huma.Operation{OperationID: "add-kong-route", Path: "/services/kong/routes", Tags: tag,
 		Summary: "Add or update a route",
 		Description: "Adds (or updates, by name) a service and its route: an upstream URL, or an app Fountain deployed (by container, on the gateway's host or another), and paths and/or hosts. " +
-			"The rest of the config is kept. Applied like a whole config; dry_run shows the diff."}, s.addKongRoute)
+			"The rest of the config is kept. Applied like a whole config; dry_run shows the diff."}, addRoute)
 	register(s, huma.Operation{OperationID: "delete-kong-route", Method: http.MethodDelete, Path: "/services/kong/routes/{name}", Tags: tag,
 		Summary: "Remove a route", Description: "Removes a service and its routes by name (and plugins scoped to them). Removing a route that is not there changes nothing."}, s.deleteKongRoute)
 	register(s, huma.Operation{OperationID: "kong-config-history", Method: http.MethodGet, Path: "/services/kong/config/history", Tags: tag,
 		Summary: "Kong config history", Description: "The versions of the gateway's config Fountain applied, newest first."}, s.kongHistory)
 	mutation(s, huma.Operation{OperationID: "rollback-kong-config", Path: "/services/kong/config/rollback", Tags: tag,
-		Summary: "Roll Kong's config back", Description: "Applies a stored version again (recorded as a new version). dry_run shows the diff."}, s.rollbackKongConfig)
+		Summary: "Roll Kong's config back", Description: "Applies a stored version again (recorded as a new version). dry_run shows the diff."}, rollback)
 }

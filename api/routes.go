@@ -8,6 +8,7 @@ import (
 
 	"github.com/fountainai/fountain"
 	"github.com/fountainai/fountain/deploy"
+	"github.com/fountainai/fountain/operation"
 )
 
 // routes lists every route of the API.
@@ -67,17 +68,23 @@ func (s *Server) routes(mux *http.ServeMux) {
 		Description: "Pulls an image (from GHCR, say) and runs it on a host over SSH, as the design's call does: {instance_ip, docker_image, ssh_key_path}. " +
 			"Docker is installed if missing. Decided by digest and spec: an app already running the registry's image with the same settings is left alone (changed=false, nothing restarted); " +
 			"a re-pushed tag is noticed. A new container replaces the old one only if it proves healthy; otherwise the old one is restored and the operation fails with the new one's last log lines. " +
-			"The previous version is kept stopped for rollback. dry_run reports the plan and changes nothing."}, s.deployDockerApp)
+			"The previous version is kept stopped for rollback. dry_run reports the plan and changes nothing."},
+		onHost(s, hostRoute[deploy.DockerAppInput]{kind: "deploy.docker-app", target: func(in *deploy.DockerAppInput) string { return "/" + in.ContainerName },
+			run: func(ctx context.Context, d Deployer, run *operation.Run, h *deploy.Host, in deploy.DockerAppInput) (fountain.Outcome, error) {
+				return d.DeployDockerApp(ctx, run, h, in)
+			}}))
 	mutation(s, huma.Operation{OperationID: "rollback-docker-app", Path: "/services/rollback-docker-app", Tags: servicesTag,
 		Summary: "Roll a Docker app back", Description: "Swaps the app back to its previous version (kept stopped on the host since the last deploy), health-gated. Rolling back again returns to where it was."},
-		s.appAction("deploy.rollback-docker-app", func(d Deployer) func(context.Context, fountain.Recorder, *deploy.Host, deploy.AppInput) (fountain.Outcome, error) {
-			return d.RollbackDockerApp
-		}))
+		onHost(s, hostRoute[deploy.AppInput]{kind: "deploy.rollback-docker-app", target: appTarget,
+			run: func(ctx context.Context, d Deployer, run *operation.Run, h *deploy.Host, in deploy.AppInput) (fountain.Outcome, error) {
+				return d.RollbackDockerApp(ctx, run, h, in)
+			}}))
 	mutation(s, huma.Operation{OperationID: "remove-docker-app", Path: "/services/remove-docker-app", Tags: servicesTag,
 		Summary: "Remove a Docker app", Description: "Stops and removes the app's container and its previous version. Images stay on the host. Removing an app that is not there changes nothing."},
-		s.appAction("deploy.remove-docker-app", func(d Deployer) func(context.Context, fountain.Recorder, *deploy.Host, deploy.AppInput) (fountain.Outcome, error) {
-			return d.RemoveDockerApp
-		}))
+		onHost(s, hostRoute[deploy.AppInput]{kind: "deploy.remove-docker-app", target: appTarget,
+			run: func(ctx context.Context, d Deployer, run *operation.Run, h *deploy.Host, in deploy.AppInput) (fountain.Outcome, error) {
+				return d.RemoveDockerApp(ctx, run, h, in)
+			}}))
 	register(s, huma.Operation{OperationID: "list-docker-apps", Method: http.MethodGet, Path: "/services/docker-apps", Tags: servicesTag,
 		Summary: "List Docker apps on a host", Description: "The containers Fountain runs on the host (over SSH): image, digest, state, health, uptime, ports."}, s.listDockerApps)
 	register(s, huma.Operation{OperationID: "docker-app-logs", Method: http.MethodGet, Path: "/services/docker-app-logs", Tags: servicesTag,
@@ -89,7 +96,16 @@ func (s *Server) routes(mux *http.ServeMux) {
 			"The package comes from OpenSearch's apt repository (key in a signed-by keyring, pinned version); the initial admin password is given or generated " +
 			"(shown once in the answer, kept encrypted for health checks, never logged). vm.max_map_count is set and persisted, discovery is single-node, the heap is half of the memory. " +
 			"A host with less than 2 GB is refused with 422 naming the plans that fit, unless force. Waits for cluster health yellow or green through an SSH tunnel. " +
-			"Idempotent: a second run changes and restarts nothing; a changed setting restarts it once."}, s.deployOpenSearch)
+			"Idempotent: a second run changes and restarts nothing; a changed setting restarts it once."},
+		onHost(s, hostRoute[deploy.OpenSearchInput]{kind: "deploy.opensearch", target: fixed[deploy.OpenSearchInput]("/opensearch"),
+			// A Lightsail plan too small for OpenSearch is refused before
+			// anything runs (the design's own call creates a nano for it).
+			check: func(ctx context.Context, d Deployer, h *deploy.Host, in *deploy.OpenSearchInput) error {
+				return d.CheckOpenSearchFit(ctx, h, *in)
+			},
+			run: func(ctx context.Context, d Deployer, run *operation.Run, h *deploy.Host, in deploy.OpenSearchInput) (fountain.Outcome, error) {
+				return d.DeployOpenSearch(ctx, run, h, in)
+			}}))
 	register(s, huma.Operation{OperationID: "opensearch-health", Method: http.MethodGet, Path: "/services/opensearch/health", Tags: servicesTag,
 		Summary: "OpenSearch cluster health", Description: "The cluster health and version of an OpenSearch Fountain deployed, asked through an SSH tunnel with the admin password Fountain keeps."}, s.openSearchHealth)
 
@@ -102,7 +118,11 @@ func (s *Server) routes(mux *http.ServeMux) {
 		Description: "Runs Kong Gateway in DB-less mode with Docker on a host over SSH, as the design's call does: {instance_ip, ssh_key_path}. " +
 			"Docker is installed if missing. KONG_DATABASE=off; the declarative config is /etc/kong/kong.yml, owned by Fountain (the last version applied, or an empty one); " +
 			"the proxy listens on the host's ports 80 and 443; the Admin API is bound to the host's loopback only, never published (Fountain reaches it through SSH). " +
-			"Health-gated and idempotent like an app."}, s.deployKong)
+			"Health-gated and idempotent like an app."},
+		onHost(s, hostRoute[deploy.KongInput]{kind: "deploy.kong", target: fixed[deploy.KongInput]("/kong"),
+			run: func(ctx context.Context, d Deployer, run *operation.Run, h *deploy.Host, in deploy.KongInput) (fountain.Outcome, error) {
+				return d.DeployKong(ctx, run, h, in)
+			}}))
 
 	s.kongRoutes()
 
@@ -147,3 +167,6 @@ func (s *Server) routes(mux *http.ServeMux) {
 		Summary: "Cancel an operation", Description: "Stops a running operation at its current step; it ends as cancelled. An operation that already ended answers 409."}, s.cancelOperation)
 	s.registerEvents()
 }
+
+// appTarget is the target of an operation on an app.
+func appTarget(in *deploy.AppInput) string { return "/" + in.ContainerName }

@@ -479,3 +479,6 @@ func (e *Engine) appUpstream(ctx context.Context, rec fountain.Recorder, gw *ssh
 	rec.Log(fmt.Sprintf("app %s on %s answers at %s", a.ContainerName, host.Target(), u))
 	return u, nil
 }
+
+// Validate checks the request without I/O.
+func (in *KongRollbackInput) Validate() error { return in.HostInput.Validate() }

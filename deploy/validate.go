@@ -100,3 +100,13 @@ func NormalizeHostPort(s string) (string, error) {
 	}
 	return net.JoinHostPort(in.InstanceIP, strconv.Itoa(n)), nil
 }
+
+// Host returns the host fields: every request that acts on one host
+// embeds HostInput, and so has this method.
+func (h HostInput) Host() HostInput { return h }
+
+// Dry reports whether the request is a dry run.
+func (h HostInput) Dry() bool { return h.DryRun }
+
+// Secrets are the request's secret values (none in the host fields).
+func (h HostInput) Secrets() []string { return nil }
