@@ -31,9 +31,9 @@ func (in *AppInput) Validate() error {
 	return nil
 }
 
-// appHost connects and sets up the Docker client for an operation on an
-// app that exists: Docker must already be there.
-func (e *Engine) appHost(ctx context.Context, rec fountain.Recorder, h *Host) (*dockerHost, func(), error) {
+// dockerHostOf connects to h and looks at its Docker set-up; the function
+// returned closes the connection and the Docker client.
+func (e *Engine) dockerHostOf(ctx context.Context, rec fountain.Recorder, h *Host) (*dockerHost, func(), error) {
 	c, err := e.connect(ctx, rec, h)
 	if err != nil {
 		return nil, nil, err
@@ -42,6 +42,16 @@ func (e *Engine) appHost(ctx context.Context, rec fountain.Recorder, h *Host) (*
 	closeAll := func() { d.close(); c.Close() }
 	if d.facts, err = probe(ctx, c); err != nil {
 		closeAll()
+		return nil, nil, err
+	}
+	return d, closeAll, nil
+}
+
+// appHost is dockerHostOf for an operation on an app that exists: Docker
+// must already be there.
+func (e *Engine) appHost(ctx context.Context, rec fountain.Recorder, h *Host) (*dockerHost, func(), error) {
+	d, closeAll, err := e.dockerHostOf(ctx, rec, h)
+	if err != nil {
 		return nil, nil, err
 	}
 	if !d.ready() {

@@ -57,16 +57,11 @@ func (e *Engine) DeployDockerApp(ctx context.Context, rec fountain.Recorder, h *
 	if h.Instance != nil {
 		res.Instance = h.Instance.Name
 	}
-	c, err := e.connect(ctx, rec, h)
+	d, closeAll, err := e.dockerHostOf(ctx, rec, h)
 	if err != nil {
 		return fountain.Outcome{Result: res}, err
 	}
-	defer c.Close()
-	d := &dockerHost{ssh: c, user: h.User, rec: rec}
-	defer d.close()
-	if d.facts, err = probe(ctx, c); err != nil {
-		return fountain.Outcome{Result: res}, err
-	}
+	defer closeAll()
 	app := &dockerApp{in: in, d: d, settle: e.settle()}
 	if app.auth, err = e.registryAuth(in); err != nil {
 		return fountain.Outcome{Result: res}, err

@@ -138,16 +138,12 @@ func (e *Engine) DeployKong(ctx context.Context, rec fountain.Recorder, h *Host,
 		}
 	}
 	res.ConfigVersion = version
-	c, err := e.connect(ctx, rec, h)
+	d, closeAll, err := e.dockerHostOf(ctx, rec, h)
 	if err != nil {
 		return fountain.Outcome{Result: res}, err
 	}
-	defer c.Close()
-	d := &dockerHost{ssh: c, user: h.User, rec: rec}
-	defer d.close()
-	if d.facts, err = probe(ctx, c); err != nil {
-		return fountain.Outcome{Result: res}, err
-	}
+	defer closeAll()
+	c := d.ssh
 	a := &dockerApp{in: app, d: d, settle: e.settle()}
 	if a.auth, err = e.registryAuth(app); err != nil {
 		return fountain.Outcome{Result: res}, err
