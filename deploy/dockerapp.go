@@ -31,6 +31,10 @@ type DockerAppInput struct {
 	RestartPolicy string            `json:"restart_policy,omitempty" enum:"no,always,unless-stopped,on-failure" doc:"The restart policy (default unless-stopped)."`
 	HealthCheck   *HealthCheck      `json:"health_check,omitempty" doc:"How to tell the new container is healthy before the old one is dropped. Default: the image's HEALTHCHECK if it has one, else the container staying up for a few seconds."`
 	RegistryAuth  *RegistryAuth     `json:"registry_auth,omitempty" doc:"Registry credentials for this pull only: never stored, never written on the host. Default for ghcr.io: the server's FOUNTAIN_GHCR_USER/FOUNTAIN_GHCR_TOKEN; public images need none."`
+	// network, if set, is a Docker network of its own for the container
+	// (Kong's, so that no other container reaches its Admin API); Fountain
+	// sets it, a request cannot.
+	network string
 }
 
 // HealthCheck is an HTTP check of a new container.
@@ -48,11 +52,12 @@ type RegistryAuth struct {
 
 // Labels Fountain puts on the containers it runs.
 const (
-	LabelApp      = "dev.fountain.app"    // the app (container_name)
-	LabelRole     = "dev.fountain.role"   // current or previous
-	LabelSpec     = "dev.fountain.spec"   // a hash of the asked spec
-	LabelImageRef = "dev.fountain.image"  // the image as asked
-	LabelHealth   = "dev.fountain.health" // the health check, as JSON
+	LabelApp      = "dev.fountain.app"     // the app (container_name)
+	LabelRole     = "dev.fountain.role"    // current or previous
+	LabelSpec     = "dev.fountain.spec"    // a hash of the asked spec
+	LabelImageRef = "dev.fountain.image"   // the image as asked
+	LabelHealth   = "dev.fountain.health"  // the health check, as JSON
+	LabelRestart  = "dev.fountain.restart" // the restart policy, kept while a container is set aside
 	RoleCurrent   = "current"
 	RolePrevious  = "previous"
 )
@@ -328,7 +333,8 @@ func (in *DockerAppInput) SpecHash(published []Port) string {
 		Env, Secret    map[string]string
 		Ports, Volumes []string
 		Health         *HealthCheck
-	}{in.DockerImage, in.RestartPolicy, in.Env, in.SecretEnv, ports, vols, in.HealthCheck})
+		Network        string `json:",omitempty"`
+	}{in.DockerImage, in.RestartPolicy, in.Env, in.SecretEnv, ports, vols, in.HealthCheck, in.network})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:16])
 }

@@ -107,12 +107,12 @@ func (e *Engine) RollbackDockerApp(ctx context.Context, rec fountain.Recorder, h
 					if _, err := api.ContainerStop(ctx, name, client.ContainerStopOptions{Timeout: &timeout}); err != nil {
 						return fountain.StepResult{}, fmt.Errorf("stop %s: %s", name, cleanDockerError(err))
 					}
-					if _, err := api.ContainerRename(ctx, name, client.ContainerRenameOptions{NewName: tmp}); err != nil {
-						return fountain.StepResult{}, fmt.Errorf("rename %s: %s", name, cleanDockerError(err))
+					if err := setAside(ctx, api, name, tmp); err != nil {
+						return fountain.StepResult{}, err
 					}
 				}
-				if _, err := api.ContainerRename(ctx, prev, client.ContainerRenameOptions{NewName: name}); err != nil {
-					return fountain.StepResult{}, fmt.Errorf("rename %s: %s", prev, cleanDockerError(err))
+				if err := bringBack(ctx, api, prev, name); err != nil {
+					return fountain.StepResult{}, err
 				}
 				if _, err := api.ContainerStart(ctx, name, client.ContainerStartOptions{}); err != nil {
 					return fountain.StepResult{}, fmt.Errorf("start %s: %s", name, cleanDockerError(err))
@@ -135,9 +135,9 @@ func (e *Engine) RollbackDockerApp(ctx context.Context, rec fountain.Recorder, h
 				bg := context.WithoutCancel(ctx)
 				timeout := 5
 				_, _ = api.ContainerStop(bg, name, client.ContainerStopOptions{Timeout: &timeout})
-				_, _ = api.ContainerRename(bg, name, client.ContainerRenameOptions{NewName: prev})
+				_ = setAside(bg, api, name, prev)
 				if curImage != "" {
-					_, _ = api.ContainerRename(bg, tmp, client.ContainerRenameOptions{NewName: name})
+					_ = bringBack(bg, api, tmp, name)
 					_, _ = api.ContainerStart(bg, name, client.ContainerStartOptions{})
 				}
 				return fountain.StepResult{Output: "last lines of the previous version:\n" + logs}, &fountain.Error{Code: fountain.EUPSTREAM,

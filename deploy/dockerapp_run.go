@@ -40,6 +40,7 @@ type dockerApp struct {
 
 	imageID      string // the local image of the reference, after the pull
 	digest       string
+	newer        string   // the registry's digest, when the host has an older image (until the pull)
 	exposed      []string // the image's exposed ports ("80/tcp")
 	current      *container.InspectResponse
 	replaced     bool
@@ -162,11 +163,45 @@ func (a *dockerApp) inspect(ctx context.Context, name string) (*container.Inspec
 // steps are the app's plan after the host's Docker setup.
 func (a *dockerApp) steps() fountain.Plan {
 	in := a.in
-	return fountain.Plan{
+	plan := fountain.Plan{}
+	if in.network != "" {
+		plan = append(plan, fountain.Action{Name: "Docker network " + in.network + " exists", Check: a.checkNetwork, Apply: a.createNetwork})
+	}
+	return append(plan, fountain.Plan{
 		{Name: "pull " + in.DockerImage, Check: a.checkImage, Apply: a.pull},
 		{Name: "container " + in.ContainerName + " runs the image and spec asked", Check: a.checkContainer, Apply: a.replace},
 		{Name: "health check " + in.ContainerName, Apply: a.healthGate},
+	}...)
+}
+
+// checkNetwork looks for the app's own bridge network.
+func (a *dockerApp) checkNetwork(ctx context.Context) (fountain.Need, error) {
+	if !a.d.ready() {
+		return fountain.Need{Change: true, Reason: "the network is created once Docker is set up"}, nil
 	}
+	api, err := a.d.engine(ctx)
+	if err != nil {
+		return fountain.Need{}, err
+	}
+	if _, err := api.NetworkInspect(ctx, a.in.network, client.NetworkInspectOptions{}); err == nil {
+		return fountain.Need{Reason: "it exists"}, nil
+	} else if !cerrdefs.IsNotFound(err) {
+		return fountain.Need{}, fmt.Errorf("inspect network %s: %s", a.in.network, cleanDockerError(err))
+	}
+	return fountain.Need{Change: true, Reason: "no network " + a.in.network + ": the container gets a bridge of its own, which no other container joins"}, nil
+}
+
+// createNetwork creates the app's own bridge network.
+func (a *dockerApp) createNetwork(ctx context.Context, _ fountain.Need) (fountain.StepResult, error) {
+	api, err := a.d.engine(ctx)
+	if err != nil {
+		return fountain.StepResult{}, err
+	}
+	if _, err := api.NetworkCreate(ctx, a.in.network, client.NetworkCreateOptions{Driver: "bridge",
+		Labels: map[string]string{LabelApp: a.in.ContainerName}}); err != nil && !cerrdefs.IsConflict(err) {
+		return fountain.StepResult{}, fmt.Errorf("create network %s: %s", a.in.network, cleanDockerError(err))
+	}
+	return fountain.StepResult{Changed: true, Output: "created the bridge network " + a.in.network}, nil
 }
 
 var errNotReady = errors.New("Docker is not set up on the host yet")
@@ -203,6 +238,7 @@ func (a *dockerApp) checkImage(ctx context.Context) (fountain.Need, error) {
 			return fountain.Need{Reason: "the host has the registry's " + want}, nil
 		}
 	}
+	a.newer = want
 	return fountain.Need{Change: true, Reason: fmt.Sprintf("the registry has %s; the host has %s", want, shortID(a.digest, local.ID))}, nil
 }
 
@@ -271,6 +307,7 @@ func (a *dockerApp) pull(ctx context.Context, need fountain.Need) (fountain.Step
 		return fountain.StepResult{}, fmt.Errorf("inspect pulled image %s: %w", ref, err)
 	}
 	a.setImage(local)
+	a.newer = ""
 	return fountain.StepResult{Changed: true, Output: "pulled " + shortID(a.digest, a.imageID)}, nil
 }
 
@@ -290,9 +327,12 @@ func (a *dockerApp) checkContainer(ctx context.Context) (fountain.Need, error) {
 		return fountain.Need{Change: true, Reason: "no container " + name}, nil
 	}
 	var diffs []string
-	if a.imageID == "" {
+	switch {
+	case a.imageID == "":
 		diffs = append(diffs, "the image is not on the host yet")
-	} else if cur.Image != a.imageID {
+	case a.newer != "": // a dry run: the pull has not happened
+		diffs = append(diffs, "the registry's "+a.newer+" would replace the image it runs")
+	case cur.Image != a.imageID:
 		diffs = append(diffs, fmt.Sprintf("it runs %s, not %s", short12(cur.Image), short12(a.imageID)))
 	}
 	if cur.Config == nil || cur.Config.Labels[LabelSpec] != a.in.SpecHash(a.ports()) {
@@ -300,6 +340,13 @@ func (a *dockerApp) checkContainer(ctx context.Context) (fountain.Need, error) {
 	}
 	if cur.State == nil || !cur.State.Running {
 		diffs = append(diffs, "it is not running")
+	}
+	// NAME.old is only there while a swap runs: one left behind means a
+	// deploy was interrupted before the new container proved healthy.
+	if stale, err := a.inspect(ctx, oldName(name)); err != nil {
+		return fountain.Need{}, err
+	} else if stale != nil {
+		diffs = append(diffs, "a deploy was interrupted before "+name+" proved healthy (the last good version waits as "+oldName(name)+")")
 	}
 	if len(diffs) > 0 {
 		return fountain.Need{Change: true, Reason: strings.Join(diffs, "; ")}, nil
@@ -326,27 +373,30 @@ func (a *dockerApp) replace(ctx context.Context, need fountain.Need) (fountain.S
 	}
 	name, old := a.in.ContainerName, oldName(a.in.ContainerName)
 	var out []string
-	// A deploy interrupted mid-swap left the last good version as NAME.old.
+	// A deploy interrupted mid-swap left the last good version as NAME.old
+	// and, maybe, an unverified new one as NAME: the good one comes back
+	// first, so that it is what is set aside (and restored) below.
 	if stale, err := a.inspect(ctx, old); err != nil {
 		return fountain.StepResult{}, err
 	} else if stale != nil {
-		if a.current == nil {
-			if _, err := api.ContainerRename(ctx, old, client.ContainerRenameOptions{NewName: name}); err != nil {
-				return fountain.StepResult{}, fmt.Errorf("recover %s: %s", old, cleanDockerError(err))
+		if a.current != nil {
+			if _, err := api.ContainerRemove(ctx, a.current.ID, client.ContainerRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
+				return fountain.StepResult{}, fmt.Errorf("remove the unverified %s: %s", name, cleanDockerError(err))
 			}
-			a.current = stale
-			out = append(out, "recovered "+name+" set aside by an interrupted deploy")
-		} else if _, err := api.ContainerRemove(ctx, old, client.ContainerRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
-			return fountain.StepResult{}, fmt.Errorf("remove the stale %s: %s", old, cleanDockerError(err))
 		}
+		if _, err := api.ContainerRename(ctx, old, client.ContainerRenameOptions{NewName: name}); err != nil {
+			return fountain.StepResult{}, fmt.Errorf("recover %s: %s", old, cleanDockerError(err))
+		}
+		a.current = stale
+		out = append(out, "recovered the last good "+name+" set aside by an interrupted deploy")
 	}
 	if a.current != nil {
 		timeout := 10
 		if _, err := api.ContainerStop(ctx, a.current.ID, client.ContainerStopOptions{Timeout: &timeout}); err != nil {
 			return fountain.StepResult{}, fmt.Errorf("stop %s: %s", name, cleanDockerError(err))
 		}
-		if _, err := api.ContainerRename(ctx, a.current.ID, client.ContainerRenameOptions{NewName: old}); err != nil {
-			return fountain.StepResult{}, fmt.Errorf("set %s aside: %s", name, cleanDockerError(err))
+		if err := setAside(ctx, api, a.current.ID, old); err != nil {
+			return fountain.StepResult{}, err
 		}
 		a.hadPrevious = true
 		out = append(out, fmt.Sprintf("stopped the running %s (%s)", name, short12(a.current.Image)))
@@ -364,6 +414,38 @@ func (a *dockerApp) replace(ctx context.Context, need fountain.Need) (fountain.S
 	}
 	out = append(out, fmt.Sprintf("started %s from %s", name, short12(a.imageID)))
 	return fountain.StepResult{Changed: true, Output: strings.Join(out, "\n")}, nil
+}
+
+// setAside renames a stopped container and takes its restart policy away,
+// so that a Docker restart or a reboot never brings a set-aside version
+// back (restart_policy always would).
+func setAside(ctx context.Context, api *client.Client, from, as string) error {
+	if _, err := api.ContainerRename(ctx, from, client.ContainerRenameOptions{NewName: as}); err != nil {
+		return fmt.Errorf("set %s aside: %s", as, cleanDockerError(err))
+	}
+	if _, err := api.ContainerUpdate(ctx, as, client.ContainerUpdateOptions{RestartPolicy: &container.RestartPolicy{Name: container.RestartPolicyDisabled}}); err != nil {
+		return fmt.Errorf("take the restart policy of %s away: %s", as, cleanDockerError(err))
+	}
+	return nil
+}
+
+// bringBack renames a set-aside container and gives it back the restart
+// policy it was deployed with.
+func bringBack(ctx context.Context, api *client.Client, from, as string) error {
+	if _, err := api.ContainerRename(ctx, from, client.ContainerRenameOptions{NewName: as}); err != nil {
+		return fmt.Errorf("bring %s back: %s", from, cleanDockerError(err))
+	}
+	policy := "unless-stopped"
+	if info, err := api.ContainerInspect(ctx, as, client.ContainerInspectOptions{}); err == nil && info.Container.Config != nil {
+		if p := info.Container.Config.Labels[LabelRestart]; p != "" {
+			policy = p
+		}
+	}
+	rp := restartPolicy(policy)
+	if _, err := api.ContainerUpdate(ctx, as, client.ContainerUpdateOptions{RestartPolicy: &rp}); err != nil {
+		return fmt.Errorf("give %s its restart policy back: %s", as, cleanDockerError(err))
+	}
+	return nil
 }
 
 // oldName is where the running container waits while its successor
@@ -391,10 +473,11 @@ func (a *dockerApp) containerConfig() (*container.Config, *container.HostConfig)
 		Image: a.imageID,
 		Env:   in.EnvList(),
 		Labels: map[string]string{LabelApp: in.ContainerName, LabelRole: RoleCurrent, LabelSpec: in.SpecHash(a.ports()),
-			LabelImageRef: in.DockerImage, LabelHealth: string(health)},
+			LabelImageRef: in.DockerImage, LabelHealth: string(health), LabelRestart: in.RestartPolicy},
 		ExposedPorts: network.PortSet{},
 	}
 	host := &container.HostConfig{
+		NetworkMode:   container.NetworkMode(in.network),
 		PortBindings:  network.PortMap{},
 		RestartPolicy: restartPolicy(in.RestartPolicy),
 		// Small instances have small disks: logs are rotated.

@@ -67,8 +67,8 @@ func (d *dockerHost) restore(ctx context.Context, api *client.Client, name strin
 	if !hadPrevious {
 		return "it was removed; nothing ran before it"
 	}
-	if _, err := api.ContainerRename(ctx, oldName(name), client.ContainerRenameOptions{NewName: name}); err != nil {
-		return "the previous version could not be restored: " + cleanDockerError(err)
+	if err := bringBack(ctx, api, oldName(name), name); err != nil {
+		return "the previous version could not be restored: " + err.Error()
 	}
 	if _, err := api.ContainerStart(ctx, name, client.ContainerStartOptions{}); err != nil {
 		return "the previous version could not be started again: " + cleanDockerError(err)

@@ -59,6 +59,9 @@ func (in *KongInput) Validate() error {
 	return nil
 }
 
+// KongNetwork is the Docker network Kong runs on alone.
+const KongNetwork = "fountain-kong"
+
 // kongApp is Kong as a Docker app: the deploy engine's container steps
 // (pull by digest, health-gated replace, rollback) run it.
 func (in KongInput) kongApp() DockerAppInput {
@@ -85,6 +88,10 @@ func (in KongInput) kongApp() DockerAppInput {
 		Volumes:       []string{"/etc/kong:/kong:ro"},
 		RestartPolicy: "unless-stopped",
 		HealthCheck:   &HealthCheck{Path: "/status", Port: kongAdminPort, TimeoutS: 90},
+		// The Admin API listens on all of the container's addresses (the
+		// host's loopback port needs it): on a bridge of Kong's own, no
+		// app container on the default bridge can reach it.
+		network: KongNetwork,
 	}
 }
 

@@ -1,10 +1,14 @@
 package server_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +23,7 @@ import (
 // invalid config is refused with Kong's field errors and the route keeps
 // working; rollback restores the previous config; again changes nothing.
 func TestDeployKongAcceptance(t *testing.T) {
-	url, _, _, stop := startStandInServer(t, "kong")
+	url, dataDir, logs, stop := startStandInServer(t, "kong")
 	defer stop()
 	_, sb := call(t, "GET", url+"/sandbox", "")
 	keyPath, push := sb["ssh_key_path"].(string), sb["registry_push"].(string)
@@ -58,6 +62,11 @@ func TestDeployKongAcceptance(t *testing.T) {
 		t.Fatalf("the Admin API on the host's loopback: %q %v", out, err)
 	}
 
+	// Kong runs on a bridge of its own: no app container shares its network.
+	if out, err := sshRun(t, ip, keyPath, "docker inspect -f '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}' kong"); err != nil || strings.TrimSpace(out) != "fountain-kong" {
+		t.Fatalf("Kong's networks: %q %v", out, err)
+	}
+
 	// 2. Again: nothing changes.
 	start = time.Now()
 	status, body = call(t, "POST", url+"/services/deploy-kong", design)
@@ -73,6 +82,56 @@ func TestDeployKongAcceptance(t *testing.T) {
 		t.Fatalf("deploy the app: %d %v", status, body)
 	}
 	testKongRoutes(t, url, ip, keyPath)
+	testKongCredentialCanary(t, url, ip, keyPath, dataDir, logs, stop)
+}
+
+// testKongCredentialCanary applies a config holding a consumer's key-auth
+// key and a plugin's password: neither is in any answer about the change,
+// the operation's record and log, the server log or the data directory
+// (the versions Fountain keeps are sealed).
+func testKongCredentialCanary(t *testing.T, url, ip, keyPath, dataDir string, logs *lockedBuffer, stop func()) {
+	const key, pw = "canary-Kong-Key-5d1e8", "canary-Redis-Pw-77b0c"
+	config, _ := json.Marshal("_format_version: \"3.0\"\nconsumers:\n- username: alice\n  keyauth_credentials:\n  - key: " + key +
+		"\nplugins:\n- name: rate-limiting\n  config: {minute: 5, policy: redis, redis_host: 127.0.0.1, redis_password: " + pw + "}\n")
+	host := fmt.Sprintf(`"instance_ip": %q, "ssh_key_path": %q`, ip, keyPath)
+	var answers strings.Builder
+	for _, dry := range []bool{true, false} {
+		status, body := call(t, "PUT", url+"/services/kong/config", fmt.Sprintf(`{%s, "dry_run": %t, "config": %s}`, host, dry, config))
+		if status != 200 {
+			t.Fatalf("apply a config with credentials (dry run %t): %d %v", dry, status, body)
+		}
+		fmt.Fprint(&answers, body)
+		op, _ := body["operation"].(map[string]any)
+		id, _ := op["id"].(string)
+		_, rec := call(t, "GET", url+"/operations/"+id, "")
+		fmt.Fprint(&answers, rec)
+		res, err := http.Get(url + "/operations/" + id + "/log")
+		if err == nil {
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			answers.Write(b)
+		}
+	}
+	if !strings.Contains(answers.String(), "keyauth_credentials") {
+		t.Fatalf("the answers do not show the change: %s", answers.String())
+	}
+	stop()
+	for _, s := range []string{key, pw} {
+		if strings.Contains(answers.String(), s) {
+			t.Errorf("%q is in an answer", s)
+		}
+		if strings.Contains(logs.String(), s) {
+			t.Errorf("%q is in the server log", s)
+		}
+		filepath.Walk(dataDir, func(p string, info os.FileInfo, err error) error {
+			if err == nil && !info.IsDir() {
+				if b, _ := os.ReadFile(p); bytes.Contains(b, []byte(s)) {
+					t.Errorf("%q is in %s", s, p)
+				}
+			}
+			return nil
+		})
+	}
 }
 
 // testKongRoutes is the route, config and rollback part of the acceptance.
