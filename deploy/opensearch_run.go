@@ -150,6 +150,17 @@ func (e *Engine) DeployOpenSearch(ctx context.Context, rec fountain.Recorder, h 
 		}
 	}
 	logLine := func(_, line string) { rec.Log(line) }
+	// A change to the package, opensearch.yml or the heap means a restart:
+	// the check says so, so that a dry run shows the restart too.
+	restarts := func(check func(context.Context) (fountain.Need, error)) func(context.Context) (fountain.Need, error) {
+		return func(ctx context.Context) (fountain.Need, error) {
+			n, err := check(ctx)
+			if err == nil && n.Change {
+				restart = true
+			}
+			return n, err
+		}
+	}
 	plan := fountain.Plan{
 		{Name: "memory fits OpenSearch",
 			Check: func(ctx context.Context) (fountain.Need, error) {
@@ -181,7 +192,7 @@ func (e *Engine) DeployOpenSearch(ctx context.Context, rec fountain.Recorder, h 
 			},
 			Apply: write("write the OpenSearch apt source", opensearchSources, opensearchSourcesLine(repo), "0644", "root:root")},
 		{Name: "opensearch " + in.Version + " installed",
-			Check: func(ctx context.Context) (fountain.Need, error) {
+			Check: restarts(func(ctx context.Context) (fountain.Need, error) {
 				switch {
 				case f.Installed == in.Version:
 					return fountain.Need{Reason: "opensearch " + f.Installed + " is installed"}, nil
@@ -189,7 +200,7 @@ func (e *Engine) DeployOpenSearch(ctx context.Context, rec fountain.Recorder, h 
 					return fountain.Need{Change: true, Reason: "opensearch is not installed"}, nil
 				}
 				return fountain.Need{Change: true, Reason: "opensearch " + f.Installed + " is installed, not " + in.Version}, nil
-			},
+			}),
 			Apply: func(ctx context.Context, need fountain.Need) (fountain.StepResult, error) {
 				script := "set -e\nexport DEBIAN_FRONTEND=noninteractive\n" +
 					"apt-get -o DPkg::Lock::Timeout=300 update -q\n" +
@@ -202,6 +213,15 @@ func (e *Engine) DeployOpenSearch(ctx context.Context, rec fountain.Recorder, h 
 					return fountain.StepResult{}, err
 				}
 				f.Installed, restart = in.Version, true
+				// The package set this password: it is kept now, so that a
+				// later step failing does not leave OpenSearch with a
+				// password nobody knows.
+				if e.Keeper != nil {
+					if err := e.Keeper.PutSecret(ctx, secretScope(h), "admin_password", password); err != nil {
+						return fountain.StepResult{Changed: true}, fmt.Errorf("keep the admin password: %w", err)
+					}
+					res.PasswordSaved = true
+				}
 				return fountain.StepResult{Changed: true}, nil
 			}},
 		{Name: fmt.Sprintf("vm.max_map_count %d, persisted", maxMapCount),
@@ -224,7 +244,7 @@ func (e *Engine) DeployOpenSearch(ctx context.Context, rec fountain.Recorder, h 
 				return fountain.StepResult{Changed: true}, nil
 			}},
 		{Name: "opensearch.yml: single node, network.host " + netHost,
-			Check: func(ctx context.Context) (fountain.Need, error) {
+			Check: restarts(func(ctx context.Context) (fountain.Need, error) {
 				if f.Installed == "" {
 					return fountain.Need{Change: true, Reason: "set once the package is installed"}, nil
 				}
@@ -232,7 +252,7 @@ func (e *Engine) DeployOpenSearch(ctx context.Context, rec fountain.Recorder, h 
 					return fountain.Need{Reason: "the settings are as asked"}, nil
 				}
 				return fountain.Need{Change: true, Reason: "cluster.name, network.host or discovery.type differ"}, nil
-			},
+			}),
 			Apply: func(ctx context.Context, need fountain.Need) (fountain.StepResult, error) {
 				current := f.Config
 				if cur, err := readRemoteFile(ctx, c, opensearchYML); err == nil {
@@ -245,12 +265,12 @@ func (e *Engine) DeployOpenSearch(ctx context.Context, rec fountain.Recorder, h 
 				return fountain.StepResult{Changed: true}, nil
 			}},
 		{Name: fmt.Sprintf("JVM heap %d MB", heap),
-			Check: func(ctx context.Context) (fountain.Need, error) {
+			Check: restarts(func(ctx context.Context) (fountain.Need, error) {
 				if f.Heap == opensearchHeapFile(heap) {
 					return fountain.Need{Reason: "-Xms and -Xmx are set in " + opensearchHeap}, nil
 				}
 				return fountain.Need{Change: true, Reason: "the heap is not set as asked"}, nil
-			},
+			}),
 			Apply: func(ctx context.Context, need fountain.Need) (fountain.StepResult, error) {
 				if err := writeRemoteFile(ctx, c, "write "+opensearchHeap, opensearchHeap, opensearchHeapFile(heap), "0640", "root:opensearch"); err != nil {
 					return fountain.StepResult{}, err
@@ -298,6 +318,15 @@ func (e *Engine) DeployOpenSearch(ctx context.Context, rec fountain.Recorder, h 
 		}
 	}
 	if err != nil {
+		// A failed answer shows no secret: a generated password the host
+		// got is kept, and the hint says where to read it.
+		if generated && res.PasswordSaved {
+			if fe := (*fountain.Error)(nil); errors.As(err, &fe) && fe.Hint == "" {
+				fe.Hint = "the admin password the package was given is kept: deploy again to finish, or read it with POST /services/opensearch/admin-password"
+			} else {
+				rec.Log("the admin password the package was given is kept: deploy again to finish, or read it with POST /services/opensearch/admin-password")
+			}
+		}
 		return fountain.Outcome{Result: res}, err
 	}
 	if generated && !in.DryRun {
