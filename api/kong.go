@@ -65,7 +65,8 @@ func (s *Server) putKongConfig(ctx context.Context, body *deploy.KongConfigInput
 		deploy.HostInput
 		ConfigHash string `json:"config_hash"`
 	}{in.HostInput, cfg.Hash()}
-	return kongSpec("kong.apply-config", h, record, in.DryRun, d.Secrets()), func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
+	secrets := append(cfg.SecretValues(), d.Secrets()...)
+	return kongSpec("kong.apply-config", h, record, in.DryRun, secrets), func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
 		return k.ApplyKongConfig(ctx, run, h, cfg, "apply", run.ID(), in.DryRun)
 	}, nil
 }

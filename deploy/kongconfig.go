@@ -271,6 +271,11 @@ func (e *Engine) changeKongConfig(ctx context.Context, rec fountain.Recorder, h 
 		if next, err = change(ctx, c, current); err != nil {
 			return fountain.StepResult{}, err
 		}
+		// Consumers' keys and passwords never reach the log, the diff or
+		// the record in clear.
+		if r, ok := rec.(interface{ AddSecret(...string) }); ok {
+			r.AddSecret(append(current.SecretValues(), next.SecretValues()...)...)
+		}
 		res.Hash = next.Hash()
 		return fountain.StepResult{Output: fmt.Sprintf("Fountain's version %d; the new config's hash %s", res.Version, res.Hash)}, nil
 	})

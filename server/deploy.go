@@ -54,7 +54,7 @@ func deployEngine(cfg Config, db *sqlite.DB, ls *lightsail.Client, sandboxKeyDir
 		KeyDir:         keyDir,
 		Sandbox:        cfg.Sandbox,
 		Keeper:         vault,
-		KongConfigs:    db,
+		KongConfigs:    vault, // texts sealed: a config can hold credentials
 		OpenSearchRepo: cfg.Getenv("FOUNTAIN_OPENSEARCH_APT_REPO"),
 		OpenSearchKey:  cfg.Getenv("FOUNTAIN_OPENSEARCH_APT_KEY"),
 	}
@@ -67,3 +67,7 @@ func deployEngine(cfg Config, db *sqlite.DB, ls *lightsail.Client, sandboxKeyDir
 	}
 	return e, nil
 }
+
+// The vault keeps Kong config versions (encrypted), history and rollback
+// included.
+var _ deploy.KongStore = (*sqlite.Vault)(nil)

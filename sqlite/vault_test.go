@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/fountainai/fountain"
 )
 
 func TestVaultKeepsSecretsEncrypted(t *testing.T) {
@@ -35,6 +37,42 @@ func TestVaultKeepsSecretsEncrypted(t *testing.T) {
 	for _, f := range []string{path, path + "-wal"} {
 		if b, _ := os.ReadFile(f); bytes.Contains(b, []byte(secret)) {
 			t.Fatalf("the secret is in clear in %s", f)
+		}
+	}
+}
+
+func TestVaultKeepsKongConfigsEncrypted(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "f.db")
+	db := open(t, path)
+	v, err := db.Vault(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const host = "10.0.0.1:22"
+	const secret = "canary-key-auth-0123456789"
+	text := "_format_version: \"3.0\"\nconsumers:\n- username: u\n  keyauth_credentials:\n  - key: " + secret + "\n"
+	n, err := v.AddKongConfig(ctx, host, fountain.ConfigVersion{Hash: "h", Text: text, Source: "apply"})
+	if err != nil || n != 1 {
+		t.Fatalf("add: %d %v", n, err)
+	}
+	if got, n, err := v.LatestKongConfig(ctx, host); err != nil || n != 1 || got != text {
+		t.Fatalf("latest: %q %d %v", got, n, err)
+	}
+	if c, err := v.KongConfig(ctx, host, 1); err != nil || c.Text != text {
+		t.Fatalf("version 1: %q %v", c.Text, err)
+	}
+	// A text written in clear by an older Fountain still reads.
+	if _, err := db.AddKongConfig(ctx, host, fountain.ConfigVersion{Hash: "h2", Text: "clear", Source: "apply"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := v.LatestKongConfig(ctx, host); err != nil || got != "clear" {
+		t.Fatalf("legacy: %q %v", got, err)
+	}
+	db.Close()
+	for _, f := range []string{path, path + "-wal"} {
+		if b, _ := os.ReadFile(f); bytes.Contains(b, []byte(secret)) {
+			t.Fatalf("the credential is in clear in %s", f)
 		}
 	}
 }

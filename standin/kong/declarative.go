@@ -180,7 +180,7 @@ func validateTop(in map[string]any) errT {
 				errs[k] = "unknown field"
 				continue
 			}
-			if e := validateSection(s, v); e != nil {
+			if e := validateSection(s, v, ""); e != nil {
 				errs[k] = e
 			}
 		}
@@ -192,7 +192,7 @@ func validateTop(in map[string]any) errT {
 }
 
 // validateSection validates a list of entities (top-level or nested).
-func validateSection(s *entitySchema, v any) any {
+func validateSection(s *entitySchema, v any, linked string) any {
 	if v == nil {
 		return nil
 	}
@@ -210,7 +210,7 @@ func validateSection(s *entitySchema, v any) any {
 			errs[i+1] = "expected a record"
 			continue
 		}
-		if e := validateNested(s, m); e != nil {
+		if e := validateNested(s, m, linked); e != nil {
 			errs[i+1] = e
 		}
 	}
@@ -220,15 +220,25 @@ func validateSection(s *entitySchema, v any) any {
 	return errs
 }
 
-// validateNested validates an entity and its nested children.
-func validateNested(s *entitySchema, in map[string]any) errT {
+// validateNested validates an entity and its nested children. linked is
+// the foreign key its parent fills in (none at the top level): any other
+// required foreign key must be given.
+func validateNested(s *entitySchema, in map[string]any, linked string) errT {
 	_, errs := validateEntity(s, in)
+	for _, f := range s.fields {
+		if f.kind == kForeign && f.required && f.name != linked && in[f.name] == nil {
+			if errs == nil {
+				errs = errT{}
+			}
+			errs[f.name] = "required field missing"
+		}
+	}
 	for _, c := range s.children {
 		v, ok := in[c.section]
 		if !ok {
 			continue
 		}
-		if e := validateSection(schemas[c.section], v); e != nil {
+		if e := validateSection(schemas[c.section], v, c.fk); e != nil {
 			if errs == nil {
 				errs = errT{}
 			}

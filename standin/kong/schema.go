@@ -108,7 +108,7 @@ func recordSet(name string) *field {
 var schemas = map[string]*entitySchema{}
 
 // sections are the entity sections in the order Kong loads them.
-var sections = []string{"certificates", "ca_certificates", "snis", "services", "routes", "consumers", "upstreams", "targets", "plugins"}
+var sections = []string{"certificates", "ca_certificates", "snis", "services", "routes", "consumers", "keyauth_credentials", "upstreams", "targets", "plugins"}
 
 // childSections lists the nested children of each section.
 var childSections = map[string][]child{}
@@ -172,7 +172,7 @@ func init() {
 	add(&entitySchema{
 		section:     "consumers",
 		endpointKey: "username",
-		children:    []child{{"plugins", "consumer"}},
+		children:    []child{{"plugins", "consumer"}, {"keyauth_credentials", "consumer"}},
 		checks: func(e map[string]any, errs errT) {
 			if isEmpty(e["custom_id"]) && isEmpty(e["username"]) {
 				errs.addEntity("at least one of these fields must be non-empty: 'custom_id', 'username'")
@@ -181,6 +181,19 @@ func init() {
 		fields: []*field{
 			uuidField(), tsField("created_at"), tsField("updated_at"),
 			{name: "username", kind: kString}, {name: "custom_id", kind: kString}, tagsField(),
+		},
+	})
+	// key-auth's credentials (the plugin is bundled, so the entity is
+	// there): the key is kept and exported as given.
+	add(&entitySchema{
+		section:     "keyauth_credentials",
+		endpointKey: "key",
+		fields: []*field{
+			uuidField(), tsField("created_at"),
+			{name: "consumer", kind: kForeign, ref: "consumers", required: true},
+			{name: "key", kind: kString, required: true},
+			{name: "ttl", kind: kInteger},
+			tagsField(),
 		},
 	})
 	add(&entitySchema{
