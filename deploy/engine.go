@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -60,6 +61,9 @@ type Engine struct {
 	Sandbox bool
 	// Keeper keeps service secrets encrypted (nil: none are kept).
 	Keeper SecretKeeper
+	// LookupHost resolves a DNS name given as instance_ip (default: the
+	// system's resolver).
+	LookupHost func(ctx context.Context, host string) ([]netip.Addr, error)
 	// Reachable, if set, is asked before dialing an address; an error
 	// refuses at once (an emulated-only sandbox instance has no host to
 	// reach, say) instead of retrying SSH for minutes.
@@ -92,6 +96,9 @@ type Host struct {
 	User     string
 	Signer   ssh.Signer
 	Instance *Instance // the Lightsail instance behind the address, if known
+	// IP is the address a DNS name resolved to (the address itself for an
+	// IP): the host's locks and its Lightsail instance go by it.
+	IP netip.Addr
 }
 
 // HostPort is "address:port".
@@ -101,7 +108,11 @@ func (h *Host) HostPort() string { return net.JoinHostPort(h.Address, strconv.It
 // the instance behind it, so that a deploy and a delete of the instance
 // exclude each other.
 func (h *Host) Locks() []string {
-	locks := []string{"host:" + h.Address}
+	addr := h.Address
+	if h.IP.IsValid() {
+		addr = h.IP.String() // a DNS name and its address are one host
+	}
+	locks := []string{"host:" + addr}
 	if h.Instance != nil {
 		locks = append(locks, "instance:"+h.Instance.Region+"/"+h.Instance.Name)
 	}
@@ -140,8 +151,14 @@ func (e *Engine) Resolve(ctx context.Context, in HostInput) (*Host, error) {
 				Hint: "start it: fountain instances start " + inst.Name}
 		}
 		h.Address, h.Instance = inst.PublicIP, inst
-	} else if e.Instances != nil {
-		inst, err := e.Instances.InstanceByAddress(ctx, region, h.Address)
+	}
+	ip, err := e.lookup(ctx, h.Address)
+	if err != nil {
+		return nil, err
+	}
+	h.IP = ip
+	if h.Instance == nil && e.Instances != nil {
+		inst, err := e.Instances.InstanceByAddress(ctx, region, ip.String())
 		if err != nil {
 			return nil, err
 		}
@@ -153,6 +170,31 @@ func (e *Engine) Resolve(ctx context.Context, in HostInput) (*Host, error) {
 	}
 	h.Signer = signer
 	return h, nil
+}
+
+// lookup returns the address of a host: an IP as it is, a DNS name
+// resolved (its first address).
+func (e *Engine) lookup(ctx context.Context, host string) (netip.Addr, error) {
+	if a, err := netip.ParseAddr(host); err == nil {
+		return a, nil
+	}
+	resolve := e.LookupHost
+	if resolve == nil {
+		resolve = func(ctx context.Context, host string) ([]netip.Addr, error) {
+			return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	addrs, err := resolve(ctx, host)
+	if err != nil || len(addrs) == 0 {
+		msg := "no address"
+		if err != nil {
+			msg = err.Error()
+		}
+		return netip.Addr{}, fountain.Invalid("instance_ip", "%q does not resolve: %s", host, msg)
+	}
+	return addrs[0].Unmap(), nil
 }
 
 // signer loads the key named by ssh_key_path, or, for an instance named by

@@ -50,8 +50,12 @@ func (h *HostInput) Validate() error {
 				return fountain.Invalid("instance_ip", "%q is not a host address", short(h.InstanceIP))
 			}
 			h.InstanceIP = a.String()
-		} else if !hostNameRE.MatchString(h.InstanceIP) || strings.Trim(h.InstanceIP, "0123456789.") == "" {
+		} else if name := strings.TrimSuffix(strings.ToLower(h.InstanceIP), "."); !hostNameRE.MatchString(name) || strings.Trim(name, "0123456789.") == "" {
 			return fountain.Invalid("instance_ip", "%q is not an IP address or a DNS name", short(h.InstanceIP))
+		} else {
+			// DNS names are case-insensitive, and "a.example." is "a.example":
+			// one host, one spelling (its locks and its known host keys).
+			h.InstanceIP = name
 		}
 	}
 	if h.InstanceName != "" && !instanceNameRE.MatchString(h.InstanceName) {

@@ -49,11 +49,14 @@ func (l *lightsailInstances) FindInstance(ctx context.Context, region, name stri
 
 // InstanceByAddress returns the instance whose public or private address
 // is addr, or nil. A Lightsail that cannot be asked (no credentials) is
-// not an error here: the host is then one Fountain does not know.
+// not an error here: the host is then one Fountain does not know. A
+// Lightsail that fails to answer is: the address may be an instance's,
+// whose host keys must be pinned, not trusted on first use, and whose
+// lock a delete may hold.
 func (l *lightsailInstances) InstanceByAddress(ctx context.Context, region, addr string) (*deploy.Instance, error) {
 	insts, err := l.list(ctx, region, addr)
 	if err != nil {
-		if c := fountain.ErrorCode(err); c == fountain.EUNAVAILABLE || c == fountain.EUPSTREAM {
+		if fountain.ErrorCode(err) == fountain.EUNAVAILABLE {
 			return nil, nil
 		}
 		return nil, err
