@@ -171,6 +171,7 @@ func (c *keyScanner) object(schema *huma.Schema, loc string) *Problem {
 	// must not repeat.
 	foldCase := schema == nil || len(schema.Properties) > 0
 	var seen []string
+	var index map[string]string // past a few keys, seen by folded key: no quadratic scan of a huge object
 	for {
 		c.space()
 		switch c.b[c.i] {
@@ -183,15 +184,42 @@ func (c *keyScanner) object(schema *huma.Schema, loc string) *Problem {
 		}
 		key := c.str()
 		keyLoc := loc + "." + truncate(key, 64)
-		for _, prev := range seen {
+		fold := func(k string) string {
+			if foldCase {
+				return strings.ToLower(k)
+			}
+			return k
+		}
+		check := func(prev string) *Problem {
 			switch {
 			case prev == key:
 				return keyProblem(keyLoc, fmt.Sprintf("duplicate key %q", truncate(key, 64)))
 			case foldCase && strings.EqualFold(prev, key):
 				return keyProblem(keyLoc, fmt.Sprintf("keys %q and %q differ only in case; keys are case-sensitive", truncate(prev, 64), truncate(key, 64)))
 			}
+			return nil
 		}
-		seen = append(seen, key)
+		if index != nil {
+			if prev, ok := index[fold(key)]; ok {
+				if p := check(prev); p != nil {
+					return p
+				}
+			}
+			index[fold(key)] = key
+		} else {
+			for _, prev := range seen {
+				if p := check(prev); p != nil {
+					return p
+				}
+			}
+			seen = append(seen, key)
+			if len(seen) == 16 {
+				index = make(map[string]string, 32)
+				for _, k := range seen {
+					index[fold(k)] = k
+				}
+			}
+		}
 		var sub *huma.Schema
 		if schema != nil {
 			if ps, ok := schema.Properties[key]; ok {

@@ -94,7 +94,14 @@ func TestUnauthenticatedFloodWritesNothing(t *testing.T) {
 func TestCaseVariantAndDuplicateKeysAreRefused(t *testing.T) {
 	e := newEnv(t)
 	base := `"instance_name":"case-1","blueprint_id":"ubuntu_24_04","bundle_id":"nano_3_0","availability_zone":"eu-central-1a"`
+	many := ""
+	for i := 0; i < 40; i++ {
+		many += fmt.Sprintf(`"t%d":"v",`, i)
+	}
 	for _, c := range []struct{ body, want string }{
+		// Past the first keys, the scan keeps an index: still found.
+		{`{` + base + `,"tags":{` + many + `"t7":"again"}}`, `duplicate key \"t7\"`},
+		{`{` + base + `,"tags":{` + many + `"env":"a","env":"b"}}`, `duplicate key \"env\"`},
 		{`{` + base + `,"wait_timeout_seconds":5,"WAIT_TIMEOUT_SECONDS":99999999}`, `keys \"wait_timeout_seconds\" and \"WAIT_TIMEOUT_SECONDS\" differ only in case`},
 		{`{` + base + `,"WAIT_TIMEOUT_SECONDS":99999999}`, `unknown key \"WAIT_TIMEOUT_SECONDS\": keys are case-sensitive; did you mean \"wait_timeout_seconds\"?`},
 		{`{` + base + `,"instance_name":"case-2"}`, `duplicate key \"instance_name\"`},
