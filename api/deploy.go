@@ -2,7 +2,9 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/fountainai/fountain"
 	"github.com/fountainai/fountain/deploy"
@@ -107,7 +109,9 @@ func (s *Server) openSearchHealth(ctx context.Context, in *HostQuery) (*openSear
 	if err != nil {
 		return nil, err
 	}
-	health, err := d.OpenSearchHealth(ctx, readRecorder{s}, h)
+	health, err := hostRead(ctx, h, func(ctx context.Context) (*deploy.OpenSearchHealth, error) {
+		return d.OpenSearchHealth(ctx, readRecorder{s}, h)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -187,6 +191,22 @@ func queryError(err error) error {
 	return err
 }
 
+// readTimeout bounds a read that goes to a host over SSH, so that it
+// answers (502, naming the host) before the server's write timeout cuts
+// the connection without a word.
+const readTimeout = 45 * time.Second
+
+// hostRead runs a read on a host within readTimeout.
+func hostRead[T any](ctx context.Context, h *deploy.Host, read func(context.Context) (T, error)) (T, error) {
+	ctx, cancel := context.WithTimeout(ctx, readTimeout)
+	defer cancel()
+	v, err := read(ctx)
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return v, &fountain.Error{Code: fountain.EUPSTREAM, Message: fmt.Sprintf("%s did not answer within %s", h.Target(), readTimeout), Err: err}
+	}
+	return v, err
+}
+
 // readRecorder runs the steps of a read (connect, look) without recording
 // an operation; their log lines go to the server's debug log.
 type readRecorder struct{ s *Server }
@@ -210,7 +230,9 @@ func (s *Server) listDockerApps(ctx context.Context, in *HostQuery) (*dockerApps
 	if err != nil {
 		return nil, err
 	}
-	apps, err := d.ListDockerApps(ctx, readRecorder{s}, h)
+	apps, err := hostRead(ctx, h, func(ctx context.Context) ([]deploy.App, error) {
+		return d.ListDockerApps(ctx, readRecorder{s}, h)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -245,7 +267,9 @@ func (s *Server) dockerAppLogs(ctx context.Context, in *appLogsInput) (*appLogsO
 	if tail == 0 {
 		tail = 100
 	}
-	lines, err := d.DockerAppLogs(ctx, readRecorder{s}, h, in.ContainerName, tail)
+	lines, err := hostRead(ctx, h, func(ctx context.Context) ([]string, error) {
+		return d.DockerAppLogs(ctx, readRecorder{s}, h, in.ContainerName, tail)
+	})
 	if err != nil {
 		return nil, err
 	}

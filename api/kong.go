@@ -114,7 +114,9 @@ func (s *Server) getKongConfig(ctx context.Context, in *HostQuery) (*kongConfigO
 	if err != nil {
 		return nil, err
 	}
-	v, err := k.KongConfig(ctx, readRecorder{s}, h)
+	v, err := hostRead(ctx, h, func(ctx context.Context) (*deploy.KongConfigView, error) {
+		return k.KongConfig(ctx, readRecorder{s}, h)
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -324,7 +325,9 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, body []byte,
 		writeProblem(w, &Problem{Status: 400, Code: fountain.EBADREQUEST, Detail: "Idempotency-Key is longer than 255 characters"})
 		return
 	}
-	sum := sha256.New()
+	// Keyed with the server's token: the hash is stored, and a plain hash
+	// of a body holding a short secret would let one guess it offline.
+	sum := hmac.New(sha256.New, s.token)
 	sum.Write([]byte(r.Method + " " + r.URL.Path + "?" + r.URL.RawQuery + "\n" + r.Header.Get("Prefer") + "\n"))
 	sum.Write(canonicalJSON(body))
 	hash := hex.EncodeToString(sum.Sum(nil))

@@ -106,7 +106,12 @@ func (in *DockerAppInput) Validate() error {
 			}
 		}
 	}
-	for k := range in.SecretEnv {
+	for k, v := range in.SecretEnv {
+		// A value of 1 to 3 characters could not be masked by value
+		// without masking every such string in every log.
+		if v != "" && len(v) < 4 {
+			return fountain.Invalid("secret_env", "the value of %s is too short to be kept secret (at least 4 characters); a value that short belongs in env", k)
+		}
 		if _, both := in.Env[k]; both {
 			return fountain.Invalid("secret_env", "%s is in env too; give it once", k)
 		}

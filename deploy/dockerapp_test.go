@@ -51,8 +51,9 @@ func TestDockerAppValidateRefusesHostileValues(t *testing.T) {
 		{"env", func(in *DockerAppInput) { in.Env = map[string]string{"A B": "x"} }},
 		{"env", func(in *DockerAppInput) { in.Env = map[string]string{"A": "x\x00y"} }},
 		{"secret_env", func(in *DockerAppInput) { in.SecretEnv = map[string]string{"$(id)": "x"} }},
+		{"secret_env", func(in *DockerAppInput) { in.SecretEnv = map[string]string{"PIN": "123"} }},
 		{"secret_env", func(in *DockerAppInput) {
-			in.Env, in.SecretEnv = map[string]string{"A": "1"}, map[string]string{"A": "2"}
+			in.Env, in.SecretEnv = map[string]string{"A": "1"}, map[string]string{"A": "long-enough"}
 		}},
 		{"volumes", func(in *DockerAppInput) { in.Volumes = []string{"/etc/../root:/x"} }},
 		{"volumes", func(in *DockerAppInput) { in.Volumes = []string{"data:relative"} }},

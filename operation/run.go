@@ -125,11 +125,12 @@ func (r *Run) Step(ctx context.Context, name string, fn func(ctx context.Context
 // streams it. Secrets are masked; a very long line is cut.
 func (r *Run) Log(line string) {
 	rn := r.runner
-	line = strings.TrimRight(line, "\r\n")
+	// Masked before it is cut: a cut through a secret would leave its
+	// first part unmasked.
+	line = r.masker().String(strings.TrimRight(line, "\r\n"))
 	if len(line) > maxLine {
 		line = line[:maxLine] + " [cut]"
 	}
-	line = r.masker().String(line)
 	rn.mu.Lock()
 	idx := -1
 	if n := len(r.live.op.Steps); n > 0 && r.live.op.Steps[n-1].Status == fountain.StepRunning {

@@ -77,6 +77,17 @@ func (db *DB) writer() {
 	for first := range db.queue {
 		batch := db.gather(first)
 		err := db.commit(batch)
+		if err != nil {
+			// Once more, on a fresh connection: a batch holds audit rows
+			// and events of many requests, not to be lost to one hiccup.
+			// (A failed batch was rolled back; events are insert-or-ignore.)
+			if db.wconn != nil {
+				db.wconn.close()
+				db.wconn = nil
+			}
+			time.Sleep(50 * time.Millisecond)
+			err = db.commit(batch)
+		}
 		for _, w := range batch {
 			if w.flush != nil {
 				w.flush <- err

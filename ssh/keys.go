@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	xssh "golang.org/x/crypto/ssh"
 
@@ -43,7 +44,7 @@ func ExpandHome(path string) (string, error) {
 // error on ssh_key_path that names the allowed directories and never
 // holds the key's contents.
 func LoadKey(path string, dirs []string) (Signer, error) {
-	allowed, shown := resolveDirs(dirs)
+	allowed, lexical, shown := resolveDirs(dirs)
 	invalid := func(format string, args ...any) error {
 		e := fountain.Invalid(KeyPathField, format, args...)
 		e.Message += " (allowed key directories: " + shown + ")"
@@ -62,19 +63,32 @@ func LoadKey(path string, dirs []string) (Signer, error) {
 	if !filepath.IsAbs(p) {
 		return nil, invalid("%s is not an absolute path", path)
 	}
+	// A path outside the directories as written may still lead into one
+	// (through a symlinked directory); if it does not, the answer is the
+	// same whether or not it exists: what is on disk elsewhere is no
+	// business of an API caller.
+	written := inside(filepath.Clean(p), lexical)
+	outside := func() error { return invalid("%s is outside the allowed key directories", path) }
 	resolved, err := filepath.EvalSymlinks(p)
+	if err != nil && !written {
+		return nil, outside()
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, invalid("%s does not exist", path)
 	} else if err != nil {
 		return nil, invalid("%s cannot be resolved: %v", path, errors.Unwrap(err))
 	}
 	if !inside(resolved, allowed) {
-		if resolved != filepath.Clean(p) {
+		if resolved != filepath.Clean(p) && written {
 			return nil, invalid("%s resolves to %s, which is outside the allowed key directories", path, resolved)
 		}
 		return nil, invalid("%s is outside the allowed key directories", path)
 	}
-	f, err := os.Open(resolved)
+	// Not a regular file (a FIFO would block the open): refused unopened.
+	if fi, err := os.Stat(resolved); err == nil && !fi.Mode().IsRegular() {
+		return nil, invalid("%s is not a regular file", path)
+	}
+	f, err := os.OpenFile(resolved, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, invalid("%s cannot be opened: %v", path, errors.Unwrap(err))
 	}
@@ -110,22 +124,23 @@ func LoadKey(path string, dirs []string) (Signer, error) {
 
 // resolveDirs returns the allowed directories resolved (symlinks followed;
 // those that do not exist are left out) and as the caller wrote them.
-func resolveDirs(dirs []string) ([]string, string) {
-	var out []string
+func resolveDirs(dirs []string) (resolved, lexical []string, shown string) {
 	for _, d := range dirs {
 		p, err := ExpandHome(d)
 		if err != nil || !filepath.IsAbs(p) {
 			continue
 		}
-		if resolved, err := filepath.EvalSymlinks(p); err == nil {
-			out = append(out, resolved)
+		lexical = append(lexical, filepath.Clean(p))
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			resolved = append(resolved, r)
+			lexical = append(lexical, r)
 		}
 	}
-	shown := strings.Join(dirs, ", ")
+	shown = strings.Join(dirs, ", ")
 	if shown == "" {
 		shown = "none"
 	}
-	return out, shown
+	return resolved, lexical, shown
 }
 
 // inside reports whether path is within one of dirs (all resolved).

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	xssh "golang.org/x/crypto/ssh"
@@ -81,6 +82,10 @@ func TestLoadKey(t *testing.T) {
 	outside := write(filepath.Join(other, "id"), good, 0o600)
 	escape := filepath.Join(keys, "escape")
 	os.Symlink(outside, escape)
+	fifo := filepath.Join(keys, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	secretBody := "-----BEGIN OPENSSH PRIVATE KEY-----\nSECRETSECRETSECRET\n-----END OPENSSH PRIVATE KEY-----\n"
 	bad := map[string]struct{ path, want string }{
 		"empty":         {"", "no key file given"},
@@ -98,6 +103,9 @@ func TestLoadKey(t *testing.T) {
 		"passphrase":    {write(filepath.Join(keys, "enc"), openSSHKey(t, "hunter2"), 0o600), "protected by a passphrase"},
 		"too big":       {write(filepath.Join(keys, "big"), make([]byte, maxKeyFile+1), 0o600), "too large"},
 		"nul":           {keys + "/a\x00", "NUL"},
+		// Elsewhere, existing or not, the answer is the same.
+		"missing outside": {filepath.Join(other, "nope"), "outside the allowed key directories"},
+		"fifo":            {fifo, "not a regular file"},
 	}
 	for name, tc := range bad {
 		_, err := LoadKey(tc.path, dirs)
