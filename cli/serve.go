@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -130,6 +131,13 @@ func (a *app) runServe(cmd *cobra.Command, o *serveOptions, level slog.Level) er
 				log.Error("write ready file", "err", readyErr)
 			}
 		}
+	}
+	// The server's live heap is a few MB, and every request allocates: the
+	// default GC target (100%) spent a fifth of the CPU of a rejected
+	// request on collection. 400% trades a few MB for that CPU. GOGC, if
+	// set, decides instead.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
 	}
 	if err := server.Run(cmd.Context(), cfg); err != nil {
 		return err
