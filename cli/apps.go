@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -24,36 +25,21 @@ func (a *app) newAppsCmd() *cobra.Command {
 	return cmd
 }
 
-// appsListOptions are the flags of `apps list`.
-type appsListOptions struct {
-	hostFlags
-	JSON bool
-}
-
 func (a *app) newAppsListCmd() *cobra.Command {
-	o := &appsListOptions{}
+	o := &hostReadFlags{}
 	cmd := &cobra.Command{
 		Use:     "list (--host ADDRESS --key PATH | --instance NAME)",
 		Aliases: []string{"ls"},
 		Short:   "List the apps on a host, with image, digest, state, health and uptime",
 		Args:    cobra.NoArgs,
 	}
-	o.hostFlags.add(cmd)
-	cmd.Flags().BoolVar(&o.JSON, "json", false, "print the API's JSON answer")
+	o.add(cmd, "")
 	cmd.RunE = a.runE(func(cmd *cobra.Command, args []string) error {
-		host, err := o.hostFlags.input(cmd, a.getenv)
-		if err != nil {
-			return err
-		}
-		c, err := a.newClient()
-		if err != nil {
-			return err
-		}
 		var out struct {
 			Host string       `json:"host"`
 			Apps []deploy.App `json:"apps"`
 		}
-		raw, err := c.get(cmd.Context(), "/services/docker-apps", hostQuery(host), &out)
+		raw, err := a.hostGet(cmd, &o.hostFlags, "/services/docker-apps", nil, &out)
 		if err != nil {
 			return err
 		}
@@ -120,8 +106,7 @@ func dash(s string) string {
 type appsLogsOptions struct {
 	Name string
 	Tail int
-	hostFlags
-	JSON bool
+	hostReadFlags
 }
 
 func (a *app) newAppsLogsCmd() *cobra.Command {
@@ -131,23 +116,14 @@ func (a *app) newAppsLogsCmd() *cobra.Command {
 		Short: "Print an app's last lines of output (stdout and stderr)",
 		Args:  exactArgs(1, "one APP name"),
 	}
-	o.hostFlags.add(cmd)
+	o.hostReadFlags.add(cmd, "")
 	cmd.Flags().IntVarP(&o.Tail, "tail", "n", 0, "how many of the last `lines` (default 100, at most 10000)")
-	cmd.Flags().BoolVar(&o.JSON, "json", false, "print the API's JSON answer")
 	cmd.RunE = a.runE(func(cmd *cobra.Command, args []string) error {
 		o.Name = args[0]
-		host, err := o.hostFlags.input(cmd, a.getenv)
-		if err != nil {
-			return err
-		}
 		if o.Tail < 0 {
 			return usagef(cmd, "--tail %d: want a number of lines", o.Tail)
 		}
-		c, err := a.newClient()
-		if err != nil {
-			return err
-		}
-		q := hostQuery(host)
+		q := url.Values{}
 		q.Set("container_name", o.Name)
 		if o.Tail > 0 {
 			q.Set("tail", strconv.Itoa(o.Tail))
@@ -155,7 +131,7 @@ func (a *app) newAppsLogsCmd() *cobra.Command {
 		var out struct {
 			Lines []string `json:"lines"`
 		}
-		raw, err := c.get(cmd.Context(), "/services/docker-app-logs", q, &out)
+		raw, err := a.hostGet(cmd, &o.hostFlags, "/services/docker-app-logs", q, &out)
 		if err != nil {
 			return err
 		}

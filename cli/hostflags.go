@@ -81,3 +81,37 @@ func hostQuery(in deploy.HostInput) url.Values {
 	}
 	return q
 }
+
+// hostReadFlags are the flags of a read on a host: the host, and --json.
+type hostReadFlags struct {
+	hostFlags
+	JSON bool
+}
+
+// add adds the host flags and --json (described by jsonHelp, or the usual
+// words when empty).
+func (h *hostReadFlags) add(cmd *cobra.Command, jsonHelp string) {
+	h.hostFlags.add(cmd)
+	if jsonHelp == "" {
+		jsonHelp = "print the API's JSON answer"
+	}
+	cmd.Flags().BoolVar(&h.JSON, "json", false, jsonHelp)
+}
+
+// hostGet reads path for the host the flags name, with the extra query
+// values, decoding the answer into out; raw is the answer as it came.
+func (a *app) hostGet(cmd *cobra.Command, h *hostFlags, path string, extra url.Values, out any) (raw []byte, err error) {
+	host, err := h.input(cmd, a.getenv)
+	if err != nil {
+		return nil, err
+	}
+	c, err := a.newClient()
+	if err != nil {
+		return nil, err
+	}
+	q := hostQuery(host)
+	for k, v := range extra {
+		q[k] = v
+	}
+	return c.get(cmd.Context(), path, q, out)
+}

@@ -30,31 +30,16 @@ func (a *app) newKongCmd() *cobra.Command {
 	return cmd
 }
 
-// kongReadOptions are the flags of the kong reads.
-type kongReadOptions struct {
-	hostFlags
-	JSON bool
-}
-
-func (a *app) kongConfig(cmd *cobra.Command, o *kongReadOptions) (*deploy.KongConfigView, []byte, error) {
-	host, err := o.hostFlags.input(cmd, a.getenv)
-	if err != nil {
-		return nil, nil, err
-	}
-	c, err := a.newClient()
-	if err != nil {
-		return nil, nil, err
-	}
+func (a *app) kongConfig(cmd *cobra.Command, o *hostReadFlags) (*deploy.KongConfigView, []byte, error) {
 	var v deploy.KongConfigView
-	raw, err := c.get(cmd.Context(), "/services/kong/config", hostQuery(host), &v)
+	raw, err := a.hostGet(cmd, &o.hostFlags, "/services/kong/config", nil, &v)
 	return &v, raw, err
 }
 
 func (a *app) newKongConfigGetCmd() *cobra.Command {
-	o := &kongReadOptions{}
+	o := &hostReadFlags{}
 	cmd := &cobra.Command{Use: "get (--host ADDRESS --key PATH | --instance NAME)", Short: "Print the config Kong runs (YAML)", Args: cobra.NoArgs}
-	o.hostFlags.add(cmd)
-	cmd.Flags().BoolVar(&o.JSON, "json", false, "print the API's JSON answer (with version, hash and routes)")
+	o.add(cmd, "print the API's JSON answer (with version, hash and routes)")
 	cmd.RunE = a.runE(func(cmd *cobra.Command, args []string) error {
 		v, raw, err := a.kongConfig(cmd, o)
 		if err != nil {
@@ -160,23 +145,14 @@ func (a *app) newKongConfigApplyCmd() *cobra.Command {
 }
 
 func (a *app) newKongConfigHistoryCmd() *cobra.Command {
-	o := &kongReadOptions{}
+	o := &hostReadFlags{}
 	cmd := &cobra.Command{Use: "history (--host ADDRESS --key PATH | --instance NAME)", Short: "List the config versions Fountain applied", Args: cobra.NoArgs}
-	o.hostFlags.add(cmd)
-	cmd.Flags().BoolVar(&o.JSON, "json", false, "print the API's JSON answer")
+	o.add(cmd, "")
 	cmd.RunE = a.runE(func(cmd *cobra.Command, args []string) error {
-		host, err := o.hostFlags.input(cmd, a.getenv)
-		if err != nil {
-			return err
-		}
-		c, err := a.newClient()
-		if err != nil {
-			return err
-		}
 		var out struct {
 			Versions []fountain.ConfigVersion `json:"versions"`
 		}
-		raw, err := c.get(cmd.Context(), "/services/kong/config/history", hostQuery(host), &out)
+		raw, err := a.hostGet(cmd, &o.hostFlags, "/services/kong/config/history", nil, &out)
 		if err != nil {
 			return err
 		}
@@ -224,10 +200,9 @@ func (a *app) newKongConfigRollbackCmd() *cobra.Command {
 }
 
 func (a *app) newKongRoutesListCmd() *cobra.Command {
-	o := &kongReadOptions{}
+	o := &hostReadFlags{}
 	cmd := &cobra.Command{Use: "list (--host ADDRESS --key PATH | --instance NAME)", Aliases: []string{"ls"}, Short: "List the gateway's routes", Args: cobra.NoArgs}
-	o.hostFlags.add(cmd)
-	cmd.Flags().BoolVar(&o.JSON, "json", false, "print the API's JSON answer")
+	o.add(cmd, "")
 	cmd.RunE = a.runE(func(cmd *cobra.Command, args []string) error {
 		v, raw, err := a.kongConfig(cmd, o)
 		if err != nil {

@@ -19,14 +19,8 @@ func (a *app) newOpenSearchCmd() *cobra.Command {
 	return cmd
 }
 
-// openSearchHealthOptions are the flags of `opensearch health`.
-type openSearchHealthOptions struct {
-	hostFlags
-	JSON bool
-}
-
 func (a *app) newOpenSearchHealthCmd() *cobra.Command {
-	o := &openSearchHealthOptions{}
+	o := &hostReadFlags{}
 	cmd := &cobra.Command{
 		Use:   "health (--host ADDRESS --key PATH | --instance NAME)",
 		Short: "Show the cluster health and version (GET /services/opensearch/health)",
@@ -34,19 +28,10 @@ func (a *app) newOpenSearchHealthCmd() *cobra.Command {
 			"Exits 1 when the cluster is red, 4 when Fountain has not deployed OpenSearch there.",
 		Args: cobra.NoArgs,
 	}
-	o.hostFlags.add(cmd)
-	cmd.Flags().BoolVar(&o.JSON, "json", false, "print the API's JSON answer")
+	o.add(cmd, "")
 	cmd.RunE = a.runE(func(cmd *cobra.Command, args []string) error {
-		host, err := o.hostFlags.input(cmd, a.getenv)
-		if err != nil {
-			return err
-		}
-		c, err := a.newClient()
-		if err != nil {
-			return err
-		}
 		var h deploy.OpenSearchHealth
-		raw, err := c.get(cmd.Context(), "/services/opensearch/health", hostQuery(host), &h)
+		raw, err := a.hostGet(cmd, &o.hostFlags, "/services/opensearch/health", nil, &h)
 		if err != nil {
 			return err
 		}
