@@ -105,11 +105,7 @@ type openSearchHealthOutput struct {
 }
 
 func (s *Server) openSearchHealth(ctx context.Context, in *HostQuery) (*openSearchHealthOutput, error) {
-	d, h, err := s.resolveQuery(ctx, *in)
-	if err != nil {
-		return nil, err
-	}
-	health, err := hostRead(ctx, h, func(ctx context.Context) (*deploy.OpenSearchHealth, error) {
+	health, _, err := readOnHost(ctx, s, *in, func(ctx context.Context, d Deployer, h *deploy.Host) (*deploy.OpenSearchHealth, error) {
 		return d.OpenSearchHealth(ctx, readRecorder{s}, h)
 	})
 	if err != nil {
@@ -196,15 +192,21 @@ func queryError(err error) error {
 // the connection without a word.
 const readTimeout = 45 * time.Second
 
-// hostRead runs a read on a host within readTimeout.
-func hostRead[T any](ctx context.Context, h *deploy.Host, read func(context.Context) (T, error)) (T, error) {
+// readOnHost resolves the host a query names and runs read on it, both
+// within readTimeout; it returns the host too.
+func readOnHost[T any](ctx context.Context, s *Server, q HostQuery, read func(ctx context.Context, d Deployer, h *deploy.Host) (T, error)) (T, *deploy.Host, error) {
 	ctx, cancel := context.WithTimeout(ctx, readTimeout)
 	defer cancel()
-	v, err := read(ctx)
-	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return v, &fountain.Error{Code: fountain.EUPSTREAM, Message: fmt.Sprintf("%s did not answer within %s", h.Target(), readTimeout), Err: err}
+	d, h, err := s.resolveQuery(ctx, q)
+	if err != nil {
+		var zero T
+		return zero, nil, err
 	}
-	return v, err
+	v, err := read(ctx, d, h)
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return v, h, &fountain.Error{Code: fountain.EUPSTREAM, Message: fmt.Sprintf("%s did not answer within %s", h.Target(), readTimeout), Err: err}
+	}
+	return v, h, err
 }
 
 // readRecorder runs the steps of a read (connect, look) without recording
@@ -226,11 +228,7 @@ type dockerAppsOutput struct {
 }
 
 func (s *Server) listDockerApps(ctx context.Context, in *HostQuery) (*dockerAppsOutput, error) {
-	d, h, err := s.resolveQuery(ctx, *in)
-	if err != nil {
-		return nil, err
-	}
-	apps, err := hostRead(ctx, h, func(ctx context.Context) ([]deploy.App, error) {
+	apps, h, err := readOnHost(ctx, s, *in, func(ctx context.Context, d Deployer, h *deploy.Host) ([]deploy.App, error) {
 		return d.ListDockerApps(ctx, readRecorder{s}, h)
 	})
 	if err != nil {
@@ -259,15 +257,11 @@ func (s *Server) dockerAppLogs(ctx context.Context, in *appLogsInput) (*appLogsO
 	if err := ai.Validate(); err != nil {
 		return nil, queryError(err)
 	}
-	d, h, err := s.resolveQuery(ctx, in.HostQuery)
-	if err != nil {
-		return nil, err
-	}
 	tail := in.Tail
 	if tail == 0 {
 		tail = 100
 	}
-	lines, err := hostRead(ctx, h, func(ctx context.Context) ([]string, error) {
+	lines, _, err := readOnHost(ctx, s, in.HostQuery, func(ctx context.Context, d Deployer, h *deploy.Host) ([]string, error) {
 		return d.DockerAppLogs(ctx, readRecorder{s}, h, in.ContainerName, tail)
 	})
 	if err != nil {

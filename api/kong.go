@@ -110,11 +110,7 @@ func (s *Server) getKongConfig(ctx context.Context, in *HostQuery) (*kongConfigO
 	if err != nil {
 		return nil, err
 	}
-	_, h, err := s.resolveQuery(ctx, *in)
-	if err != nil {
-		return nil, err
-	}
-	v, err := hostRead(ctx, h, func(ctx context.Context) (*deploy.KongConfigView, error) {
+	v, _, err := readOnHost(ctx, s, *in, func(ctx context.Context, _ Deployer, h *deploy.Host) (*deploy.KongConfigView, error) {
 		return k.KongConfig(ctx, readRecorder{s}, h)
 	})
 	if err != nil {

@@ -332,8 +332,8 @@ func (a *app) newDeployKongCmd() *cobra.Command {
 		Use:   "kong (--host ADDRESS --key PATH | --instance NAME)",
 		Short: "Run Kong Gateway (DB-less) on a host (POST /services/deploy-kong)",
 		Long: "Run Kong Gateway in DB-less mode with Docker: its declarative config in /etc/kong/kong.yml, owned by\n" +
-			"Fountain; the proxy on the host's ports 80 and 443; the Admin API on the host's loopback only, reached\n" +
-			"by Fountain through SSH. Health-gated and idempotent like apps.\n\n" + hostFlagsHelp,
+			"Fountain; the proxy on the host's ports 80 and 443; the Admin API on the host's loopback only (on a Docker\n" +
+			"network of its own, which no app container joins), reached by Fountain through SSH. Health-gated and idempotent like apps.\n\n" + hostFlagsHelp,
 		Example: "  fountain deploy kong --instance gateway-1\n  fountain deploy kong --instance gateway-1 --proxy-port 8080 --proxy-tls-port 8443",
 		Args:    cobra.NoArgs,
 	}

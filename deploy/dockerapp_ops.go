@@ -48,34 +48,35 @@ func (e *Engine) dockerHostOf(ctx context.Context, rec fountain.Recorder, h *Hos
 }
 
 // appHost is dockerHostOf for an operation on an app that exists: Docker
-// must already be there.
-func (e *Engine) appHost(ctx context.Context, rec fountain.Recorder, h *Host) (*dockerHost, func(), error) {
+// must already be there. It returns the host's Docker Engine client too.
+func (e *Engine) appHost(ctx context.Context, rec fountain.Recorder, h *Host) (*dockerHost, *client.Client, func(), error) {
 	d, closeAll, err := e.dockerHostOf(ctx, rec, h)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if !d.ready() {
 		closeAll()
-		return nil, nil, &fountain.Error{Code: fountain.ECONFLICT, Message: "Docker is not set up on " + h.Target() + " for " + h.User,
+		return nil, nil, nil, &fountain.Error{Code: fountain.ECONFLICT, Message: "Docker is not set up on " + h.Target() + " for " + h.User,
 			Hint: "deploy an app first: POST /services/deploy-docker-app"}
 	}
-	return d, closeAll, nil
+	api, err := d.engine(ctx)
+	if err != nil {
+		closeAll()
+		return nil, nil, nil, err
+	}
+	return d, api, closeAll, nil
 }
 
 // RollbackDockerApp swaps the app back to its previous version (kept
 // stopped on the host, image and all): instant, and health-gated like a
 // deploy. Rolling back twice returns to where it was.
 func (e *Engine) RollbackDockerApp(ctx context.Context, rec fountain.Recorder, h *Host, in AppInput) (fountain.Outcome, error) {
-	d, closeAll, err := e.appHost(ctx, rec, h)
+	d, api, closeAll, err := e.appHost(ctx, rec, h)
 	if err != nil {
 		return fountain.Outcome{}, err
 	}
 	defer closeAll()
-	api, err := d.engine(ctx)
-	if err != nil {
-		return fountain.Outcome{}, err
-	}
-	name, prev, tmp := in.ContainerName, PreviousName(in.ContainerName), in.ContainerName+".rollback"
+	name, prev, tmp := in.ContainerName, PreviousName(in.ContainerName), rollbackName(in.ContainerName)
 	var prevImage, curImage string
 	var hc *HealthCheck
 	plan := fountain.Plan{
@@ -158,17 +159,13 @@ func (e *Engine) RollbackDockerApp(ctx context.Context, rec fountain.Recorder, h
 // previous version. Removing what is not there changes nothing. Images
 // stay on the host.
 func (e *Engine) RemoveDockerApp(ctx context.Context, rec fountain.Recorder, h *Host, in AppInput) (fountain.Outcome, error) {
-	d, closeAll, err := e.appHost(ctx, rec, h)
+	_, api, closeAll, err := e.appHost(ctx, rec, h)
 	if err != nil {
 		return fountain.Outcome{}, err
 	}
 	defer closeAll()
-	api, err := d.engine(ctx)
-	if err != nil {
-		return fountain.Outcome{}, err
-	}
 	var plan fountain.Plan
-	for _, n := range []string{in.ContainerName, PreviousName(in.ContainerName), oldName(in.ContainerName), in.ContainerName + ".rollback"} {
+	for _, n := range []string{in.ContainerName, PreviousName(in.ContainerName), oldName(in.ContainerName), rollbackName(in.ContainerName)} {
 		plan = append(plan, fountain.Action{Name: "remove container " + n,
 			Check: func(ctx context.Context) (fountain.Need, error) {
 				_, err := api.ContainerInspect(ctx, n, client.ContainerInspectOptions{})
@@ -215,15 +212,11 @@ type App struct {
 // ListDockerApps lists the apps Fountain runs on the host (containers it
 // labelled), with image, digest, health and uptime.
 func (e *Engine) ListDockerApps(ctx context.Context, rec fountain.Recorder, h *Host) ([]App, error) {
-	d, closeAll, err := e.appHost(ctx, rec, h)
+	_, api, closeAll, err := e.appHost(ctx, rec, h)
 	if err != nil {
 		return nil, err
 	}
 	defer closeAll()
-	api, err := d.engine(ctx)
-	if err != nil {
-		return nil, err
-	}
 	f := client.Filters{}
 	f.Add("label", LabelApp)
 	list, err := api.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
@@ -282,15 +275,11 @@ func (e *Engine) ListDockerApps(ctx context.Context, rec fountain.Recorder, h *H
 
 // DockerAppLogs returns the last lines of an app's output.
 func (e *Engine) DockerAppLogs(ctx context.Context, rec fountain.Recorder, h *Host, name string, tail int) ([]string, error) {
-	d, closeAll, err := e.appHost(ctx, rec, h)
+	_, api, closeAll, err := e.appHost(ctx, rec, h)
 	if err != nil {
 		return nil, err
 	}
 	defer closeAll()
-	api, err := d.engine(ctx)
-	if err != nil {
-		return nil, err
-	}
 	if _, err := api.ContainerInspect(ctx, name, client.ContainerInspectOptions{}); cerrdefs.IsNotFound(err) {
 		return nil, fountain.Errorf(fountain.ENOTFOUND, "no container %s on %s", name, h.Target())
 	} else if err != nil {

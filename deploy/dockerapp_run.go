@@ -452,6 +452,10 @@ func bringBack(ctx context.Context, api *client.Client, from, as string) error {
 // proves healthy.
 func oldName(app string) string { return app + ".old" }
 
+// rollbackName is where the running container waits while a rollback
+// brings the previous version back.
+func rollbackName(app string) string { return app + ".rollback" }
+
 // keepOld makes the container set aside by a successful replace the
 // previous version (for rollback), dropping the one kept before.
 func (d *dockerHost) keepOld(ctx context.Context, api *client.Client, name string) error {

@@ -84,10 +84,8 @@ func LoadKey(path string, dirs []string) (Signer, error) {
 		}
 		return nil, invalid("%s is outside the allowed key directories", path)
 	}
-	// Not a regular file (a FIFO would block the open): refused unopened.
-	if fi, err := os.Stat(resolved); err == nil && !fi.Mode().IsRegular() {
-		return nil, invalid("%s is not a regular file", path)
-	}
+	// Non-blocking: a FIFO opens at once, and is refused below as not a
+	// regular file instead of hanging the request.
 	f, err := os.OpenFile(resolved, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, invalid("%s cannot be opened: %v", path, errors.Unwrap(err))
