@@ -24,6 +24,9 @@ type Deployer interface {
 	DeployOpenSearch(ctx context.Context, rec fountain.Recorder, h *deploy.Host, in deploy.OpenSearchInput) (fountain.Outcome, error)
 	OpenSearchHealth(ctx context.Context, rec fountain.Recorder, h *deploy.Host) (*deploy.OpenSearchHealth, error)
 	OpenSearchAdminPassword(ctx context.Context, h *deploy.Host) (string, error)
+	// HostKeyName returns the name a host's SSH keys are kept under (its
+	// identity) for "ADDRESS[:PORT]" or "REGION/NAME[:PORT]".
+	HostKeyName(ctx context.Context, host string) (string, fountain.HostID, error)
 	// Secrets are the server's own secrets a deploy may use (the GHCR
 	// token): masked in every operation.
 	Secrets() []string
@@ -37,9 +40,24 @@ func (s *Server) deployer() (Deployer, error) {
 	return s.deps.Deploy, nil
 }
 
-// hostSpec is the operation spec of a deploy to h.
+// hostSpec is the operation spec of a deploy to h: it holds the host by
+// its identity, whatever the spelling.
 func hostSpec(kind, target string, h *deploy.Host, request any, dry bool, secrets ...string) operation.Spec {
-	return operation.Spec{Kind: kind, Target: target, Locks: h.Locks(), Request: request, Secrets: secrets, DryRun: dry}
+	return operation.Spec{Kind: kind, Target: h.Key() + target, Locks: h.Locks(), Request: request, Secrets: secrets, DryRun: dry}
+}
+
+// onHostFunc is an operation on h whose first recorded step says which
+// host the request's spelling is: its identity, and how it was found (a
+// DNS name resolved once, the instance that has the address).
+func onHostFunc(h *deploy.Host, fn operation.Func) operation.Func {
+	return func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
+		if err := run.Step(ctx, "identify the host "+h.Spelling, func(context.Context) (fountain.StepResult, error) {
+			return fountain.StepResult{Output: h.Resolution + "; known as " + h.Key()}, nil
+		}); err != nil {
+			return operation.Outcome{}, err
+		}
+		return fn(ctx, run)
+	}
 }
 
 // hostRequest is the body of a route that acts on one host: it embeds
@@ -90,10 +108,14 @@ func onHost[B any, P interface {
 				return operation.Spec{}, nil, err
 			}
 		}
-		spec := hostSpec(r.kind, h.Address+r.target(&in), h, in, req.Dry(), append(req.Secrets(), d.Secrets()...)...)
-		return spec, func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
+		var record any = in
+		if r, ok := any(in).(interface{ Record() any }); ok {
+			record = r.Record() // what the body holds that must not be kept (a Kong config)
+		}
+		spec := hostSpec(r.kind, r.target(&in), h, record, req.Dry(), append(req.Secrets(), d.Secrets()...)...)
+		return spec, onHostFunc(h, func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
 			return r.run(ctx, d, run, h, in)
-		}, nil
+		}), nil
 	}
 }
 
@@ -280,7 +302,7 @@ type HostKeys interface {
 }
 
 type hostKeysInput struct {
-	Host string `query:"host" maxLength:"300" doc:"Only the keys of this host, address:port (e.g. 203.0.113.7:22)."`
+	Host string `query:"host" maxLength:"300" doc:"Only the keys of this host: an address, address:port (e.g. 203.0.113.7:22; an address of a Lightsail instance means the instance), or an instance as the keys are listed (eu-central-1/web-1:22)."`
 }
 
 type hostKeysOutput struct {
@@ -298,8 +320,12 @@ func (s *Server) listHostKeys(ctx context.Context, in *hostKeysInput) (*hostKeys
 	if in.Host == "" {
 		keys, err = s.deps.HostKeys.ListHostKeys(ctx)
 	} else {
+		var d Deployer
+		if d, err = s.deployer(); err != nil {
+			return nil, err
+		}
 		var host string
-		if host, err = deploy.NormalizeHostPort(in.Host); err != nil {
+		if host, _, err = d.HostKeyName(ctx, in.Host); err != nil {
 			return nil, queryError(err)
 		}
 		keys, err = s.deps.HostKeys.HostKeys(ctx, host)
@@ -317,18 +343,22 @@ func (s *Server) listHostKeys(ctx context.Context, in *hostKeysInput) (*hostKeys
 
 // ForgetHostKeyInput is the body of forget-host-key.
 type ForgetHostKeyInput struct {
-	Host string `json:"host" minLength:"1" maxLength:"300" doc:"The host whose keys to forget, address:port (a bare address means port 22)." example:"203.0.113.7:22"`
+	Host string `json:"host" minLength:"1" maxLength:"300" doc:"The host whose keys to forget: address:port (a bare address means port 22; an address of a Lightsail instance means the instance, under every spelling), or an instance as the keys are listed (eu-central-1/web-1:22)." example:"203.0.113.7:22"`
 }
 
 func (s *Server) forgetHostKey(ctx context.Context, body *ForgetHostKeyInput) (operation.Spec, operation.Func, error) {
 	if s.deps.HostKeys == nil {
 		return operation.Spec{}, nil, fountain.Errorf(fountain.EUNAVAILABLE, "no host key store is configured")
 	}
-	host, err := deploy.NormalizeHostPort(body.Host)
+	d, err := s.deployer()
 	if err != nil {
 		return operation.Spec{}, nil, err
 	}
-	return operation.Spec{Kind: "ssh.forget-host-key", Target: host, Locks: []string{"host:" + hostOnly(host)}, Request: ForgetHostKeyInput{Host: host}},
+	host, id, err := d.HostKeyName(ctx, body.Host)
+	if err != nil {
+		return operation.Spec{}, nil, err
+	}
+	return operation.Spec{Kind: "ssh.forget-host-key", Target: host, Locks: []fountain.Lock{fountain.HostLock(id)}, Request: ForgetHostKeyInput{Host: body.Host}},
 		func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
 			var n int
 			err := run.Step(ctx, "forget the host keys of "+host, func(ctx context.Context) (fountain.StepResult, error) {
@@ -341,24 +371,4 @@ func (s *Server) forgetHostKey(ctx context.Context, body *ForgetHostKeyInput) (o
 			}
 			return operation.Outcome{Message: fmt.Sprintf("Forgot %d host key(s) of %s; the next connection trusts the key it is shown (or Lightsail's)", n, host)}, err
 		}, nil
-}
-
-func hostOnly(hostport string) string {
-	if i := lastColon(hostport); i >= 0 {
-		h := hostport[:i]
-		if len(h) > 1 && h[0] == '[' {
-			h = h[1 : len(h)-1]
-		}
-		return h
-	}
-	return hostport
-}
-
-func lastColon(s string) int {
-	for i := len(s) - 1; i >= 0; i-- {
-		if s[i] == ':' {
-			return i
-		}
-	}
-	return -1
 }

@@ -78,12 +78,12 @@ func secretTarget(repo, env, name string) string {
 
 // secretLock is the lock an operation on a secret takes (GitHub's
 // repository and environment names are case-insensitive).
-func secretLock(repo, env, name string) string {
-	l := "github:" + strings.ToLower(repo)
+func secretLock(repo, env, name string) fountain.Lock {
+	thing := "secret/" + name
 	if env != "" {
-		l += "/environment/" + strings.ToLower(env)
+		thing = "environment/" + strings.ToLower(env) + "/" + thing
 	}
-	return l + "/secret/" + name
+	return fountain.GitHubLock(strings.ToLower(repo), thing)
 }
 
 // checkSecretCall validates what every secret call has: the secret and
@@ -129,7 +129,7 @@ func (s *Server) addSecret(ctx context.Context, body *AddSecretInput) (operation
 		}
 	}
 	spec := operation.Spec{Kind: "github.add-secret", Target: secretTarget(ref.Repo, ref.Environment, name),
-		Locks: []string{secretLock(ref.Repo, ref.Environment, name)}, Request: in,
+		Locks: []fountain.Lock{secretLock(ref.Repo, ref.Environment, name)}, Request: in,
 		Secrets: append([]string{in.SecretValue, in.GitHubToken}, g.Secrets()...)}
 	return spec, func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
 		value := in.SecretValue
@@ -166,7 +166,7 @@ func (s *Server) deleteSecret(ctx context.Context, body *DeleteSecretInput) (ope
 		return operation.Spec{}, nil, err
 	}
 	spec := operation.Spec{Kind: "github.delete-secret", Target: secretTarget(ref.Repo, ref.Environment, name),
-		Locks: []string{secretLock(ref.Repo, ref.Environment, name)}, Request: in,
+		Locks: []fountain.Lock{secretLock(ref.Repo, ref.Environment, name)}, Request: in,
 		Secrets: append([]string{in.GitHubToken}, g.Secrets()...)}
 	return spec, func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
 		res, err := g.DeleteSecret(ctx, run, github.DeleteSecretInput{SecretRef: ref, Token: in.GitHubToken})
@@ -290,7 +290,7 @@ func (s *Server) installWorkflow(ctx context.Context, body *InstallWorkflowInput
 	target := in.RepoName + "/" + path
 	setAuditTarget(ctx, target)
 	spec := operation.Spec{Kind: "github.install-workflow", Target: target,
-		Locks: []string{"github:" + strings.ToLower(in.RepoName) + "/file/" + path}, Request: in,
+		Locks: []fountain.Lock{fountain.GitHubLock(strings.ToLower(in.RepoName), "file/"+path)}, Request: in,
 		Secrets: append([]string{in.GitHubToken}, g.Secrets()...)}
 	return spec, func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
 		res, err := g.InstallWorkflow(ctx, run, gin)

@@ -42,7 +42,7 @@ func (s *Server) kong() (Deployer, KongManager, error) {
 // kongSpec is the operation of a config change on a gateway: it holds the
 // gateway's host, so that two changes never interleave.
 func kongSpec(kind string, h *deploy.Host, request any, dry bool, secrets []string) operation.Spec {
-	return hostSpec(kind, h.Address+"/kong", h, request, dry, secrets...)
+	return hostSpec(kind, "/kong", h, request, dry, secrets...)
 }
 
 func (s *Server) putKongConfig(ctx context.Context, body *deploy.KongConfigInput) (operation.Spec, operation.Func, error) {
@@ -66,9 +66,9 @@ func (s *Server) putKongConfig(ctx context.Context, body *deploy.KongConfigInput
 		ConfigHash string `json:"config_hash"`
 	}{in.HostInput, cfg.Hash()}
 	secrets := append(cfg.SecretValues(), d.Secrets()...)
-	return kongSpec("kong.apply-config", h, record, in.DryRun, secrets), func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
+	return kongSpec("kong.apply-config", h, record, in.DryRun, secrets), onHostFunc(h, func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
 		return k.ApplyKongConfig(ctx, run, h, cfg, "apply", run.ID(), in.DryRun)
-	}, nil
+	}), nil
 }
 
 type deleteKongRouteInput struct {
@@ -96,9 +96,9 @@ func (s *Server) deleteKongRoute(ctx context.Context, in *deleteKongRouteInput) 
 		deploy.HostInput
 		Name string `json:"name"`
 	}{in.input(), name}
-	return s.do(ctx, in.AsyncInput, kongSpec("kong.remove-route", h, request, dry, d.Secrets()), func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
+	return s.do(ctx, in.AsyncInput, kongSpec("kong.remove-route", h, request, dry, d.Secrets()), onHostFunc(h, func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
 		return k.RemoveKongRoute(ctx, run, h, name, run.ID(), dry)
-	})
+	}))
 }
 
 type kongConfigOutput struct {
@@ -122,6 +122,7 @@ func (s *Server) getKongConfig(ctx context.Context, in *HostQuery) (*kongConfigO
 type kongHistoryOutput struct {
 	Body struct {
 		Host     string                   `json:"host" doc:"The gateway's host, address:port."`
+		Identity string                   `json:"identity" doc:"The host the versions are kept for: its Lightsail instance (REGION/NAME) under every spelling of its address, else its address."`
 		Versions []fountain.ConfigVersion `json:"versions" doc:"The versions Fountain applied, newest first (without their text)."`
 	}
 }
@@ -140,7 +141,7 @@ func (s *Server) kongHistory(ctx context.Context, in *HostQuery) (*kongHistoryOu
 		return nil, err
 	}
 	out := &kongHistoryOutput{}
-	out.Body.Host, out.Body.Versions = h.HostPort(), vs
+	out.Body.Host, out.Body.Identity, out.Body.Versions = h.HostPort(), h.Key(), vs
 	return out, nil
 }
 

@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -321,6 +322,8 @@ type deployKongOptions struct {
 	Image        string
 	ProxyPort    int
 	ProxyTLSPort int
+	Config       string
+	Force        bool
 	DryRun       bool
 	hostFlags
 	mutateFlags
@@ -333,15 +336,21 @@ func (a *app) newDeployKongCmd() *cobra.Command {
 		Short: "Run Kong Gateway (DB-less) on a host (POST /services/deploy-kong)",
 		Long: "Run Kong Gateway in DB-less mode with Docker: its declarative config in /etc/kong/kong.yml, owned by\n" +
 			"Fountain; the proxy on the host's ports 80 and 443; the Admin API on the host's loopback only (on a Docker\n" +
-			"network of its own, which no app container joins), reached by Fountain through SSH. Health-gated and idempotent like apps.\n\n" + hostFlagsHelp,
-		Example: "  fountain deploy kong --instance gateway-1\n  fountain deploy kong --instance gateway-1 --proxy-port 8080 --proxy-tls-port 8443",
-		Args:    cobra.NoArgs,
+			"network of its own, which no app container joins), reached by Fountain through SSH. Health-gated and idempotent like apps.\n\n" +
+			"Kong runs Fountain's last version of its config (or an empty one). A config Fountain has no version of, found\n" +
+			"running (put there by hand, or by another Fountain), is adopted: recorded, nothing reloaded. --config FILE runs\n" +
+			"that config instead (a new version); --force replaces a config found running with Fountain's last version.\n\n" + hostFlagsHelp,
+		Example: "  fountain deploy kong --instance gateway-1\n  fountain deploy kong --instance gateway-1 --proxy-port 8080 --proxy-tls-port 8443\n" +
+			"  fountain deploy kong --instance gateway-1 --config kong.yml --dry-run",
+		Args: cobra.NoArgs,
 	}
 	f := cmd.Flags()
 	o.hostFlags.add(cmd)
 	f.StringVar(&o.Image, "image", "", "the Kong `image` (default kong:3.9)")
 	f.IntVar(&o.ProxyPort, "proxy-port", 0, "the host `port` of Kong's HTTP proxy (default 80)")
 	f.IntVar(&o.ProxyTLSPort, "proxy-tls-port", 0, "the host `port` of Kong's HTTPS proxy (default 443)")
+	f.StringVar(&o.Config, "config", "", "a declarative config `FILE` (YAML or JSON; - for stdin) for Kong to run, recorded as a new version")
+	f.BoolVar(&o.Force, "force", false, "replace a config Fountain has no version of, found running, with Fountain's last version")
 	f.BoolVar(&o.DryRun, "dry-run", false, "only check: print the plan and change nothing")
 	o.mutateFlags.add(cmd)
 	cmd.RunE = a.runE(func(cmd *cobra.Command, args []string) error {
@@ -350,7 +359,19 @@ func (a *app) newDeployKongCmd() *cobra.Command {
 			return err
 		}
 		host.DryRun = o.DryRun
-		body := &deploy.KongInput{HostInput: host, Image: o.Image, ProxyPort: o.ProxyPort, ProxyTLSPort: o.ProxyTLSPort}
+		body := &deploy.KongInput{HostInput: host, Image: o.Image, ProxyPort: o.ProxyPort, ProxyTLSPort: o.ProxyTLSPort, Force: o.Force}
+		if o.Config != "" {
+			var text []byte
+			if o.Config == "-" {
+				text, err = io.ReadAll(io.LimitReader(a.io.In, 16<<20))
+			} else {
+				text, err = os.ReadFile(o.Config)
+			}
+			if err != nil {
+				return usagef(cmd, "read the config: %v", err)
+			}
+			body.Config = string(text)
+		}
 		return a.runHostCall(cmd, o.mutateFlags, hostCall{path: "/services/deploy-kong", body: body, dryRun: o.DryRun, summary: kongSummary})
 	})
 	return cmd

@@ -18,6 +18,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/fountainai/fountain"
+	"github.com/fountainai/fountain/ssh"
 )
 
 // DockerAppResult is what deploy-docker-app reports.
@@ -64,7 +65,7 @@ func (e *Engine) DeployDockerApp(ctx context.Context, rec fountain.Recorder, h *
 	}
 	defer closeAll()
 	app := &dockerApp{in: in, d: d, settle: e.settle()}
-	if app.auth, err = e.registryAuth(in); err != nil {
+	if app.auth, err = e.registryAuth(in, d.ssh, rec); err != nil {
 		return fountain.Outcome{Result: res}, err
 	}
 	dry := in.DryRun
@@ -123,9 +124,13 @@ func shortID(digest, id string) string {
 	return "image unknown"
 }
 
-// registryAuth encodes the registry login for this pull: the request's,
-// else the server's for ghcr.io images, else none.
-func (e *Engine) registryAuth(in DockerAppInput) (string, error) {
+// registryAuth encodes the registry login for this pull: the request's
+// (the caller's to send where they like); else, for ghcr.io images, the
+// server's, but only to a host something vouched for before this
+// operation (its key pinned from Lightsail, or kept from an earlier
+// connection), never to one trusted on first use by this very connection;
+// else none.
+func (e *Engine) registryAuth(in DockerAppInput, c *ssh.Client, rec fountain.Recorder) (string, error) {
 	a := in.RegistryAuth
 	ref, err := reference.ParseNormalizedNamed(in.DockerImage)
 	if err != nil {
@@ -133,7 +138,12 @@ func (e *Engine) registryAuth(in DockerAppInput) (string, error) {
 	}
 	domain := reference.Domain(ref)
 	if a == nil && e.GHCR != nil && domain == "ghcr.io" {
-		a = e.GHCR
+		if c.FirstUse() {
+			rec.Log("the server's GHCR login is not sent to " + c.Host() + ": its host key was trusted on first use by this operation; " +
+				"the image is pulled anonymously (a private image needs registry_auth, or a deploy once the key is kept)")
+		} else {
+			a = e.GHCR
+		}
 	}
 	if a == nil {
 		return "", nil

@@ -2,10 +2,13 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,7 +26,39 @@ type Instance struct {
 	BundleID  string
 	RAMMiB    int
 	State     string
-	HostKeys  []fountain.HostKey // host is "address:22"
+	IPv6      []string
+	HostKeys  []fountain.HostKey
+}
+
+// Addresses are the instance's addresses: public, private and IPv6.
+func (i *Instance) Addresses() []netip.Addr {
+	var out []netip.Addr
+	for _, s := range append([]string{i.PublicIP, i.PrivateIP}, i.IPv6...) {
+		if a, err := netip.ParseAddr(s); err == nil {
+			out = append(out, a.Unmap())
+		}
+	}
+	return out
+}
+
+// HasAddress reports whether a is one of the instance's addresses (an
+// IPv4-mapped form of one included).
+func (i *Instance) HasAddress(a netip.Addr) bool {
+	return slices.Contains(i.Addresses(), a.Unmap().WithZone(""))
+}
+
+// AddressKind says which of the instance's addresses a is: public,
+// private or IPv6.
+func (i *Instance) AddressKind(a netip.Addr) string {
+	a = a.Unmap()
+	switch {
+	case i.PublicIP != "" && a.String() == i.PublicIP:
+		return "public"
+	case i.PrivateIP != "" && a.String() == i.PrivateIP:
+		return "private"
+	default:
+		return "IPv6"
+	}
 }
 
 // Instances looks up Lightsail instances (the Lightsail adapter).
@@ -31,8 +66,8 @@ type Instances interface {
 	DefaultRegion() string
 	// FindInstance returns the instance named name, or ENOTFOUND.
 	FindInstance(ctx context.Context, region, name string) (*Instance, error)
-	// InstanceByAddress returns the instance whose public or private
-	// address is addr, or nil if Fountain sees none.
+	// InstanceByAddress returns the instance one of whose addresses
+	// (public, private, IPv6) is addr, or nil if Fountain sees none.
 	InstanceByAddress(ctx context.Context, region, addr string) (*Instance, error)
 	// DefaultKeyPair returns the region's default key pair's private key
 	// (PEM), as DownloadDefaultKeyPair gives it.
@@ -73,6 +108,9 @@ type Engine struct {
 	StandInsReady func(ctx context.Context) error
 	// KongConfigs keeps the versions of each gateway's config.
 	KongConfigs KongConfigs
+	// Legacy, if set, moves records kept under a host's address (before
+	// identities existed) to its identity when the host is resolved.
+	Legacy LegacyRecords
 	// OpenSearchRepo and OpenSearchKey override OpenSearch's apt
 	// repository and key URLs (a mirror); default the official ones.
 	OpenSearchRepo, OpenSearchKey string
@@ -91,35 +129,48 @@ func (e *Engine) Secrets() []string {
 
 // Host is a resolved deploy target.
 type Host struct {
-	Address  string
-	Port     int
-	User     string
-	Signer   ssh.Signer
-	Instance *Instance // the Lightsail instance behind the address, if known
-	// IP is the address a DNS name resolved to (the address itself for an
-	// IP): the host's locks and its Lightsail instance go by it.
+	// ID is the host's one identity: its Lightsail instance, else its
+	// canonical address. Locks, host keys, config versions and kept
+	// secrets go by it, whatever spelling the request used.
+	ID fountain.HostID
+	// Address is the address dialed: the request's, canonical (a DNS name
+	// resolved once, IPv4-mapped IPv6 unmapped), or the public address of
+	// an instance named by instance_name.
+	Address string
+	Port    int
+	User    string
+	Signer  ssh.Signer
+	// Instance is the Lightsail instance behind the address, if known.
+	Instance *Instance
+	// IP is Address as an address.
 	IP netip.Addr
+	// Spelling is how the request named the host (instance_ip as given,
+	// or instance_name).
+	Spelling string
+	// Resolution says, in a line, how the spelling led to the identity,
+	// for the operation's first step.
+	Resolution string
 }
 
-// HostPort is "address:port".
+// HostPort is "address:port", where the host is dialed.
 func (h *Host) HostPort() string { return net.JoinHostPort(h.Address, strconv.Itoa(h.Port)) }
 
-// Locks are the resources an operation on the host holds: the host, and
+// Key is what records about the host are kept under: its identity.
+func (h *Host) Key() string { return h.ID.String() }
+
+// Locks are the resources an operation on the host holds: the host (by
+// its identity, so two spellings of one host exclude each other), and
 // the instance behind it, so that a deploy and a delete of the instance
 // exclude each other.
-func (h *Host) Locks() []string {
-	addr := h.Address
-	if h.IP.IsValid() {
-		addr = h.IP.String() // a DNS name and its address are one host
-	}
-	locks := []string{"host:" + addr}
+func (h *Host) Locks() []fountain.Lock {
+	locks := []fountain.Lock{fountain.HostLock(h.ID)}
 	if h.Instance != nil {
-		locks = append(locks, "instance:"+h.Instance.Region+"/"+h.Instance.Name)
+		locks = append(locks, fountain.InstanceLock(h.Instance.Region, h.Instance.Name))
 	}
 	return locks
 }
 
-// Target names the host for people: "ubuntu@203.0.113.7 (web-1)".
+// Target names the host for people: "203.0.113.7 (web-1)".
 func (h *Host) Target() string {
 	t := h.Address
 	if h.Instance != nil {
@@ -129,11 +180,14 @@ func (h *Host) Target() string {
 }
 
 // Resolve finds the host a validated request names: its address (looked
-// up for instance_name), the Lightsail instance behind it if Fountain sees
-// one, and the key that logs in. It reads (Lightsail, the key file) but
-// changes nothing; its errors are the caller's (4xx) or Lightsail's.
+// up for instance_name, resolved once for a DNS name), the Lightsail
+// instance behind it if Fountain sees one (by any of its addresses), its
+// identity, and the key that logs in. It reads (Lightsail, DNS, the key
+// file) and moves records kept under the host's address before
+// identities existed to its identity; its errors are the caller's (4xx)
+// or Lightsail's.
 func (e *Engine) Resolve(ctx context.Context, in HostInput) (*Host, error) {
-	h := &Host{Address: in.InstanceIP, Port: in.SSHPort, User: in.SSHUser}
+	h := &Host{Port: in.SSHPort, User: in.SSHUser, Spelling: in.InstanceIP}
 	region := in.Region
 	if region == "" && e.Instances != nil {
 		region = e.Instances.DefaultRegion()
@@ -146,37 +200,138 @@ func (e *Engine) Resolve(ctx context.Context, in HostInput) (*Host, error) {
 		if err != nil {
 			return nil, err
 		}
-		if inst.PublicIP == "" {
+		ip, err := netip.ParseAddr(inst.PublicIP)
+		if err != nil {
 			return nil, &fountain.Error{Code: fountain.ECONFLICT, Message: fmt.Sprintf("instance %s has no public address (it is %s)", inst.Name, inst.State),
 				Hint: "start it: fountain instances start " + inst.Name}
 		}
-		h.Address, h.Instance = inst.PublicIP, inst
-	}
-	ip, err := e.lookup(ctx, h.Address)
-	if err != nil {
-		return nil, err
-	}
-	h.IP = ip
-	if h.Instance == nil && e.Instances != nil {
-		inst, err := e.Instances.InstanceByAddress(ctx, region, ip.String())
+		h.Instance, h.IP, h.Spelling = inst, ip.Unmap(), in.InstanceName
+		h.Resolution = fmt.Sprintf("instance %s/%s, at its public address %s", inst.Region, inst.Name, h.IP)
+	} else {
+		ip, inst, how, err := e.identify(ctx, region, in.InstanceIP)
 		if err != nil {
 			return nil, err
 		}
-		h.Instance = inst
+		h.IP, h.Instance, h.Resolution = ip, inst, how
+	}
+	h.Address = h.IP.String()
+	h.ID = fountain.AddrHost(h.IP)
+	if inst := h.Instance; inst != nil {
+		h.ID = fountain.InstanceHost(inst.Region, inst.Name)
 	}
 	signer, err := e.signer(ctx, in, region)
 	if err != nil {
 		return nil, err
 	}
 	h.Signer = signer
+	if e.Legacy != nil {
+		if err := e.Legacy.ClaimHostRecords(ctx, h.Key(), h.legacyNames()); err != nil {
+			return nil, fmt.Errorf("move the records of %s to its identity: %w", h.Key(), err)
+		}
+	}
 	return h, nil
 }
 
-// lookup returns the address of a host: an IP as it is, a DNS name
-// resolved (its first address).
-func (e *Engine) lookup(ctx context.Context, host string) (netip.Addr, error) {
+// identify finds the canonical address of a host named by address (an IP
+// or a DNS name) and the Lightsail instance that has it, if any; how says
+// so in a line.
+func (e *Engine) identify(ctx context.Context, region, address string) (ip netip.Addr, inst *Instance, how string, err error) {
+	ip, how, err = e.lookup(ctx, address)
+	if err != nil {
+		return ip, nil, "", err
+	}
+	if e.Instances != nil {
+		if inst, err = e.Instances.InstanceByAddress(ctx, region, ip.String()); err != nil {
+			return ip, nil, "", err
+		}
+	}
+	if inst != nil {
+		how += fmt.Sprintf("the %s address of instance %s/%s", inst.AddressKind(ip), inst.Region, inst.Name)
+	} else {
+		how += "an address of no Lightsail instance Fountain sees: the host is known by its address"
+	}
+	return ip, inst, how, nil
+}
+
+// HostKeyName returns the name the SSH host keys of host are kept under:
+// host is "ADDRESS[:PORT]" (an IP or a DNS name; the instance that has
+// the address, if any, is the host) or an identity as the keys are listed,
+// "REGION/NAME[:PORT]". Reads only.
+func (e *Engine) HostKeyName(ctx context.Context, host string) (string, fountain.HostID, error) {
+	s, port := strings.TrimSpace(host), 22
+	if i := strings.LastIndexByte(s, ':'); i >= 0 && !strings.Contains(s[i:], "]") && (strings.Count(s, ":") == 1 || strings.HasPrefix(s, "[")) {
+		n, err := strconv.Atoi(s[i+1:])
+		if err != nil || n < 1 || n > 65535 {
+			return "", fountain.HostID{}, fountain.Invalid("host", "%q: the port must be 1-65535", short(host))
+		}
+		s, port = s[:i], n
+	}
+	s = strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")
+	if region, name, ok := strings.Cut(s, "/"); ok {
+		if !regionRE.MatchString(region) || !instanceNameRE.MatchString(name) {
+			return "", fountain.HostID{}, fountain.Invalid("host", "%q is not an address or REGION/INSTANCE", short(host))
+		}
+		id := fountain.InstanceHost(region, name)
+		return id.KeyName(port), id, nil
+	}
+	hi := HostInput{InstanceIP: s}
+	if err := hi.Validate(); err != nil {
+		return "", fountain.HostID{}, fountain.Invalid("host", "%q is not an address or address:port", short(host))
+	}
+	region := ""
+	if e.Instances != nil {
+		region = e.Instances.DefaultRegion()
+	}
+	ip, inst, _, err := e.identify(ctx, region, hi.InstanceIP)
+	if err != nil {
+		var fe *fountain.Error
+		if errors.As(err, &fe) && fe.Field == "instance_ip" {
+			return "", fountain.HostID{}, fountain.Invalid("host", "%s", fe.Message)
+		}
+		return "", fountain.HostID{}, err
+	}
+	id := fountain.AddrHost(ip)
+	if inst != nil {
+		id = fountain.InstanceHost(inst.Region, inst.Name)
+	}
+	return id.KeyName(port), id, nil
+}
+
+// legacyNames are the names records about the host were kept under
+// before identities: "address:port" for each of its addresses, as
+// spelled.
+func (h *Host) legacyNames() []string {
+	port := strconv.Itoa(h.Port)
+	names := []string{net.JoinHostPort(h.Address, port)}
+	if h.Spelling != "" && h.Instance == nil {
+		names = append(names, net.JoinHostPort(h.Spelling, port))
+	}
+	if inst := h.Instance; inst != nil {
+		for _, a := range inst.Addresses() {
+			names = append(names, net.JoinHostPort(a.String(), port))
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
+// LegacyRecords moves what was kept under a host's old names (its
+// "address:port" spellings, before identities) to its identity: Kong
+// config versions and kept service secrets. It does nothing once the
+// identity has records of its own.
+type LegacyRecords interface {
+	ClaimHostRecords(ctx context.Context, id string, legacy []string) error
+}
+
+// lookup returns the canonical address of a host: an IP as it is
+// (IPv4-mapped IPv6 unmapped), a DNS name resolved once (its first
+// address). how begins a line that says what was done, for the record.
+func (e *Engine) lookup(ctx context.Context, host string) (netip.Addr, string, error) {
 	if a, err := netip.ParseAddr(host); err == nil {
-		return a, nil
+		if a.Is4In6() {
+			return a.Unmap(), fmt.Sprintf("%s is the IPv4-mapped form of %s, ", host, a.Unmap()), nil
+		}
+		return a, a.String() + " is ", nil
 	}
 	resolve := e.LookupHost
 	if resolve == nil {
@@ -192,9 +347,10 @@ func (e *Engine) lookup(ctx context.Context, host string) (netip.Addr, error) {
 		if err != nil {
 			msg = err.Error()
 		}
-		return netip.Addr{}, fountain.Invalid("instance_ip", "%q does not resolve: %s", host, msg)
+		return netip.Addr{}, "", fountain.Invalid("instance_ip", "%q does not resolve: %s", host, msg)
 	}
-	return addrs[0].Unmap(), nil
+	a := addrs[0].Unmap()
+	return a, fmt.Sprintf("%s resolved to %s (once; the operation dials %s), ", host, a, a), nil
 }
 
 // signer loads the key named by ssh_key_path, or, for an instance named by
@@ -224,8 +380,10 @@ func (e *Engine) signer(ctx context.Context, in HostInput, region string) (ssh.S
 }
 
 // connect opens the operation's one connection to the host, as a recorded
-// step: the host key is verified (pinned from Lightsail for a known
-// instance, else trusted on first use), and the log says which.
+// step: the host key is verified and kept under the host's identity
+// (pinned from Lightsail for an instance, under every spelling of its
+// address, never trusted on first use; else kept from before, or trusted
+// on first use), and the log says which.
 func (e *Engine) connect(ctx context.Context, rec fountain.Recorder, h *Host) (*ssh.Client, error) {
 	var client *ssh.Client
 	err := rec.Step(ctx, "connect to "+h.User+"@"+h.HostPort(), func(ctx context.Context) (fountain.StepResult, error) {
@@ -238,22 +396,15 @@ func (e *Engine) connect(ctx context.Context, rec fountain.Recorder, h *Host) (*
 		d.Logf = func(format string, args ...any) { rec.Log(fmt.Sprintf(format, args...)) }
 		if inst := h.Instance; inst != nil {
 			d.Pin = func(ctx context.Context, host string) ([]fountain.HostKey, error) {
-				if len(inst.HostKeys) == 0 {
-					// Never trust on first use an instance Lightsail knows.
-					return nil, &fountain.Error{Code: fountain.EUPSTREAM,
-						Message: fmt.Sprintf("Lightsail reports no SSH host keys for instance %s (it is %s), so its host key cannot be verified", inst.Name, orUnknown(inst.State)),
-						Hint:    "wait until the instance runs and try again"}
-				}
-				keys := make([]fountain.HostKey, 0, len(inst.HostKeys))
-				for _, k := range inst.HostKeys {
-					k.Host = host
-					k.Source = fountain.HostKeySourceLightsail
-					keys = append(keys, k)
-				}
-				return keys, nil
+				return slices.Clone(inst.HostKeys), nil
 			}
+			// Kept keys serve while Lightsail reports none (a booting
+			// instance); with none kept either, refuse.
+			d.RefuseFirstUse = &fountain.Error{Code: fountain.EUPSTREAM,
+				Message: fmt.Sprintf("Lightsail reports no SSH host keys for instance %s (it is %s), so its host key cannot be verified", inst.Name, orUnknown(inst.State)),
+				Hint:    "wait until the instance runs and try again"}
 		}
-		c, err := d.Dial(ctx, ssh.Target{Address: h.Address, Port: h.Port, User: h.User, Signer: h.Signer})
+		c, err := d.Dial(ctx, ssh.Target{Address: h.Address, Port: h.Port, User: h.User, Signer: h.Signer, KeyName: h.ID.KeyName(h.Port)})
 		if err != nil {
 			return fountain.StepResult{}, err
 		}

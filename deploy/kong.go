@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/distribution/reference"
 
 	"github.com/fountainai/fountain"
+	"github.com/fountainai/fountain/kong"
 	"github.com/fountainai/fountain/ssh"
 )
 
@@ -32,6 +34,10 @@ type KongInput struct {
 	Image        string `json:"image,omitempty" maxLength:"256" doc:"The Kong image (default kong:3.9, the last open-source line)." example:"kong:3.9"`
 	ProxyPort    int    `json:"proxy_port,omitempty" minimum:"0" maximum:"65535" doc:"The host port of Kong's HTTP proxy (default 80)."`
 	ProxyTLSPort int    `json:"proxy_tls_port,omitempty" minimum:"0" maximum:"65535" doc:"The host port of Kong's HTTPS proxy (default 443)."`
+	Config       any    `json:"config,omitempty" doc:"A declarative config for Kong to run (YAML or JSON text, or a JSON object, as in PUT /services/kong/config), recorded as a new version. Without it, Kong runs Fountain's last version (or an empty config); a config Fountain has no version of, found running, is adopted instead (recorded, nothing reloaded) unless force."`
+	Force        bool   `json:"force,omitempty" doc:"Replace a running config Fountain has no version of (one put there by hand, or by another Fountain) with Fountain's last version, instead of adopting it."`
+
+	cfg *kong.Config // Config, parsed by Validate
 }
 
 // Validate checks the request without I/O and fills in defaults.
@@ -56,7 +62,34 @@ func (in *KongInput) Validate() error {
 	if in.ProxyPort == in.ProxyTLSPort || in.ProxyPort == kongAdminPort || in.ProxyTLSPort == kongAdminPort {
 		return fountain.Invalid("proxy_port", "the proxy ports must differ from each other and from the Admin API's %d", kongAdminPort)
 	}
+	if in.Config != nil {
+		cfg, err := parseKongConfig(in.Config)
+		if err != nil {
+			return err
+		}
+		in.cfg = cfg
+	}
 	return nil
+}
+
+// Secrets are the credentials in the config the request brings, masked
+// in every record.
+func (in KongInput) Secrets() []string {
+	if in.cfg == nil {
+		return nil
+	}
+	return in.cfg.SecretValues()
+}
+
+// Record is the request as the operation keeps it: the config it brings
+// only by its hash (its text is a version, kept sealed).
+func (in KongInput) Record() any {
+	if in.cfg == nil {
+		return in
+	}
+	r := in
+	r.Config = "(config with hash " + in.cfg.Hash() + ")"
+	return r
 }
 
 // KongNetwork is the Docker network Kong runs on alone.
@@ -95,11 +128,18 @@ func (in KongInput) kongApp() DockerAppInput {
 	}
 }
 
-// KongConfigs keeps the versions of each gateway's declarative config.
+// KongConfigs keeps the versions of each gateway's declarative config,
+// by the host's identity.
 type KongConfigs interface {
 	// LatestKongConfig returns the last version applied on the host, or
 	// ("", 0) when there is none.
 	LatestKongConfig(ctx context.Context, host string) (text string, version int, err error)
+	// AddKongConfig records a new version and returns its number.
+	AddKongConfig(ctx context.Context, host string, v fountain.ConfigVersion) (int, error)
+	// KongConfigHistory lists the versions, newest first, without text.
+	KongConfigHistory(ctx context.Context, host string) ([]fountain.ConfigVersion, error)
+	// KongConfig returns one version, with its text.
+	KongConfig(ctx context.Context, host string, version int) (fountain.ConfigVersion, error)
 }
 
 // KongResult is what deploy-kong reports.
@@ -116,10 +156,15 @@ type KongResult struct {
 }
 
 // DeployKong runs Kong Gateway in DB-less mode with Docker: Docker set up
-// if needed, Fountain's declarative config in /etc/kong/kong.yml (the last
-// version applied, or an empty one), the container health-gated on the
-// Admin API's /status like an app, the proxy on the host's ports, and the
-// Admin API on the host's loopback only.
+// if needed, the declarative config in /etc/kong/kong.yml, the container
+// health-gated on the Admin API's /status like an app, the proxy on the
+// host's ports, and the Admin API on the host's loopback only.
+//
+// Which config: the request's, recorded as a new version; else Fountain's
+// last version (or an empty one). Fountain never replaces a config it did
+// not write: one found running (or in the file, Kong stopped) that it has
+// no version of is adopted, recorded as a version "found on the host",
+// and nothing is reloaded, unless the request brings a config or force.
 func (e *Engine) DeployKong(ctx context.Context, rec fountain.Recorder, h *Host, in KongInput) (fountain.Outcome, error) {
 	app := in.kongApp()
 	res := KongResult{Host: h.HostPort(), Image: in.Image, ProxyURL: fmt.Sprintf("http://%s:%d/", h.Address, in.ProxyPort),
@@ -134,17 +179,11 @@ func (e *Engine) DeployKong(ctx context.Context, rec fountain.Recorder, h *Host,
 	if err := e.standInsReady(ctx, rec, "Kong"); err != nil {
 		return fountain.Outcome{Result: res}, err
 	}
-	config, version := KongEmptyConfig, 0
-	if e.KongConfigs != nil {
-		text, v, err := e.KongConfigs.LatestKongConfig(ctx, h.HostPort())
-		if err != nil {
-			return fountain.Outcome{Result: res}, err
-		}
-		if v > 0 {
-			config, version = text, v
-		}
+	hist, err := e.kongHistoryOf(ctx, h)
+	if err != nil {
+		return fountain.Outcome{Result: res}, err
 	}
-	res.ConfigVersion = version
+	res.ConfigVersion = hist.version
 	d, closeAll, err := e.dockerHostOf(ctx, rec, h)
 	if err != nil {
 		return fountain.Outcome{Result: res}, err
@@ -152,39 +191,21 @@ func (e *Engine) DeployKong(ctx context.Context, rec fountain.Recorder, h *Host,
 	defer closeAll()
 	c := d.ssh
 	a := &dockerApp{in: app, d: d, settle: e.settle()}
-	if a.auth, err = e.registryAuth(app); err != nil {
+	if a.auth, err = e.registryAuth(app, c, rec); err != nil {
 		return fountain.Outcome{Result: res}, err
 	}
-	var current string
-	fileStep := fountain.Action{Name: "declarative config " + KongConfigPath,
-		Check: func(ctx context.Context) (fountain.Need, error) {
-			cur, err := readRemoteFile(ctx, c, KongConfigPath)
-			if err != nil {
-				return fountain.Need{Change: true, Reason: "no " + KongConfigPath + " yet"}, nil
-			}
-			current = cur
-			if strings.TrimSpace(cur) == strings.TrimSpace(config) {
-				return fountain.Need{Reason: fmt.Sprintf("it holds Fountain's version %d", version)}, nil
-			}
-			return fountain.Need{Change: true, Reason: fmt.Sprintf("it differs from Fountain's version %d", version)}, nil
-		},
-		Apply: func(ctx context.Context, need fountain.Need) (fountain.StepResult, error) {
-			if err := writeRemoteFile(ctx, c, "write "+KongConfigPath, KongConfigPath, config, "0644", "root:root"); err != nil {
-				return fountain.StepResult{}, err
-			}
-			return fountain.StepResult{Changed: true}, nil
-		}}
-	plan := append(d.setupSteps(), fileStep)
+	k := &kongDeploy{e: e, h: h, c: c, in: in, hist: hist, opID: operationID(rec), dryRun: in.DryRun, res: &res}
+	plan := append(d.setupSteps(), k.configStep(), k.fileStep())
 	plan = append(plan, a.steps()...)
 	plan = append(plan, fountain.Action{Name: "Kong runs the declarative config",
 		Check: func(ctx context.Context) (fountain.Need, error) {
-			if !a.d.ready() || a.replaced || current == "" && in.DryRun {
+			if k.adopted || !a.d.ready() || a.replaced || k.fileText == "" && in.DryRun {
 				return fountain.Need{Reason: "loaded from the file at start"}, nil
 			}
-			return e.kongLoadedCheck(ctx, c, config)
+			return k.loadedCheck(ctx)
 		},
 		Apply: func(ctx context.Context, need fountain.Need) (fountain.StepResult, error) {
-			changed, err := e.kongLoad(ctx, c, config)
+			changed, err := kongAdmin(c).Load(ctx, k.want.YAML())
 			return fountain.StepResult{Changed: changed}, err
 		}})
 	res.Plan, err = plan.Run(ctx, rec, in.DryRun)
@@ -193,10 +214,202 @@ func (e *Engine) DeployKong(ctx context.Context, rec fountain.Recorder, h *Host,
 		return fountain.Outcome{Result: res}, err
 	}
 	msg := fmt.Sprintf("Kong runs on %s: proxy %s, Admin API on the host's loopback only", h.Target(), res.ProxyURL)
+	if k.adopted {
+		msg += fmt.Sprintf("; it runs a config Fountain had no version of, adopted as version %d (%s) and left as it was: "+
+			"to replace it, give config or force", res.ConfigVersion, KongSourceFound)
+	}
 	if in.DryRun {
 		msg = "Dry run: " + planSummary(res.Plan)
 	}
 	return fountain.Outcome{Message: msg, Result: res}, nil
+}
+
+// kongDeploy is the state a deploy-kong's steps share: the config found
+// and the one Kong is to run.
+type kongDeploy struct {
+	e      *Engine
+	h      *Host
+	c      *ssh.Client
+	in     KongInput
+	hist   *kongHistory
+	opID   string
+	dryRun bool
+	res    *KongResult
+
+	fileText string       // /etc/kong/kong.yml as found ("" if none)
+	running  string       // the configuration_hash of what Kong runs ("" if it does not answer)
+	want     *kong.Config // what Kong is to run
+	adopted  bool         // the config found is kept: nothing written or reloaded
+	record   bool         // want is a new version (the request's config)
+}
+
+// configStep looks at the config Kong runs (or, stopped, the one in its
+// file) and decides which Kong is to run: the request's, Fountain's last,
+// or the one found, adopted.
+func (k *kongDeploy) configStep() fountain.Action {
+	var found *kong.Config
+	var foundHash string
+	return fountain.Action{Name: "the config Kong is to run",
+		Check: func(ctx context.Context) (fountain.Need, error) {
+			text, err := readRemoteFileIfAny(ctx, k.c, KongConfigPath)
+			if err != nil && !errors.Is(err, errNoFile) {
+				return fountain.Need{}, err
+			}
+			k.fileText = text
+			found, foundHash, err = k.observe(ctx)
+			if err != nil {
+				return fountain.Need{}, err
+			}
+			k.want = k.hist.latest
+			unknown := ""
+			if foundHash != "" {
+				if _, ok := k.hist.knows(foundHash); !ok {
+					unknown = foundHash
+				}
+			}
+			switch {
+			case k.in.cfg != nil:
+				k.want = k.in.cfg
+				reason := "Kong is to run the config the request brings"
+				if unknown != "" {
+					reason += fmt.Sprintf(", replacing a config Fountain has no version of (hash %s)", unknown)
+				}
+				if k.in.cfg.Hash() != k.hist.latest.Hash() {
+					k.record = true
+					return fountain.Need{Change: true, Reason: reason + ": a new version", Detail: kong.Diff(k.hist.latest, k.in.cfg, "current", "new")}, nil
+				}
+				return fountain.Need{Reason: reason + fmt.Sprintf(" (Fountain's version %d)", k.hist.version)}, nil
+			case unknown != "" && k.in.Force:
+				return fountain.Need{Reason: fmt.Sprintf("force: a config Fountain has no version of (hash %s) is to be replaced by Fountain's version %d", unknown, k.hist.version)}, nil
+			case unknown != "":
+				if found == nil {
+					return fountain.Need{}, &fountain.Error{Code: fountain.ECONFLICT,
+						Message: fmt.Sprintf("Kong on %s runs a config Fountain has no version of (hash %s), and it cannot be read to adopt it", k.h.Target(), unknown),
+						Hint:    "give the config to run (config), or replace it with Fountain's last version (force)"}
+				}
+				k.adopted, k.want = true, found
+				return fountain.Need{Change: true, Reason: fmt.Sprintf("Kong runs a config Fountain has no version of (hash %s): it is adopted as version %d (%s), nothing reloaded; give config or force to replace it",
+					unknown, k.hist.version+1, KongSourceFound), Detail: kong.Diff(k.hist.latest, found, fmt.Sprintf("Fountain's version %d", k.hist.version), "found on the host")}, nil
+			}
+			return fountain.Need{Reason: fmt.Sprintf("Fountain's version %d", k.hist.version)}, nil
+		},
+		Apply: func(ctx context.Context, need fountain.Need) (fountain.StepResult, error) {
+			if k.adopted {
+				n, err := k.e.adoptKongConfig(ctx, k.h, found, foundHash, k.opID)
+				if err != nil {
+					return fountain.StepResult{}, err
+				}
+				k.res.ConfigVersion = n
+				// Fountain's record changed, the host did not.
+				return fountain.StepResult{Output: fmt.Sprintf("version %d recorded (%s); nothing reloaded", n, KongSourceFound), Reason: need.Reason}, nil
+			}
+			if k.record && k.e.KongConfigs != nil {
+				n, err := k.e.KongConfigs.AddKongConfig(ctx, k.h.Key(), fountain.ConfigVersion{Hash: k.want.Hash(), Text: k.want.YAML(), Source: "deploy-kong", OperationID: k.opID})
+				if err != nil {
+					return fountain.StepResult{}, err
+				}
+				k.res.ConfigVersion = n
+				return fountain.StepResult{Changed: true, Output: fmt.Sprintf("version %d", n)}, nil
+			}
+			return fountain.StepResult{}, nil
+		}}
+}
+
+// running returns the config Kong runs and its configuration_hash, asked
+// through the Admin API; with Kong not answering, the file's config, which
+// Kong would load at start; with neither, nothing.
+func (k *kongDeploy) observe(ctx context.Context) (*kong.Config, string, error) {
+	admin := kongAdmin(k.c)
+	if st, err := admin.Status(ctx); err == nil {
+		k.running = st.ConfigurationHash
+		if st.ConfigurationHash == kong.EmptyHash {
+			return nil, kong.EmptyHash, nil
+		}
+		if _, ok := k.hist.knows(st.ConfigurationHash); ok {
+			return nil, st.ConfigurationHash, nil
+		}
+		// The file's text, if Kong runs exactly it, adopted as written;
+		// else Kong's own export of what it runs.
+		if h, err := kong.LoadedHash(k.fileText); err == nil && h == st.ConfigurationHash {
+			cfg, err := kong.Parse([]byte(k.fileText))
+			return cfg, st.ConfigurationHash, err
+		}
+		text, err := admin.Config(ctx)
+		if err != nil {
+			return nil, st.ConfigurationHash, nil
+		}
+		cfg, err := kong.Parse([]byte(text))
+		if err != nil {
+			return nil, st.ConfigurationHash, nil
+		}
+		return cfg, st.ConfigurationHash, nil
+	}
+	if k.fileText == "" {
+		return nil, "", nil
+	}
+	h, err := kong.LoadedHash(k.fileText)
+	if err != nil {
+		// A file Kong could not load either: nothing to keep.
+		return nil, "", nil
+	}
+	cfg, _ := kong.Parse([]byte(k.fileText))
+	return cfg, h, nil
+}
+
+// fileStep makes /etc/kong/kong.yml hold the config Kong is to run (an
+// adopted one stays as it was found).
+func (k *kongDeploy) fileStep() fountain.Action {
+	return fountain.Action{Name: "declarative config " + KongConfigPath,
+		Check: func(ctx context.Context) (fountain.Need, error) {
+			latest := k.want == k.hist.latest
+			switch {
+			case k.adopted:
+				return fountain.Need{Reason: "left as found (the config Kong runs is adopted)"}, nil
+			case k.fileText == "":
+				return fountain.Need{Change: true, Reason: "no " + KongConfigPath + " yet"}, nil
+			case strings.TrimSpace(k.fileText) == strings.TrimSpace(k.want.YAML()):
+				return fountain.Need{Reason: "it holds the config Kong is to run"}, nil
+			case latest && k.hist.latestFound && fileHolds(k.fileText, k.hist.latestHash):
+				return fountain.Need{Reason: fmt.Sprintf("it holds version %d as it was found", k.hist.version)}, nil
+			case latest && k.hist.latestFound && k.running == k.hist.latestHash:
+				return fountain.Need{Reason: fmt.Sprintf("Kong runs version %d as it was found (adopted); the file is left as it was, and a restart of Kong would load the file", k.hist.version)}, nil
+			}
+			return fountain.Need{Change: true, Reason: "it differs from the config Kong is to run"}, nil
+		},
+		Apply: func(ctx context.Context, need fountain.Need) (fountain.StepResult, error) {
+			if err := writeRemoteFile(ctx, k.c, "write "+KongConfigPath, KongConfigPath, k.want.YAML(), "0644", "root:root"); err != nil {
+				return fountain.StepResult{}, err
+			}
+			return fountain.StepResult{Changed: true}, nil
+		}}
+}
+
+// fileHolds reports whether a config file's text is the config of hash,
+// as Kong would load it.
+func fileHolds(text, hash string) bool {
+	h, err := kong.LoadedHash(text)
+	return err == nil && h == hash
+}
+
+// loadedCheck compares the config Kong runs with the one it is to run, by
+// Kong's own configuration_hash.
+func (k *kongDeploy) loadedCheck(ctx context.Context) (fountain.Need, error) {
+	st, err := kongAdmin(k.c).Status(ctx)
+	if err != nil {
+		return fountain.Need{}, err
+	}
+	if st.ConfigurationHash == k.want.Hash() || !k.record && k.in.cfg == nil && k.hist.runsLatest(st.ConfigurationHash) {
+		return fountain.Need{Reason: "Kong runs it (hash " + st.ConfigurationHash + ")"}, nil
+	}
+	return fountain.Need{Change: true, Reason: "Kong runs another config (hash " + st.ConfigurationHash + ")"}, nil
+}
+
+// operationID is the id of the operation rec records, if it says.
+func operationID(rec fountain.Recorder) string {
+	if r, ok := rec.(interface{ ID() string }); ok {
+		return r.ID()
+	}
+	return ""
 }
 
 // kongConn is the connection Kong's Admin API is reached through.

@@ -14,14 +14,6 @@ import (
 	"github.com/fountainai/fountain/ssh"
 )
 
-// KongStore keeps each gateway's config versions.
-type KongStore interface {
-	KongConfigs
-	AddKongConfig(ctx context.Context, host string, v fountain.ConfigVersion) (int, error)
-	KongConfigHistory(ctx context.Context, host string) ([]fountain.ConfigVersion, error)
-	KongConfig(ctx context.Context, host string, version int) (fountain.ConfigVersion, error)
-}
-
 // KongConfigInput is the body of PUT /services/kong/config.
 type KongConfigInput struct {
 	HostInput
@@ -162,7 +154,7 @@ type KongConfigView struct {
 	Host    string           `json:"host" doc:"The gateway's host, address:port."`
 	Version int              `json:"version" doc:"The version Fountain applied last (0: none yet)."`
 	Hash    string           `json:"hash" doc:"Kong's configuration_hash of the running config."`
-	InSync  bool             `json:"in_sync" doc:"Whether Kong runs Fountain's last version."`
+	InSync  bool             `json:"in_sync" doc:"Whether Kong runs Fountain's last version (false: it runs another, changed by hand, say; the next change adopts it first)."`
 	Config  string           `json:"config" doc:"The running config (YAML), as Kong exports it."`
 	Routes  []kong.RouteInfo `json:"routes" doc:"Its services and routes."`
 	StandIn bool             `json:"stand_in,omitempty" doc:"Whether the gateway is the sandbox's stand-in for Kong."`
@@ -191,19 +183,11 @@ func (e *Engine) KongConfig(ctx context.Context, rec fountain.Recorder, h *Host)
 	if info, err := admin.Info(ctx); err == nil {
 		v.StandIn = info.Standin
 	}
-	if e.KongConfigs != nil {
-		latest, n, err := e.KongConfigs.LatestKongConfig(ctx, h.HostPort())
-		if err != nil {
-			return nil, err
-		}
-		v.Version = n
-		if cfg, err := kong.Parse([]byte(latest)); err == nil && n > 0 {
-			v.InSync = cfg.Hash() == st.ConfigurationHash
-		} else if n == 0 {
-			empty, _ := kong.Parse([]byte(KongEmptyConfig))
-			v.InSync = empty.Hash() == st.ConfigurationHash
-		}
+	hist, err := e.kongHistoryOf(ctx, h)
+	if err != nil {
+		return nil, err
 	}
+	v.Version, v.InSync = hist.version, hist.runsLatest(st.ConfigurationHash)
 	return v, nil
 }
 
@@ -252,21 +236,35 @@ func (e *Engine) changeKongConfig(ctx context.Context, rec fountain.Recorder, h 
 	defer c.Close()
 	admin := kongAdmin(c)
 	var current, next *kong.Config
+	var adopt *kong.Config // a running config Fountain has no version of
+	var adoptHash string
+	var runsCurrent func(hash string) bool // whether Kong running hash runs current
 	err = rec.Step(ctx, "read the gateway's config", func(ctx context.Context) (fountain.StepResult, error) {
-		text, err := admin.Config(ctx)
+		hist, err := e.kongHistoryOf(ctx, h)
+		if err != nil {
+			return fountain.StepResult{}, err
+		}
+		st, err := admin.Status(ctx)
 		if err != nil {
 			return fountain.StepResult{}, kongUnreachable(h, err)
 		}
-		base := text
-		if e.KongConfigs != nil {
-			if latest, n, err := e.KongConfigs.LatestKongConfig(ctx, h.HostPort()); err != nil {
-				return fountain.StepResult{}, err
-			} else if n > 0 {
-				base, res.Version = latest, n
+		current, res.Version = hist.latest, hist.version
+		runsCurrent = hist.runsLatest
+		out := fmt.Sprintf("Fountain's version %d", res.Version)
+		if _, known := hist.knows(st.ConfigurationHash); !known {
+			// Never replace a config Fountain did not write: it becomes a
+			// version first, and the change is made on it.
+			text, err := admin.Config(ctx)
+			if err != nil {
+				return fountain.StepResult{}, kongUnreachable(h, err)
 			}
-		}
-		if current, err = kong.Parse([]byte(base)); err != nil {
-			return fountain.StepResult{}, fmt.Errorf("the current config does not parse: %w", err)
+			if adopt, err = kong.Parse([]byte(text)); err != nil {
+				return fountain.StepResult{}, fmt.Errorf("the config Kong runs does not parse: %w", err)
+			}
+			current, adoptHash = adopt, st.ConfigurationHash
+			runsCurrent = func(hash string) bool { return hash == adoptHash }
+			out = fmt.Sprintf("Kong runs a config Fountain has no version of (hash %s): it is kept as version %d (%s) and the change is made on it",
+				adoptHash, res.Version+1, KongSourceFound)
 		}
 		if next, err = change(ctx, c, current); err != nil {
 			return fountain.StepResult{}, err
@@ -277,10 +275,22 @@ func (e *Engine) changeKongConfig(ctx context.Context, rec fountain.Recorder, h 
 			r.AddSecret(append(current.SecretValues(), next.SecretValues()...)...)
 		}
 		res.Hash = next.Hash()
-		return fountain.StepResult{Output: fmt.Sprintf("Fountain's version %d; the new config's hash %s", res.Version, res.Hash)}, nil
+		return fountain.StepResult{Output: out + "; the new config's hash " + res.Hash}, nil
 	})
 	if err != nil {
 		return fountain.Outcome{Result: res}, err
+	}
+	if adopt != nil && !dryRun {
+		if err := rec.Step(ctx, "keep the config found on the gateway", func(ctx context.Context) (fountain.StepResult, error) {
+			n, err := e.adoptKongConfig(ctx, h, adopt, adoptHash, opID)
+			if err != nil {
+				return fountain.StepResult{}, err
+			}
+			res.Version = n
+			return fountain.StepResult{Output: fmt.Sprintf("version %d recorded (%s)", n, KongSourceFound)}, nil
+		}); err != nil {
+			return fountain.Outcome{Result: res}, err
+		}
 	}
 	plan := fountain.Plan{
 		{Name: "Kong loads the config (its own validation decides)",
@@ -293,7 +303,7 @@ func (e *Engine) changeKongConfig(ctx context.Context, rec fountain.Recorder, h 
 				if err != nil {
 					return fountain.Need{}, kongUnreachable(h, err)
 				}
-				if st.ConfigurationHash == next.Hash() {
+				if st.ConfigurationHash == next.Hash() || next.Equal(current) && runsCurrent(st.ConfigurationHash) {
 					return fountain.Need{Reason: "Kong runs this config already"}, nil
 				}
 				if res.Diff == "" {
@@ -337,11 +347,7 @@ func (e *Engine) changeKongConfig(ctx context.Context, rec fountain.Recorder, h 
 				if e.KongConfigs == nil {
 					return fountain.StepResult{}, nil
 				}
-				store, ok := e.KongConfigs.(KongStore)
-				if !ok {
-					return fountain.StepResult{}, nil
-				}
-				n, err := store.AddKongConfig(ctx, h.HostPort(), fountain.ConfigVersion{Hash: next.Hash(), Text: next.YAML(), Source: source, OperationID: opID})
+				n, err := e.KongConfigs.AddKongConfig(ctx, h.Key(), fountain.ConfigVersion{Hash: next.Hash(), Text: next.YAML(), Source: source, OperationID: opID})
 				if err != nil {
 					return fountain.StepResult{}, err
 				}
@@ -398,11 +404,10 @@ func (e *Engine) RemoveKongRoute(ctx context.Context, rec fountain.Recorder, h *
 
 // RollbackKongConfig applies a stored version again.
 func (e *Engine) RollbackKongConfig(ctx context.Context, rec fountain.Recorder, h *Host, version int, opID string, dryRun bool) (fountain.Outcome, error) {
-	store, ok := e.KongConfigs.(KongStore)
-	if !ok {
+	if e.KongConfigs == nil {
 		return fountain.Outcome{}, fountain.Errorf(fountain.EUNAVAILABLE, "no config history is kept")
 	}
-	v, err := store.KongConfig(ctx, h.HostPort(), version)
+	v, err := e.KongConfigs.KongConfig(ctx, h.Key(), version)
 	if err != nil {
 		return fountain.Outcome{}, err
 	}
@@ -415,11 +420,10 @@ func (e *Engine) RollbackKongConfig(ctx context.Context, rec fountain.Recorder, 
 
 // KongHistory lists the versions applied on h.
 func (e *Engine) KongHistory(ctx context.Context, h *Host) ([]fountain.ConfigVersion, error) {
-	store, ok := e.KongConfigs.(KongStore)
-	if !ok {
+	if e.KongConfigs == nil {
 		return nil, fountain.Errorf(fountain.EUNAVAILABLE, "no config history is kept")
 	}
-	return store.KongConfigHistory(ctx, h.HostPort())
+	return e.KongConfigs.KongConfigHistory(ctx, h.Key())
 }
 
 // appUpstream finds where an app Fountain deployed answers: its host's

@@ -37,7 +37,7 @@ func (e *Engine) opensearchRepo() (repo, key string) {
 	return repo, key
 }
 
-func secretScope(h *Host) string { return "opensearch:" + h.HostPort() }
+func secretScope(h *Host) string { return "opensearch:" + h.Key() }
 
 // CheckOpenSearchFit answers, before anything runs, whether a known
 // instance's plan can hold OpenSearch (422 naming the plans that fit).

@@ -26,6 +26,7 @@ type Instance struct {
 	State            string            `json:"state" doc:"pending, running, stopping, stopped, ..."`
 	PublicIP         string            `json:"public_ip,omitempty" doc:"Public IPv4 address."`
 	PrivateIP        string            `json:"private_ip,omitempty" doc:"Private IPv4 address."`
+	IPv6Addresses    []string          `json:"ipv6_addresses,omitempty" doc:"IPv6 addresses (dual-stack plans)."`
 	IsStaticIP       bool              `json:"is_static_ip" doc:"Whether the public address is a static IP."`
 	Username         string            `json:"username,omitempty" doc:"The SSH user, e.g. ubuntu."`
 	SSHKeyName       string            `json:"ssh_key_name,omitempty" doc:"The key pair that logs in."`
@@ -384,6 +385,7 @@ func (c *Client) view(ctx context.Context, region string, inst *types.Instance) 
 		BundleID: aws.ToString(inst.BundleId), State: stateName(inst), PublicIP: aws.ToString(inst.PublicIpAddress),
 		PrivateIP: aws.ToString(inst.PrivateIpAddress), IsStaticIP: aws.ToBool(inst.IsStaticIp),
 		Username: aws.ToString(inst.Username), SSHKeyName: aws.ToString(inst.SshKeyName), CreatedAt: inst.CreatedAt,
+		IPv6Addresses: inst.Ipv6Addresses,
 	}
 	if inst.Location != nil {
 		v.AvailabilityZone = aws.ToString(inst.Location.AvailabilityZone)

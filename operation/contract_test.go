@@ -17,17 +17,17 @@ func TestLocksByResource(t *testing.T) {
 	ctx := context.Background()
 	r, _ := newRunner(t)
 	started := make(chan struct{})
-	a, err := r.Start(ctx, operation.Spec{Kind: "deploy", Target: "127.0.0.3", Locks: []string{"host:127.0.0.3", "instance:eu-central-1/web-1"}}, blockingOp(started))
+	a, err := r.Start(ctx, operation.Spec{Kind: "deploy", Target: "127.0.0.3", Locks: []fountain.Lock{"host:127.0.0.3", "instance:eu-central-1/web-1"}}, blockingOp(started))
 	if err != nil {
 		t.Fatal(err)
 	}
 	<-started
-	_, err = r.Start(ctx, operation.Spec{Kind: "lightsail.delete-instance", Target: "eu-central-1/web-1", Locks: []string{"instance:eu-central-1/web-1"}}, blockingOp(make(chan struct{})))
+	_, err = r.Start(ctx, operation.Spec{Kind: "lightsail.delete-instance", Target: "eu-central-1/web-1", Locks: []fountain.Lock{"instance:eu-central-1/web-1"}}, blockingOp(make(chan struct{})))
 	if fountain.ErrorCode(err) != fountain.ECONFLICT || !strings.Contains(err.Error(), a.ID) || !strings.Contains(err.Error(), "instance:eu-central-1/web-1") {
 		t.Fatalf("delete while deploying: %v; want a conflict naming %s and the instance", err, a.ID)
 	}
 	// Another host is free.
-	other, err := r.Start(ctx, operation.Spec{Kind: "deploy", Locks: []string{"host:127.0.0.4"}}, func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
+	other, err := r.Start(ctx, operation.Spec{Kind: "deploy", Locks: []fountain.Lock{"host:127.0.0.4"}}, func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
 		return operation.Outcome{Message: "ok"}, nil
 	})
 	if err != nil {
@@ -37,7 +37,7 @@ func TestLocksByResource(t *testing.T) {
 	if _, err := r.Cancel(ctx, a.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Start(ctx, operation.Spec{Kind: "x", Locks: []string{"instance:eu-central-1/web-1"}}, func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
+	if _, err := r.Start(ctx, operation.Spec{Kind: "x", Locks: []fountain.Lock{"instance:eu-central-1/web-1"}}, func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
 		return operation.Outcome{}, nil
 	}); err != nil {
 		t.Fatalf("after the holder ended: %v", err)

@@ -35,10 +35,10 @@ type Store interface {
 type Spec struct {
 	Kind   string // e.g. lightsail.create-instance
 	Target string // what it is about, for people: e.g. eu-central-1/web-1
-	// Locks are the resources the operation changes, e.g. "host:203.0.113.7"
-	// and "instance:eu-central-1/web-1". The runner takes all of them or
-	// none; empty means the target alone.
-	Locks []string
+	// Locks are the resources the operation changes, e.g.
+	// fountain.HostLock and fountain.InstanceLock. The runner takes all of
+	// them or none; empty means the target alone.
+	Locks []fountain.Lock
 	// Request is stored with secret members redacted and Secrets masked.
 	Request any
 	// Secrets are values (tokens, passwords, secret env values) masked in
@@ -114,14 +114,14 @@ func NewID() string {
 func lockSet(spec Spec) []string {
 	locks := spec.Locks
 	if len(locks) == 0 && spec.Target != "" {
-		locks = []string{spec.Target}
+		locks = []fountain.Lock{fountain.Lock(spec.Target)}
 	}
-	seen := map[string]bool{}
+	seen := map[fountain.Lock]bool{}
 	out := make([]string, 0, len(locks))
 	for _, l := range locks {
 		if l != "" && !seen[l] {
 			seen[l] = true
-			out = append(out, l)
+			out = append(out, string(l))
 		}
 	}
 	sort.Strings(out)

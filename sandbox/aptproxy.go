@@ -207,8 +207,9 @@ func (p *AptProxy) cacheFile(host string, u *url.URL) string {
 
 func (p *AptProxy) serveCached(w http.ResponseWriter, r *http.Request, host string) {
 	file := p.cacheFile(host, r.URL)
-	if p.serveFile(w, r, file) {
-		p.stats.hits.Add(1)
+	// The hit counts before the body goes out: a client that has read it
+	// sees the count.
+	if p.serveFile(w, r, file, func() { p.stats.hits.Add(1) }) {
 		return
 	}
 	if r.Method == http.MethodHead {
@@ -228,7 +229,7 @@ func (p *AptProxy) serveCached(w http.ResponseWriter, r *http.Request, host stri
 	if res.Shared {
 		p.stats.shared.Add(1)
 	}
-	if res.Err == nil && p.serveFile(w, r, file) {
+	if res.Err == nil && p.serveFile(w, r, file, func() {}) {
 		return
 	}
 	// Not cached (an upstream error such as 404, or the disk): the answer
@@ -240,8 +241,8 @@ func (p *AptProxy) serveCached(w http.ResponseWriter, r *http.Request, host stri
 }
 
 // serveFile serves a cached file, with ranges and conditional requests,
-// and reports whether it was there.
-func (p *AptProxy) serveFile(w http.ResponseWriter, r *http.Request, file string) bool {
+// and reports whether it was there; found is called before it is served.
+func (p *AptProxy) serveFile(w http.ResponseWriter, r *http.Request, file string, found func()) bool {
 	f, err := os.Open(file)
 	if err != nil {
 		return false
@@ -257,6 +258,7 @@ func (p *AptProxy) serveFile(w http.ResponseWriter, r *http.Request, file string
 	}
 	w.Header().Set("Content-Type", ct)
 	w.Header().Set("X-Cache", "HIT from fountain-sandbox")
+	found()
 	http.ServeContent(w, r, "", fi.ModTime(), f)
 	return true
 }

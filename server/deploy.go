@@ -55,6 +55,7 @@ func deployEngine(cfg Config, db *sqlite.DB, ls *lightsail.Client, sandboxKeyDir
 		Sandbox:        cfg.Sandbox,
 		Keeper:         vault,
 		KongConfigs:    vault, // texts sealed: a config can hold credentials
+		Legacy:         vault,
 		OpenSearchRepo: cfg.Getenv("FOUNTAIN_OPENSEARCH_APT_REPO"),
 		OpenSearchKey:  cfg.Getenv("FOUNTAIN_OPENSEARCH_APT_KEY"),
 	}
@@ -70,4 +71,4 @@ func deployEngine(cfg Config, db *sqlite.DB, ls *lightsail.Client, sandboxKeyDir
 
 // The vault keeps Kong config versions (encrypted), history and rollback
 // included.
-var _ deploy.KongStore = (*sqlite.Vault)(nil)
+var _ deploy.KongConfigs = (*sqlite.Vault)(nil)

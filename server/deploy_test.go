@@ -353,6 +353,16 @@ func (m *memKeys) TrustHostKey(_ context.Context, k fountain.HostKey) error {
 	return nil
 }
 
+func (m *memKeys) ReplaceHostKeys(_ context.Context, host string, keys []fountain.HostKey) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.keys == nil {
+		m.keys = map[string][]fountain.HostKey{}
+	}
+	m.keys[host] = keys
+	return nil
+}
+
 // sshRun runs a command on a sandbox host as ubuntu with the sandbox key.
 func sshRun(t *testing.T, ip, keyPath, cmd string) (string, error) {
 	t.Helper()

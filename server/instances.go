@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -47,8 +48,8 @@ func (l *lightsailInstances) FindInstance(ctx context.Context, region, name stri
 	return l.convert(ctx, inst), nil
 }
 
-// InstanceByAddress returns the instance whose public or private address
-// is addr, or nil. A Lightsail that cannot be asked (no credentials) is
+// InstanceByAddress returns the instance one of whose addresses (public,
+// private, IPv6; an IPv4-mapped form is its IPv4 address) is addr, or nil. A Lightsail that cannot be asked (no credentials) is
 // not an error here: the host is then one Fountain does not know. A
 // Lightsail that fails to answer is: the address may be an instance's,
 // whose host keys must be pinned, not trusted on first use, and whose
@@ -62,7 +63,7 @@ func (l *lightsailInstances) InstanceByAddress(ctx context.Context, region, addr
 		return nil, err
 	}
 	for _, in := range insts {
-		if in.PublicIP == addr || in.PrivateIP == addr {
+		if hasAddress(in, addr) {
 			found, err := l.FindInstance(ctx, in.Region, in.Name)
 			if fountain.ErrorCode(err) == fountain.ENOTFOUND {
 				// Gone since the listing (being deleted, say): it is still
@@ -86,7 +87,7 @@ func (l *lightsailInstances) list(ctx context.Context, region, addr string) ([]l
 	l.mu.Lock()
 	if c, ok := l.listed[region]; ok && time.Since(c.at) < listingTTL {
 		for _, in := range c.instances {
-			if in.PublicIP == addr || in.PrivateIP == addr {
+			if hasAddress(in, addr) {
 				l.mu.Unlock()
 				return c.instances, nil
 			}
@@ -106,9 +107,18 @@ func (l *lightsailInstances) list(ctx context.Context, region, addr string) ([]l
 	return insts, nil
 }
 
+// hasAddress reports whether addr is one of in's addresses.
+func hasAddress(in lightsail.Instance, addr string) bool {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return false
+	}
+	return (&deploy.Instance{PublicIP: in.PublicIP, PrivateIP: in.PrivateIP, IPv6: in.IPv6Addresses}).HasAddress(a)
+}
+
 func (l *lightsailInstances) convert(ctx context.Context, in lightsail.Instance) *deploy.Instance {
 	out := &deploy.Instance{Name: in.Name, Region: in.Region, PublicIP: in.PublicIP, PrivateIP: in.PrivateIP,
-		BundleID: in.BundleID, State: in.State}
+		IPv6: in.IPv6Addresses, BundleID: in.BundleID, State: in.State}
 	if bundles, err := l.ls.Bundles(ctx, in.Region); err == nil {
 		for _, b := range bundles {
 			if b.ID == in.BundleID {

@@ -76,6 +76,54 @@ func (db *DB) TrustHostKey(ctx context.Context, k fountain.HostKey) error {
 	return tx.Commit()
 }
 
+// ReplaceHostKeys makes keys the only ones trusted for host, in one
+// transaction; keys already stored keep their date.
+func (db *DB) ReplaceHostKeys(ctx context.Context, host string, keys []fountain.HostKey) error {
+	for _, k := range keys {
+		if k.Host != host {
+			return fountain.Errorf(fountain.EINVALID, "a host key of %s given for %s", k.Host, host)
+		}
+		if err := checkHostKey(k); err != nil {
+			return err
+		}
+	}
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	created := map[string]int64{}
+	rows, err := tx.QueryContext(ctx, `SELECT algorithm, public_key, created_at FROM host_keys WHERE host = ?`, host)
+	if err != nil {
+		return fmt.Errorf("replace host keys of %s: %w", host, err)
+	}
+	for rows.Next() {
+		var algo, pub string
+		var at int64
+		if err := rows.Scan(&algo, &pub, &at); err != nil {
+			rows.Close()
+			return fmt.Errorf("replace host keys of %s: %w", host, err)
+		}
+		created[algo+" "+pub] = at
+	}
+	rows.Close()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM host_keys WHERE host = ?`, host); err != nil {
+		return fmt.Errorf("replace host keys of %s: %w", host, err)
+	}
+	now := unixMilli(db.Now())
+	for _, k := range keys {
+		at, ok := created[k.Algorithm+" "+k.PublicKey]
+		if !ok {
+			at = now
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO host_keys (host, algorithm, public_key, source, created_at) VALUES (?, ?, ?, ?, ?)`,
+			host, k.Algorithm, k.PublicKey, k.Source, at); err != nil {
+			return fmt.Errorf("replace host keys of %s: %w", host, err)
+		}
+	}
+	return tx.Commit()
+}
+
 // ForgetHostKeys removes every key trusted for host and returns how many
 // there were; the next connection pins or trusts anew.
 func (db *DB) ForgetHostKeys(ctx context.Context, host string) (int, error) {

@@ -5,6 +5,8 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 	"testing"
 
 	"github.com/fountainai/fountain"
@@ -74,5 +76,70 @@ func TestVaultKeepsKongConfigsEncrypted(t *testing.T) {
 		if b, _ := os.ReadFile(f); bytes.Contains(b, []byte(secret)) {
 			t.Fatalf("the credential is in clear in %s", f)
 		}
+	}
+}
+
+// Records kept under a host's address:port spellings (before hosts had one
+// identity) move to its identity: Kong versions of every spelling merged
+// in the order they were applied, still sealed, the newest OpenSearch
+// password; a second claim changes nothing, and an identity with records
+// of its own keeps them.
+func TestClaimHostRecords(t *testing.T) {
+	ctx := context.Background()
+	db := open(t, filepath.Join(t.TempDir(), "f.db"))
+	v, err := db.Vault(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	db.Now = func() time.Time { clock = clock.Add(time.Second); return clock }
+	add := func(host, text string) {
+		if _, err := v.AddKongConfig(ctx, host, fountain.ConfigVersion{Hash: "h-" + text, Text: text, Source: "apply"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("198.51.100.5:22", "one")
+	add("172.26.0.5:22", "two")
+	add("198.51.100.5:22", "three")
+	add("192.0.2.1:22", "another host")
+	if err := v.PutSecret(ctx, "opensearch:172.26.0.5:22", "admin_password", "older-pw"); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.PutSecret(ctx, "opensearch:198.51.100.5:22", "admin_password", "newer-pw"); err != nil {
+		t.Fatal(err)
+	}
+	legacy := []string{"198.51.100.5:22", "172.26.0.5:22"}
+	const id = "eu-central-1/gw-1"
+	for range 2 {
+		if err := v.ClaimHostRecords(ctx, id, legacy); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hist, err := v.KongConfigHistory(ctx, id)
+	if err != nil || len(hist) != 3 {
+		t.Fatalf("history %+v %v", hist, err)
+	}
+	for i, want := range []string{"three", "two", "one"} {
+		c, err := v.KongConfig(ctx, id, 3-i)
+		if err != nil || c.Text != want || c.Hash != "h-"+want || !strings.Contains(c.Source, "(as ") {
+			t.Fatalf("version %d: %+v %v", 3-i, c, err)
+		}
+	}
+	if h, _ := v.KongConfigHistory(ctx, "198.51.100.5:22"); len(h) != 0 {
+		t.Fatalf("left under the old name: %+v", h)
+	}
+	if h, _ := v.KongConfigHistory(ctx, "192.0.2.1:22"); len(h) != 1 {
+		t.Fatalf("another host's versions moved: %+v", h)
+	}
+	if pw, err := v.GetSecret(ctx, "opensearch:"+id, "admin_password"); err != nil || pw != "newer-pw" {
+		t.Fatalf("password %q %v", pw, err)
+	}
+	// The identity has versions now: older spellings' new ones stay put.
+	add("172.26.0.5:22", "late")
+	if err := v.ClaimHostRecords(ctx, id, legacy); err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := v.KongConfigHistory(ctx, id); len(h) != 3 {
+		t.Fatalf("history grew: %+v", h)
 	}
 }

@@ -27,6 +27,8 @@ type Client struct {
 	mu      sync.Mutex // guards link and hostKey, which Reconnect replaces
 	link    *link
 	hostKey fountain.HostKey
+	// firstUse: the host's key was trusted on first use by Dial.
+	firstUse bool
 }
 
 // link is one SSH connection and its keepalive.
@@ -119,6 +121,12 @@ func (c *Client) HostKey() fountain.HostKey {
 	return c.hostKey
 }
 
+// FirstUse reports whether Dial trusted the host's key on first use:
+// nothing vouched for the host before this connection (no key pinned by
+// an authority, none kept from before). Credentials of Fountain's own
+// should not go to such a host in the same operation.
+func (c *Client) FirstUse() bool { return c.firstUse }
+
 // Close closes the connection; commands running on it fail.
 func (c *Client) Close() error { return c.current().close() }
 
@@ -127,7 +135,7 @@ func (c *Client) Close() error { return c.current().close() }
 // such as a new group membership apply. Commands and forwarded
 // connections still running on the old connection fail.
 func (c *Client) Reconnect(ctx context.Context) error {
-	conn, key, err := c.d.connect(ctx, c.target)
+	conn, key, _, err := c.d.connect(ctx, c.target)
 	if err != nil {
 		return err
 	}

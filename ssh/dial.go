@@ -30,16 +30,28 @@ type Target struct {
 	Port    int    // default 22
 	User    string // default "ubuntu"
 	Signer  Signer // the private key
+	// KeyName is the name the host's keys are kept under: its identity
+	// (fountain.HostID.KeyName), so that every spelling of one host's
+	// address shares them. Default: HostPort.
+	KeyName string
 }
 
-// HostPort returns "address:port" (port 22 by default): the name host
-// keys are stored under.
+// HostPort returns "address:port" (port 22 by default): where Dial
+// connects.
 func (t Target) HostPort() string {
 	port := t.Port
 	if port == 0 {
 		port = DefaultPort
 	}
 	return net.JoinHostPort(t.Address, strconv.Itoa(port))
+}
+
+// keyName is the name the host's keys are kept under.
+func (t Target) keyName() string {
+	if t.KeyName != "" {
+		return t.KeyName
+	}
+	return t.HostPort()
 }
 
 func (t Target) withDefaults() Target {
@@ -75,12 +87,19 @@ var userName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]{0,31}$`)
 type Dialer struct {
 	// HostKeys keeps the trusted host keys (required).
 	HostKeys HostKeyStore
-	// Pin, if set, returns the keys Fountain knows for a host from
-	// elsewhere (e.g. Lightsail's GetInstanceAccessDetails), or none. It is
-	// asked when no key is stored for the host; its keys are stored (source
-	// "lightsail" unless they say otherwise) and the host must present one.
-	// An error refuses the connection (no trust on first use).
+	// Pin, if set, returns the keys an authority reports for a host now
+	// (Lightsail's GetInstanceAccessDetails, for one of its instances), or
+	// none. It is asked on every dial, before the store, and its keys win:
+	// they are stored (source "lightsail" unless they say otherwise),
+	// replacing stored keys that differ (an instance recreated under its
+	// name has new keys, and only the authority can say so), and the host
+	// must present one. With none, the stored keys decide. An error
+	// refuses the connection (no trust on first use).
 	Pin func(ctx context.Context, host string) ([]fountain.HostKey, error)
+	// RefuseFirstUse, if set, is the error a host with neither pinned nor
+	// stored keys is refused with, instead of being trusted on first use
+	// (a host an authority knows, but for which it reports no keys yet).
+	RefuseFirstUse error
 	// Logf receives the connection's log lines: retries, trust on first
 	// use, pinning, keepalive failures. Never key material. Default: none.
 	Logf func(format string, args ...any)
@@ -136,21 +155,22 @@ func (d *Dialer) Dial(ctx context.Context, t Target) (*Client, error) {
 	if dd.HostKeys == nil {
 		return nil, fountain.Errorf(fountain.EINTERNAL, "ssh: a Dialer needs a host key store")
 	}
-	conn, key, err := dd.connect(ctx, t)
+	conn, key, firstUse, err := dd.connect(ctx, t)
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{d: dd, target: t, hostKey: key}
+	c := &Client{d: dd, target: t, hostKey: key, firstUse: firstUse}
 	c.link = newLink(conn, &dd, t.HostPort())
 	return c, nil
 }
 
-// connect makes one verified connection, with retries.
-func (d *Dialer) connect(ctx context.Context, t Target) (*xssh.Client, fountain.HostKey, error) {
+// connect makes one verified connection, with retries. firstUse reports
+// whether the host's key was trusted on first use by this connection.
+func (d *Dialer) connect(ctx context.Context, t Target) (conn *xssh.Client, key fountain.HostKey, firstUse bool, err error) {
 	host := t.HostPort()
-	trusted, err := d.trusted(ctx, host)
+	trusted, err := d.trusted(ctx, t.keyName())
 	if err != nil {
-		return nil, fountain.HostKey{}, err
+		return nil, fountain.HostKey{}, false, err
 	}
 	start := time.Now()
 	deadline := start.Add(d.ConnectTimeout)
@@ -161,18 +181,18 @@ func (d *Dialer) connect(ctx context.Context, t Target) (*xssh.Client, fountain.
 			if attempt > 1 {
 				d.Logf("ssh %s: connected after %d attempts in %s", host, attempt, time.Since(start).Round(time.Millisecond))
 			}
-			return conn, key, nil
+			return conn, key, len(trusted) == 0, nil
 		}
 		if ctx.Err() != nil {
-			return nil, fountain.HostKey{}, ctxError(ctx, "connect to "+host)
+			return nil, fountain.HostKey{}, false, ctxError(ctx, "connect to "+host)
 		}
 		var perm *permanentError
 		if errors.As(err, &perm) {
-			return nil, fountain.HostKey{}, perm.err
+			return nil, fountain.HostKey{}, false, perm.err
 		}
 		left := time.Until(deadline)
 		if left <= 0 {
-			return nil, fountain.HostKey{}, &fountain.Error{Code: fountain.EUPSTREAM,
+			return nil, fountain.HostKey{}, false, &fountain.Error{Code: fountain.EUPSTREAM,
 				Message: fmt.Sprintf("no SSH connection to %s within %s (%d attempts; the last: %v)", host, d.ConnectTimeout, attempt, err),
 				Hint:    "check that the instance is running, that port " + strconv.Itoa(t.Port) + " is open to Fountain, and that sshd is up"}
 		}
@@ -180,55 +200,95 @@ func (d *Dialer) connect(ctx context.Context, t Target) (*xssh.Client, fountain.
 		d.Logf("ssh %s: attempt %d: %v; retrying in %s", host, attempt, err, wait.Round(time.Millisecond))
 		select {
 		case <-ctx.Done():
-			return nil, fountain.HostKey{}, ctxError(ctx, "connect to "+host)
+			return nil, fountain.HostKey{}, false, ctxError(ctx, "connect to "+host)
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, backoffMax)
 	}
 }
 
-// trusted returns the keys host must present: the stored ones; else the
-// pinned ones, which are stored first; else none (trust on first use).
-func (d *Dialer) trusted(ctx context.Context, host string) ([]trustedKey, error) {
-	stored, err := d.HostKeys.HostKeys(ctx, host)
+// trusted returns the keys the host kept under name must present: the
+// pinned ones, which replace differing stored ones; else the stored ones;
+// else none (trust on first use, unless RefuseFirstUse says otherwise).
+func (d *Dialer) trusted(ctx context.Context, name string) ([]trustedKey, error) {
+	if d.Pin != nil {
+		pinned, err := d.Pin(ctx, name)
+		if err != nil {
+			return nil, fmt.Errorf("ssh: look up the host keys of %s: %w", name, err)
+		}
+		if len(pinned) > 0 {
+			return d.pin(ctx, name, pinned)
+		}
+	}
+	stored, err := d.HostKeys.HostKeys(ctx, name)
 	if err != nil {
-		return nil, fmt.Errorf("ssh: read host keys of %s: %w", host, err)
+		return nil, fmt.Errorf("ssh: read host keys of %s: %w", name, err)
 	}
 	if len(stored) > 0 {
-		keys, err := parseTrusted(host, stored)
+		keys, err := parseTrusted(name, stored)
 		if err != nil {
 			return nil, fountain.Errorf(fountain.EINTERNAL, "ssh: a stored %v", err)
 		}
 		return keys, nil
 	}
-	if d.Pin == nil {
-		return nil, nil
+	if d.RefuseFirstUse != nil {
+		return nil, d.RefuseFirstUse
 	}
-	pinned, err := d.Pin(ctx, host)
-	if err != nil {
-		return nil, fmt.Errorf("ssh: look up the host keys of %s: %w", host, err)
-	}
-	if len(pinned) == 0 {
-		return nil, nil
-	}
+	return nil, nil
+}
+
+// pin makes the keys an authority reports the ones kept for name.
+func (d *Dialer) pin(ctx context.Context, name string, pinned []fountain.HostKey) ([]trustedKey, error) {
 	for i := range pinned {
+		pinned[i].Host = name
 		if pinned[i].Source == "" {
 			pinned[i].Source = fountain.HostKeySourceLightsail
 		}
 	}
-	keys, err := parseTrusted(host, pinned)
+	keys, err := parseTrusted(name, pinned)
 	if err != nil {
 		return nil, fountain.Errorf(fountain.EUPSTREAM, "ssh: a pinned %v", err)
 	}
-	var fps []string
-	for _, k := range keys {
-		if err := d.HostKeys.TrustHostKey(ctx, k.HostKey); err != nil {
-			return nil, fmt.Errorf("ssh: store the pinned host key of %s: %w", host, err)
-		}
-		fps = append(fps, k.Algorithm+" "+k.FingerprintSHA256)
+	stored, err := d.HostKeys.HostKeys(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("ssh: read host keys of %s: %w", name, err)
 	}
-	d.Logf("ssh %s: pinned %d host keys from %s: %s", host, len(keys), keys[0].Source, strings.Join(fps, ", "))
+	if sameKeys(stored, keys) {
+		return keys, nil
+	}
+	domain := make([]fountain.HostKey, len(keys))
+	fps := make([]string, len(keys))
+	for i, k := range keys {
+		domain[i] = k.HostKey
+		fps[i] = k.Algorithm + " " + k.FingerprintSHA256
+	}
+	if err := d.HostKeys.ReplaceHostKeys(ctx, name, domain); err != nil {
+		return nil, fmt.Errorf("ssh: store the pinned host keys of %s: %w", name, err)
+	}
+	if len(stored) > 0 {
+		d.Logf("ssh %s: %s reports other host keys than the ones kept (the instance was recreated?): re-pinned %s",
+			name, keys[0].Source, strings.Join(fps, ", "))
+	} else {
+		d.Logf("ssh %s: pinned %d host keys from %s: %s", name, len(keys), keys[0].Source, strings.Join(fps, ", "))
+	}
 	return keys, nil
+}
+
+// sameKeys reports whether stored holds exactly the keys of keys.
+func sameKeys(stored []fountain.HostKey, keys []trustedKey) bool {
+	if len(stored) != len(keys) {
+		return false
+	}
+	have := map[string]bool{}
+	for _, k := range stored {
+		have[k.Algorithm+" "+k.PublicKey] = true
+	}
+	for _, k := range keys {
+		if !have[k.Algorithm+" "+k.PublicKey] {
+			return false
+		}
+	}
+	return true
 }
 
 // permanentError marks an attempt's error as not worth retrying.
@@ -239,7 +299,7 @@ func (e *permanentError) Unwrap() error { return e.err }
 
 // attempt makes one TCP connection and SSH handshake.
 func (d *Dialer) attempt(ctx context.Context, t Target, trusted []trustedKey) (*xssh.Client, fountain.HostKey, error) {
-	host := t.HostPort()
+	host, name := t.HostPort(), t.keyName()
 	actx, cancel := context.WithTimeout(ctx, d.AttemptTimeout)
 	defer cancel()
 	var nd net.Dialer
@@ -248,7 +308,7 @@ func (d *Dialer) attempt(ctx context.Context, t Target, trusted []trustedKey) (*
 		return nil, fountain.HostKey{}, err
 	}
 	stop := context.AfterFunc(actx, func() { raw.Close() })
-	v := &verifier{host: host, trusted: trusted}
+	v := &verifier{host: name, trusted: trusted}
 	cfg := &xssh.ClientConfig{
 		User:              t.User,
 		Auth:              []xssh.AuthMethod{xssh.PublicKeys(t.Signer)},
@@ -267,7 +327,7 @@ func (d *Dialer) attempt(ctx context.Context, t Target, trusted []trustedKey) (*
 		return nil, fountain.HostKey{}, classify(err, v, t)
 	}
 	conn := xssh.NewClient(sc, chans, reqs)
-	key := domainKey(host, fountain.HostKeySourceTOFU, v.presented)
+	key := domainKey(name, fountain.HostKeySourceTOFU, v.presented)
 	if len(trusted) > 0 {
 		for _, k := range trusted {
 			if k.Algorithm == key.Algorithm && k.PublicKey == key.PublicKey {

@@ -110,13 +110,69 @@ func TestPinnedKeysAreStoredAndVerified(t *testing.T) {
 	if len(asked) != 1 || asked[0] != srv.addr() {
 		t.Fatalf("Pin asked for %v", asked)
 	}
-	// Once stored, Pin is not asked again.
+	// Pin is the authority: asked on every dial; the same keys again
+	// change nothing in the store or the log.
 	mustDial(t, d, srv.target())
-	if len(asked) != 1 {
-		t.Fatalf("Pin asked again: %v", asked)
+	if len(asked) != 2 {
+		t.Fatalf("Pin asked %v", asked)
 	}
-	if !strings.Contains(strings.Join(l.all(), "\n"), "pinned 1 host keys from lightsail") {
+	if got := strings.Count(strings.Join(l.all(), "\n"), "pinned 1 host keys from lightsail"); got != 1 {
 		t.Fatalf("log %q", l.all())
+	}
+}
+
+// An authority's keys win over kept ones: an instance recreated under its
+// name has new keys, and Lightsail says so.
+func TestPinnedKeysReplaceKeptOnes(t *testing.T) {
+	srv := startServer(t, "127.0.0.1:0", hostEd)
+	store, l := newMemStore(), &logs{}
+	stale, _ := ParseHostKey(srv.addr(), fountain.HostKeySourceLightsail, string(xssh.MarshalAuthorizedKey(hostEd2.PublicKey())))
+	store.TrustHostKey(context.Background(), stale)
+	d := dialer(store, l)
+	d.Pin = func(context.Context, string) ([]fountain.HostKey, error) {
+		k, _ := ParseHostKey("", "", string(xssh.MarshalAuthorizedKey(hostEd.PublicKey())))
+		return []fountain.HostKey{k}, nil
+	}
+	c := mustDial(t, d, srv.target())
+	if c.FirstUse() || c.HostKey().FingerprintSHA256 != xssh.FingerprintSHA256(hostEd.PublicKey()) {
+		t.Fatalf("first use %v, key %+v", c.FirstUse(), c.HostKey())
+	}
+	keys, _ := store.HostKeys(context.Background(), srv.addr())
+	if len(keys) != 1 || keys[0].FingerprintSHA256 != xssh.FingerprintSHA256(hostEd.PublicKey()) {
+		t.Fatalf("kept %+v", keys)
+	}
+	if !strings.Contains(strings.Join(l.all(), "\n"), "re-pinned") {
+		t.Fatalf("log %q", l.all())
+	}
+}
+
+// Keys are kept under the target's KeyName (its identity), whatever
+// address is dialed; RefuseFirstUse refuses a host nothing vouches for;
+// FirstUse tells a key trusted by this very connection.
+func TestKeyNameAndFirstUse(t *testing.T) {
+	srv := startServer(t, "127.0.0.1:0", hostEd)
+	store := newMemStore()
+	d := dialer(store, &logs{})
+	refuse := fountain.Errorf(fountain.EUPSTREAM, "no keys reported")
+	d.RefuseFirstUse = refuse
+	tg := srv.target()
+	tg.KeyName = "eu-central-1/web-1:22"
+	if _, err := d.Dial(context.Background(), tg); err != refuse {
+		t.Fatalf("refuse first use: %v", err)
+	}
+	d.RefuseFirstUse = nil
+	c := mustDial(t, d, tg)
+	if !c.FirstUse() {
+		t.Fatal("the first connection trusted on first use, but FirstUse is false")
+	}
+	if keys, _ := store.HostKeys(context.Background(), "eu-central-1/web-1:22"); len(keys) != 1 || keys[0].Host != "eu-central-1/web-1:22" {
+		t.Fatalf("kept %+v", keys)
+	}
+	if keys, _ := store.HostKeys(context.Background(), srv.addr()); len(keys) != 0 {
+		t.Fatalf("kept under the address too: %+v", keys)
+	}
+	if c := mustDial(t, d, tg); c.FirstUse() {
+		t.Fatal("a kept key is not a first use")
 	}
 }
 

@@ -8,17 +8,20 @@
 // (the Docker Engine API) and TCP ports (health checks) over the same
 // connection.
 //
-// Host keys are always verified and persisted in a HostKeyStore, by
-// "address:port":
-//   - keys stored for the host: the host must present one of them; only
-//     their algorithms are asked for, so the host presents a key we know
-//     (as OpenSSH does with known_hosts);
-//   - none stored, but Dialer.Pin knows the host's keys (a Lightsail
-//     instance's, from GetInstanceAccessDetails): they are stored, then
-//     verified like stored ones;
-//   - none at all: the key presented is stored once the login succeeds
+// Host keys are always verified and persisted in a HostKeyStore, by the
+// host's identity (Target.KeyName: a Lightsail instance's "region/name:22"
+// under every spelling of its address, else "address:port"):
+//   - Dialer.Pin knows the host's keys now (a Lightsail instance's, from
+//     GetInstanceAccessDetails): they are kept, replacing kept keys that
+//     differ, and the host must present one of them; only their algorithms
+//     are asked for, so the host presents a key we know (as OpenSSH does
+//     with known_hosts);
+//   - else keys kept for the host: the host must present one of them;
+//   - none at all: the key presented is kept once the login succeeds
 //     (trust on first use, source "tofu"), and the log says so with its
-//     SHA256 fingerprint.
+//     SHA256 fingerprint; Client.FirstUse tells. Dialer.RefuseFirstUse
+//     refuses instead (a host Lightsail knows is never trusted on first
+//     use).
 //
 // A changed key is refused with a *HostKeyError (ECONFLICT) that names
 // both fingerprints and how to forget the old key.

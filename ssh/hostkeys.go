@@ -24,6 +24,9 @@ type HostKeyStore interface {
 	// a no-op; a different key of the same algorithm for the same host is
 	// refused with an ECONFLICT error.
 	TrustHostKey(ctx context.Context, k fountain.HostKey) error
+	// ReplaceHostKeys makes keys the only ones trusted for host (an
+	// authority's keys, which win over kept ones).
+	ReplaceHostKeys(ctx context.Context, host string, keys []fountain.HostKey) error
 }
 
 // ParseHostKey returns the domain form of an SSH public host key of host
@@ -217,6 +220,15 @@ func (f fixedKeys) HostKeys(_ context.Context, host string) ([]fountain.HostKey,
 		}
 	}
 	return out, nil
+}
+
+func (f fixedKeys) ReplaceHostKeys(ctx context.Context, host string, keys []fountain.HostKey) error {
+	for _, k := range keys {
+		if err := f.TrustHostKey(ctx, k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (f fixedKeys) TrustHostKey(_ context.Context, k fountain.HostKey) error {

@@ -290,6 +290,13 @@ func (m *memStore) TrustHostKey(_ context.Context, k fountain.HostKey) error {
 	return nil
 }
 
+func (m *memStore) ReplaceHostKeys(_ context.Context, host string, keys []fountain.HostKey) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.keys[host] = append([]fountain.HostKey(nil), keys...)
+	return nil
+}
+
 // logs collects log lines.
 type logs struct {
 	mu    sync.Mutex
