@@ -1,12 +1,16 @@
 package sandbox
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -25,16 +29,23 @@ func TestPublicAddressReachesTheHostFromEverywhere(t *testing.T) {
 	s := newTestSandbox(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	if _, err := s.EnsureImage(ctx, FlavourPlain); err != nil {
-		t.Fatal(err)
-	}
+	// a has Docker, to try from a container on it too.
 	names := []string{"pub-a", "pub-b"}
+	flavours := []Flavour{FlavourDocker, FlavourPlain}
+	for _, f := range flavours {
+		if _, err := s.EnsureImage(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+	}
 	hosts := make([]Host, len(names))
 	errs := make([]error, len(names))
 	var wg sync.WaitGroup
 	for i, n := range names {
 		wg.Add(1)
-		go func() { defer wg.Done(); hosts[i], errs[i] = s.CreateHost(ctx, n) }()
+		go func() {
+			defer wg.Done()
+			hosts[i], errs[i] = s.CreateHostWith(ctx, n, HostOptions{Flavour: flavours[i]})
+		}()
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
@@ -86,6 +97,18 @@ func TestPublicAddressReachesTheHostFromEverywhere(t *testing.T) {
 		}
 	}
 
+	// From a container on a's Docker (as Kong on a would): an image of a
+	// static client, imported on a.
+	if err := s.copyTo(ctx, "pub-a", "/tmp/getter/get", getterBinary(t)); err != nil {
+		t.Fatal(err)
+	}
+	inner := "tar -C /tmp/getter -c get | docker import - fountain-test/get:1 >/dev/null && " +
+		"docker run --rm fountain-test/get:1 /get http://" + b.PublicIP + "/ && " +
+		"! docker run --rm fountain-test/get:1 /get http://" + b.PublicIP + ":8001/ 2>/dev/null"
+	if r, err := s.Exec(ctx, "pub-a", "sh", "-c", inner); err != nil || r.ExitCode != 0 || strings.TrimSpace(r.Stdout) != "host b" {
+		t.Fatalf("b's public address from a container on a: %v %+v", err, r)
+	}
+
 	// Stopped, its network removed, started: the same address answers.
 	if err := s.StopHost(ctx, "pub-b"); err != nil {
 		t.Fatal(err)
@@ -126,4 +149,66 @@ func httpGet(t *testing.T, url string) string {
 	defer res.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
 	return strings.TrimSpace(string(b))
+}
+
+// getterSource GETs its argument and prints the body; it fails on an error
+// or a status other than 200.
+const getterSource = `package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"time"
+)
+
+func main() {
+	c := http.Client{Timeout: 5 * time.Second}
+	res, err := c.Get(os.Args[1])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	b, _ := io.ReadAll(res.Body)
+	fmt.Print(string(b))
+	if res.StatusCode != 200 {
+		os.Exit(2)
+	}
+}
+`
+
+// getterBinary builds getterSource, statically linked.
+func getterBinary(t *testing.T) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	src := filepath.Join(dir, "main.go")
+	if err := os.WriteFile(src, []byte(getterSource), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "get")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, src)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build the getter: %v\n%s", err, b)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// copyTo writes an executable file into the named host.
+func (s *Sandbox) copyTo(ctx context.Context, name, path string, body []byte) error {
+	c, err := s.findHost(ctx, name)
+	if err != nil {
+		return err
+	}
+	tb, err := makeTar([]tarFile{{Name: strings.TrimPrefix(path, "/"), Mode: 0o755, Body: body}})
+	if err != nil {
+		return err
+	}
+	_, err = s.docker.CopyToContainer(ctx, c.ID, client.CopyToContainerOptions{DestinationPath: "/", Content: bytes.NewReader(tb)})
+	return err
 }
