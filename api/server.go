@@ -144,7 +144,7 @@ type SandboxStandIn struct {
 // SandboxHost is one local host.
 type SandboxHost struct {
 	Name        string `json:"name" doc:"Instance name."`
-	Address     string `json:"address" doc:"Its own loopback address, where port 22 and the public ports are published."`
+	Address     string `json:"address" doc:"Its public address (an address of this machine that every host reaches too), where port 22 and the public ports are published."`
 	PrivateIP   string `json:"private_ip,omitempty" doc:"Its address on the sandbox network."`
 	State       string `json:"state" doc:"The container's state: running, exited, created, ..."`
 	ContainerID string `json:"container_id" doc:"The Docker container id."`

@@ -10,10 +10,16 @@
 //     filesystem made with debootstrap from the machine's own apt mirror and
 //     imported into Docker. Images are tagged by a content hash of the recipe
 //     and the base image ID, so an unchanged recipe is never rebuilt;
-//   - one bridge network, over which hosts reach the in-process registry;
-//   - one container and one volume (/var/lib/docker) per host. Each host is
-//     published on its own loopback address (127.0.0.2, 127.0.0.3, ...) with
-//     the ports in [HostPorts];
+//   - one bridge network, over which hosts reach the in-process registry
+//     (a host's private address is its address there);
+//   - one container, one volume (/var/lib/docker) and one public network per
+//     host. A host's public address is the gateway of its public network, a
+//     /30 bridge no container joins (so an address of this machine, not
+//     loopback), where the ports in [HostPorts] are published: as an
+//     instance's public IP, it reaches the host from this machine, from
+//     every host and from the containers on them, and only those ports
+//     answer there. The /30s are carved from a block Docker hands out,
+//     clear of Docker's networks and this machine's routes (public.go);
 //   - an ed25519 key pair installed as the ubuntu user's authorized key;
 //   - an OCI registry (go-containerregistry's pkg/registry) standing in for
 //     GHCR: this machine pushes to [Status.RegistryPush] and hosts pull from

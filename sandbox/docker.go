@@ -23,11 +23,13 @@ const (
 	LabelSandbox = "dev.fountain.sandbox"
 	// LabelNamespace names the Sandbox namespace that owns the object.
 	LabelNamespace = "dev.fountain.sandbox.namespace"
-	// LabelKind is "host", "volume" or "network".
+	// LabelKind is "host", "volume", "network" (the sandbox network),
+	// "public" (a host's public network) or "probe".
 	LabelKind = "dev.fountain.sandbox.kind"
 	// LabelInstance is the instance (host) name.
 	LabelInstance = "dev.fountain.sandbox.instance"
-	// LabelAddress is the host's loopback address, e.g. 127.0.0.2.
+	// LabelAddress is the host's public address, e.g. 172.21.0.1 (hosts
+	// made before public addresses left loopback have 127.0.0.N).
 	LabelAddress = "dev.fountain.sandbox.address"
 	// LabelImage marks images built by the sandbox (kept by Down: they are
 	// a cache keyed by content).

@@ -24,8 +24,11 @@ import (
 
 // Host is a running sandbox host as the Lightsail emulator sees it.
 type Host struct {
-	// PublicIP is the host's own loopback address (127.0.0.N); every port
-	// in HostPorts, including SSH on 22, is published there.
+	// PublicIP is the host's public address: an address of this machine
+	// (the gateway of a bridge network of the host's own, see public.go),
+	// not loopback, where every port in HostPorts, including SSH on 22, is
+	// published. This machine, every sandbox host and the containers on
+	// them reach the host there, as instances reach each other's public IP.
 	PublicIP string
 	// PrivateIP is the host's address on the sandbox network.
 	PrivateIP string
@@ -126,35 +129,27 @@ func (s *Sandbox) CreateHostWith(ctx context.Context, name string, opts HostOpti
 	if err != nil {
 		return Host{}, fmt.Errorf("create host %s: %w", name, err)
 	}
-	skip := map[string]bool{}
-	for attempt := 0; ; attempt++ {
-		id, addr, err := s.createContainer(ctx, name, img, gw, skip, opts)
-		if err != nil {
-			return Host{}, fmt.Errorf("create host %s: %w", name, err)
-		}
-		_, err = s.docker.ContainerStart(ctx, id, client.ContainerStartOptions{})
-		if err != nil {
-			s.removeHost(context.WithoutCancel(ctx), id, name)
-			if isPortTaken(err) && attempt < 8 {
-				s.logf("sandbox: %s taken by someone else, trying another address", addr)
-				skip[addr] = true
-				continue
-			}
-			return Host{}, fmt.Errorf("create host %s: start: %w", name, err)
-		}
-		h, err := s.waitReady(ctx, id, addr)
-		if err != nil {
-			s.removeHost(context.WithoutCancel(ctx), id, name)
-			return Host{}, fmt.Errorf("create host %s: %w", name, err)
-		}
-		return h, nil
+	id, addr, err := s.createContainer(ctx, name, img, gw, opts)
+	if err != nil {
+		return Host{}, fmt.Errorf("create host %s: %w", name, err)
 	}
+	if _, err := s.docker.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
+		s.removeHost(context.WithoutCancel(ctx), id, name)
+		return Host{}, fmt.Errorf("create host %s: start: %w", name, portTakenHint(err))
+	}
+	h, err := s.waitReady(ctx, id, addr)
+	if err != nil {
+		s.removeHost(context.WithoutCancel(ctx), id, name)
+		return Host{}, fmt.Errorf("create host %s: %w", name, err)
+	}
+	return h, nil
 }
 
-// createContainer allocates an address and creates (not starts) the host
-// container and its Docker volume, then installs the sandbox key, the CA
-// and the apt proxy configuration (hostFiles).
-func (s *Sandbox) createContainer(ctx context.Context, name string, img ImageInfo, gw netip.Addr, skip map[string]bool, opts HostOptions) (string, string, error) {
+// createContainer makes the host's public network (its public address)
+// and creates (not starts) the host container and its Docker volume, then
+// installs the sandbox key, the CA and the apt proxy configuration
+// (hostFiles).
+func (s *Sandbox) createContainer(ctx context.Context, name string, img ImageInfo, gw netip.Addr, opts HostOptions) (string, string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, err := s.findHost(ctx, name); err == nil {
@@ -162,19 +157,20 @@ func (s *Sandbox) createContainer(ctx context.Context, name string, img ImageInf
 	} else if !errors.Is(err, ErrNotFound) {
 		return "", "", err
 	}
-	addr, err := s.allocateAddress(ctx, skip)
+	hostIP, block, err := s.createPublic(ctx, name)
 	if err != nil {
 		return "", "", err
 	}
+	addr := hostIP.String()
 	vol := s.volumeName(name)
 	if _, err := s.docker.VolumeCreate(ctx, client.VolumeCreateOptions{
 		Name: vol, Labels: s.labels("volume", LabelInstance, name),
 	}); err != nil {
+		s.removePublic(context.WithoutCancel(ctx), name)
 		return "", "", fmt.Errorf("create volume %s: %w", vol, err)
 	}
 	exposed := network.PortSet{}
 	bindings := network.PortMap{}
-	hostIP := netip.MustParseAddr(addr)
 	for _, p := range HostPorts {
 		port := network.MustParsePort(fmt.Sprintf("%d/tcp", p))
 		exposed[port] = struct{}{}
@@ -187,7 +183,7 @@ func (s *Sandbox) createContainer(ctx context.Context, name string, img ImageInf
 			Hostname:     hostname(name),
 			Env:          []string{"container=docker"},
 			ExposedPorts: exposed,
-			Labels:       s.labels("host", LabelInstance, name, LabelAddress, addr),
+			Labels:       s.labels("host", LabelInstance, name, LabelAddress, addr, LabelBlock, block.String()),
 		},
 		HostConfig: &container.HostConfig{
 			CapAdd:        []string{"SYS_ADMIN", "NET_ADMIN"},
@@ -207,6 +203,7 @@ func (s *Sandbox) createContainer(ctx context.Context, name string, img ImageInf
 	})
 	if err != nil {
 		s.docker.VolumeRemove(context.WithoutCancel(ctx), vol, client.VolumeRemoveOptions{Force: true})
+		s.removePublic(context.WithoutCancel(ctx), name)
 		if isConflict(err) {
 			return "", "", fmt.Errorf("%w (container %s)", ErrExists, s.containerName(name))
 		}
@@ -243,44 +240,15 @@ func (s *Sandbox) installKeys(ctx context.Context, id string, extra []string) er
 	return nil
 }
 
-// allocateAddress returns the lowest 127.0.0.N (N >= 2) that no sandbox
-// container of any namespace holds and whose ports are free right now.
-// The caller holds s.mu.
-func (s *Sandbox) allocateAddress(ctx context.Context, skip map[string]bool) (string, error) {
-	f := client.Filters{}
-	f.Add("label", LabelSandbox+"=1")
-	list, err := s.docker.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
-	if err != nil {
-		return "", fmt.Errorf("allocate address: %w", err)
-	}
-	used := map[string]bool{}
-	for _, c := range list.Items {
-		used[c.Labels[LabelAddress]] = true
-	}
-	for n := 2; n < 255; n++ {
-		addr := fmt.Sprintf("127.0.0.%d", n)
-		if used[addr] || skip[addr] || !portsFree(addr) {
-			continue
-		}
-		return addr, nil
-	}
-	return "", errors.New("allocate address: every address 127.0.0.2-254 is in use")
-}
-
-func portsFree(addr string) bool {
-	for _, p := range HostPorts {
-		l, err := net.Listen("tcp4", net.JoinHostPort(addr, strconv.Itoa(int(p))))
-		if err != nil {
-			return false
-		}
-		l.Close()
-	}
-	return true
-}
-
-func isPortTaken(err error) bool {
+// portTakenHint explains a start refused because a published port is
+// taken: something on this machine listens on every address (0.0.0.0) on
+// one of HostPorts, which Docker cannot publish beside.
+func portTakenHint(err error) error {
 	m := err.Error()
-	return strings.Contains(m, "address already in use") || strings.Contains(m, "port is already allocated")
+	if strings.Contains(m, "address already in use") || strings.Contains(m, "port is already allocated") {
+		return fmt.Errorf("%w (a process of this machine listens on all addresses on one of the ports %v, which every sandbox host publishes)", err, HostPorts)
+	}
+	return err
 }
 
 // hostname turns an instance name into a valid hostname.
@@ -429,8 +397,11 @@ func (s *Sandbox) StartHost(ctx context.Context, name string) (Host, error) {
 		return Host{}, fmt.Errorf("start host: %w", err)
 	}
 	if c.State != container.StateRunning {
-		if _, err := s.docker.ContainerStart(ctx, c.ID, client.ContainerStartOptions{}); err != nil {
+		if err := s.ensurePublic(ctx, name, c.Labels[LabelAddress], c.Labels[LabelBlock]); err != nil {
 			return Host{}, fmt.Errorf("start host %s: %w", name, err)
+		}
+		if _, err := s.docker.ContainerStart(ctx, c.ID, client.ContainerStartOptions{}); err != nil {
+			return Host{}, fmt.Errorf("start host %s: %w", name, portTakenHint(err))
 		}
 	}
 	h, err := s.waitReady(ctx, c.ID, c.Labels[LabelAddress])
@@ -464,6 +435,9 @@ func (s *Sandbox) RebootHost(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("reboot host: %w", err)
 	}
+	if err := s.ensurePublic(ctx, name, c.Labels[LabelAddress], c.Labels[LabelBlock]); err != nil {
+		return fmt.Errorf("reboot host %s: %w", name, err)
+	}
 	t := stopTimeout
 	if _, err := s.docker.ContainerRestart(ctx, c.ID, client.ContainerRestartOptions{Timeout: &t}); err != nil {
 		return fmt.Errorf("reboot host %s: %w", name, err)
@@ -478,8 +452,13 @@ func (s *Sandbox) RebootHost(ctx context.Context, name string) error {
 func (s *Sandbox) DeleteHost(ctx context.Context, name string) error {
 	c, err := s.findHost(ctx, name)
 	if errors.Is(err, ErrNotFound) {
-		// A crash may have left the volume behind; remove it all the same.
-		if _, verr := s.docker.VolumeRemove(ctx, s.volumeName(name), client.VolumeRemoveOptions{}); verr == nil {
+		// A crash may have left the volume or the public network behind;
+		// remove them all the same.
+		_, verr := s.docker.VolumeRemove(ctx, s.volumeName(name), client.VolumeRemoveOptions{})
+		if perr := s.removePublic(ctx, name); perr != nil {
+			return fmt.Errorf("delete host %s: %w", name, perr)
+		}
+		if verr == nil {
 			return nil
 		}
 		return fmt.Errorf("delete host: %w", err)
@@ -492,11 +471,12 @@ func (s *Sandbox) DeleteHost(ctx context.Context, name string) error {
 	return nil
 }
 
-// removeHost removes a host's container and volume, and returns once both
-// are gone (waiting for a removal already in progress elsewhere).
+// removeHost removes a host's container, volume and public network, and
+// returns once all are gone (waiting for a removal already in progress
+// elsewhere).
 func (s *Sandbox) removeHost(ctx context.Context, id, name string) error {
 	if err := s.removeContainer(ctx, id); err != nil {
 		return err
 	}
-	return s.removeVolume(ctx, s.volumeName(name))
+	return errors.Join(s.removeVolume(ctx, s.volumeName(name)), s.removePublic(ctx, name))
 }

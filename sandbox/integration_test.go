@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -117,7 +118,7 @@ func TestHostLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("host web-1 at %s (private %s) answered SSH in %s; %d host keys", h.PublicIP, h.PrivateIP, time.Since(start).Round(time.Millisecond), len(h.HostKeys))
-	if !strings.HasPrefix(h.PublicIP, "127.0.0.") || h.PublicIP == "127.0.0.1" || h.PrivateIP == "" || len(h.HostKeys) < 2 {
+	if ip, err := netip.ParseAddr(h.PublicIP); err != nil || ip.IsLoopback() || h.PrivateIP == "" || len(h.HostKeys) < 2 {
 		t.Fatalf("host %+v", h)
 	}
 	if _, err := s.CreateHost(ctx, "web-1"); !errors.Is(err, ErrExists) {

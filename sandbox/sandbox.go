@@ -36,8 +36,8 @@ const (
 	DefaultRegistryPush = "127.0.0.1:5000"
 )
 
-// HostPorts are the TCP ports every host publishes on its own loopback
-// address. 8001 (Kong admin) is deliberately absent.
+// HostPorts are the TCP ports every host publishes on its public address:
+// its Lightsail firewall. 8001 (Kong admin) is deliberately absent.
 var HostPorts = []uint16{22, 80, 443, 8000, 8080, 8443, 9200}
 
 // Config configures a Sandbox. Only DataDir is required.
@@ -320,7 +320,7 @@ type ServedName struct {
 // HostStatus is one host in Status.
 type HostStatus struct {
 	Name        string `json:"name"`
-	Address     string `json:"address"`
+	Address     string `json:"address"` // the public address
 	PrivateIP   string `json:"private_ip,omitempty"`
 	State       string `json:"state"` // Docker's state: running, exited, created, ...
 	ContainerID string `json:"container_id"`

@@ -19,9 +19,10 @@ import (
 // The acceptance of issue 9 for Kong, in the sandbox: the design's
 // deploy-kong call succeeds on a fresh host; the proxy answers on the
 // host's address; port 8001 does not answer from outside the host; an app
-// deployed by Fountain gets a route and answers through Kong's proxy; an
-// invalid config is refused with Kong's field errors and the route keeps
-// working; rollback restores the previous config; again changes nothing.
+// deployed by Fountain gets a route (by its container, and by its
+// instance's public IP) and answers through Kong's proxy; an invalid config
+// is refused with Kong's field errors and the route keeps working; rollback
+// restores the previous config; again changes nothing.
 func TestDeployKongAcceptance(t *testing.T) {
 	url, dataDir, logs, stop := startStandInServer(t, "kong")
 	defer stop()
@@ -218,5 +219,16 @@ func testKongRoutes(t *testing.T, url, ip, keyPath string) {
 	}
 	if code, _ := proxy("/app/"); code != 404 {
 		t.Fatalf("after removing the route: %d", code)
+	}
+
+	// A route to the app by its instance's public IP and published port, as
+	// on Lightsail, where an instance reaches any instance's public IP: from
+	// Kong's container on the host the public address reaches the host.
+	public := `{` + host + `, "name": "my-app-public", "upstream_url": "http://` + net.JoinHostPort(ip, "8080") + `", "paths": ["/public"]}`
+	if status, body = call(t, "POST", url+"/services/kong/routes", public); status != 200 || body["changed"] != true {
+		t.Fatalf("add a route to %s:8080: %d %v", ip, status, body)
+	}
+	if code, got := proxy("/public/"); code != 200 || got != "version 1" {
+		t.Fatalf("the app through Kong by its public IP %s: %d %q", ip, code, got)
 	}
 }

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,14 +45,16 @@ func TestSandboxInstancesAreRealHosts(t *testing.T) {
 	t.Logf("create-instance with wait: running and SSH answering after %s", time.Since(start).Round(time.Millisecond))
 	_, inst := call(t, "GET", url+"/aws/lightsail/instances/opensearch-instance?region=eu-central-1", "")
 	ip, _ := inst["public_ip"].(string)
-	if !strings.HasPrefix(ip, "127.0.0.") {
-		t.Fatalf("public ip %q is not a sandbox host address: %v", ip, inst)
-	}
 	store := pinnedKeys(t, inst)
 	_, sb := call(t, "GET", url+"/sandbox", "")
 	keyPath, _ := sb["ssh_key_path"].(string)
 	if sb["ssh_user"] != "ubuntu" || keyPath == "" || sb["hosts_backed"] != true {
 		t.Fatalf("GET /sandbox: %v", sb)
+	}
+	// The public IP is the host's public address, not loopback (which
+	// would mean each host itself from the others).
+	if a, err := netip.ParseAddr(ip); err != nil || a.IsLoopback() || !strings.Contains(fmt.Sprint(sb["hosts"]), "address:"+ip+" ") {
+		t.Fatalf("public ip %q is not a sandbox host's public address: %v, hosts %v", ip, inst, sb["hosts"])
 	}
 	signer, err := fssh.LoadKey(keyPath, []string{filepath.Dir(keyPath)})
 	if err != nil {

@@ -1,6 +1,7 @@
 // Package sandboxtest gives tests real Lightsail-like hosts: containers
-// with systemd, OpenSSH and a sudo user, reachable over SSH on their own
-// loopback addresses, plus the sandbox registry.
+// with systemd, OpenSSH and a sudo user, reachable over SSH on their public
+// addresses (addresses of this machine that every host reaches too), plus
+// the sandbox registry.
 //
 //	env := sandboxtest.Hosts(t, 2)
 //	out := env.Hosts[0].Run(t, "sudo -n true && hostname")
@@ -52,7 +53,7 @@ type Env struct {
 // Host is one fresh host.
 type Host struct {
 	Name      string
-	Address   string // 127.0.0.N, the host's own loopback address
+	Address   string // the host's public address (not loopback: every host reaches it)
 	Port      int    // SSH port (22)
 	PrivateIP string
 	User      string
@@ -257,7 +258,7 @@ func (h Host) Dialer(t testing.TB) *ssh.Dialer {
 	return &ssh.Dialer{HostKeys: ssh.FixedHostKeys(h.TrustedKeys()...), Logf: t.Logf, ConnectTimeout: 30 * time.Second}
 }
 
-// Addr is the host's SSH address, "127.0.0.N:22".
+// Addr is the host's SSH address, "PUBLIC_IP:22".
 func (h Host) Addr() string { return net.JoinHostPort(h.Address, strconv.Itoa(h.Port)) }
 
 // Dial opens an SSH connection with the ssh package, pinning the host's
