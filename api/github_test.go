@@ -295,8 +295,8 @@ func TestGitHubHostileInput(t *testing.T) {
 		{"/github/add-secret", body(`"secret_value":"xxxx","environment":"prod/../x"`), 422, "environment"},
 		{"/github/add-secret", body(`"secret_value":"xxxx","environment":"a\nb"`), 422, "environment"},
 		// Traversal and the like in secret_from_file.
-		{"/github/add-secret", body(`"secret_from_file":"/etc/passwd"`), 422, "outside the directories"},
-		{"/github/add-secret", body(`"secret_from_file":"` + e.keys + `/../../../etc/passwd"`), 422, "outside the directories"},
+		{"/github/add-secret", body(`"secret_from_file":"/etc/passwd"`), 422, "outside the allowed secret file directories"},
+		{"/github/add-secret", body(`"secret_from_file":"` + e.keys + `/../../../etc/passwd"`), 422, "outside the allowed secret file directories"},
 		{"/github/add-secret", body(`"secret_from_file":"keys/id"`), 422, "absolute"},
 		{"/github/add-secret", body(`"secret_from_file":"` + e.keys + `/a\u0000b"`), 422, "NUL"},
 		{"/github/add-secret", body(`"secret_value":"xxxx","secret_from_file":"` + e.keys + `/id"`), 422, "not both"},

@@ -27,14 +27,9 @@ func deployEngine(cfg Config, db *sqlite.DB, ls *lightsail.Client, sandboxKeyDir
 	if err := os.MkdirAll(keyDir, 0o700); err != nil {
 		return nil, err
 	}
-	dirs := []string{keyDir, "~/.ssh"}
-	if v := strings.TrimSpace(cfg.Getenv("FOUNTAIN_SSH_KEY_DIRS")); v != "" {
-		dirs = nil
-		for _, d := range strings.Split(v, ":") {
-			if d = strings.TrimSpace(d); d != "" {
-				dirs = append(dirs, d)
-			}
-		}
+	dirs := splitDirs(cfg.Getenv("FOUNTAIN_SSH_KEY_DIRS"))
+	if dirs == nil {
+		dirs = []string{keyDir, "~/.ssh"}
 	}
 	if sandboxKeyDir != "" {
 		dirs = append(dirs, sandboxKeyDir)
@@ -66,6 +61,17 @@ func deployEngine(cfg Config, db *sqlite.DB, ls *lightsail.Client, sandboxKeyDir
 		e.GHCR = &deploy.RegistryAuth{Username: user, Password: tok}
 	}
 	return e, nil
+}
+
+// splitDirs reads a colon-separated list of directories (nil if none).
+func splitDirs(v string) []string {
+	var dirs []string
+	for _, d := range strings.Split(v, ":") {
+		if d = strings.TrimSpace(d); d != "" {
+			dirs = append(dirs, d)
+		}
+	}
+	return dirs
 }
 
 // The vault keeps Kong config versions (encrypted), history and rollback

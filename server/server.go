@@ -202,7 +202,7 @@ func Run(ctx context.Context, cfg Config) error {
 		engine.Reachable = sb.reachable
 	}
 	sbEnv, _ := sandbox.(*sandboxEnv)
-	gh, images, err := gitHubDeps(cfg, db, sbEnv, engine.KeyDirs, log)
+	gh, images, err := gitHubDeps(cfg, db, sbEnv, log)
 	if err != nil {
 		return err
 	}
