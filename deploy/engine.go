@@ -57,8 +57,12 @@ type Engine struct {
 	// to count as healthy (default 3 s).
 	Settle time.Duration
 	// Sandbox, when set, says the hosts are sandbox hosts (the operation
-	// log says what stands in for what).
+	// log says what stands in for what), on loopback addresses: only then
+	// are loopback addresses hosts.
 	Sandbox bool
+	// AllowHostBinds lets apps bind-mount the host's system directories
+	// (--allow-host-binds); refused otherwise.
+	AllowHostBinds bool
 	// Keeper keeps service secrets encrypted (nil: none are kept).
 	Keeper SecretKeeper
 	// LookupHost resolves a DNS name given as instance_ip (default: the
@@ -133,6 +137,10 @@ func (h *Host) Target() string {
 // one, and the key that logs in. It reads (Lightsail, the key file) but
 // changes nothing; its errors are the caller's (4xx) or Lightsail's.
 func (e *Engine) Resolve(ctx context.Context, in HostInput) (*Host, error) {
+	policy := e.Policy()
+	if err := in.Admit(policy); err != nil {
+		return nil, err
+	}
 	h := &Host{Address: in.InstanceIP, Port: in.SSHPort, User: in.SSHUser}
 	region := in.Region
 	if region == "" && e.Instances != nil {
@@ -151,8 +159,13 @@ func (e *Engine) Resolve(ctx context.Context, in HostInput) (*Host, error) {
 				Hint: "start it: fountain instances start " + inst.Name}
 		}
 		h.Address, h.Instance = inst.PublicIP, inst
+		if a, err := netip.ParseAddr(inst.PublicIP); err == nil {
+			if err := policy.CheckAddr("instance_name", "instance "+inst.Name+"'s address "+inst.PublicIP, a); err != nil {
+				return nil, err
+			}
+		}
 	}
-	ip, err := e.lookup(ctx, h.Address)
+	ip, err := e.lookup(ctx, h.Address, policy)
 	if err != nil {
 		return nil, err
 	}
@@ -173,8 +186,9 @@ func (e *Engine) Resolve(ctx context.Context, in HostInput) (*Host, error) {
 }
 
 // lookup returns the address of a host: an IP as it is, a DNS name
-// resolved (its first address).
-func (e *Engine) lookup(ctx context.Context, host string) (netip.Addr, error) {
+// resolved (its first address). A name any of whose addresses the policy
+// refuses is refused, before anything dials it.
+func (e *Engine) lookup(ctx context.Context, host string, policy Policy) (netip.Addr, error) {
 	if a, err := netip.ParseAddr(host); err == nil {
 		return a, nil
 	}
@@ -193,6 +207,11 @@ func (e *Engine) lookup(ctx context.Context, host string) (netip.Addr, error) {
 			msg = err.Error()
 		}
 		return netip.Addr{}, fountain.Invalid("instance_ip", "%q does not resolve: %s", host, msg)
+	}
+	for _, a := range addrs {
+		if err := policy.CheckAddr("instance_ip", short(host)+" resolves to "+a.Unmap().String()+", which", a); err != nil {
+			return netip.Addr{}, err
+		}
 	}
 	return addrs[0].Unmap(), nil
 }

@@ -19,7 +19,8 @@ const KeysDir = "keys"
 // deployEngine configures the deploy engine: host keys in the store, the
 // Lightsail instances behind addresses, the allowed key directories
 // (FOUNTAIN_SSH_KEY_DIRS, colon-separated; default <data dir>/keys and
-// ~/.ssh, plus the sandbox key directory in sandbox mode), the GHCR login
+// ~/.ssh, plus the sandbox key directory in sandbox mode), whether apps
+// may bind-mount the host's system paths (AllowHostBinds), the GHCR login
 // (FOUNTAIN_GHCR_USER, FOUNTAIN_GHCR_TOKEN), the vault for service secrets,
 // and OpenSearch's apt mirror (FOUNTAIN_OPENSEARCH_APT_REPO and _KEY).
 func deployEngine(cfg Config, db *sqlite.DB, ls *lightsail.Client, sandboxKeyDir string) (*deploy.Engine, error) {
@@ -48,6 +49,7 @@ func deployEngine(cfg Config, db *sqlite.DB, ls *lightsail.Client, sandboxKeyDir
 		KeyDirs:        dirs,
 		KeyDir:         keyDir,
 		Sandbox:        cfg.Sandbox,
+		AllowHostBinds: cfg.AllowHostBinds,
 		Keeper:         vault,
 		KongConfigs:    vault, // texts sealed: a config can hold credentials
 		OpenSearchRepo: cfg.Getenv("FOUNTAIN_OPENSEARCH_APT_REPO"),

@@ -53,6 +53,9 @@ type Config struct {
 	StandInsAtStart bool
 	// NoSandboxHosts keeps sandbox instances emulated only, even with Docker.
 	NoSandboxHosts bool
+	// AllowHostBinds lets deployed apps bind-mount the host's system paths
+	// (/, /etc, the Docker socket, ...), which are refused otherwise.
+	AllowHostBinds bool
 	// GitHubStandin is the GitHub stand-in served in sandbox mode (nil: a
 	// new one); tests pass theirs to read what it received.
 	GitHubStandin *ghstandin.Server
@@ -194,6 +197,9 @@ func Run(ctx context.Context, cfg Config) error {
 	engine, err := deployEngine(cfg, db, ls, sandboxKeyDir)
 	if err != nil {
 		return err
+	}
+	if cfg.AllowHostBinds {
+		log.Warn("--allow-host-binds: deployed apps may bind-mount the host's system paths (/, /etc, the Docker socket, ...), which gives them the host")
 	}
 	if sb, ok := sandbox.(*sandboxEnv); ok {
 		if sb.stand != nil {
