@@ -422,7 +422,11 @@ func TestGitHubCanary(t *testing.T) {
 	call("POST", "/github/add-secret", ok, "Idempotency-Key", "canary-1")
 	call("POST", "/github/add-secret", ok, "Idempotency-Key", "canary-1")
 	call("POST", "/github/add-secret", ok, "Prefer", "respond-async")
-	call("POST", "/github/add-secret", fmt.Sprintf(`{"repo_name":%q,"secret_name":"CANARY_FILE","secret_from_file":%q,"github_token":%q}`,
+	// A server file goes with the server's own token only; with the
+	// caller's it is refused, unread.
+	call("POST", "/github/add-secret", fmt.Sprintf(`{"repo_name":%q,"secret_name":"CANARY_FILE","secret_from_file":%q}`,
+		ghRepo, filepath.Join(e.keys, "token")))
+	call("POST", "/github/add-secret", fmt.Sprintf(`{"repo_name":%q,"secret_name":"CANARY_FILE2","secret_from_file":%q,"github_token":%q}`,
 		ghRepo, filepath.Join(e.keys, "token"), tok))
 	// Failures: a missing repository, a rejected token, a refused name.
 	call("POST", "/github/add-secret", fmt.Sprintf(`{"repo_name":"octocat/missing","secret_name":"CANARY","secret_value":%q,"github_token":%q}`, value, tok))
