@@ -120,6 +120,10 @@ func (in *DockerAppInput) Validate() error {
 	if err != nil {
 		return fountain.Invalid("docker_image", "%q is not an image reference (like ghcr.io/user/repo/app:tag or ...@sha256:digest): %v", short(in.DockerImage), err)
 	}
+	if strings.HasPrefix(reference.Domain(ref), "[") {
+		// Newer parsers take [::1]:5000/app; Docker Engines before 26 do not.
+		return fountain.Invalid("docker_image", "%q: a registry given by its IPv6 address is not understood by every Docker Engine; give the registry a name", short(in.DockerImage))
+	}
 	in.DockerImage = reference.TagNameOnly(ref).String()
 	if in.ContainerName == "" {
 		in.ContainerName = defaultContainerName(reference.Path(ref))
