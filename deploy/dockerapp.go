@@ -116,13 +116,9 @@ func (in *DockerAppInput) Validate() error {
 	if err := in.HostInput.Validate(); err != nil {
 		return err
 	}
-	ref, err := reference.ParseNormalizedNamed(strings.TrimSpace(in.DockerImage))
+	ref, err := parseImage("docker_image", in.DockerImage)
 	if err != nil {
-		return fountain.Invalid("docker_image", "%q is not an image reference (like ghcr.io/user/repo/app:tag or ...@sha256:digest): %v", short(in.DockerImage), err)
-	}
-	if strings.HasPrefix(reference.Domain(ref), "[") {
-		// Newer parsers take [::1]:5000/app; Docker Engines before 26 do not.
-		return fountain.Invalid("docker_image", "%q: a registry given by its IPv6 address is not understood by every Docker Engine; give the registry a name", short(in.DockerImage))
+		return err
 	}
 	in.DockerImage = reference.TagNameOnly(ref).String()
 	if in.ContainerName == "" {
@@ -185,6 +181,21 @@ func (in *DockerAppInput) Validate() error {
 		return fountain.Invalid("registry_auth", "must not contain control characters")
 	}
 	return nil
+}
+
+// parseImage parses an image reference as Docker does
+// (distribution/reference), refusing, on field, what an older Docker
+// Engine would not take: a registry given by its IPv6 address (newer
+// parsers take [::1]:5000/app; dockerd 20.10 does not).
+func parseImage(field, s string) (reference.Named, error) {
+	ref, err := reference.ParseNormalizedNamed(strings.TrimSpace(s))
+	if err != nil {
+		return nil, fountain.Invalid(field, "%q is not an image reference (like ghcr.io/user/repo/app:tag or ...@sha256:digest): %v", short(s), err)
+	}
+	if strings.HasPrefix(reference.Domain(ref), "[") {
+		return nil, fountain.Invalid(field, "%q: a registry given by its IPv6 address is not understood by every Docker Engine; give the registry a name", short(s))
+	}
+	return ref, nil
 }
 
 // Admit checks the request against the server's policy, without I/O: the
