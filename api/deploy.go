@@ -30,6 +30,9 @@ type Deployer interface {
 	// Secrets are the server's own secrets a deploy may use (the GHCR
 	// token): masked in every operation.
 	Secrets() []string
+	// Policy is what the server allows by how it runs (sandbox mode,
+	// --allow-host-binds): requests are admitted by it before any I/O.
+	Policy() deploy.Policy
 }
 
 // deployer returns the engine, or a 503 when the server has none.
@@ -64,6 +67,7 @@ func onHostFunc(h *deploy.Host, fn operation.Func) operation.Func {
 // deploy.HostInput and checks itself without I/O.
 type hostRequest interface {
 	Validate() error
+	Admit(deploy.Policy) error
 	Host() deploy.HostInput
 	Dry() bool
 	Secrets() []string
@@ -80,7 +84,7 @@ type hostRoute[B any] struct {
 }
 
 // onHost is the prepare function of a host route: the body validated
-// without I/O, the host resolved (its instance, key and locks; reads
+// and admitted by the server's policy without I/O, the host resolved (its instance, key and locks; reads
 // only), then the operation, holding the host and its instance, with the
 // request's and the server's secrets masked.
 func onHost[B any, P interface {
@@ -94,6 +98,9 @@ func onHost[B any, P interface {
 		}
 		req := P(body)
 		if err := req.Validate(); err != nil {
+			return operation.Spec{}, nil, err
+		}
+		if err := req.Admit(d.Policy()); err != nil {
 			return operation.Spec{}, nil, err
 		}
 		in := *body

@@ -55,7 +55,7 @@ type AddSecretInput struct {
 	SecretValue    string `json:"secret_value,omitempty" maxLength:"49152" doc:"The value (at most 48 KB), sealed with the repository's public key before it leaves Fountain; never stored or shown. Give this or secret_from_file."`
 	GitHubToken    string `json:"github_token,omitempty" maxLength:"1024" doc:"A GitHub token for this call only (never stored or shown); default: the server's GITHUB_TOKEN."`
 	Environment    string `json:"environment,omitempty" maxLength:"255" doc:"A deployment environment of the repository, for an environment secret."`
-	SecretFromFile string `json:"secret_from_file,omitempty" maxLength:"4096" doc:"Instead of secret_value: an absolute path, on the server, of a file in an allowed key directory (FOUNTAIN_SSH_KEY_DIRS) whose bytes are the value, e.g. an SSH private key."`
+	SecretFromFile string `json:"secret_from_file,omitempty" maxLength:"4096" doc:"Instead of secret_value: an absolute path, on the server, of a file in one of the server's secret file directories (FOUNTAIN_SECRET_FILE_DIRS; default <data dir>/secret-files, never the SSH key directories) whose bytes are the value. Only with the server's own GitHub token: not with github_token."`
 	Force          bool   `json:"force,omitempty" doc:"Write even when Fountain's last write of this value still stands."`
 }
 
@@ -114,6 +114,12 @@ func (s *Server) addSecret(ctx context.Context, body *AddSecretInput) (operation
 	}
 	path := ""
 	switch {
+	case in.SecretFromFile != "" && in.GitHubToken != "":
+		// A caller's own token could send a file of the server's to a
+		// repository the caller controls.
+		return operation.Spec{}, nil, &fountain.Error{Code: fountain.EINVALID, Field: github.FieldSecretFile,
+			Message: "secret_from_file cannot be sent with github_token: the server reads its files only for writes with its own GitHub token",
+			Hint:    "send the value as secret_value (fountain secrets set --from-file reads the file on your side), or leave github_token out"}
 	case in.SecretValue != "" && in.SecretFromFile != "":
 		return operation.Spec{}, nil, fountain.Invalid(github.FieldSecretFile, "give secret_value or secret_from_file, not both")
 	case in.SecretFromFile != "":

@@ -295,8 +295,8 @@ func TestGitHubHostileInput(t *testing.T) {
 		{"/github/add-secret", body(`"secret_value":"xxxx","environment":"prod/../x"`), 422, "environment"},
 		{"/github/add-secret", body(`"secret_value":"xxxx","environment":"a\nb"`), 422, "environment"},
 		// Traversal and the like in secret_from_file.
-		{"/github/add-secret", body(`"secret_from_file":"/etc/passwd"`), 422, "outside the directories"},
-		{"/github/add-secret", body(`"secret_from_file":"` + e.keys + `/../../../etc/passwd"`), 422, "outside the directories"},
+		{"/github/add-secret", body(`"secret_from_file":"/etc/passwd"`), 422, "outside the allowed secret file directories"},
+		{"/github/add-secret", body(`"secret_from_file":"` + e.keys + `/../../../etc/passwd"`), 422, "outside the allowed secret file directories"},
 		{"/github/add-secret", body(`"secret_from_file":"keys/id"`), 422, "absolute"},
 		{"/github/add-secret", body(`"secret_from_file":"` + e.keys + `/a\u0000b"`), 422, "NUL"},
 		{"/github/add-secret", body(`"secret_value":"xxxx","secret_from_file":"` + e.keys + `/id"`), 422, "not both"},
@@ -422,7 +422,11 @@ func TestGitHubCanary(t *testing.T) {
 	call("POST", "/github/add-secret", ok, "Idempotency-Key", "canary-1")
 	call("POST", "/github/add-secret", ok, "Idempotency-Key", "canary-1")
 	call("POST", "/github/add-secret", ok, "Prefer", "respond-async")
-	call("POST", "/github/add-secret", fmt.Sprintf(`{"repo_name":%q,"secret_name":"CANARY_FILE","secret_from_file":%q,"github_token":%q}`,
+	// A server file goes with the server's own token only; with the
+	// caller's it is refused, unread.
+	call("POST", "/github/add-secret", fmt.Sprintf(`{"repo_name":%q,"secret_name":"CANARY_FILE","secret_from_file":%q}`,
+		ghRepo, filepath.Join(e.keys, "token")))
+	call("POST", "/github/add-secret", fmt.Sprintf(`{"repo_name":%q,"secret_name":"CANARY_FILE2","secret_from_file":%q,"github_token":%q}`,
 		ghRepo, filepath.Join(e.keys, "token"), tok))
 	// Failures: a missing repository, a rejected token, a refused name.
 	call("POST", "/github/add-secret", fmt.Sprintf(`{"repo_name":"octocat/missing","secret_name":"CANARY","secret_value":%q,"github_token":%q}`, value, tok))

@@ -139,7 +139,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 		Description: "The design's call: {repo_name, secret_name, secret_value, github_token}, github_token optional (default: the server's GITHUB_TOKEN). " +
 			"The value is sealed with the repository's (or environment's) public key and written; the answer says created or updated. " +
 			"GitHub never returns values, so Fountain keeps a keyed hash of what it wrote (never the value): sending the same value again changes nothing " +
-			"while GitHub's updated_at still matches Fountain's last write (force writes anyway). secret_from_file names a file in an allowed key directory instead of a value. " +
+			"while GitHub's updated_at still matches Fountain's last write (force writes anyway). secret_from_file names a file in the server's secret file directories instead of a value (not with github_token). " +
 			"Validated before any call to GitHub: repo_name owner/name, secret_name by GitHub's rules (no GITHUB_ prefix), values up to 48 KB."}, s.addSecret)
 	mutation(s, huma.Operation{OperationID: "delete-github-secret", Path: "/github/delete-secret", Tags: githubTag,
 		Summary: "Delete an Actions secret", Description: "Deletes a repository or environment secret. Deleting one that does not exist changes nothing."}, s.deleteSecret)

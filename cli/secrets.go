@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -20,7 +19,7 @@ func (a *app) newSecretsCmd() *cobra.Command {
 	cmd.Aliases = []string{"secret"}
 	cmd.Long = "Set, list and remove the Actions secrets of a GitHub repository (or of one of its environments).\n\n" +
 		"The server talks to GitHub with its GITHUB_TOKEN (in sandbox mode, to its GitHub stand-in).\n" +
-		"Values are read from stdin or from a file on the server, never from the command line."
+		"Values are read from stdin or from a file (--from-file), never from the command line."
 	a.addClientFlags(cmd)
 	cmd.AddCommand(a.newSecretsSetCmd(), a.newSecretsListCmd(), a.newSecretsRmCmd())
 	return cmd
@@ -41,8 +40,8 @@ func (a *app) newSecretsSetCmd() *cobra.Command {
 		Use:   "set REPO NAME",
 		Short: "Create or update a secret",
 		Long: "Create or update the secret NAME of REPO (owner/name). The value is read from stdin (a terminal asks for it\n" +
-			"without echoing it; a trailing newline is dropped), or, with --from-file, the server reads a file in one of its\n" +
-			"allowed key directories (FOUNTAIN_SSH_KEY_DIRS), bytes exactly: an SSH private key, say.\n\n" +
+			"without echoing it; a trailing newline is dropped), or, with --from-file, from a file on this machine, bytes\n" +
+			"exactly (an SSH private key, say; one that group or others may read is refused). It is sent as the value.\n\n" +
 			"Sending the value Fountain last wrote changes nothing (unchanged), unless --force.",
 		Example: "  printf %s \"$DB_PASSWORD\" | fountain secrets set octocat/hello-world DB_PASSWORD\n" +
 			"  fountain secrets set octocat/hello-world DEPLOY_KEY --from-file ~/.local/share/fountain/keys/deploy_ed25519\n" +
@@ -50,7 +49,7 @@ func (a *app) newSecretsSetCmd() *cobra.Command {
 		Args: exactArgs(2, "REPO and NAME"),
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.FromFile, "from-file", "", "the server reads the value from this `path` (in an allowed key directory on the server)")
+	f.StringVar(&o.FromFile, "from-file", "", "read the value from this `file` (on this machine, bytes exactly)")
 	f.StringVar(&o.Environment, "env", "", "set a secret of this deployment `environment`")
 	f.BoolVar(&o.Force, "force", false, "write even if Fountain's last write of this value still stands")
 	o.mutateFlags.add(cmd)
@@ -58,11 +57,11 @@ func (a *app) newSecretsSetCmd() *cobra.Command {
 		o.Repo, o.Name = args[0], args[1]
 		body := api.AddSecretInput{RepoName: o.Repo, SecretName: o.Name, Environment: o.Environment, Force: o.Force}
 		if o.FromFile != "" {
-			p, err := absPath(o.FromFile)
+			v, err := readGitHubSecretFile(o.FromFile)
 			if err != nil {
 				return usagef(cmd, "--from-file: %v", err)
 			}
-			body.SecretFromFile = p
+			body.SecretValue = v
 		} else {
 			v, err := a.readSecretValue(o.Name)
 			if err != nil {
@@ -83,12 +82,38 @@ func (a *app) newSecretsSetCmd() *cobra.Command {
 	return cmd
 }
 
-// absPath makes a path absolute (a leading ~/ is left for the server).
-func absPath(p string) (string, error) {
-	if p == "~" || (len(p) > 1 && p[:2] == "~/") || filepath.IsAbs(p) {
-		return p, nil
+// readGitHubSecretFile reads a secret's value from a file on this machine,
+// bytes exactly, as gh secret set does: the server never reads a file for
+// the CLI. A private key that group or others may access is refused, as
+// OpenSSH refuses it.
+func readGitHubSecretFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
 	}
-	return filepath.Abs(p)
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	if !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("%s is not a regular file", path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, github.MaxSecretValue+1))
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 && github.IsPrivateKey(b) {
+		clear(b)
+		return "", fmt.Errorf("%s is a private key that group or others may access (mode %04o): chmod 600 %s first", path, perm, path)
+	}
+	switch {
+	case len(b) == 0:
+		return "", fmt.Errorf("%s is empty", path)
+	case len(b) > github.MaxSecretValue:
+		return "", fmt.Errorf("%s is larger than 48 KB, GitHub's limit", path)
+	}
+	return string(b), nil
 }
 
 // readSecretValue reads a secret's value: at a terminal without echo,

@@ -38,6 +38,9 @@ type serveOptions struct {
 	// Retention is how long audit entries and finished operations are
 	// kept: "90d", "720h", or "forever".
 	Retention string
+	// AllowHostBinds lets deployed apps bind-mount the host's system
+	// paths.
+	AllowHostBinds bool
 }
 
 func (a *app) newServeCmd() *cobra.Command {
@@ -66,6 +69,8 @@ func (a *app) newServeCmd() *cobra.Command {
 	f.StringVar(&o.LogLevel, "log-level", a.env("FOUNTAIN_LOG_LEVEL", "info"), "log `level`: debug, info, warn or error (env FOUNTAIN_LOG_LEVEL)")
 	f.StringVar(&o.Retention, "retention", a.env("FOUNTAIN_RETENTION", "90d"),
 		"how long audit entries and finished operations are kept, e.g. 90d or 720h, or forever (env FOUNTAIN_RETENTION); pruned hourly")
+	f.BoolVar(&o.AllowHostBinds, "allow-host-binds", envBool(a.getenv("FOUNTAIN_ALLOW_HOST_BINDS")),
+		"let deployed apps bind-mount the host's system paths (/, /etc, /root, /run, the Docker socket, SSH directories, ...), which gives them the host (env FOUNTAIN_ALLOW_HOST_BINDS=1)")
 	f.DurationVar(&o.SandboxDelay, "sandbox-delay", 0, "for tests: how long each transition of an emulated-only sandbox instance takes, 0 for instant (env FOUNTAIN_SANDBOX_DELAY)")
 	f.StringVar(&o.ReadyFile, "ready-file", "", "for tests: write the listen address to this `file` once listening")
 	_ = f.MarkHidden("sandbox-delay")
@@ -110,6 +115,7 @@ func (a *app) runServe(cmd *cobra.Command, o *serveOptions, level slog.Level) er
 		StandInsAtStart: true,
 		Retention:       retention,
 		NoSandboxHosts:  !o.SandboxHosts,
+		AllowHostBinds:  o.AllowHostBinds,
 		SandboxHosts:    sandbox.Config{BaseImage: a.getenv("FOUNTAIN_SANDBOX_BASE")},
 	}
 	if host, _, err := net.SplitHostPort(o.Addr); err == nil {

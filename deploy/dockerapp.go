@@ -6,13 +6,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/distribution/reference"
+	"github.com/docker/go-connections/nat"
 
 	"github.com/fountainai/fountain"
 )
@@ -23,12 +26,12 @@ import (
 type DockerAppInput struct {
 	HostInput
 	DockerImage   string            `json:"docker_image" minLength:"1" maxLength:"512" doc:"The image to run: a reference such as ghcr.io/user/repo/my-app:latest, or pinned by digest (ghcr.io/user/repo/my-app@sha256:...)." example:"ghcr.io/user/repo/my-app:latest"`
-	ContainerName string            `json:"container_name,omitempty" maxLength:"128" doc:"The container's name (default: the image's last path element, e.g. my-app)." example:"my-app"`
-	Ports         []string          `json:"ports,omitempty" maxItems:"64" doc:"Published ports, as docker run -p: HOST:CONTAINER, IP:HOST:CONTAINER, with /tcp or /udp. Default (no ports given): each port the image EXPOSEs, on the same port of the host; [] publishes none." example:"[\"8080:80\"]"`
+	ContainerName string            `json:"container_name,omitempty" maxLength:"128" doc:"The container's name, by Docker's rule: 2 to 128 letters, digits, '_', '.', '-', starting with a letter or digit (default: the image's last path element, e.g. my-app)." example:"my-app"`
+	Ports         []string          `json:"ports,omitempty" maxItems:"64" doc:"Published ports, as docker run -p: HOST:CONTAINER or IP:HOST:CONTAINER, with /tcp, /udp or /sctp; ranges of the same length (8000-8002:9000-9002). Fountain publishes fixed host ports, so the host port is required. Default (no ports given): each port the image EXPOSEs, on the same port of the host; [] publishes none." example:"[\"8080:80\"]"`
 	Env           map[string]string `json:"env,omitempty" maxProperties:"256" doc:"Environment variables (shown in the operation record)."`
 	SecretEnv     map[string]string `json:"secret_env,omitempty" maxProperties:"256" doc:"Secret environment variables: passed to the container, masked in every record, log and answer."`
-	Volumes       []string          `json:"volumes,omitempty" maxItems:"64" doc:"Volumes, as docker run -v: NAME:/path or /host/path:/path, with :ro or :rw." example:"[\"app-data:/data\"]"`
-	RestartPolicy string            `json:"restart_policy,omitempty" enum:"no,always,unless-stopped,on-failure" doc:"The restart policy (default unless-stopped)."`
+	Volumes       []string          `json:"volumes,omitempty" maxItems:"64" doc:"Volumes, as docker run -v: NAME:/path or /host/path:/path, with Docker's modes (ro, rw, z, Z, nocopy for volumes, a propagation for host paths). The host's system paths (/, /etc, /root, /boot, /proc, /sys, /dev, /run, /var/run, the Docker socket and /var/lib/docker, SSH directories, and what contains them) are refused unless the server runs with --allow-host-binds." example:"[\"app-data:/data\"]"`
+	RestartPolicy string            `json:"restart_policy,omitempty" maxLength:"32" doc:"The restart policy: no, always, unless-stopped (default) or on-failure[:MAX_RETRIES]." example:"unless-stopped"`
 	HealthCheck   *HealthCheck      `json:"health_check,omitempty" doc:"How to tell the new container is healthy before the old one is dropped. Default: the image's HEALTHCHECK if it has one, else the container staying up for a few seconds."`
 	RegistryAuth  *RegistryAuth     `json:"registry_auth,omitempty" doc:"Registry credentials for this pull only: never stored, never written on the host. Default for ghcr.io: the server's FOUNTAIN_GHCR_USER/FOUNTAIN_GHCR_TOKEN; public images need none."`
 	// network, if set, is a Docker network of its own for the container
@@ -42,6 +45,31 @@ type HealthCheck struct {
 	Path     string `json:"path,omitempty" maxLength:"1024" doc:"The HTTP path to GET (default /); 2xx or 3xx is healthy." example:"/healthz"`
 	Port     int    `json:"port" minimum:"1" maximum:"65535" doc:"The container's port to check (inside the container)." example:"8000"`
 	TimeoutS int    `json:"timeout_s,omitempty" minimum:"0" maximum:"600" doc:"How long the container has to become healthy, in seconds (default 30)."`
+}
+
+// validate checks the health check by the rules of what runs it (an
+// HTTP GET of http://ADDRESS:PORT+PATH from the host, with Go's URL
+// parser), and fills in defaults.
+func (h *HealthCheck) validate() error {
+	if h.Path == "" {
+		h.Path = "/"
+	}
+	if !strings.HasPrefix(h.Path, "/") || strings.ContainsFunc(h.Path, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return fountain.Invalid("health_check.path", "%q must be an absolute URL path, without spaces or control characters", short(h.Path))
+	}
+	if u, err := url.Parse("http://192.0.2.1:80" + h.Path); err != nil || u.Host != "192.0.2.1:80" {
+		return fountain.Invalid("health_check.path", "%q is not a URL path (escape %% as %%25)", short(h.Path))
+	}
+	if h.Port < 1 || h.Port > 65535 {
+		return fountain.Invalid("health_check.port", "%d is not a port (1-65535)", h.Port)
+	}
+	if h.TimeoutS < 0 || h.TimeoutS > 600 {
+		return fountain.Invalid("health_check.timeout_s", "must be 0 to 600 seconds")
+	}
+	if h.TimeoutS == 0 {
+		h.TimeoutS = 30
+	}
+	return nil
 }
 
 // RegistryAuth is a registry login for one pull.
@@ -63,35 +91,44 @@ const (
 )
 
 var (
-	containerNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`)
+	// containerNameRE is Docker's rule for container names
+	// (^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$), without the leading '/', bounded.
+	containerNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{1,127}$`)
 	envNameRE       = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,255}$`)
-	volumeNameRE    = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`)
+	// volumeNameRE is the rule of Docker's local volume driver: at
+	// least two characters.
+	volumeNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{1,127}$`)
 )
 
 // maxEnvValue bounds one environment value.
 const maxEnvValue = 32 << 10
 
-// Validate checks the request without I/O and fills in defaults: the
-// image reference normalized, the container name, the restart policy.
+// maxPublished bounds the ports an app publishes, ranges counted port by
+// port (Docker runs a proxy process for each).
+const maxPublished = 1024
+
+// Validate checks the request without I/O, by the rules of the engine
+// that receives each field (Docker's for names, ports, volumes and the
+// restart policy; distribution/reference for the image), and fills in
+// defaults: the image reference normalized, the container name, the
+// restart policy.
 func (in *DockerAppInput) Validate() error {
 	if err := in.HostInput.Validate(); err != nil {
 		return err
 	}
-	ref, err := reference.ParseNormalizedNamed(strings.TrimSpace(in.DockerImage))
+	ref, err := parseImage("docker_image", in.DockerImage)
 	if err != nil {
-		return fountain.Invalid("docker_image", "%q is not an image reference (like ghcr.io/user/repo/app:tag or ...@sha256:digest): %v", short(in.DockerImage), err)
+		return err
 	}
 	in.DockerImage = reference.TagNameOnly(ref).String()
 	if in.ContainerName == "" {
 		in.ContainerName = defaultContainerName(reference.Path(ref))
 	}
 	if !validAppName(in.ContainerName) {
-		return fountain.Invalid("container_name", "%q is not a container name (letters, digits, '_', '.', '-', starting with a letter or digit; not ending in .previous, .old or .rollback, which Fountain uses)", short(in.ContainerName))
+		return fountain.Invalid("container_name", "%q is not a container name (2 to 128 letters, digits, '_', '.', '-', starting with a letter or digit; not ending in .previous, .old or .rollback, which Fountain uses)", short(in.ContainerName))
 	}
-	for _, p := range in.Ports {
-		if _, err := ParsePort(p); err != nil {
-			return fountain.Invalid("ports", "%q: %v", short(p), err)
-		}
+	if err := checkPorts(in.Ports); err != nil {
+		return err
 	}
 	for _, m := range []struct {
 		field string
@@ -116,29 +153,114 @@ func (in *DockerAppInput) Validate() error {
 			return fountain.Invalid("secret_env", "%s is in env too; give it once", k)
 		}
 	}
+	targets := map[string]bool{}
 	for _, v := range in.Volumes {
-		if _, err := ParseVolume(v); err != nil {
+		vol, err := ParseVolume(v)
+		if err != nil {
 			return fountain.Invalid("volumes", "%q: %v", short(v), err)
 		}
+		if targets[vol.Target] {
+			return fountain.Invalid("volumes", "%s is mounted twice (Docker refuses a duplicate mount point)", vol.Target)
+		}
+		targets[vol.Target] = true
 	}
 	if in.RestartPolicy == "" {
 		in.RestartPolicy = "unless-stopped"
 	}
+	rp, err := ParseRestartPolicy(in.RestartPolicy)
+	if err != nil {
+		return fountain.Invalid("restart_policy", "%q: %v", short(in.RestartPolicy), err)
+	}
+	in.RestartPolicy = rp.String()
 	if h := in.HealthCheck; h != nil {
-		if h.Path == "" {
-			h.Path = "/"
-		}
-		if !strings.HasPrefix(h.Path, "/") || strings.ContainsAny(h.Path, " \t\r\n\x00") {
-			return fountain.Invalid("health_check.path", "%q must be an absolute URL path", short(h.Path))
-		}
-		if h.TimeoutS == 0 {
-			h.TimeoutS = 30
+		if err := h.validate(); err != nil {
+			return err
 		}
 	}
 	if a := in.RegistryAuth; a != nil && (strings.ContainsAny(a.Username, "\r\n\x00") || strings.ContainsRune(a.Password, 0)) {
 		return fountain.Invalid("registry_auth", "must not contain control characters")
 	}
 	return nil
+}
+
+// parseImage parses an image reference as Docker does
+// (distribution/reference), refusing, on field, what an older Docker
+// Engine would not take: a registry given by its IPv6 address (newer
+// parsers take [::1]:5000/app; dockerd 20.10 does not).
+func parseImage(field, s string) (reference.Named, error) {
+	ref, err := reference.ParseNormalizedNamed(strings.TrimSpace(s))
+	if err != nil {
+		return nil, fountain.Invalid(field, "%q is not an image reference (like ghcr.io/user/repo/app:tag or ...@sha256:digest): %v", short(s), err)
+	}
+	if strings.HasPrefix(reference.Domain(ref), "[") {
+		return nil, fountain.Invalid(field, "%q: a registry given by its IPv6 address is not understood by every Docker Engine; give the registry a name", short(s))
+	}
+	return ref, nil
+}
+
+// Admit checks the request against the server's policy, without I/O: the
+// host's address, and no bind mount of the host's system paths unless the
+// server allows them (--allow-host-binds). Kong's own bind of /etc/kong
+// is built by Fountain (KongInput.kongApp) and never admitted as a
+// user's request.
+func (in *DockerAppInput) Admit(p Policy) error {
+	if err := in.HostInput.Admit(p); err != nil {
+		return err
+	}
+	if p.AllowHostBinds {
+		return nil
+	}
+	for _, v := range in.Volumes {
+		vol, err := ParseVolume(v)
+		if err != nil || !vol.IsBind() {
+			continue
+		}
+		if why := hostPathProblem(vol.Source); why != "" {
+			return &fountain.Error{Code: fountain.EINVALID, Field: "volumes",
+				Message: fmt.Sprintf("%q: the host path %s %s: such binds give the container the host; refused unless the server runs with --allow-host-binds (FOUNTAIN_ALLOW_HOST_BINDS)", short(v), vol.Source, why),
+				Hint:    "use a named volume (data:/path) or a directory of the app's own (e.g. /srv/my-app:/data)"}
+		}
+	}
+	return nil
+}
+
+// hostSystemPaths are the host paths an app may not bind-mount, nor
+// anything under them or containing them, unless the server allows it.
+var hostSystemPaths = []string{"/etc", "/root", "/boot", "/proc", "/sys", "/dev", "/run", "/var/run",
+	"/var/run/docker.sock", "/run/docker.sock", "/var/lib/docker", "/etc/ssh", "/root/.ssh"}
+
+// hostPathProblem says why a bind of the host path p (clean and absolute,
+// cleaned again here; links are not followed: this is text) would give
+// the container the host, or "".
+func hostPathProblem(p string) string {
+	p = path.Clean("/" + p)
+	if p == "/" {
+		return "is the host's root"
+	}
+	if slices.Contains(hostSystemPaths, p) {
+		return "is one of the host's system paths"
+	}
+	for _, s := range hostSystemPaths {
+		if strings.HasPrefix(p, s+"/") {
+			return "is under " + s
+		}
+	}
+	for _, s := range hostSystemPaths {
+		if strings.HasPrefix(s, p+"/") {
+			return "contains " + s
+		}
+	}
+	// Users' SSH directories: /home/*/.ssh.
+	parts := strings.Split(p[1:], "/")
+	if parts[0] == "home" {
+		switch {
+		case len(parts) <= 2:
+			return "contains users' SSH directories (/home/*/.ssh)"
+		case parts[2] == ".ssh":
+			return "is in a user's SSH directory"
+		}
+	}
+	return ""
 }
 
 // Secrets are the request's secret values, masked in everything the
@@ -176,8 +298,11 @@ func defaultContainerName(p string) string {
 		return '-'
 	}, path.Base(p))
 	name = strings.TrimLeft(name, "_.-")
-	if name == "" {
+	switch len(name) {
+	case 0:
 		name = "app"
+	case 1: // Docker's names have two characters at least
+		name += "-app"
 	}
 	return name
 }
@@ -190,43 +315,80 @@ type Port struct {
 	Protocol      string `json:"protocol"`
 }
 
-// ParsePort parses a docker run -p value: [IP:]HOST:CONTAINER[/PROTO].
-func ParsePort(s string) (Port, error) {
-	p := Port{Protocol: "tcp"}
-	spec, proto, hasProto := strings.Cut(s, "/")
-	if hasProto {
-		if proto != "tcp" && proto != "udp" {
-			return p, fmt.Errorf("the protocol must be tcp or udp")
+// ParsePorts parses a docker run -p value, by Docker's rule
+// (nat.ParsePortSpec: [IP:]HOST:CONTAINER[/PROTO], ranges, tcp, udp or
+// sctp), into the ports it publishes. Fountain publishes fixed ports: the
+// host port (or range, as long as the container's) is required, and 0 is
+// no port.
+func ParsePorts(s string) ([]Port, error) {
+	maps, err := nat.ParsePortSpec(s)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Port, 0, len(maps))
+	for _, m := range maps {
+		cport, err := portNumber(m.Port.Port())
+		if err != nil {
+			return nil, fmt.Errorf("the container port: %v", err)
 		}
-		p.Protocol = proto
-	}
-	i := strings.LastIndexByte(spec, ':')
-	if i < 0 {
-		return p, fmt.Errorf("want HOST:CONTAINER, e.g. 8080:80")
-	}
-	cport, rest := spec[i+1:], spec[:i]
-	hport := rest
-	if j := strings.LastIndexByte(rest, ':'); j >= 0 {
-		ip := strings.Trim(rest[:j], "[]")
-		a, err := netip.ParseAddr(ip)
-		if err != nil || a.Zone() != "" {
-			return p, fmt.Errorf("%q is not an IP address", ip)
+		if m.Binding.HostPort == "" {
+			return nil, fmt.Errorf("want HOST:CONTAINER, e.g. 8080:80 (Fountain publishes fixed host ports)")
 		}
-		p.HostIP, hport = a.String(), rest[j+1:]
+		hport, err := portNumber(m.Binding.HostPort)
+		if err != nil {
+			return nil, fmt.Errorf("the host port: %v (a host range needs a container range of the same length)", err)
+		}
+		p := Port{HostPort: hport, ContainerPort: cport, Protocol: m.Port.Proto()}
+		if m.Binding.HostIP != "" {
+			a, err := netip.ParseAddr(m.Binding.HostIP)
+			if err != nil || a.Zone() != "" {
+				return nil, fmt.Errorf("%q is not an IP address", m.Binding.HostIP)
+			}
+			p.HostIP = a.Unmap().String()
+		}
+		out = append(out, p)
 	}
-	var err error
-	if p.HostPort, err = portNumber(hport); err != nil {
-		return p, err
+	return out, nil
+}
+
+// checkPorts checks the ports asked for: each by Docker's rule, at most
+// maxPublished in all, and no host port published twice (Docker creates
+// such a container, and then cannot start it).
+func checkPorts(specs []string) error {
+	type key struct {
+		port  int
+		proto string
 	}
-	if p.ContainerPort, err = portNumber(cport); err != nil {
-		return p, err
+	seen := map[key][]string{} // host IPs, "" for all
+	n := 0
+	for _, s := range specs {
+		ports, err := ParsePorts(s)
+		if err != nil {
+			return fountain.Invalid("ports", "%q: %v", short(s), err)
+		}
+		if n += len(ports); n > maxPublished {
+			return fountain.Invalid("ports", "more than %d ports in all", maxPublished)
+		}
+		for _, p := range ports {
+			k := key{p.HostPort, p.Protocol}
+			ip := p.HostIP
+			if a, err := netip.ParseAddr(ip); err == nil && a.IsUnspecified() {
+				ip = ""
+			}
+			for _, other := range seen[k] {
+				if other == "" || ip == "" || other == ip {
+					return fountain.Invalid("ports", "host port %d/%s is published twice", p.HostPort, p.Protocol)
+				}
+			}
+			seen[k] = append(seen[k], ip)
+		}
 	}
-	return p, nil
+	return nil
 }
 
 func portNumber(s string) (int, error) {
 	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 || n > 65535 || strconv.Itoa(n) != s {
+	if err != nil || n < 1 || n > 65535 {
 		return 0, fmt.Errorf("%q is not a port (1-65535)", s)
 	}
 	return n, nil
@@ -246,49 +408,142 @@ type Volume struct {
 	Source   string `json:"source"` // a volume name, or an absolute host path
 	Target   string `json:"target"`
 	ReadOnly bool   `json:"read_only,omitempty"`
+	// Options are Docker's other modes (z, Z, nocopy, a propagation),
+	// comma-separated, as given.
+	Options string `json:"options,omitempty"`
 }
 
-// ParseVolume parses a docker run -v value: SOURCE:TARGET[:ro|:rw].
+// IsBind reports whether the volume is a host path.
+func (v Volume) IsBind() bool { return strings.HasPrefix(v.Source, "/") }
+
+// Docker's volume modes (its Linux parser), by kind: one of each at most.
+var volumeModes = map[string]string{
+	"rw": "rw", "ro": "rw",
+	"z": "label", "Z": "label",
+	"shared": "propagation", "rshared": "propagation", "slave": "propagation",
+	"rslave": "propagation", "private": "propagation", "rprivate": "propagation",
+	"nocopy":     "copy",
+	"consistent": "consistency", "cached": "consistency", "delegated": "consistency",
+}
+
+// ParseVolume parses a docker run -v value, SOURCE:TARGET[:MODE], by
+// Docker's rules (its Linux parser and its local volume driver): a volume
+// name of two characters at least, or an absolute host path; an absolute
+// target other than /; modes of Docker's, one of each kind, nocopy for
+// volumes only and a propagation for host paths only. Paths are cleaned
+// as Docker cleans them. Fountain refuses besides what Docker would take
+// another way: a TARGET alone (an anonymous volume, new at every deploy),
+// and backslashes and control characters in paths.
 func ParseVolume(s string) (Volume, error) {
-	parts := strings.Split(s, ":")
 	var v Volume
-	switch len(parts) {
-	case 3:
-		switch parts[2] {
-		case "ro":
-			v.ReadOnly = true
-		case "rw":
-		default:
-			return v, fmt.Errorf("the mode must be ro or rw")
-		}
-	case 2:
+	if strings.ContainsAny(s, "\x00\r\n\t\\") {
+		return v, fmt.Errorf("must not contain control characters or backslashes")
+	}
+	parts := strings.Split(s, ":")
+	switch {
+	case len(parts) == 1:
+		return v, fmt.Errorf("want SOURCE:TARGET[:MODE] (a TARGET alone would be an anonymous volume, a new one at every deploy)")
+	case len(parts) > 3:
+		return v, fmt.Errorf("want SOURCE:TARGET[:MODE] (a path may not hold ':')")
+	}
+	src, dst := parts[0], parts[1]
+	if !strings.HasPrefix(dst, "/") {
+		return v, fmt.Errorf("the target %q must be an absolute path", dst)
+	}
+	if v.Target = path.Clean(dst); v.Target == "/" {
+		return v, fmt.Errorf("the target may not be / (Docker refuses it)")
+	}
+	switch {
+	case strings.HasPrefix(src, "/"):
+		v.Source = path.Clean(src)
+	case volumeNameRE.MatchString(src):
+		v.Source = src
 	default:
-		return v, fmt.Errorf("want SOURCE:TARGET[:ro]")
+		return v, fmt.Errorf("%q is neither a volume name (2 to 128 letters, digits, '_', '.', '-', starting with a letter or digit) nor an absolute host path", src)
 	}
-	v.Source, v.Target = parts[0], parts[1]
-	if !cleanAbs(v.Target) {
-		return v, fmt.Errorf("the target %q must be a clean absolute path", v.Target)
-	}
-	if strings.HasPrefix(v.Source, "/") {
-		if !cleanAbs(v.Source) {
-			return v, fmt.Errorf("the host path %q must be a clean absolute path", v.Source)
+	if len(parts) == 3 && parts[2] != "" {
+		kinds := map[string]bool{}
+		var opts []string
+		for _, o := range strings.Split(parts[2], ",") {
+			kind, ok := volumeModes[o]
+			switch {
+			case !ok:
+				return v, fmt.Errorf("%q is not a volume mode (ro, rw, z, Z, nocopy, shared, slave, private and their r- forms)", o)
+			case kinds[kind]:
+				return v, fmt.Errorf("the mode %q gives two %s modes", parts[2], kind)
+			case kind == "copy" && v.IsBind():
+				return v, fmt.Errorf("nocopy is for named volumes, not host paths")
+			case kind == "propagation" && !v.IsBind():
+				return v, fmt.Errorf("a propagation mode is for host paths, not named volumes")
+			}
+			kinds[kind] = true
+			switch o {
+			case "ro":
+				v.ReadOnly = true
+			case "rw":
+			default:
+				opts = append(opts, o)
+			}
 		}
-	} else if !volumeNameRE.MatchString(v.Source) {
-		return v, fmt.Errorf("%q is neither a volume name nor an absolute host path", v.Source)
+		v.Options = strings.Join(opts, ",")
 	}
 	return v, nil
 }
 
-func cleanAbs(p string) bool {
-	return strings.HasPrefix(p, "/") && path.Clean(p) == p && !strings.ContainsAny(p, "\x00\r\n")
-}
-
 // Bind is the volume in the HostConfig.Binds form.
 func (v Volume) Bind() string {
+	var modes []string
 	if v.ReadOnly {
-		return v.Source + ":" + v.Target + ":ro"
+		modes = append(modes, "ro")
 	}
-	return v.Source + ":" + v.Target
+	if v.Options != "" {
+		modes = append(modes, v.Options)
+	}
+	if len(modes) == 0 {
+		return v.Source + ":" + v.Target
+	}
+	return v.Source + ":" + v.Target + ":" + strings.Join(modes, ",")
+}
+
+// RestartPolicy is a container's restart policy, by Docker's rule: no,
+// always, unless-stopped, or on-failure with an optional maximum number
+// of retries.
+type RestartPolicy struct {
+	Name       string // no, always, unless-stopped, on-failure
+	MaxRetries int    // on-failure only
+}
+
+// ParseRestartPolicy parses NAME[:MAX_RETRIES] as docker run --restart
+// does, refusing what Docker's daemon refuses (a count with another
+// policy than on-failure, a negative count).
+func ParseRestartPolicy(s string) (RestartPolicy, error) {
+	name, count, hasCount := strings.Cut(s, ":")
+	switch name {
+	case "no", "always", "unless-stopped":
+		if hasCount {
+			return RestartPolicy{}, fmt.Errorf("a maximum retry count goes with on-failure only")
+		}
+		return RestartPolicy{Name: name}, nil
+	case "on-failure":
+		rp := RestartPolicy{Name: name}
+		if hasCount {
+			n, err := strconv.ParseUint(count, 10, 31)
+			if err != nil {
+				return RestartPolicy{}, fmt.Errorf("the maximum retry count %q is not a number from 0 up", count)
+			}
+			rp.MaxRetries = int(n)
+		}
+		return rp, nil
+	}
+	return RestartPolicy{}, fmt.Errorf("not a restart policy (no, always, unless-stopped, on-failure[:MAX_RETRIES])")
+}
+
+// String is the policy as docker run --restart takes it.
+func (r RestartPolicy) String() string {
+	if r.Name == "on-failure" && r.MaxRetries > 0 {
+		return r.Name + ":" + strconv.Itoa(r.MaxRetries)
+	}
+	return r.Name
 }
 
 // PublishedPorts are the ports to publish: those asked, or, when none were
@@ -298,8 +553,8 @@ func (in *DockerAppInput) PublishedPorts(exposed []string) []Port {
 	var out []Port
 	if in.Ports != nil {
 		for _, p := range in.Ports {
-			pp, _ := ParsePort(p)
-			out = append(out, pp)
+			pp, _ := ParsePorts(p)
+			out = append(out, pp...)
 		}
 		return out
 	}

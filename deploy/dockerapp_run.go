@@ -513,14 +513,17 @@ func (a *dockerApp) containerConfig() (*container.Config, *container.HostConfig)
 	return cfg, host
 }
 
+// restartPolicy is a validated restart policy (ParseRestartPolicy) in
+// Docker's terms; anything else is unless-stopped.
 func restartPolicy(p string) container.RestartPolicy {
-	switch p {
+	rp, _ := ParseRestartPolicy(p)
+	switch rp.Name {
 	case "no":
 		return container.RestartPolicy{Name: container.RestartPolicyDisabled}
 	case "always":
 		return container.RestartPolicy{Name: container.RestartPolicyAlways}
 	case "on-failure":
-		return container.RestartPolicy{Name: container.RestartPolicyOnFailure}
+		return container.RestartPolicy{Name: container.RestartPolicyOnFailure, MaximumRetryCount: rp.MaxRetries}
 	}
 	return container.RestartPolicy{Name: container.RestartPolicyUnlessStopped}
 }

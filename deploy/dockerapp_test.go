@@ -46,7 +46,7 @@ func TestDockerAppValidateRefusesHostileValues(t *testing.T) {
 		{"container_name", func(in *DockerAppInput) { in.ContainerName = "app.previous" }},
 		{"ports", func(in *DockerAppInput) { in.Ports = []string{"80"} }},
 		{"ports", func(in *DockerAppInput) { in.Ports = []string{"70000:80"} }},
-		{"ports", func(in *DockerAppInput) { in.Ports = []string{"8080:80/sctp"} }},
+		{"ports", func(in *DockerAppInput) { in.Ports = []string{"8080:80/icmp"} }},
 		{"ports", func(in *DockerAppInput) { in.Ports = []string{"evil:8080:80"} }},
 		{"env", func(in *DockerAppInput) { in.Env = map[string]string{"A B": "x"} }},
 		{"env", func(in *DockerAppInput) { in.Env = map[string]string{"A": "x\x00y"} }},
@@ -55,7 +55,7 @@ func TestDockerAppValidateRefusesHostileValues(t *testing.T) {
 		{"secret_env", func(in *DockerAppInput) {
 			in.Env, in.SecretEnv = map[string]string{"A": "1"}, map[string]string{"A": "long-enough"}
 		}},
-		{"volumes", func(in *DockerAppInput) { in.Volumes = []string{"/etc/../root:/x"} }},
+		{"volumes", func(in *DockerAppInput) { in.Volumes = []string{"/srv/a:/"} }},
 		{"volumes", func(in *DockerAppInput) { in.Volumes = []string{"data:relative"} }},
 		{"volumes", func(in *DockerAppInput) { in.Volumes = []string{"data:/x:rx"} }},
 		{"volumes", func(in *DockerAppInput) { in.Volumes = []string{"$(id):/x"} }},
@@ -81,9 +81,9 @@ func asError(err error, fe **fountain.Error) bool {
 func TestParsePortAndVolume(t *testing.T) {
 	for in, want := range map[string]string{"8080:80": "8080:80/tcp", "127.0.0.1:8001:8001": "127.0.0.1:8001:8001/tcp",
 		"53:53/udp": "53:53/udp", "[::1]:80:80": "::1:80:80/tcp"} {
-		p, err := ParsePort(in)
-		if err != nil || p.String() != want {
-			t.Errorf("ParsePort(%q) = %v, %v; want %s", in, p, err, want)
+		p, err := ParsePorts(in)
+		if err != nil || len(p) != 1 || p[0].String() != want {
+			t.Errorf("ParsePorts(%q) = %v, %v; want %s", in, p, err, want)
 		}
 	}
 	v, err := ParseVolume("/srv/data:/data:ro")

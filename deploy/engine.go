@@ -92,8 +92,12 @@ type Engine struct {
 	// to count as healthy (default 3 s).
 	Settle time.Duration
 	// Sandbox, when set, says the hosts are sandbox hosts (the operation
-	// log says what stands in for what).
+	// log says what stands in for what), on loopback addresses: only then
+	// are loopback addresses hosts.
 	Sandbox bool
+	// AllowHostBinds lets apps bind-mount the host's system directories
+	// (--allow-host-binds); refused otherwise.
+	AllowHostBinds bool
 	// Keeper keeps service secrets encrypted (nil: none are kept).
 	Keeper SecretKeeper
 	// LookupHost resolves a DNS name given as instance_ip (default: the
@@ -187,6 +191,10 @@ func (h *Host) Target() string {
 // identities existed to its identity; its errors are the caller's (4xx)
 // or Lightsail's.
 func (e *Engine) Resolve(ctx context.Context, in HostInput) (*Host, error) {
+	policy := e.Policy()
+	if err := in.Admit(policy); err != nil {
+		return nil, err
+	}
 	h := &Host{Port: in.SSHPort, User: in.SSHUser, Spelling: in.InstanceIP}
 	region := in.Region
 	if region == "" && e.Instances != nil {
@@ -205,10 +213,13 @@ func (e *Engine) Resolve(ctx context.Context, in HostInput) (*Host, error) {
 			return nil, &fountain.Error{Code: fountain.ECONFLICT, Message: fmt.Sprintf("instance %s has no public address (it is %s)", inst.Name, inst.State),
 				Hint: "start it: fountain instances start " + inst.Name}
 		}
+		if err := policy.CheckAddr("instance_name", "instance "+inst.Name+"'s address "+inst.PublicIP, ip); err != nil {
+			return nil, err
+		}
 		h.Instance, h.IP, h.Spelling = inst, ip.Unmap(), in.InstanceName
 		h.Resolution = fmt.Sprintf("instance %s/%s, at its public address %s", inst.Region, inst.Name, h.IP)
 	} else {
-		ip, inst, how, err := e.identify(ctx, region, in.InstanceIP)
+		ip, inst, how, err := e.identify(ctx, region, in.InstanceIP, policy)
 		if err != nil {
 			return nil, err
 		}
@@ -235,8 +246,8 @@ func (e *Engine) Resolve(ctx context.Context, in HostInput) (*Host, error) {
 // identify finds the canonical address of a host named by address (an IP
 // or a DNS name) and the Lightsail instance that has it, if any; how says
 // so in a line.
-func (e *Engine) identify(ctx context.Context, region, address string) (ip netip.Addr, inst *Instance, how string, err error) {
-	ip, how, err = e.lookup(ctx, address)
+func (e *Engine) identify(ctx context.Context, region, address string, policy Policy) (ip netip.Addr, inst *Instance, how string, err error) {
+	ip, how, err = e.lookup(ctx, address, policy)
 	if err != nil {
 		return ip, nil, "", err
 	}
@@ -282,7 +293,8 @@ func (e *Engine) HostKeyName(ctx context.Context, host string) (string, fountain
 	if e.Instances != nil {
 		region = e.Instances.DefaultRegion()
 	}
-	ip, inst, _, err := e.identify(ctx, region, hi.InstanceIP)
+	// Nothing is dialed: any address a key could have been kept under.
+	ip, inst, _, err := e.identify(ctx, region, hi.InstanceIP, Policy{Sandbox: true})
 	if err != nil {
 		var fe *fountain.Error
 		if errors.As(err, &fe) && fe.Field == "instance_ip" {
@@ -325,8 +337,10 @@ type LegacyRecords interface {
 
 // lookup returns the canonical address of a host: an IP as it is
 // (IPv4-mapped IPv6 unmapped), a DNS name resolved once (its first
-// address). how begins a line that says what was done, for the record.
-func (e *Engine) lookup(ctx context.Context, host string) (netip.Addr, string, error) {
+// address). A name any of whose addresses the policy refuses is refused,
+// before anything dials it. how begins a line that says what was done,
+// for the record.
+func (e *Engine) lookup(ctx context.Context, host string, policy Policy) (netip.Addr, string, error) {
 	if a, err := netip.ParseAddr(host); err == nil {
 		if a.Is4In6() {
 			return a.Unmap(), fmt.Sprintf("%s is the IPv4-mapped form of %s, ", host, a.Unmap()), nil
@@ -348,6 +362,11 @@ func (e *Engine) lookup(ctx context.Context, host string) (netip.Addr, string, e
 			msg = err.Error()
 		}
 		return netip.Addr{}, "", fountain.Invalid("instance_ip", "%q does not resolve: %s", host, msg)
+	}
+	for _, a := range addrs {
+		if err := policy.CheckAddr("instance_ip", short(host)+" resolves to "+a.Unmap().String()+", which", a); err != nil {
+			return netip.Addr{}, "", err
+		}
 	}
 	a := addrs[0].Unmap()
 	return a, fmt.Sprintf("%s resolved to %s (once; the operation dials %s), ", host, a, a), nil

@@ -48,9 +48,9 @@ func (in *KongInput) Validate() error {
 	if in.Image == "" {
 		in.Image = KongDefaultImage
 	}
-	ref, err := reference.ParseNormalizedNamed(in.Image)
+	ref, err := parseImage("image", in.Image)
 	if err != nil {
-		return fountain.Invalid("image", "%q is not an image reference: %v", short(in.Image), err)
+		return err
 	}
 	in.Image = reference.TagNameOnly(ref).String()
 	if in.ProxyPort == 0 {

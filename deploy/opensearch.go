@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/big"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"sort"
@@ -50,10 +51,37 @@ type OpenSearchInput struct {
 }
 
 var (
-	versionRE     = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.]+)?$`)
+	// versionRE is a version of the 2.x line as the apt repository names
+	// its packages (2.19.1): no leading zeros, no suffix.
+	versionRE = regexp.MustCompile(`^2\.(0|[1-9][0-9]{0,3})\.(0|[1-9][0-9]{0,3})$`)
+	// clusterNameRE is stricter than OpenSearch (which refuses only ':').
 	clusterNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
-	netHostRE     = regexp.MustCompile(`^(_(local|site|global)_|_[a-z0-9]+(:ipv[46])?_|[A-Za-z0-9.:-]{1,64})$`)
+	// netHostSpecialRE is one of OpenSearch's special network.host values:
+	// _local_, _site_, _global_ or _INTERFACE_, with :ipv4 or :ipv6.
+	netHostSpecialRE = regexp.MustCompile(`^_(local|site|global|[A-Za-z0-9][A-Za-z0-9_.-]{0,14})(:ipv4|:ipv6)?_$`)
 )
+
+// networkHostProblem says why OpenSearch would not start with v as
+// network.host, or "": v must be a special value, an IP address it can
+// bind (not multicast; no zone), or a DNS name.
+func networkHostProblem(v string) string {
+	if netHostSpecialRE.MatchString(v) {
+		return ""
+	}
+	if a, err := netip.ParseAddr(v); err == nil {
+		switch {
+		case a.Zone() != "":
+			return "an address with a zone is not one OpenSearch binds"
+		case a.IsMulticast():
+			return "a multicast address is not one OpenSearch binds"
+		}
+		return ""
+	}
+	if name := strings.TrimSuffix(strings.ToLower(v), "."); hostNameRE.MatchString(name) && strings.Trim(name, "0123456789.") != "" {
+		return ""
+	}
+	return "is not an IP address, a DNS name or an OpenSearch special value (_local_, _site_, _global_, _eth0_, _local:ipv4_)"
+}
 
 // Validate checks the request without I/O and fills in defaults.
 func (in *OpenSearchInput) Validate() error {
@@ -63,8 +91,8 @@ func (in *OpenSearchInput) Validate() error {
 	if in.Version == "" {
 		in.Version = OpenSearchDefaultVersion
 	}
-	if !versionRE.MatchString(in.Version) || !strings.HasPrefix(in.Version, "2.") {
-		return fountain.Invalid("version", "%q is not an OpenSearch 2.x version (like 2.19.1)", short(in.Version))
+	if !versionRE.MatchString(in.Version) {
+		return fountain.Invalid("version", "%q is not an OpenSearch 2.x version as its apt repository names them (like 2.19.1)", short(in.Version))
 	}
 	if in.AdminPassword != "" {
 		if why := weakPassword(in.AdminPassword); why != "" {
@@ -77,8 +105,10 @@ func (in *OpenSearchInput) Validate() error {
 	if !clusterNameRE.MatchString(in.ClusterName) {
 		return fountain.Invalid("cluster_name", "%q is not a cluster name (letters, digits, '_', '.', '-')", short(in.ClusterName))
 	}
-	if in.NetworkHost != "" && !netHostRE.MatchString(in.NetworkHost) {
-		return fountain.Invalid("network_host", "%q is not an address or an OpenSearch special value (_local_, _site_)", short(in.NetworkHost))
+	if in.NetworkHost != "" {
+		if why := networkHostProblem(in.NetworkHost); why != "" {
+			return fountain.Invalid("network_host", "%q: %s", short(in.NetworkHost), why)
+		}
 	}
 	if in.HeapMB != 0 && in.HeapMB < 256 {
 		return fountain.Invalid("heap_mb", "must be at least 256")

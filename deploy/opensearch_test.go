@@ -97,3 +97,46 @@ func TestOpenSearchValidate(t *testing.T) {
 		}
 	}
 }
+
+// Settings OpenSearch would not start with are refused before any
+// connection; those it takes pass.
+func TestOpenSearchSettingsByItsRules(t *testing.T) {
+	for _, c := range []struct {
+		mod   func(*OpenSearchInput)
+		field string
+	}{
+		{func(in *OpenSearchInput) { in.Version = "2.19.1" }, ""},
+		{func(in *OpenSearchInput) { in.Version = "2.0.0" }, ""},
+		{func(in *OpenSearchInput) { in.Version = "2.019.1" }, "version"},
+		{func(in *OpenSearchInput) { in.Version = "2.19" }, "version"},
+		{func(in *OpenSearchInput) { in.Version = "1.3.19" }, "version"},
+		{func(in *OpenSearchInput) { in.Version = "2.19.1-rc1" }, "version"},
+		{func(in *OpenSearchInput) { in.NetworkHost = "_local_" }, ""},
+		{func(in *OpenSearchInput) { in.NetworkHost = "_site:ipv4_" }, ""},
+		{func(in *OpenSearchInput) { in.NetworkHost = "_enp0s3_" }, ""},
+		{func(in *OpenSearchInput) { in.NetworkHost = "_eth0:ipv6_" }, ""},
+		{func(in *OpenSearchInput) { in.NetworkHost = "10.0.0.5" }, ""},
+		{func(in *OpenSearchInput) { in.NetworkHost = "0.0.0.0" }, ""},
+		{func(in *OpenSearchInput) { in.NetworkHost = "::1" }, ""},
+		{func(in *OpenSearchInput) { in.NetworkHost = "search.internal" }, ""},
+		{func(in *OpenSearchInput) { in.NetworkHost = "..." }, "network_host"},
+		{func(in *OpenSearchInput) { in.NetworkHost = "-" }, "network_host"},
+		{func(in *OpenSearchInput) { in.NetworkHost = ":::::" }, "network_host"},
+		{func(in *OpenSearchInput) { in.NetworkHost = "1.2.3.999" }, "network_host"},
+		{func(in *OpenSearchInput) { in.NetworkHost = "224.0.0.1" }, "network_host"},
+		{func(in *OpenSearchInput) { in.NetworkHost = "fe80::1%eth0" }, "network_host"},
+		{func(in *OpenSearchInput) { in.NetworkHost = "_local:ipv5_" }, "network_host"},
+		{func(in *OpenSearchInput) { in.NetworkHost = "__" }, "network_host"},
+		{func(in *OpenSearchInput) { in.ClusterName = "a:b" }, "cluster_name"},
+		{func(in *OpenSearchInput) { in.ClusterName = "my-cluster.1" }, ""},
+		{func(in *OpenSearchInput) { in.HeapMB = 255 }, "heap_mb"},
+		{func(in *OpenSearchInput) { in.HeapMB = 256 }, ""},
+	} {
+		in := OpenSearchInput{HostInput: HostInput{InstanceIP: "1.2.3.4"}}
+		c.mod(&in)
+		err := in.Validate()
+		if fieldOf(err) != c.field || (c.field == "") != (err == nil) {
+			t.Errorf("%+v: %v, want field %q", in, err, c.field)
+		}
+	}
+}

@@ -46,8 +46,15 @@ func (h *HostInput) Validate() error {
 	}
 	if h.InstanceIP != "" {
 		if a, err := netip.ParseAddr(h.InstanceIP); err == nil {
-			if a.Zone() != "" || a.IsUnspecified() || a.IsMulticast() {
-				return fountain.Invalid("instance_ip", "%q is not a host address", short(h.InstanceIP))
+			// ::ffff:127.0.0.1 is 127.0.0.1: one address, one spelling.
+			a = a.Unmap()
+			if a.Zone() != "" {
+				return fountain.Invalid("instance_ip", "%q is not a host address (no zone)", short(h.InstanceIP))
+			}
+			// What no server mode deploys to; loopback depends on the
+			// mode (Policy).
+			if why := addrProblem(a, true); why != "" {
+				return fountain.Invalid("instance_ip", "%s %s", short(h.InstanceIP), why)
 			}
 			h.InstanceIP = a.String()
 		} else if name := strings.TrimSuffix(strings.ToLower(h.InstanceIP), "."); !hostNameRE.MatchString(name) || strings.Trim(name, "0123456789.") == "" {
@@ -75,6 +82,79 @@ func (h *HostInput) Validate() error {
 	}
 	if strings.ContainsRune(h.SSHKeyPath, 0) {
 		return fountain.Invalid("ssh_key_path", "must not contain NUL")
+	}
+	return nil
+}
+
+// Policy is what a server allows beyond a request's own validity, by how
+// it runs: the checks that depend on it are done without I/O before a
+// request touches a host (Admit), and again on the addresses a host
+// resolves to (Engine.Resolve).
+type Policy struct {
+	// Sandbox says the hosts are the sandbox's, which live on this
+	// machine: loopback addresses are hosts then, and only then.
+	Sandbox bool
+	// AllowHostBinds lets apps bind-mount the host's system directories
+	// (/, /etc, the Docker socket, ...: --allow-host-binds).
+	AllowHostBinds bool
+}
+
+// Policy is the engine's.
+func (e *Engine) Policy() Policy { return Policy{Sandbox: e.Sandbox, AllowHostBinds: e.AllowHostBinds} }
+
+// addrProblem says why a is not an address to deploy to, or "". Loopback
+// is this server's own machine: a host only when loopbackOK (sandbox
+// mode). Unspecified, multicast, link-local, broadcast and 0.0.0.0/8
+// addresses are never hosts: a dial to them retries for minutes while its
+// log tells open, closed and filtered ports apart.
+func addrProblem(a netip.Addr, loopbackOK bool) string {
+	a = a.Unmap()
+	switch {
+	case a.IsLoopback():
+		if loopbackOK {
+			return ""
+		}
+		return "is a loopback address (this server's own machine), a host only in sandbox mode"
+	case a.IsUnspecified():
+		return "is the unspecified address, not a host"
+	case a.IsMulticast():
+		return "is a multicast address, not a host"
+	case a.IsLinkLocalUnicast():
+		return "is a link-local address, not a host Fountain deploys to"
+	case a.Is4() && (a.As4()[0] == 0 || a == netip.AddrFrom4([4]byte{255, 255, 255, 255})):
+		return "is not a host address"
+	}
+	return ""
+}
+
+// CheckAddr refuses, on field, an address the policy does not deploy to.
+func (p Policy) CheckAddr(field, shown string, a netip.Addr) error {
+	if why := addrProblem(a, p.Sandbox); why != "" {
+		return fountain.Invalid(field, "%s %s", shown, why)
+	}
+	return nil
+}
+
+// Admit checks the host fields against the server's policy, without I/O:
+// an address given as instance_ip (a DNS name is checked once resolved).
+// Every request that acts on one host has this method.
+func (h HostInput) Admit(p Policy) error {
+	if a, err := netip.ParseAddr(h.InstanceIP); err == nil {
+		return p.CheckAddr("instance_ip", short(h.InstanceIP), a)
+	}
+	return nil
+}
+
+// Admit checks the route's app host, if it names one by address, as
+// HostInput.Admit checks the gateway's.
+func (in *KongRouteInput) Admit(p Policy) error {
+	if err := in.HostInput.Admit(p); err != nil {
+		return err
+	}
+	if in.App != nil {
+		if a, err := netip.ParseAddr(in.App.InstanceIP); err == nil {
+			return p.CheckAddr("app.instance_ip", short(in.App.InstanceIP), a)
+		}
 	}
 	return nil
 }

@@ -60,13 +60,13 @@ func TestReadSecretFile(t *testing.T) {
 	}
 
 	for path, want := range map[string]string{
-		outside:                          "is outside the directories Fountain may read secrets from: " + strings.Join(dirs, ", "),
-		filepath.Join(allowed, "escape"): "is outside the directories",
+		outside:                          "is outside the allowed secret file directories (" + strings.Join(dirs, ", ") + ")",
+		filepath.Join(allowed, "escape"): "which is outside the allowed secret file directories",
 		"relative/token":                 "is not an absolute path",
 		filepath.Join(allowed, "nope"):   "does not exist",
 		filepath.Join(allowed, "sub"):    "is not a regular file",
-		allowed:                          "is outside the directories", // the directory itself
-		big:                              "GitHub stores at most 49152 (48 KB)",
+		allowed:                          "is outside the allowed", // the directory itself
+		big:                              "too large (49153 bytes; at most 49152)",
 		empty:                            "is empty",
 		openKey:                          "is a private key that group or others may access (mode 0644)",
 	} {
@@ -106,7 +106,7 @@ func TestCheckSecretPath(t *testing.T) {
 		}
 	}
 	for path, want := range map[string]string{
-		"":                              "is empty",
+		"":                              "no file given",
 		"keys/id":                       "not an absolute path",
 		"/srv/keys":                     "outside",
 		"/srv/keys/../../etc/passwd":    "outside",

@@ -114,7 +114,9 @@ func ValidateSecretValue(field, v string) error {
 
 // ValidateEnvironment checks a deployment environment name: 1 to 255
 // characters of valid UTF-8, no control characters, no leading or trailing
-// space, and no '/' (it is a single path segment of the API's URLs).
+// space. It is a single path segment of the API's URLs, so it may not be
+// "." or ".." (which would name another resource once the path is
+// resolved), nor hold '/' or '%' (which an intermediary may decode).
 func ValidateEnvironment(field, s string) error {
 	switch {
 	case s == "":
@@ -125,8 +127,10 @@ func ValidateEnvironment(field, s string) error {
 		return fountain.Invalid(field, "is longer than %d characters", MaxEnvironmentName)
 	case strings.TrimSpace(s) != s:
 		return fountain.Invalid(field, "%q starts or ends with a space", s)
-	case strings.Contains(s, "/"):
-		return fountain.Invalid(field, "%q may not contain '/'", s)
+	case s == "." || s == "..":
+		return fountain.Invalid(field, "%q is not an environment name", s)
+	case strings.ContainsAny(s, "/%"):
+		return fountain.Invalid(field, "%q may not contain '/' or '%%'", s)
 	}
 	for _, r := range s {
 		if unicode.IsControl(r) {

@@ -87,7 +87,8 @@ func TestValidateEnvironment(t *testing.T) {
 			t.Errorf("%q: %v", s, err)
 		}
 	}
-	for _, s := range []string{"", " x", "x ", "a/b", "a\x00b", "tab\there", strings.Repeat("e", 256), "\xff"} {
+	for _, s := range []string{"", " x", "x ", "a/b", "a\x00b", "tab\there", strings.Repeat("e", 256), "\xff",
+		".", "..", "%2e%2e", "a%2Fb", "x\x7fy", "new\nline"} {
 		if err := github.ValidateEnvironment("environment", s); fountain.ErrorCode(err) != fountain.EINVALID {
 			t.Errorf("%q accepted", s)
 		}

@@ -19,7 +19,8 @@ const KeysDir = "keys"
 // deployEngine configures the deploy engine: host keys in the store, the
 // Lightsail instances behind addresses, the allowed key directories
 // (FOUNTAIN_SSH_KEY_DIRS, colon-separated; default <data dir>/keys and
-// ~/.ssh, plus the sandbox key directory in sandbox mode), the GHCR login
+// ~/.ssh, plus the sandbox key directory in sandbox mode), whether apps
+// may bind-mount the host's system paths (AllowHostBinds), the GHCR login
 // (FOUNTAIN_GHCR_USER, FOUNTAIN_GHCR_TOKEN), the vault for service secrets,
 // and OpenSearch's apt mirror (FOUNTAIN_OPENSEARCH_APT_REPO and _KEY).
 func deployEngine(cfg Config, db *sqlite.DB, ls *lightsail.Client, sandboxKeyDir string) (*deploy.Engine, error) {
@@ -27,14 +28,9 @@ func deployEngine(cfg Config, db *sqlite.DB, ls *lightsail.Client, sandboxKeyDir
 	if err := os.MkdirAll(keyDir, 0o700); err != nil {
 		return nil, err
 	}
-	dirs := []string{keyDir, "~/.ssh"}
-	if v := strings.TrimSpace(cfg.Getenv("FOUNTAIN_SSH_KEY_DIRS")); v != "" {
-		dirs = nil
-		for _, d := range strings.Split(v, ":") {
-			if d = strings.TrimSpace(d); d != "" {
-				dirs = append(dirs, d)
-			}
-		}
+	dirs := splitDirs(cfg.Getenv("FOUNTAIN_SSH_KEY_DIRS"))
+	if dirs == nil {
+		dirs = []string{keyDir, "~/.ssh"}
 	}
 	if sandboxKeyDir != "" {
 		dirs = append(dirs, sandboxKeyDir)
@@ -53,6 +49,7 @@ func deployEngine(cfg Config, db *sqlite.DB, ls *lightsail.Client, sandboxKeyDir
 		KeyDirs:        dirs,
 		KeyDir:         keyDir,
 		Sandbox:        cfg.Sandbox,
+		AllowHostBinds: cfg.AllowHostBinds,
 		Keeper:         vault,
 		KongConfigs:    vault, // texts sealed: a config can hold credentials
 		Legacy:         vault,
@@ -67,6 +64,17 @@ func deployEngine(cfg Config, db *sqlite.DB, ls *lightsail.Client, sandboxKeyDir
 		e.GHCR = &deploy.RegistryAuth{Username: user, Password: tok}
 	}
 	return e, nil
+}
+
+// splitDirs reads a colon-separated list of directories (nil if none).
+func splitDirs(v string) []string {
+	var dirs []string
+	for _, d := range strings.Split(v, ":") {
+		if d = strings.TrimSpace(d); d != "" {
+			dirs = append(dirs, d)
+		}
+	}
+	return dirs
 }
 
 // The vault keeps Kong config versions (encrypted), history and rollback

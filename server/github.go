@@ -104,14 +104,23 @@ func (g *gitHubAdapter) ReadSecretFile(path string) (string, error) {
 // Secrets returns the server's own tokens.
 func (g *gitHubAdapter) Secrets() []string { return g.secrets }
 
+// SecretFilesDir is the data directory's directory for secret files: the
+// default of FOUNTAIN_SECRET_FILE_DIRS.
+const SecretFilesDir = "secret-files"
+
 // gitHubDeps configures GitHub: the API root (GITHUB_API_URL, default
 // https://api.github.com/) and token (GITHUB_TOKEN), or the stand-in in
 // sandbox mode; the store of Fountain's writes with the data directory's
-// MAC key; the directories secret_from_file may name (the deploy engine's
-// key directories); and the GHCR tag lister (FOUNTAIN_GHCR_USER and
-// FOUNTAIN_GHCR_TOKEN for private images; in sandbox mode ghcr.io is the
-// sandbox registry).
-func gitHubDeps(cfg Config, db *sqlite.DB, sb *sandboxEnv, keyDirs []string, log *slog.Logger) (*gitHubAdapter, *imageLister, error) {
+// MAC key; the directories secret_from_file may name
+// (FOUNTAIN_SECRET_FILE_DIRS, colon-separated; default <data
+// dir>/secret-files, created 0700; never the SSH key directories); and the
+// GHCR tag lister (FOUNTAIN_GHCR_USER and FOUNTAIN_GHCR_TOKEN for private
+// images; in sandbox mode ghcr.io is the sandbox registry).
+func gitHubDeps(cfg Config, db *sqlite.DB, sb *sandboxEnv, log *slog.Logger) (*gitHubAdapter, *imageLister, error) {
+	dirs, err := secretFileDirs(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
 	macKey, err := loadMACKey(filepath.Join(cfg.DataDir, MACKeyFile))
 	if err != nil {
 		return nil, nil, err
@@ -128,7 +137,7 @@ func gitHubDeps(cfg Config, db *sqlite.DB, sb *sandboxEnv, keyDirs []string, log
 	if err != nil {
 		return nil, nil, fmt.Errorf("GITHUB_API_URL: %w", err)
 	}
-	g := &gitHubAdapter{Client: client, dirs: secretFileDirs(keyDirs)}
+	g := &gitHubAdapter{Client: client, dirs: dirs}
 	if opts.Token != "" {
 		g.secrets = append(g.secrets, opts.Token)
 	}
@@ -150,9 +159,19 @@ func gitHubDeps(cfg Config, db *sqlite.DB, sb *sandboxEnv, keyDirs []string, log
 	return g, images, nil
 }
 
-// secretFileDirs returns the key directories, ~ expanded, each also as
-// its links resolve (so that a path given either way is recognised).
-func secretFileDirs(keyDirs []string) []string {
+// secretFileDirs returns the directories secret files may be read from:
+// FOUNTAIN_SECRET_FILE_DIRS (colon-separated), or <data dir>/secret-files,
+// which is created (0700). Each is ~ expanded, and also given as its links
+// resolve (so that a path given either way is recognised).
+func secretFileDirs(cfg Config) ([]string, error) {
+	configured := splitDirs(cfg.Getenv("FOUNTAIN_SECRET_FILE_DIRS"))
+	if configured == nil {
+		def := filepath.Join(cfg.DataDir, SecretFilesDir)
+		if err := os.MkdirAll(def, 0o700); err != nil {
+			return nil, fmt.Errorf("create the secret file directory: %w", err)
+		}
+		configured = []string{def}
+	}
 	var out []string
 	seen := map[string]bool{}
 	add := func(d string) {
@@ -161,7 +180,7 @@ func secretFileDirs(keyDirs []string) []string {
 			out = append(out, d)
 		}
 	}
-	for _, d := range keyDirs {
+	for _, d := range configured {
 		p, err := ssh.ExpandHome(d)
 		if err != nil {
 			continue
@@ -171,7 +190,7 @@ func secretFileDirs(keyDirs []string) []string {
 			add(r)
 		}
 	}
-	return out
+	return out, nil
 }
 
 // imageLister lists GHCR tags; it implements api.Images.

@@ -53,6 +53,9 @@ type Config struct {
 	StandInsAtStart bool
 	// NoSandboxHosts keeps sandbox instances emulated only, even with Docker.
 	NoSandboxHosts bool
+	// AllowHostBinds lets deployed apps bind-mount the host's system paths
+	// (/, /etc, the Docker socket, ...), which are refused otherwise.
+	AllowHostBinds bool
 	// GitHubStandin is the GitHub stand-in served in sandbox mode (nil: a
 	// new one); tests pass theirs to read what it received.
 	GitHubStandin *ghstandin.Server
@@ -195,6 +198,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	if cfg.AllowHostBinds {
+		log.Warn("--allow-host-binds: deployed apps may bind-mount the host's system paths (/, /etc, the Docker socket, ...), which gives them the host")
+	}
 	if sb, ok := sandbox.(*sandboxEnv); ok {
 		if sb.stand != nil {
 			engine.StandInsReady = sb.stand.ready
@@ -202,7 +208,7 @@ func Run(ctx context.Context, cfg Config) error {
 		engine.Reachable = sb.reachable
 	}
 	sbEnv, _ := sandbox.(*sandboxEnv)
-	gh, images, err := gitHubDeps(cfg, db, sbEnv, engine.KeyDirs, log)
+	gh, images, err := gitHubDeps(cfg, db, sbEnv, log)
 	if err != nil {
 		return err
 	}

@@ -3,16 +3,14 @@ package ssh
 import (
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	xssh "golang.org/x/crypto/ssh"
 
 	"github.com/fountainai/fountain"
+	"github.com/fountainai/fountain/rootfile"
 )
 
 // KeyPathField is the request field that names a private key file.
@@ -24,132 +22,44 @@ const maxKeyFile = 64 << 10
 
 // ExpandHome replaces a leading "~" or "~/" in path with the user's home
 // directory.
-func ExpandHome(path string) (string, error) {
-	if path != "~" && !strings.HasPrefix(path, "~/") {
-		return path, nil
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("expand %s: %w", path, err)
-	}
-	return filepath.Join(home, path[1:]), nil
-}
+func ExpandHome(path string) (string, error) { return rootfile.ExpandHome(path) }
 
 // LoadKey reads the private key at path (a leading ~/ is the home
 // directory) under the rules Fountain applies to ssh_key_path: it must
 // resolve, symlinks followed, inside one of dirs (which may start with ~/
 // too); be a regular file of at most 64 KiB; be neither readable nor
 // writable by group or others (as OpenSSH demands); and parse as an
-// unencrypted private key, OpenSSH or PEM. Every refusal is an EINVALID
-// error on ssh_key_path that names the allowed directories and never
-// holds the key's contents.
+// unencrypted private key, OpenSSH or PEM. The file is read through an
+// os.Root of its directory (package rootfile). Every refusal is an
+// EINVALID error on ssh_key_path that names the allowed directories and
+// never holds the key's contents.
 func LoadKey(path string, dirs []string) (Signer, error) {
-	allowed, lexical, shown := resolveDirs(dirs)
-	invalid := func(format string, args ...any) error {
-		e := fountain.Invalid(KeyPathField, format, args...)
-		e.Message += " (allowed key directories: " + shown + ")"
+	r := rootfile.Reader{Dirs: dirs, Field: KeyPathField, What: "key directories", Max: maxKeyFile}
+	invalid := func(e *fountain.Error) error {
+		e.Message += " (allowed key directories: " + r.Shown() + ")"
 		return e
 	}
-	if path == "" {
-		return nil, invalid("no key file given")
-	}
-	if strings.IndexByte(path, 0) >= 0 {
-		return nil, invalid("the path contains a NUL byte")
-	}
-	p, err := ExpandHome(path)
+	f, err := r.Read(path)
 	if err != nil {
-		return nil, invalid("%s: cannot find the home directory", path)
-	}
-	if !filepath.IsAbs(p) {
-		return nil, invalid("%s is not an absolute path", path)
-	}
-	// A path outside the directories as written may still lead into one
-	// (through a symlinked directory); if it does not, the answer is the
-	// same whether or not it exists: what is on disk elsewhere is no
-	// business of an API caller.
-	written := inside(filepath.Clean(p), lexical)
-	outside := func() error { return invalid("%s is outside the allowed key directories", path) }
-	resolved, err := filepath.EvalSymlinks(p)
-	if err != nil && !written {
-		return nil, outside()
-	}
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, invalid("%s does not exist", path)
-	} else if err != nil {
-		return nil, invalid("%s cannot be resolved: %v", path, errors.Unwrap(err))
-	}
-	if !inside(resolved, allowed) {
-		if resolved != filepath.Clean(p) && written {
-			return nil, invalid("%s resolves to %s, which is outside the allowed key directories", path, resolved)
+		var fe *fountain.Error
+		if errors.As(err, &fe) {
+			return nil, invalid(fe)
 		}
-		return nil, invalid("%s is outside the allowed key directories", path)
+		return nil, err
 	}
-	// Non-blocking: a FIFO opens at once, and is refused below as not a
-	// regular file instead of hanging the request.
-	f, err := os.OpenFile(resolved, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, invalid("%s cannot be opened: %v", path, errors.Unwrap(err))
+	defer clear(f.Data)
+	if perm := f.Mode.Perm(); perm&0o077 != 0 {
+		return nil, invalid(fountain.Invalid(KeyPathField, "%s is accessible by group or others (mode %04o): an unprotected private key file is refused, as OpenSSH does; run chmod 600 %s", path, perm, path))
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, invalid("%s: %v", path, errors.Unwrap(err))
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, invalid("%s is not a regular file", path)
-	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return nil, invalid("%s is accessible by group or others (mode %04o): an unprotected private key file is refused, as OpenSSH does; run chmod 600 %s", path, perm, path)
-	}
-	if fi.Size() > maxKeyFile {
-		return nil, invalid("%s is too large for a private key (%d bytes)", path, fi.Size())
-	}
-	body, err := io.ReadAll(io.LimitReader(f, maxKeyFile+1))
-	if err != nil {
-		return nil, invalid("%s cannot be read: %v", path, errors.Unwrap(err))
-	}
-	signer, err := xssh.ParsePrivateKey(body)
-	clear(body)
+	signer, err := xssh.ParsePrivateKey(f.Data)
 	var missing *xssh.PassphraseMissingError
 	switch {
 	case errors.As(err, &missing):
-		return nil, invalid("%s is protected by a passphrase; Fountain needs a key without one", path)
+		return nil, invalid(fountain.Invalid(KeyPathField, "%s is protected by a passphrase; Fountain needs a key without one", path))
 	case err != nil:
-		return nil, invalid("%s is not a private key Fountain can read (OpenSSH or PEM, unencrypted)", path)
+		return nil, invalid(fountain.Invalid(KeyPathField, "%s is not a private key Fountain can read (OpenSSH or PEM, unencrypted)", path))
 	}
 	return signer, nil
-}
-
-// resolveDirs returns the allowed directories resolved (symlinks followed;
-// those that do not exist are left out) and as the caller wrote them.
-func resolveDirs(dirs []string) (resolved, lexical []string, shown string) {
-	for _, d := range dirs {
-		p, err := ExpandHome(d)
-		if err != nil || !filepath.IsAbs(p) {
-			continue
-		}
-		lexical = append(lexical, filepath.Clean(p))
-		if r, err := filepath.EvalSymlinks(p); err == nil {
-			resolved = append(resolved, r)
-			lexical = append(lexical, r)
-		}
-	}
-	shown = strings.Join(dirs, ", ")
-	if shown == "" {
-		shown = "none"
-	}
-	return resolved, lexical, shown
-}
-
-// inside reports whether path is within one of dirs (all resolved).
-func inside(path string, dirs []string) bool {
-	for _, d := range dirs {
-		rel, err := filepath.Rel(d, path)
-		if err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel) {
-			return true
-		}
-	}
-	return false
 }
 
 // WriteKey writes a private key (PEM) into dir under name, atomically and

@@ -88,7 +88,7 @@ func TestLoadKey(t *testing.T) {
 	}
 	secretBody := "-----BEGIN OPENSSH PRIVATE KEY-----\nSECRETSECRETSECRET\n-----END OPENSSH PRIVATE KEY-----\n"
 	bad := map[string]struct{ path, want string }{
-		"empty":         {"", "no key file given"},
+		"empty":         {"", "no file given"},
 		"relative":      {"keys/id", "not an absolute path"},
 		"missing":       {filepath.Join(keys, "nope"), "does not exist"},
 		"outside":       {outside, "outside the allowed key directories"},
