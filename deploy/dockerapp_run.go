@@ -131,6 +131,12 @@ func shortID(digest, id string) string {
 // connection), never to one trusted on first use by this very connection;
 // else none.
 func (e *Engine) registryAuth(in DockerAppInput, c *ssh.Client, rec fountain.Recorder) (string, error) {
+	return e.registryAuthFor(in, c.Host(), c.FirstUse(), rec)
+}
+
+// registryAuthFor is registryAuth for a host (address:port) whose key
+// was, or was not, trusted on first use by this operation.
+func (e *Engine) registryAuthFor(in DockerAppInput, host string, firstUse bool, rec fountain.Recorder) (string, error) {
 	a := in.RegistryAuth
 	ref, err := reference.ParseNormalizedNamed(in.DockerImage)
 	if err != nil {
@@ -138,8 +144,8 @@ func (e *Engine) registryAuth(in DockerAppInput, c *ssh.Client, rec fountain.Rec
 	}
 	domain := reference.Domain(ref)
 	if a == nil && e.GHCR != nil && domain == "ghcr.io" {
-		if c.FirstUse() {
-			rec.Log("the server's GHCR login is not sent to " + c.Host() + ": its host key was trusted on first use by this operation; " +
+		if firstUse {
+			rec.Log("the server's GHCR login is not sent to " + host + ": its host key was trusted on first use by this operation; " +
 				"the image is pulled anonymously (a private image needs registry_auth, or a deploy once the key is kept)")
 		} else {
 			a = e.GHCR

@@ -1,6 +1,8 @@
 package deploy
 
 import (
+	"context"
+	"encoding/base64"
 	"strings"
 	"testing"
 
@@ -123,5 +125,45 @@ func TestSpecHashChangesWithWhatIsAsked(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(func() []string { in := base(); return in.EnvList() }(), ","), "A=1") {
 		t.Fatal("env list")
+	}
+}
+
+// logRecorder is a Recorder that runs steps and keeps log lines.
+type logRecorder struct{ lines []string }
+
+func (r *logRecorder) Step(ctx context.Context, name string, fn func(context.Context) (fountain.StepResult, error)) error {
+	_, err := fn(ctx)
+	return err
+}
+func (r *logRecorder) Log(line string) { r.lines = append(r.lines, line) }
+
+// The server's GHCR login goes only to a host something vouched for
+// before the operation (pinned from Lightsail, or a key kept from an
+// earlier connection), never to one trusted on first use by this very
+// connection; a login the request brings is the caller's to send.
+func TestServerGHCRLoginOnlyToVouchedHosts(t *testing.T) {
+	const token = "canary-ghcr-token-8e1f"
+	e := &Engine{GHCR: &RegistryAuth{Username: "fountain", Password: token}}
+	in := DockerAppInput{DockerImage: "ghcr.io/user/repo/my-app:latest"}
+	decode := func(enc string) string {
+		b, _ := base64.URLEncoding.DecodeString(enc)
+		return string(b)
+	}
+	rec := &logRecorder{}
+	enc, err := e.registryAuthFor(in, "203.0.113.9:22", true, rec)
+	if err != nil || enc != "" || !strings.Contains(strings.Join(rec.lines, "\n"), "trusted on first use") {
+		t.Fatalf("first use: %q %v %q", decode(enc), err, rec.lines)
+	}
+	if enc, err = e.registryAuthFor(in, "203.0.113.9:22", false, rec); err != nil || !strings.Contains(decode(enc), token) {
+		t.Fatalf("a vouched host: %q %v", decode(enc), err)
+	}
+	own := in
+	own.RegistryAuth = &RegistryAuth{Username: "me", Password: "callers-own"}
+	if enc, err = e.registryAuthFor(own, "203.0.113.9:22", true, rec); err != nil || !strings.Contains(decode(enc), "callers-own") || strings.Contains(decode(enc), token) {
+		t.Fatalf("the caller's login: %q %v", decode(enc), err)
+	}
+	other := DockerAppInput{DockerImage: "docker.io/library/nginx:latest"}
+	if enc, _ = e.registryAuthFor(other, "203.0.113.9:22", false, rec); enc != "" {
+		t.Fatalf("the GHCR login went to Docker Hub: %q", decode(enc))
 	}
 }
