@@ -14,9 +14,10 @@ type Need struct {
 	Detail string
 }
 
-// Action is one step of a Plan: a read-only Check that looks at the state,
+// Action is one step of Checks: a read-only Check that looks at the state,
 // and an Apply that changes it. Checks never change anything, so a dry run
-// that runs only the checks changes nothing.
+// that runs only the checks changes nothing. It is the older form of a
+// plan, closures over live clients; a Plan (plans as data) replaces it.
 type Action struct {
 	Name string
 	// Check looks without touching. Nil marks a verification step (a health
@@ -27,16 +28,18 @@ type Action struct {
 	Apply func(ctx context.Context, need Need) (StepResult, error)
 }
 
-// Plan is an ordered list of actions, built by a pure function from the
-// request (and, where needed, the observed state); one executor runs every
-// plan.
-type Plan []Action
+// Checks is an ordered list of actions, each checking the live state as
+// it runs.
+type Checks []Action
 
 // PlannedStep is one step of a plan as a dry run reports it.
 type PlannedStep struct {
-	Name   string `json:"name" doc:"The step."`
-	Change bool   `json:"change" doc:"Whether the step would change something."`
-	Reason string `json:"reason,omitempty" doc:"Why it would (or would not) change anything."`
+	Name   string   `json:"name" doc:"The step."`
+	Change bool     `json:"change" doc:"Whether the step would change something."`
+	Reason string   `json:"reason,omitempty" doc:"Why it would (or would not) change anything."`
+	Diff   string   `json:"diff,omitempty" doc:"What it changes, as a unified diff, when one says it best (a config)."`
+	Calls  []string `json:"calls,omitempty" doc:"What applying it runs: commands and API calls, without secret values."`
+	Verify bool     `json:"verify,omitempty" doc:"A verification (a health check, a wait): nothing to decide beforehand; it runs in a real run only."`
 }
 
 // errEarlierFailed is the reason recorded for the steps after a failed one.
@@ -49,7 +52,7 @@ var errEarlierFailed = errors.New("not run: an earlier step failed")
 // the error is returned. In a dry run only the checks run, each recorded as
 // ok or would_change, and verification steps as skipped; the planned steps
 // are returned either way.
-func (p Plan) Run(ctx context.Context, rec Recorder, dryRun bool) ([]PlannedStep, error) {
+func (p Checks) Run(ctx context.Context, rec Recorder, dryRun bool) ([]PlannedStep, error) {
 	planned := make([]PlannedStep, 0, len(p))
 	for i, a := range p {
 		var need Need

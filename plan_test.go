@@ -33,7 +33,7 @@ func (r *recorder) Log(string) {}
 func TestPlanRunsChecksThenApplies(t *testing.T) {
 	var applied []string
 	state := map[string]bool{"installed": true}
-	plan := fountain.Plan{
+	plan := fountain.Checks{
 		{Name: "install", Check: func(context.Context) (fountain.Need, error) {
 			return fountain.Need{Change: !state["installed"], Reason: "installed already"}, nil
 		}, Apply: func(context.Context, fountain.Need) (fountain.StepResult, error) {
@@ -87,7 +87,7 @@ func TestPlanRunsChecksThenApplies(t *testing.T) {
 
 func TestPlanStopsAtTheFirstFailure(t *testing.T) {
 	boom := errors.New("boom")
-	plan := fountain.Plan{
+	plan := fountain.Checks{
 		{Name: "a", Check: func(context.Context) (fountain.Need, error) { return fountain.Need{}, boom }},
 		{Name: "b", Check: func(context.Context) (fountain.Need, error) { t.Fatal("b ran"); return fountain.Need{}, nil }},
 	}

@@ -79,7 +79,7 @@ func (e *Engine) RollbackDockerApp(ctx context.Context, rec fountain.Recorder, h
 	name, prev, tmp := in.ContainerName, PreviousName(in.ContainerName), rollbackName(in.ContainerName)
 	var prevImage, curImage string
 	var hc *HealthCheck
-	plan := fountain.Plan{
+	plan := fountain.Checks{
 		{Name: "previous version of " + name,
 			Check: func(ctx context.Context) (fountain.Need, error) {
 				p, err := api.ContainerInspect(ctx, prev, client.ContainerInspectOptions{})
@@ -164,7 +164,7 @@ func (e *Engine) RemoveDockerApp(ctx context.Context, rec fountain.Recorder, h *
 		return fountain.Outcome{}, err
 	}
 	defer closeAll()
-	var plan fountain.Plan
+	var plan fountain.Checks
 	for _, n := range []string{in.ContainerName, PreviousName(in.ContainerName), oldName(in.ContainerName), rollbackName(in.ContainerName)} {
 		plan = append(plan, fountain.Action{Name: "remove container " + n,
 			Check: func(ctx context.Context) (fountain.Need, error) {

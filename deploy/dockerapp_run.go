@@ -177,13 +177,13 @@ func (a *dockerApp) inspect(ctx context.Context, name string) (*container.Inspec
 }
 
 // steps are the app's plan after the host's Docker setup.
-func (a *dockerApp) steps() fountain.Plan {
+func (a *dockerApp) steps() fountain.Checks {
 	in := a.in
-	plan := fountain.Plan{}
+	plan := fountain.Checks{}
 	if in.network != "" {
 		plan = append(plan, fountain.Action{Name: "Docker network " + in.network + " exists", Check: a.checkNetwork, Apply: a.createNetwork})
 	}
-	return append(plan, fountain.Plan{
+	return append(plan, fountain.Checks{
 		{Name: "pull " + in.DockerImage, Check: a.checkImage, Apply: a.pull},
 		{Name: "container " + in.ContainerName + " runs the image and spec asked", Check: a.checkContainer, Apply: a.replace},
 		{Name: "health check " + in.ContainerName, Apply: a.healthGate},

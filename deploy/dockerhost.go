@@ -90,8 +90,8 @@ systemctl enable --now docker`
 // setupSteps are the plan steps that make the host's Docker Engine usable
 // by the login user: install it, then put the user in the docker group and
 // reconnect so that the group applies.
-func (d *dockerHost) setupSteps() fountain.Plan {
-	return fountain.Plan{
+func (d *dockerHost) setupSteps() fountain.Checks {
+	return fountain.Checks{
 		{
 			Name: "Docker Engine installed and running",
 			Check: func(ctx context.Context) (fountain.Need, error) {

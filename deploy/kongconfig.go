@@ -292,7 +292,7 @@ func (e *Engine) changeKongConfig(ctx context.Context, rec fountain.Recorder, h 
 			return fountain.Outcome{Result: res}, err
 		}
 	}
-	plan := fountain.Plan{
+	plan := fountain.Checks{
 		{Name: "Kong loads the config (its own validation decides)",
 			Check: func(ctx context.Context) (fountain.Need, error) {
 				// Kong's configuration_hash says what it runs; the diff is

@@ -161,7 +161,7 @@ func (e *Engine) DeployOpenSearch(ctx context.Context, rec fountain.Recorder, h 
 			return n, err
 		}
 	}
-	plan := fountain.Plan{
+	plan := fountain.Checks{
 		{Name: "memory fits OpenSearch",
 			Check: func(ctx context.Context) (fountain.Need, error) {
 				if err := FitOpenSearch(res.MemoryMB, h.Target(), in.Force, nil); err != nil {
