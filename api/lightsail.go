@@ -19,7 +19,7 @@ func (s *Server) createInstance(ctx context.Context, body *lightsail.CreateInsta
 	}
 	in := *body
 	return operation.Spec{Kind: "lightsail.create-instance", Target: lightsail.Target(in.Region, in.InstanceName),
-			Locks: []fountain.Lock{fountain.InstanceLock(in.Region, in.InstanceName)}, Request: in},
+			Locks: []fountain.Lock{fountain.InstanceLock(in.Region, in.InstanceName)}, Request: in, DryRun: in.DryRun},
 		func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
 			return ls.CreateInstance(ctx, run, in)
 		}, nil
@@ -33,7 +33,7 @@ func (s *Server) lifecycle(verb string) func(context.Context, *lightsail.Instanc
 		}
 		in := *body
 		return operation.Spec{Kind: "lightsail." + verb + "-instance", Target: lightsail.Target(in.Region, in.InstanceName),
-				Locks: []fountain.Lock{fountain.InstanceLock(in.Region, in.InstanceName)}, Request: in},
+				Locks: []fountain.Lock{fountain.InstanceLock(in.Region, in.InstanceName)}, Request: in, DryRun: in.DryRun},
 			func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
 				return ls.Lifecycle(ctx, run, verb, in)
 			}, nil
@@ -47,7 +47,7 @@ func (s *Server) attachStaticIP(ctx context.Context, body *lightsail.StaticIPInp
 	}
 	in := *body
 	return operation.Spec{Kind: "lightsail.attach-static-ip", Target: lightsail.Target(in.Region, in.InstanceName),
-			Locks: []fountain.Lock{fountain.InstanceLock(in.Region, in.InstanceName)}, Request: in},
+			Locks: []fountain.Lock{fountain.InstanceLock(in.Region, in.InstanceName)}, Request: in, DryRun: in.DryRun},
 		func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
 			return ls.AttachStaticIP(ctx, run, in)
 		}, nil
@@ -65,7 +65,7 @@ func (s *Server) ports(open bool) func(context.Context, *lightsail.PortsInput) (
 		}
 		in := *body
 		return operation.Spec{Kind: kind, Target: lightsail.Target(in.Region, in.InstanceName),
-				Locks: []fountain.Lock{fountain.InstanceLock(in.Region, in.InstanceName)}, Request: in},
+				Locks: []fountain.Lock{fountain.InstanceLock(in.Region, in.InstanceName)}, Request: in, DryRun: in.DryRun},
 			func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
 				return ls.Ports(ctx, run, open, in)
 			}, nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"sort"
 	"strings"
 	"time"
@@ -65,6 +64,7 @@ type CreateInstanceInput struct {
 	StaticIP         bool              `json:"static_ip,omitempty" required:"false" doc:"Allocate a static IP named <instance_name>-ip and attach it, so the address survives stop and start."`
 	Wait             bool              `json:"wait,omitempty" required:"false" doc:"Wait until the instance runs and SSH answers."`
 	WaitTimeoutSec   int               `json:"wait_timeout_seconds,omitempty" required:"false" minimum:"0" maximum:"3600" doc:"Deadline for wait, in seconds (default 300)."`
+	DryRun           bool              `json:"dry_run,omitempty" required:"false" doc:"Only show the plan (each step, whether it would change something and why, the monthly cost it adds) and change nothing."`
 	// Notes are what the catalogue check changed (retired ids replaced).
 	Notes []string `json:"-"`
 }
@@ -74,6 +74,7 @@ type InstanceInput struct {
 	InstanceName string `json:"instance_name" minLength:"2" maxLength:"255" doc:"Name of the instance." example:"opensearch-instance"`
 	Region       string `json:"region,omitempty" required:"false" doc:"AWS region (default: the server's)." example:"eu-central-1"`
 	Wait         bool   `json:"wait,omitempty" required:"false" doc:"Wait until the instance reaches its new state."`
+	DryRun       bool   `json:"dry_run,omitempty" required:"false" doc:"Only show the plan and change nothing."`
 }
 
 // Target is the operation target for an instance.
@@ -143,118 +144,75 @@ type CreateResult struct {
 	MonthlyPriceAdded float64  `json:"monthly_price_added_usd" doc:"What this call adds to the monthly bill, in US dollars (0 if nothing was created)."`
 	StaticIPName      string   `json:"static_ip_name,omitempty" doc:"The static IP attached, if asked for."`
 	Notes             []string `json:"notes,omitempty" doc:"What Fountain adjusted, e.g. a retired bundle or blueprint id replaced by its current successor."`
+	PlanResult
 }
 
 // CreateInstance creates the instance unless it exists with the same
-// settings (then nothing changes) or with other settings (ECONFLICT).
+// settings (then nothing changes) or with other settings (ECONFLICT). A
+// dry run shows the plan and the monthly cost it would add.
 func (c *Client) CreateInstance(ctx context.Context, run fountain.Recorder, in CreateInstanceInput) (fountain.Outcome, error) {
-	api, err := c.api(ctx, in.Region)
+	x, err := c.executor(ctx, in.Region)
 	if err != nil {
 		return fountain.Outcome{}, err
 	}
-	var existing *types.Instance
-	var price float64
-	var createOps []string
 	if len(in.Notes) > 0 {
 		_ = run.Step(ctx, "resolve catalogue ids", func(ctx context.Context) (fountain.StepResult, error) {
 			return fountain.StepResult{Output: strings.Join(in.Notes, "\n")}, nil
 		})
 	}
+	staticIP := ""
+	if in.StaticIP {
+		staticIP = in.InstanceName + "-ip"
+	}
+	var p fountain.Plan
+	var f InstanceFacts
 	if err := run.Step(ctx, "check for an existing instance", func(ctx context.Context) (fountain.StepResult, error) {
-		inst, err := c.getInstance(ctx, api, in.InstanceName)
-		if err != nil {
+		if f, err = x.observe(ctx, in.InstanceName, staticIP, false); err != nil {
 			return fountain.StepResult{}, err
 		}
-		if inst == nil {
+		if !f.Exists {
+			f.Price = c.bundlePrice(ctx, in.Region, in.BundleID)
+		}
+		if p, err = PlanCreate(in, f, c.opts.WaitTimeout); err != nil {
+			return fountain.StepResult{}, err
+		}
+		if !f.Exists {
 			return fountain.StepResult{Output: "no instance named " + in.InstanceName}, nil
-		}
-		existing = inst
-		var diffs []string
-		if got := aws.ToString(inst.BlueprintId); got != in.BlueprintID {
-			diffs = append(diffs, fmt.Sprintf("blueprint_id is %s, not %s", got, in.BlueprintID))
-		}
-		if got := aws.ToString(inst.BundleId); got != in.BundleID {
-			diffs = append(diffs, fmt.Sprintf("bundle_id is %s, not %s", got, in.BundleID))
-		}
-		if inst.Location != nil {
-			if got := aws.ToString(inst.Location.AvailabilityZone); got != in.AvailabilityZone {
-				diffs = append(diffs, fmt.Sprintf("availability_zone is %s, not %s", got, in.AvailabilityZone))
-			}
-		}
-		if len(diffs) > 0 {
-			return fountain.StepResult{}, fountain.Errorf(fountain.ECONFLICT,
-				"instance %s already exists in %s with other settings: %v; delete it or choose another name", in.InstanceName, in.Region, diffs)
-		}
-		if st := stateName(inst); in.Wait && (st == "stopped" || st == "stopping") {
-			return fountain.StepResult{}, &fountain.Error{Code: fountain.ECONFLICT,
-				Message: fmt.Sprintf("instance %s already exists in %s but is %s, so waiting for it to run would never end", in.InstanceName, in.Region, st),
-				Hint:    "start it with POST /aws/lightsail/start-instance (or fountain instances start " + in.InstanceName + ")"}
 		}
 		return fountain.StepResult{Output: "instance exists with the same settings"}, nil
 	}); err != nil {
 		return fountain.Outcome{}, err
 	}
-	if existing == nil {
-		if err := run.Step(ctx, "create instance "+in.InstanceName, func(ctx context.Context) (fountain.StepResult, error) {
-			req := &lightsail.CreateInstancesInput{
-				InstanceNames:    []string{in.InstanceName},
-				AvailabilityZone: aws.String(in.AvailabilityZone),
-				BlueprintId:      aws.String(in.BlueprintID),
-				BundleId:         aws.String(in.BundleID),
-			}
-			if in.KeyPairName != "" {
-				req.KeyPairName = aws.String(in.KeyPairName)
-			}
-			keys := make([]string, 0, len(in.Tags))
-			for k := range in.Tags {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			for _, k := range keys {
-				req.Tags = append(req.Tags, types.Tag{Key: aws.String(k), Value: aws.String(in.Tags[k])})
-			}
-			out, err := api.CreateInstances(ctx, req)
-			if err != nil {
-				return fountain.StepResult{}, awsError("create instance "+in.InstanceName, err)
-			}
-			createOps = operationIDs(out.Operations)
-			price = c.bundlePrice(ctx, in.Region, in.BundleID)
-			return fountain.StepResult{Changed: true, Output: fmt.Sprintf("created; adds $%.2f a month", price)}, nil
-		}); err != nil {
-			return fountain.Outcome{}, err
-		}
+	res := CreateResult{Notes: in.Notes, StaticIPName: staticIP}
+	res.Plan, err = p.Apply(ctx, run, x, in.DryRun)
+	res.Monthly = p.Monthly
+	if !f.Exists {
+		res.MonthlyPriceAdded = f.Price
 	}
-	res := CreateResult{MonthlyPriceAdded: price}
-	if in.StaticIP {
-		res.StaticIPName = in.InstanceName + "-ip"
-		if err := c.ensureStaticIP(ctx, run, api, res.StaticIPName, in.InstanceName); err != nil {
-			return fountain.Outcome{}, err
-		}
-	}
-	if in.Wait {
-		timeout := c.opts.WaitTimeout
-		if in.WaitTimeoutSec > 0 {
-			timeout = time.Duration(in.WaitTimeoutSec) * time.Second
-		}
-		if err := c.waitRunningAndSSH(ctx, run, api, in.InstanceName, timeout, createOps...); err != nil {
-			return fountain.Outcome{}, err
-		}
-	}
-	inst, err := c.getInstance(ctx, api, in.InstanceName)
 	if err != nil {
-		return fountain.Outcome{}, err
+		return fountain.Outcome{Result: res}, err
 	}
-	if inst != nil {
+	if inst, err := x.get(ctx, in.InstanceName); err != nil {
+		return fountain.Outcome{}, err
+	} else if inst != nil {
 		res.Instance = c.view(ctx, in.Region, inst)
 	}
 	msg := fmt.Sprintf("Instance %s created in %s", in.InstanceName, in.Region)
-	if existing != nil {
+	switch {
+	case in.DryRun:
+		msg = "Dry run: " + p.Summary()
+		if !f.Exists {
+			msg += fmt.Sprintf("; it would add $%.2f a month", f.Price)
+		}
+	case f.Exists:
 		msg = fmt.Sprintf("Instance %s already exists in %s", in.InstanceName, in.Region)
+	}
+	if in.DryRun {
+		res.MonthlyPriceAdded = 0
 	}
 	if len(in.Notes) > 0 {
 		msg += " (note: " + strings.Join(in.Notes, "; ") + ")"
 	}
-	res.Notes = in.Notes
 	return fountain.Outcome{Message: msg, Result: res}, nil
 }
 
@@ -309,6 +267,7 @@ func (c *Client) waitState(ctx context.Context, api *lightsail.Client, name, wan
 	}
 }
 
+
 // failedOperation returns an error if one of the Lightsail operations failed.
 func failedOperation(ctx context.Context, api *lightsail.Client, ids []string) error {
 	for _, id := range ids {
@@ -337,45 +296,6 @@ func orGone(s string) string {
 		return "deleted"
 	}
 	return s
-}
-
-func (c *Client) waitRunningAndSSH(ctx context.Context, run fountain.Recorder, api *lightsail.Client, name string, timeout time.Duration, opIDs ...string) error {
-	deadline := time.Now().Add(timeout)
-	var ip string
-	if err := run.Step(ctx, "wait for "+name+" to run", func(ctx context.Context) (fountain.StepResult, error) {
-		inst, err := c.waitState(ctx, api, name, "running", timeout, opIDs...)
-		if err != nil {
-			return fountain.StepResult{}, err
-		}
-		ip = aws.ToString(inst.PublicIpAddress)
-		return fountain.StepResult{Output: "running at " + ip}, nil
-	}); err != nil {
-		return err
-	}
-	return run.Step(ctx, "wait for SSH on "+name, func(ctx context.Context) (fountain.StepResult, error) {
-		if ip == "" {
-			return fountain.StepResult{}, fountain.Errorf(fountain.EUPSTREAM, "instance %s has no public IP", name)
-		}
-		addr := net.JoinHostPort(ip, "22")
-		ctx, cancel := context.WithDeadline(ctx, deadline)
-		defer cancel()
-		var last error
-		for {
-			if last = c.opts.ProbeSSH(ctx, addr); last == nil {
-				return fountain.StepResult{Output: "SSH answers at " + addr}, nil
-			}
-			var fe *fountain.Error
-			if errors.As(last, &fe) {
-				return fountain.StepResult{}, last // a definite answer, not worth retrying
-			}
-			select {
-			case <-ctx.Done():
-				return fountain.StepResult{}, &fountain.Error{Code: fountain.EUPSTREAM,
-					Message: fmt.Sprintf("SSH did not answer at %s within %s", addr, timeout), Err: last}
-			case <-time.After(c.opts.PollInterval):
-			}
-		}
-	})
 }
 
 // view converts an SDK instance to Fountain's view.
