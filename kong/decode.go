@@ -8,6 +8,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/fountainai/fountain"
 	"go.yaml.in/yaml/v3"
@@ -360,7 +361,7 @@ func plainScalar(n *yaml.Node) (any, bool) {
 // cut shortens a deep field path for an error.
 func cut(path string) string {
 	if len(path) > 80 {
-		return path[:77] + "..."
+		return runeCut(path, 77) + "..."
 	}
 	return path
 }
@@ -368,7 +369,15 @@ func cut(path string) string {
 // short cuts a text echoed in an error.
 func short(s string) string {
 	if len(s) > 64 {
-		return s[:61] + "..."
+		return runeCut(s, 61) + "..."
 	}
 	return s
+}
+
+// runeCut is s's first n bytes, less a rune it would split.
+func runeCut(s string, n int) string {
+	for n > 0 && n < len(s) && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
