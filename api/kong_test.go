@@ -22,7 +22,7 @@ import (
 
 // newDeployEnv is a running API whose deploy engine is d, and the
 // directory of its database.
-func newDeployEnv(t *testing.T, d api.Deployer) (*env, string) {
+func newDeployEnv(t testing.TB, d api.Deployer) (*env, string) {
 	t.Helper()
 	dir := t.TempDir()
 	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "f.db"))
@@ -46,7 +46,7 @@ func newDeployEnv(t *testing.T, d api.Deployer) (*env, string) {
 // refused before anything connects.
 type untouchable struct {
 	*deploy.Engine
-	t *testing.T
+	t testing.TB
 }
 
 func (u untouchable) Resolve(_ context.Context, in deploy.HostInput) (*deploy.Host, error) {
@@ -54,7 +54,7 @@ func (u untouchable) Resolve(_ context.Context, in deploy.HostInput) (*deploy.Ho
 	return nil, errors.New("no host may be resolved")
 }
 
-func newUntouchable(t *testing.T) untouchable {
+func newUntouchable(t testing.TB) untouchable {
 	fail := func(context.Context, string) error {
 		t.Errorf("the engine was about to connect")
 		return errors.New("no host may be reached")
@@ -104,6 +104,27 @@ func TestKongAliasBombIs422BeforeAnyHost(t *testing.T) {
 	config, _ := json.Marshal(yamlBomb())
 	r := e.do("PUT", "/services/kong/config", `{`+hostFields+`, "config": `+string(config)+`}`)
 	want422(t, "alias bomb", r, "body.config", "YAML aliases")
+}
+
+// BenchmarkKongAliasBomb measures the alias bomb's 422 through the API
+// in process: the body read and checked, the config decoded until a
+// budget runs out (go test -bench KongAliasBomb -benchmem ./api).
+func BenchmarkKongAliasBomb(b *testing.B) {
+	e, _ := newDeployEnv(b, newUntouchable(b))
+	config, _ := json.Marshal(yamlBomb())
+	body := `{` + hostFields + `, "config": ` + string(config) + `}`
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		req := httptest.NewRequest("PUT", "/services/kong/config", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		e.handler.ServeHTTP(w, req)
+		if w.Code != 422 {
+			b.Fatal(w.Code, w.Body.String())
+		}
+	}
 }
 
 // Issue 12, item 6: an upstream that is Kong itself is 422 naming the
