@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/fountainai/fountain"
+	"go.yaml.in/yaml/v3"
 )
 
 // Bomb shapes: how an anchor repeats the one before it.
@@ -147,6 +148,39 @@ func FuzzAliasBomb(f *testing.F) {
 		}
 		if len(c.YAML()) > MaxConfigSize {
 			t.Fatalf("accepted %d bytes of YAML", len(c.YAML()))
+		}
+	})
+}
+
+// FuzzPlainScalar checks the decoder's fast path for booleans and numbers
+// against yaml.v3's Decode, which it stands in for.
+func FuzzPlainScalar(f *testing.F) {
+	for _, s := range []string{"80", "0x50", "0o17", "017", "-0b101", "1_000", "1e3", "80.0", ".inf", "-.Inf", ".NaN", "true", "False",
+		"9223372036854775808", "18446744073709551616", "+5", "1.5e-7", "0b", "._1", "yes"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var doc yaml.Node
+		if yaml.Unmarshal([]byte("a: "+s), &doc) != nil || len(doc.Content) == 0 || len(doc.Content[0].Content) < 2 {
+			return
+		}
+		n := doc.Content[0].Content[1]
+		fast, ok := plainScalar(n)
+		if !ok {
+			return
+		}
+		var v any
+		if err := n.Decode(&v); err != nil {
+			t.Fatalf("%q: the fast path reads %v, Decode fails: %v", s, fast, err)
+		}
+		switch x := v.(type) {
+		case int:
+			v = int64(x)
+		case float64:
+			v = number(x)
+		}
+		if fmt.Sprintf("%T %v", fast, fast) != fmt.Sprintf("%T %v", v, v) {
+			t.Fatalf("%q: the fast path reads %T %v, Decode %T %v", s, fast, fast, v, v)
 		}
 	})
 }
