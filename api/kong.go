@@ -152,7 +152,8 @@ func (s *Server) kongRoutes() {
 		Summary: "Kong's running config", Description: "The declarative config the gateway runs (read through the Admin API over SSH), its routes, and whether it is Fountain's last version."}, s.getKongConfig)
 	mutation(s, huma.Operation{OperationID: "put-kong-config", Method: http.MethodPut, Path: "/services/kong/config", Tags: tag,
 		Summary: "Apply a whole Kong config",
-		Description: "Loads a whole declarative config (YAML or JSON) into the gateway: Fountain checks its structure (_format_version, known top-level keys), " +
+		Description: "Loads a whole declarative config (YAML or JSON) into the gateway: Fountain checks its structure (_format_version, known top-level keys; YAML aliases within bounds), " +
+			"the fields of services, routes, upstreams and targets by Kong's own rules, and that no upstream is Kong itself (loopback, link-local, localhost...), all with 422 before connecting; " +
 			"then Kong's own validation decides (POST /config?flatten_errors=1&check_hash=1). An invalid config answers 422 with Kong's field errors and the running config stays; " +
 			"an unchanged one is changed=false. On success /etc/kong/kong.yml is replaced atomically (a restart keeps it) and a version is recorded. dry_run shows the diff."}, s.putKongConfig)
 	addRoute := onHost(s, hostRoute[deploy.KongRouteInput]{kind: "kong.add-route", target: fixed[deploy.KongRouteInput]("/kong"),
@@ -173,7 +174,7 @@ func (s *Server) kongRoutes() {
 		}})
 	mutation(s, huma.Operation{OperationID: "add-kong-route", Path: "/services/kong/routes", Tags: tag,
 		Summary: "Add or update a route",
-		Description: "Adds (or updates, by name) a service and its route: an upstream URL, or an app Fountain deployed (by container, on the gateway's host or another), and paths and/or hosts. " +
+		Description: "Adds (or updates, by name) a service and its route: an upstream URL (never Kong itself: loopback, link-local, localhost... are 422), or an app Fountain deployed (by container, on the gateway's host or another), and paths and/or hosts, checked by Kong's rules. " +
 			"The rest of the config is kept. Applied like a whole config; dry_run shows the diff."}, addRoute)
 	register(s, huma.Operation{OperationID: "delete-kong-route", Method: http.MethodDelete, Path: "/services/kong/routes/{name}", Tags: tag,
 		Summary: "Remove a route", Description: "Removes a service and its routes by name (and plugins scoped to them). Removing a route that is not there changes nothing."}, s.deleteKongRoute)

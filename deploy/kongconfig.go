@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -75,12 +76,49 @@ func parseKongConfig(v any) (*kong.Config, error) {
 	return cfg, nil
 }
 
-// Validate checks the request without I/O.
+// Validate checks the request without I/O: the config's structure, the
+// fields Fountain knows by Kong's rules, and its upstreams (never Kong
+// itself).
 func (in *KongConfigInput) Validate() (*kong.Config, error) {
 	if err := in.HostInput.Validate(); err != nil {
 		return nil, err
 	}
-	return parseKongConfig(in.Config)
+	cfg, err := parseKongConfig(in.Config)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Check(); err != nil {
+		return nil, err
+	}
+	if err := checkKongUpstreams(cfg); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// checkKongUpstreams refuses a config that sends traffic to Kong itself:
+// on loopback and the like (kong.Config.CheckUpstreams), or to the name of
+// Kong's container, which Docker's DNS on Kong's network resolves to Kong
+// (whose Admin API listens on all of the container's addresses).
+func checkKongUpstreams(cfg *kong.Config) error {
+	if err := cfg.CheckUpstreams(); err != nil {
+		return err
+	}
+	for _, u := range cfg.Upstreams() {
+		if err := checkNotKongContainer(u.Field, u.Host); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkNotKongContainer(field, host string) error {
+	if strings.EqualFold(strings.TrimSuffix(host, "."), KongContainer) {
+		return &fountain.Error{Code: fountain.EINVALID, Field: field,
+			Message: fmt.Sprintf("has the host %q, the name of Kong's own container on its Docker network: that is Kong itself, and would publish its Admin API (with every credential) on the public proxy", host),
+			Hint:    "give the upstream's address on the host's network (its private IP, or an app's published port)"}
+	}
+	return nil
 }
 
 // Validate checks the request without I/O.
@@ -113,7 +151,14 @@ func (in *KongRouteInput) Validate() error {
 	if in.UpstreamURL != "" {
 		r.UpstreamURL = in.UpstreamURL
 	}
-	return r.Validate()
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	u, err := url.Parse(r.UpstreamURL)
+	if err != nil {
+		return fountain.Invalid("upstream_url", "is not a URL: %v", err)
+	}
+	return checkNotKongContainer("upstream_url", u.Hostname())
 }
 
 func (in *KongRouteInput) route(upstream string) kong.Route {
@@ -218,6 +263,9 @@ type KongConfigResult struct {
 // /etc/kong/kong.yml is replaced atomically (a restart keeps it) and the
 // version is recorded. A dry run shows the diff.
 func (e *Engine) ApplyKongConfig(ctx context.Context, rec fountain.Recorder, h *Host, cfg *kong.Config, source, opID string, dryRun bool) (fountain.Outcome, error) {
+	if err := checkKongUpstreams(cfg); err != nil {
+		return fountain.Outcome{Result: KongConfigResult{Host: h.HostPort(), Source: source}}, err
+	}
 	return e.changeKongConfig(ctx, rec, h, source, opID, dryRun, func(ctx context.Context, c *ssh.Client, current *kong.Config) (*kong.Config, error) {
 		return cfg, nil
 	})
@@ -267,6 +315,12 @@ func (e *Engine) changeKongConfig(ctx context.Context, rec fountain.Recorder, h 
 				adoptHash, res.Version+1, KongSourceFound)
 		}
 		if next, err = change(ctx, c, current); err != nil {
+			return fountain.StepResult{}, err
+		}
+		if err := checkKongUpstreams(next); err != nil {
+			if fe := (*fountain.Error)(nil); errors.As(err, &fe) && fe.Hint != "" {
+				fe.Hint = "the gateway's config has it: remove that route, or apply a config without it; " + fe.Hint
+			}
 			return fountain.StepResult{}, err
 		}
 		// Consumers' keys and passwords never reach the log, the diff or

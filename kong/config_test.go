@@ -210,7 +210,7 @@ func TestParseLimits(t *testing.T) {
 		b.WriteString("]\n")
 	}
 	_, err := Parse([]byte(b.String()))
-	if fountain.ErrorCode(err) != fountain.EINVALID || !strings.Contains(err.Error(), "expands to more than") {
+	if fountain.ErrorCode(err) != fountain.EINVALID || !strings.Contains(err.Error(), "through YAML aliases") {
 		t.Errorf("billion laughs: %v", err)
 	}
 	deep := "_format_version: \"3.0\"\n_ignore: " + strings.Repeat("[", 600) + strings.Repeat("]", 600) + "\n"

@@ -8,7 +8,17 @@
 // canonical YAML (keys in a stable order, values by meaning), so two texts
 // that mean the same have the same YAML and the same Hash. AddRoute,
 // RemoveRoute and ListRoutes manage a service and its route by name; Diff
-// shows what a change would do.
+// shows what a change would do. Decoding counts what YAML aliases expand
+// to and stops at a budget, so that no text makes Parse run long or use
+// much memory.
+//
+// Check checks, without I/O, what Fountain can of a configuration it is
+// asked to apply by Kong 3.9's own rules (names, paths, hosts, methods,
+// protocols, service urls, targets), and CheckUpstreams that no upstream
+// is Kong itself (loopback, link-local, unspecified, multicast, localhost
+// names), reading hosts as Kong, nginx and the C resolver do.
+// SecretValues lists a configuration's credentials to mask, by Kong's
+// schemas (fields marked encrypted or referenceable) and by name.
 //
 // Client speaks to Kong's Admin API over a given *http.Client (Fountain's
 // goes through SSH to the host's loopback): Status, Info, Config, and Load,

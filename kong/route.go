@@ -1,33 +1,42 @@
 package kong
 
 import (
+	"errors"
 	"fmt"
-	"net/netip"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/fountainai/fountain"
 )
 
 // Route is what AddRoute adds or updates: a service and its one route,
 // both named Name, that send requests matching Paths and/or Hosts (and
-// Methods, if given) to UpstreamURL.
+// Methods, if given) to UpstreamURL. Validate checks it by Kong's own
+// rules (typedefs.utf8_name, router_path, hosts, http_method, and a
+// service url as Kong parses it), with a few of Fountain's on top.
 type Route struct {
 	// Name names the service and the route: letters, digits, ".", "-",
-	// "_" and "~", starting with a letter or digit, at most 100.
+	// "_", "~" and non-ASCII characters, at most 128 (not "." or "..",
+	// which a URL path cannot carry).
 	Name string
 	// UpstreamURL is where the service sends requests: an http or https
 	// URL with a host (a DNS name, a container name or an IP address), an
-	// optional port and path, and no credentials, query or fragment.
+	// optional port and path, and no credentials, query or fragment. Its
+	// host must not be Kong itself (see CheckUpstreams).
 	UpstreamURL string
-	// Paths are path prefixes, each starting with "/".
+	// Paths are path prefixes, each starting with "/" and in the normal
+	// form Kong matches request paths in (no "." or ".." segments, no
+	// needless percent-encoding), or regular expressions after "~"
+	// ("~/items/\d+$"); none may hold "?" or "#", which Kong's request
+	// paths never do.
 	Paths []string
-	// Hosts are DNS names (Host header values), optionally with a
-	// wildcard first ("*.example.com") or last ("example.*"). They are
+	// Hosts are host names or addresses (Host header values) with an
+	// optional port, and a wildcard at most, as the leftmost label
+	// ("*.example.com") or the rightmost ("example.*"). They are
 	// lower-cased.
 	Hosts []string
 	// Methods are HTTP methods (upper-cased); none means any.
@@ -40,13 +49,12 @@ type Route struct {
 	PreserveHost bool
 }
 
-var (
-	nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._~-]{0,99}$`)
-	// hostRE is a DNS name of RFC 1123 labels.
-	hostRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`)
-	// upstreamHostRE also allows "_", as container names have.
-	upstreamHostRE = regexp.MustCompile(`^(?i:[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.(?i:[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?))*$`)
-	methodRE       = regexp.MustCompile(`^[A-Z]{1,32}$`)
+// Fountain's bounds on a route, beyond Kong's.
+const (
+	maxNameLen   = 128
+	maxPathLen   = 1024
+	maxHostLen   = 255
+	maxMethodLen = 32
 )
 
 // Validate checks r without I/O and normalises it: spaces trimmed, hosts
@@ -54,8 +62,11 @@ var (
 // naming the field (name, upstream_url, paths[0], hosts[1], methods[0]).
 func (r *Route) Validate() error {
 	r.Name = strings.TrimSpace(r.Name)
-	if !nameRE.MatchString(r.Name) {
-		return fountain.Invalid("name", "%q is not a name: use letters, digits, '.', '-', '_' or '~' (at most 100), starting with a letter or digit", short(r.Name))
+	if msg := checkName(r.Name); msg != "" {
+		return fountain.Invalid("name", "%q %s", short(r.Name), msg)
+	}
+	if utf8.RuneCountInString(r.Name) > maxNameLen || r.Name == "." || r.Name == ".." {
+		return fountain.Invalid("name", "%q is not a name Fountain takes: at most %d characters, not \".\" or \"..\"", short(r.Name), maxNameLen)
 	}
 	u, err := checkUpstream(strings.TrimSpace(r.UpstreamURL))
 	if err != nil {
@@ -69,12 +80,12 @@ func (r *Route) Validate() error {
 	for i, p := range r.Paths {
 		field := fmt.Sprintf("paths[%d]", i)
 		switch {
-		case !strings.HasPrefix(p, "/"):
-			return fountain.Invalid(field, "%q must start with \"/\"", short(p))
-		case len(p) > 1024:
-			return fountain.Invalid(field, "is longer than 1024 characters")
-		case strings.IndexFunc(p, notPathRune) >= 0:
-			return fountain.Invalid(field, "%q must not contain spaces, control characters, '?' or '#'", short(p))
+		case len(p) > maxPathLen:
+			return fountain.Invalid(field, "is longer than %d characters", maxPathLen)
+		case strings.ContainsAny(p, "?#"):
+			return fountain.Invalid(field, "%q must not contain '?' or '#': Kong matches request paths without their query, and keeps these encoded", short(p))
+		case checkRouterPath(p) != "":
+			return fountain.Invalid(field, "%q %s", short(p), checkRouterPath(p))
 		case slices.Index(r.Paths, p) < i:
 			return fountain.Invalid(field, "%q is given twice", short(p))
 		}
@@ -82,10 +93,11 @@ func (r *Route) Validate() error {
 	r.Hosts = trimAll(r.Hosts, func(s string) string { return strings.ToLower(strings.TrimSpace(s)) })
 	for i, h := range r.Hosts {
 		field := fmt.Sprintf("hosts[%d]", i)
-		name := strings.TrimSuffix(strings.TrimPrefix(h, "*."), ".*")
 		switch {
-		case len(h) > 253 || !hostRE.MatchString(name) || (strings.HasPrefix(h, "*.") && strings.HasSuffix(h, ".*")):
-			return fountain.Invalid(field, "%q is not a DNS name (a wildcard may stand first, as in *.example.com, or last, as in example.*)", short(h))
+		case len(h) > maxHostLen:
+			return fountain.Invalid(field, "is longer than %d characters", maxHostLen)
+		case checkRouteHost(h) != "":
+			return fountain.Invalid(field, "%q %s", short(h), checkRouteHost(h))
 		case slices.Index(r.Hosts, h) < i:
 			return fountain.Invalid(field, "%q is given twice", short(h))
 		}
@@ -94,8 +106,10 @@ func (r *Route) Validate() error {
 	for i, m := range r.Methods {
 		field := fmt.Sprintf("methods[%d]", i)
 		switch {
-		case !methodRE.MatchString(m):
-			return fountain.Invalid(field, "%q is not an HTTP method", short(m))
+		case len(m) > maxMethodLen:
+			return fountain.Invalid(field, "is longer than %d characters", maxMethodLen)
+		case checkMethod(m) != "":
+			return fountain.Invalid(field, "%q %s", short(m), checkMethod(m))
 		case slices.Index(r.Methods, m) < i:
 			return fountain.Invalid(field, "%q is given twice", short(m))
 		}
@@ -115,12 +129,9 @@ func trimAll(l []string, f func(string) string) []string {
 	return out
 }
 
-func notPathRune(r rune) bool {
-	return unicode.IsSpace(r) || unicode.IsControl(r) || r == '?' || r == '#'
-}
-
 // checkUpstream checks an upstream URL and returns it with its scheme in
-// lower case.
+// lower case. Its host must be the same read by Go's parser and by Kong's
+// (LuaSocket's), valid for Kong, and not Kong itself.
 func checkUpstream(s string) (string, error) {
 	const field = "upstream_url"
 	if s == "" {
@@ -129,20 +140,34 @@ func checkUpstream(s string) (string, error) {
 	if len(s) > 2048 || strings.IndexFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
 		return "", fountain.Invalid(field, "must be a URL of at most 2048 characters without spaces")
 	}
+	if l := strings.ToLower(s); !strings.HasPrefix(l, "http://") && !strings.HasPrefix(l, "https://") {
+		return "", fountain.Invalid(field, "must be an http:// or https:// URL")
+	}
 	u, err := url.Parse(s)
+	var ue *url.Error
 	switch {
+	case errors.As(err, &ue):
+		return "", fountain.Invalid(field, "is not a URL: %v", ue.Err)
 	case err != nil || (u.Scheme != "http" && u.Scheme != "https"):
 		return "", fountain.Invalid(field, "must be an http:// or https:// URL")
-	case u.User != nil:
+	case u.User != nil || strings.Contains(s, "@"):
 		return "", fountain.Invalid(field, "must not hold credentials: Kong would store them in its configuration")
 	case u.Opaque != "" || u.Host == "":
 		return "", fountain.Invalid(field, "has no host")
-	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(s, "#"):
-		return "", fountain.Invalid(field, "must not have a query or a fragment")
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.ContainsAny(s, "#;"):
+		return "", fountain.Invalid(field, "must not have a query, parameters or a fragment")
 	}
+	s = u.Scheme + s[len(u.Scheme):]
+	lua := socketURL(s)
 	host := u.Hostname()
-	if _, err := netip.ParseAddr(host); err != nil && (len(host) > 253 || !upstreamHostRE.MatchString(host)) {
-		return "", fountain.Invalid(field, "has the host %q, which is neither an IP address nor a DNS name", short(host))
+	if !lua.hasHost || lua.host != host || lua.scheme != u.Scheme {
+		return "", fountain.Invalid(field, "is read differently by Kong (host %q) and by Go (host %q): write it plainly, like http://10.0.0.5:8080/path", short(lua.host), short(host))
+	}
+	if err := CheckUpstreamHost(field, host); err != nil {
+		return "", err
+	}
+	if msg := checkHost(host); msg != "" {
+		return "", fountain.Invalid(field, "has the host %q, which %s", short(host), msg)
 	}
 	if p := u.Port(); p != "" {
 		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
@@ -151,5 +176,10 @@ func checkUpstream(s string) (string, error) {
 	} else if strings.HasSuffix(u.Host, ":") {
 		return "", fountain.Invalid(field, "has an empty port")
 	}
-	return u.Scheme + s[len(u.Scheme):], nil
+	if lua.path != "" {
+		if msg := checkPath(lua.path); msg != "" {
+			return "", fountain.Invalid(field, "has the path %q, which %s", short(lua.path), msg)
+		}
+	}
+	return s, nil
 }

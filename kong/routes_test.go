@@ -277,28 +277,44 @@ func TestRouteValidate(t *testing.T) {
 		edit       func(r *Route)
 		field, msg string
 	}{
-		{func(r *Route) { r.Name = "" }, "name", `"" is not a name: use letters, digits, '.', '-', '_' or '~' (at most 100), starting with a letter or digit`},
-		{func(r *Route) { r.Name = "a b" }, "name", `"a b" is not a name: use letters, digits, '.', '-', '_' or '~' (at most 100), starting with a letter or digit`},
+		{func(r *Route) { r.Name = "" }, "name", `"" must not be empty`},
+		{func(r *Route) { r.Name = "a b" }, "name", `"a b" has the character ' ': Kong takes letters, digits, '.', '-', '_' and '~'`},
+		{func(r *Route) { r.Name = "a\xffb" }, "name", `"a\xffb" is not valid UTF-8`},
+		{func(r *Route) { r.Name = ".." }, "name", `".." is not a name Fountain takes: at most 128 characters, not "." or ".."`},
+		{func(r *Route) { r.Name = strings.Repeat("é", 129) }, "name", `"` + strings.Repeat("é", 30) + `..." is not a name Fountain takes: at most 128 characters, not "." or ".."`},
 		{func(r *Route) { r.UpstreamURL = "" }, "upstream_url", "is required: an http or https URL, like http://10.0.0.5:8080"},
 		{func(r *Route) { r.UpstreamURL = "ftp://a" }, "upstream_url", "must be an http:// or https:// URL"},
 		{func(r *Route) { r.UpstreamURL = "10.0.0.5:8080" }, "upstream_url", "must be an http:// or https:// URL"},
 		{func(r *Route) { r.UpstreamURL = "http://user:pw@a" }, "upstream_url", "must not hold credentials: Kong would store them in its configuration"},
-		{func(r *Route) { r.UpstreamURL = "http://a/x?y=1" }, "upstream_url", "must not have a query or a fragment"},
-		{func(r *Route) { r.UpstreamURL = "http://a/x#y" }, "upstream_url", "must not have a query or a fragment"},
+		{func(r *Route) { r.UpstreamURL = "http://a/x?y=1" }, "upstream_url", "must not have a query, parameters or a fragment"},
+		{func(r *Route) { r.UpstreamURL = "http://a/x#y" }, "upstream_url", "must not have a query, parameters or a fragment"},
+		{func(r *Route) { r.UpstreamURL = "http://a/x;y" }, "upstream_url", "must not have a query, parameters or a fragment"},
 		{func(r *Route) { r.UpstreamURL = "http:///x" }, "upstream_url", "has no host"},
 		{func(r *Route) { r.UpstreamURL = "http://a b/" }, "upstream_url", "must be a URL of at most 2048 characters without spaces"},
-		{func(r *Route) { r.UpstreamURL = "http://a..b/" }, "upstream_url", `has the host "a..b", which is neither an IP address nor a DNS name`},
+		{func(r *Route) { r.UpstreamURL = "http://a..b/" }, "upstream_url", `has the host "a..b", which is neither a host name nor an IP address`},
+		{func(r *Route) { r.UpstreamURL = "http://a-.b/" }, "upstream_url", `has the host "a-.b", which is neither a host name nor an IP address`},
+		{func(r *Route) { r.UpstreamURL = "http://1.2.3/" }, "upstream_url", `has the host "1.2.3", which is neither a host name nor an IP address`},
 		{func(r *Route) { r.UpstreamURL = "http://a:0/" }, "upstream_url", `has the port "0", not one of 1-65535`},
 		{func(r *Route) { r.UpstreamURL = "http://a:/" }, "upstream_url", "has an empty port"},
+		{func(r *Route) { r.UpstreamURL = "http://a/x//y" }, "upstream_url", `has the path "/x//y", which must not have empty segments (//)`},
+		{func(r *Route) { r.UpstreamURL = "http://a/x%zz" }, "upstream_url", `is not a URL: invalid URL escape "%zz"`},
+		{func(r *Route) { r.UpstreamURL = "http://a/x<y" }, "upstream_url", `has the path "/x<y", which has characters outside RFC 3986's (encode them, like %20 for a space)`},
 		{func(r *Route) { r.Paths = nil }, "paths", "give paths, hosts or both: a route matches on at least one of them"},
-		{func(r *Route) { r.Paths = []string{"/a", "b"} }, "paths[1]", `"b" must start with "/"`},
-		{func(r *Route) { r.Paths = []string{"/a b"} }, "paths[0]", `"/a b" must not contain spaces, control characters, '?' or '#'`},
+		{func(r *Route) { r.Paths = []string{"/a", "b"} }, "paths[1]", `"b" must start with "/" (a prefix) or "~/" (a regular expression)`},
+		{func(r *Route) { r.Paths = []string{"/a?b"} }, "paths[0]", `"/a?b" must not contain '?' or '#': Kong matches request paths without their query, and keeps these encoded`},
+		{func(r *Route) { r.Paths = []string{"/a//b"} }, "paths[0]", `"/a//b" must not have empty segments (//)`},
+		{func(r *Route) { r.Paths = []string{"/a/../b"} }, "paths[0]", `"/a/../b" is not in normal form: Kong matches "/b"`},
+		{func(r *Route) { r.Paths = []string{"/a/%7e"} }, "paths[0]", `"/a/%7e" is not in normal form: Kong matches "/a/~"`},
+		{func(r *Route) { r.Paths = []string{"/a/%2f"} }, "paths[0]", `"/a/%2f" is not in normal form: Kong matches "/a/%2F"`},
+		{func(r *Route) { r.Paths = []string{"/a%4"} }, "paths[0]", `"/a%4" has an invalid percent-encoding "%4"`},
+		{func(r *Route) { r.Paths = []string{"~/a(b"} }, "paths[0]", "\"~/a(b\" is not a valid regular expression: error parsing regexp: missing closing ): `/a(b`"},
 		{func(r *Route) { r.Paths = []string{"/a", " /a"} }, "paths[1]", `"/a" is given twice`},
-		{func(r *Route) { r.Hosts = []string{"-a.com"} }, "hosts[0]", `"-a.com" is not a DNS name (a wildcard may stand first, as in *.example.com, or last, as in example.*)`},
-		{func(r *Route) { r.Hosts = []string{"*.a.*"} }, "hosts[0]", `"*.a.*" is not a DNS name (a wildcard may stand first, as in *.example.com, or last, as in example.*)`},
-		{func(r *Route) { r.Hosts = []string{"a.com:80"} }, "hosts[0]", `"a.com:80" is not a DNS name (a wildcard may stand first, as in *.example.com, or last, as in example.*)`},
+		{func(r *Route) { r.Hosts = []string{"a-.com"} }, "hosts[0]", `"a-.com" is not a host name or IP address with an optional port (invalid value)`},
+		{func(r *Route) { r.Hosts = []string{"*.a.*"} }, "hosts[0]", `"*.a.*" has more than one wildcard`},
+		{func(r *Route) { r.Hosts = []string{"a.*.com"} }, "hosts[0]", `"a.*.com" has a wildcard that is not the leftmost or rightmost label (*.example.com, example.*)`},
+		{func(r *Route) { r.Hosts = []string{"a.com:70000"} }, "hosts[0]", `"a.com:70000" is not a host name or IP address with an optional port (invalid port number)`},
 		{func(r *Route) { r.Hosts = []string{"A.com", "a.COM"} }, "hosts[1]", `"a.com" is given twice`},
-		{func(r *Route) { r.Methods = []string{"GET", "G-T"} }, "methods[1]", `"G-T" is not an HTTP method`},
+		{func(r *Route) { r.Methods = []string{"GET", "G-T"} }, "methods[1]", `"G-T" is not an HTTP method: upper-case letters only, like GET`},
 	} {
 		r := ok
 		tc.edit(&r)
@@ -312,8 +328,9 @@ func TestRouteValidate(t *testing.T) {
 		}
 	}
 	for _, good := range []Route{
-		{Name: "a.b_c~d-1", UpstreamURL: "https://[::1]:8443/x", Hosts: []string{"*.example.com", "example.*", "203.0.113.7"}},
-		{Name: "A", UpstreamURL: "http://my_app", Paths: []string{"/", "/a/b.c~d%20"}, Methods: []string{" put "}},
+		{Name: "a.b_c~d-1", UpstreamURL: "https://[2001:db8::1]:8443/x", Hosts: []string{"*.example.com", "example.*", "203.0.113.7", "-a.example.com:8080", "[2001:db8::1]"}},
+		{Name: "A", UpstreamURL: "http://my_app", Paths: []string{"/", "/a/b.c~d%2F", "/a b", "~/items/\\d+$"}, Methods: []string{" put "}},
+		{Name: "-é~", UpstreamURL: "http://10.0.0.5:8080/base%20path", Paths: []string{"/x."}},
 	} {
 		if err := good.Validate(); err != nil {
 			t.Errorf("Validate(%+v): %v", good, err)

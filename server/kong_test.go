@@ -87,13 +87,17 @@ func TestDeployKongAcceptance(t *testing.T) {
 }
 
 // testKongCredentialCanary applies a config holding a consumer's key-auth
-// key and a plugin's password: neither is in any answer about the change,
+// key and plugins' secrets (a password; ai-proxy's header_value and
+// session's secret, which Kong's schema marks, not their names): none is
+// in any answer about the change,
 // the operation's record and log, the server log or the data directory
 // (the versions Fountain keeps are sealed).
 func testKongCredentialCanary(t *testing.T, url, ip, keyPath, dataDir string, logs *lockedBuffer, stop func()) {
-	const key, pw = "canary-Kong-Key-5d1e8", "canary-Redis-Pw-77b0c"
+	const key, pw, header, secret = "canary-Kong-Key-5d1e8", "canary-Redis-Pw-77b0c", "sk-canary-Header-2c4f1", "canary-Session-Secret-8e3d"
 	config, _ := json.Marshal("_format_version: \"3.0\"\nconsumers:\n- username: alice\n  keyauth_credentials:\n  - key: " + key +
-		"\nplugins:\n- name: rate-limiting\n  config: {minute: 5, policy: redis, redis_host: 127.0.0.1, redis_password: " + pw + "}\n")
+		"\nplugins:\n- name: rate-limiting\n  config: {minute: 5, policy: redis, redis_host: 127.0.0.1, redis_password: " + pw + "}\n" +
+		"- name: ai-proxy\n  config: {route_type: llm/v1/chat, auth: {header_name: Authorization, header_value: \"Bearer " + header + "\"}, model: {provider: openai}}\n" +
+		"- name: session\n  config: {secret: " + secret + "}\n")
 	host := fmt.Sprintf(`"instance_ip": %q, "ssh_key_path": %q`, ip, keyPath)
 	var answers strings.Builder
 	for _, dry := range []bool{true, false} {
@@ -117,7 +121,7 @@ func testKongCredentialCanary(t *testing.T, url, ip, keyPath, dataDir string, lo
 		t.Fatalf("the answers do not show the change: %s", answers.String())
 	}
 	stop()
-	for _, s := range []string{key, pw} {
+	for _, s := range []string{key, pw, header, secret} {
 		if strings.Contains(answers.String(), s) {
 			t.Errorf("%q is in an answer", s)
 		}
@@ -163,8 +167,24 @@ func testKongRoutes(t *testing.T, url, ip, keyPath string) {
 		t.Fatalf("the same route again: %d %v", status, body)
 	}
 
-	// A dry run of another route shows the diff and changes nothing.
-	other := `{` + host + `, "name": "other", "upstream_url": "http://127.0.0.1:9", "paths": ["/other"]}`
+	// A route to Kong itself (its Admin API on the container's loopback)
+	// is refused before anything connects.
+	status, body = call(t, "POST", url+"/services/kong/routes", `{`+host+`, "name": "admin", "upstream_url": "http://127.0.0.1:8001", "paths": ["/admin"]}`)
+	if status != 422 || body["operation"] != nil || !strings.Contains(fmt.Sprint(body["errors"]), "body.upstream_url") {
+		t.Fatalf("a route to Kong's Admin API: %d %v", status, body)
+	}
+	if code, _ := proxy("/admin"); code != 404 {
+		t.Fatalf("/admin answers %d through Kong", code)
+	}
+
+	// A dry run of another route shows the diff and changes nothing. Its
+	// upstream is a port nothing listens on, on the host's private address.
+	_, inst := call(t, "GET", url+"/aws/lightsail/instances/kong-instance", "")
+	privateIP, _ := inst["private_ip"].(string)
+	if privateIP == "" {
+		t.Fatalf("no private address: %v", inst)
+	}
+	other := `{` + host + `, "name": "other", "upstream_url": "http://` + privateIP + `:9", "paths": ["/other"]}`
 	status, body = call(t, "POST", url+"/services/kong/routes", strings.Replace(other, "{", `{"dry_run": true,`, 1))
 	if status != 200 || !strings.Contains(fmt.Sprint(body["operation"]), "+  - name: other") {
 		t.Fatalf("dry run: %d %v", status, body)
@@ -180,7 +200,7 @@ func testKongRoutes(t *testing.T, url, ip, keyPath string) {
 	}
 
 	// An invalid config: Kong's field errors, and the routes keep working.
-	broken, _ := json.Marshal("_format_version: \"3.0\"\nservices:\n- name: broken\n  url: http://127.0.0.1:8080\n  routes:\n  - name: broken\n    paths: [\"no-slash\"]\n")
+	broken, _ := json.Marshal("_format_version: \"3.0\"\nservices:\n- name: broken\n  url: http://" + privateIP + ":8080\n  routes:\n  - name: broken\n    paths: [\"/broken\"]\n    strip_path: \"yes\"\n")
 	invalid := `{` + host + `, "config": ` + string(broken) + `}`
 	status, body = call(t, "PUT", url+"/services/kong/config", invalid)
 	if status != 422 || !strings.Contains(fmt.Sprint(body["operation"]), "kong_errors") {

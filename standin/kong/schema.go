@@ -3,7 +3,6 @@ package kong
 import (
 	"fmt"
 	"math"
-	"net"
 	"sort"
 	"strings"
 )
@@ -221,7 +220,7 @@ func init() {
 		children:    []child{{"targets", "upstream"}},
 		fields: []*field{
 			uuidField(), tsField("created_at"),
-			{name: "name", kind: kString, required: true, check: checkHost},
+			{name: "name", kind: kString, required: true, check: checkUpstreamName},
 			tsField("updated_at"),
 			{name: "algorithm", kind: kString, def: "round-robin", oneOf: []string{"consistent-hashing", "least-connections", "round-robin", "latency", "sticky-sessions"}},
 			{name: "hash_on", kind: kString, def: "none"}, {name: "hash_fallback", kind: kString, def: "none"},
@@ -452,61 +451,6 @@ func cloneValue(v any) any {
 		return c
 	}
 	return v
-}
-
-// serviceURL expands the url shorthand into protocol, host, port and path.
-func serviceURL(in map[string]any) {
-	raw, ok := in["url"]
-	if !ok {
-		return
-	}
-	delete(in, "url")
-	s, ok := raw.(string)
-	if !ok {
-		return
-	}
-	scheme, rest, found := strings.Cut(s, "://")
-	if !found {
-		scheme, rest = "", s
-	}
-	hostport, path, hasPath := strings.Cut(rest, "/")
-	host, portStr := hostport, ""
-	if h, p, err := net.SplitHostPort(hostport); err == nil {
-		host, portStr = h, p
-	}
-	var port float64
-	if portStr != "" {
-		fmt.Sscanf(portStr, "%g", &port)
-	}
-	protocol := scheme
-	if protocol == "" {
-		switch port {
-		case 443:
-			protocol = "https"
-		default:
-			protocol = "http"
-		}
-	}
-	if port == 0 {
-		switch protocol {
-		case "https":
-			port = 443
-		default:
-			port = 80
-		}
-	}
-	in["protocol"] = protocol
-	if host != "" {
-		in["host"] = host
-	} else {
-		in["host"] = nil
-	}
-	in["port"] = port
-	if hasPath {
-		in["path"] = "/" + path
-	} else {
-		in["path"] = nil
-	}
 }
 
 func serviceChecks(e map[string]any, errs errT) {
