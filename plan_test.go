@@ -11,7 +11,10 @@ import (
 )
 
 // recorder records steps as "name=status(reason)".
-type recorder struct{ steps []string }
+type recorder struct {
+	fountain.NopSecrets
+	steps []string
+}
 
 func (r *recorder) Step(ctx context.Context, name string, fn func(context.Context) (fountain.StepResult, error)) error {
 	res, err := fn(ctx)

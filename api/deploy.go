@@ -135,7 +135,7 @@ type openSearchHealthOutput struct {
 
 func (s *Server) openSearchHealth(ctx context.Context, in *HostQuery) (*openSearchHealthOutput, error) {
 	health, _, err := readOnHost(ctx, s, *in, func(ctx context.Context, d Deployer, h *deploy.Host) (*deploy.OpenSearchHealth, error) {
-		return d.OpenSearchHealth(ctx, readRecorder{s}, h)
+		return d.OpenSearchHealth(ctx, readRecorder{s: s}, h)
 	})
 	if err != nil {
 		return nil, err
@@ -240,7 +240,10 @@ func readOnHost[T any](ctx context.Context, s *Server, q HostQuery, read func(ct
 
 // readRecorder runs the steps of a read (connect, look) without recording
 // an operation; their log lines go to the server's debug log.
-type readRecorder struct{ s *Server }
+type readRecorder struct {
+	fountain.NopSecrets
+	s *Server
+}
 
 func (r readRecorder) Step(ctx context.Context, name string, fn func(context.Context) (fountain.StepResult, error)) error {
 	_, err := fn(ctx)
@@ -258,7 +261,7 @@ type dockerAppsOutput struct {
 
 func (s *Server) listDockerApps(ctx context.Context, in *HostQuery) (*dockerAppsOutput, error) {
 	apps, h, err := readOnHost(ctx, s, *in, func(ctx context.Context, d Deployer, h *deploy.Host) ([]deploy.App, error) {
-		return d.ListDockerApps(ctx, readRecorder{s}, h)
+		return d.ListDockerApps(ctx, readRecorder{s: s}, h)
 	})
 	if err != nil {
 		return nil, err
@@ -291,7 +294,7 @@ func (s *Server) dockerAppLogs(ctx context.Context, in *appLogsInput) (*appLogsO
 		tail = 100
 	}
 	lines, _, err := readOnHost(ctx, s, in.HostQuery, func(ctx context.Context, d Deployer, h *deploy.Host) ([]string, error) {
-		return d.DockerAppLogs(ctx, readRecorder{s}, h, in.ContainerName, tail)
+		return d.DockerAppLogs(ctx, readRecorder{s: s}, h, in.ContainerName, tail)
 	})
 	if err != nil {
 		return nil, err

@@ -111,7 +111,7 @@ func (s *Server) getKongConfig(ctx context.Context, in *HostQuery) (*kongConfigO
 		return nil, err
 	}
 	v, _, err := readOnHost(ctx, s, *in, func(ctx context.Context, _ Deployer, h *deploy.Host) (*deploy.KongConfigView, error) {
-		return k.KongConfig(ctx, readRecorder{s}, h)
+		return k.KongConfig(ctx, readRecorder{s: s}, h)
 	})
 	if err != nil {
 		return nil, err

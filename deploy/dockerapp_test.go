@@ -129,7 +129,10 @@ func TestSpecHashChangesWithWhatIsAsked(t *testing.T) {
 }
 
 // logRecorder is a Recorder that runs steps and keeps log lines.
-type logRecorder struct{ lines []string }
+type logRecorder struct {
+	fountain.NopSecrets
+	lines []string
+}
 
 func (r *logRecorder) Step(ctx context.Context, name string, fn func(context.Context) (fountain.StepResult, error)) error {
 	_, err := fn(ctx)

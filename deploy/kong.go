@@ -406,10 +406,7 @@ func (k *kongDeploy) loadedCheck(ctx context.Context) (fountain.Need, error) {
 
 // operationID is the id of the operation rec records, if it says.
 func operationID(rec fountain.Recorder) string {
-	if r, ok := rec.(interface{ ID() string }); ok {
-		return r.ID()
-	}
-	return ""
+	return rec.ID()
 }
 
 // kongConn is the connection Kong's Admin API is reached through.

@@ -325,9 +325,7 @@ func (e *Engine) changeKongConfig(ctx context.Context, rec fountain.Recorder, h 
 		}
 		// Consumers' keys and passwords never reach the log, the diff or
 		// the record in clear.
-		if r, ok := rec.(interface{ AddSecret(...string) }); ok {
-			r.AddSecret(append(current.SecretValues(), next.SecretValues()...)...)
-		}
+		rec.AddSecret(append(current.SecretValues(), next.SecretValues()...)...)
 		res.Hash = next.Hash()
 		return fountain.StepResult{Output: out + "; the new config's hash " + res.Hash}, nil
 	})

@@ -122,9 +122,7 @@ func (e *Engine) DeployOpenSearch(ctx context.Context, rec fountain.Recorder, h 
 			password = kept
 		}
 		if kept != "" {
-			if r, ok := rec.(interface{ AddSecret(...string) }); ok {
-				r.AddSecret(kept)
-			}
+			rec.AddSecret(kept)
 		}
 	}
 	if password == "" {
@@ -134,9 +132,7 @@ func (e *Engine) DeployOpenSearch(ctx context.Context, rec fountain.Recorder, h 
 				Hint:    "send admin_password (it is kept encrypted for health checks)"}
 		}
 		password, generated = generatePassword(), true
-		if r, ok := rec.(interface{ AddSecret(...string) }); ok {
-			r.AddSecret(password)
-		}
+		rec.AddSecret(password)
 	}
 
 	restart := false
@@ -330,9 +326,7 @@ func (e *Engine) DeployOpenSearch(ctx context.Context, rec fountain.Recorder, h 
 		return fountain.Outcome{Result: res}, err
 	}
 	if generated && !in.DryRun {
-		if r, ok := rec.(interface{ ShowOnce(name, value string) }); ok {
-			r.ShowOnce("admin_password", password)
-		}
+		rec.ShowOnce("admin_password", password)
 	}
 	msg := fmt.Sprintf("OpenSearch %s on %s is %s", res.Version, h.Target(), res.Status)
 	if in.DryRun {

@@ -14,6 +14,7 @@ import (
 
 // steps is a Stepper that runs each step and keeps its name and output.
 type steps struct {
+	fountain.NopSecrets
 	mu    sync.Mutex
 	lines []string
 }
