@@ -267,7 +267,6 @@ func (c *Client) waitState(ctx context.Context, api *lightsail.Client, name, wan
 	}
 }
 
-
 // failedOperation returns an error if one of the Lightsail operations failed.
 func failedOperation(ctx context.Context, api *lightsail.Client, ids []string) error {
 	for _, id := range ids {
