@@ -34,12 +34,19 @@ type env struct {
 
 func newEnv(t testing.TB, opts ...emulator.Options) *env {
 	t.Helper()
-	ctx := context.Background()
 	o := emulator.Options{CreateDelay: 30 * time.Millisecond, StartDelay: 30 * time.Millisecond,
 		StopDelay: 30 * time.Millisecond, RebootDelay: 30 * time.Millisecond}
 	if len(opts) > 0 {
 		o = opts[0]
 	}
+	return newEnvRunner(t, o, func(*operation.Runner) {})
+}
+
+// newEnvRunner is newEnv with the emulator's options and the runner tuned
+// before the server starts.
+func newEnvRunner(t testing.TB, o emulator.Options, tune func(*operation.Runner)) *env {
+	t.Helper()
+	ctx := context.Background()
 	emu := emulator.New(o)
 	emuSrv := httptest.NewServer(emu)
 	t.Cleanup(func() { emuSrv.Close(); emu.Close() })
@@ -55,6 +62,7 @@ func newEnv(t testing.TB, opts ...emulator.Options) *env {
 	}
 	t.Cleanup(func() { db.Close() })
 	runner := operation.New(db, nil)
+	tune(runner)
 	srv := api.New(api.Deps{Store: db, Runner: runner, Lightsail: ls, Token: token})
 	runner.OnFinish = srv.OnOperationFinished
 	hs := httptest.NewServer(srv)

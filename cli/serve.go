@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fountainai/fountain/operation"
 	"github.com/fountainai/fountain/sandbox"
 	"github.com/fountainai/fountain/server"
 )
@@ -38,6 +39,8 @@ type serveOptions struct {
 	// Retention is how long audit entries and finished operations are
 	// kept: "90d", "720h", or "forever".
 	Retention string
+	// MaxOperations caps the operations running or waiting at once.
+	MaxOperations string
 }
 
 func (a *app) newServeCmd() *cobra.Command {
@@ -66,6 +69,8 @@ func (a *app) newServeCmd() *cobra.Command {
 	f.StringVar(&o.LogLevel, "log-level", a.env("FOUNTAIN_LOG_LEVEL", "info"), "log `level`: debug, info, warn or error (env FOUNTAIN_LOG_LEVEL)")
 	f.StringVar(&o.Retention, "retention", a.env("FOUNTAIN_RETENTION", "90d"),
 		"how long audit entries and finished operations are kept, e.g. 90d or 720h, or forever (env FOUNTAIN_RETENTION); pruned hourly")
+	f.StringVar(&o.MaxOperations, "max-operations", a.env("FOUNTAIN_MAX_OPERATIONS", strconv.Itoa(operation.DefaultMaxOperations)),
+		"the most operations running or waiting at once; past it a mutating call answers 429 with Retry-After (env FOUNTAIN_MAX_OPERATIONS)")
 	f.DurationVar(&o.SandboxDelay, "sandbox-delay", 0, "for tests: how long each transition of an emulated-only sandbox instance takes, 0 for instant (env FOUNTAIN_SANDBOX_DELAY)")
 	f.StringVar(&o.ReadyFile, "ready-file", "", "for tests: write the listen address to this `file` once listening")
 	_ = f.MarkHidden("sandbox-delay")
@@ -96,6 +101,10 @@ func (a *app) runServe(cmd *cobra.Command, o *serveOptions, level slog.Level) er
 	if err != nil {
 		return usagef(cmd, "--retention: %v", err)
 	}
+	maxOps, err := parseMaxOperations(o.MaxOperations)
+	if err != nil {
+		return usagef(cmd, "--max-operations: %v", err)
+	}
 	cfg := server.Config{
 		Addr:    o.Addr,
 		DataDir: o.DataDir,
@@ -109,6 +118,7 @@ func (a *app) runServe(cmd *cobra.Command, o *serveOptions, level slog.Level) er
 		// by the time the user deploys them.
 		StandInsAtStart: true,
 		Retention:       retention,
+		MaxOperations:   maxOps,
 		NoSandboxHosts:  !o.SandboxHosts,
 		SandboxHosts:    sandbox.Config{BaseImage: a.getenv("FOUNTAIN_SANDBOX_BASE")},
 	}
@@ -166,6 +176,16 @@ func parseRetention(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("%q is not a retention like 90d, 720h or forever (at least 1h)", s)
 	}
 	return d, nil
+}
+
+// parseMaxOperations reads the cap on operations at once: a whole number
+// from 1 to 100000.
+func parseMaxOperations(s string) (int, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n < 1 || n > 100000 {
+		return 0, fmt.Errorf("%q is not a number of operations from 1 to 100000", s)
+	}
+	return n, nil
 }
 
 // emulatorDelay turns a flag's duration into the emulator's: there, zero

@@ -19,3 +19,16 @@ func TestParseRetention(t *testing.T) {
 		}
 	}
 }
+
+func TestParseMaxOperations(t *testing.T) {
+	for in, want := range map[string]int{"64": 64, " 1 ": 1, "100000": 100000} {
+		if got, err := parseMaxOperations(in); err != nil || got != want {
+			t.Errorf("parseMaxOperations(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "0", "-1", "1.5", "many", "100001"} {
+		if got, err := parseMaxOperations(in); err == nil {
+			t.Errorf("parseMaxOperations(%q) = %d, want an error", in, got)
+		}
+	}
+}
