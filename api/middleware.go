@@ -44,7 +44,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if p == http.ErrAbortHandler {
 				panic(p)
 			}
-			s.deps.Logger.Error("panic serving a request", "method", r.Method, "path", truncate(r.URL.Path, 200), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			s.deps.Logger.Error("panic serving a request", "method", truncate(r.Method, 32), "path", truncate(r.URL.Path, 200), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			if rec.status == 0 {
 				writeProblem(rec, &Problem{Status: 500, Code: fountain.EINTERNAL, Detail: "internal error"})
 			}
@@ -52,7 +52,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		d := time.Since(start)
 		s.metrics.observe(r.Method, route, rec.status, d)
 		if s.deps.Logger.Enabled(r.Context(), slog.LevelDebug) {
-			s.deps.Logger.Debug("http", "method", r.Method, "route", route, "status", rec.status, "duration", d)
+			s.deps.Logger.Debug("http", "method", truncate(r.Method, 32), "route", route, "status", rec.status, "duration", d)
 		}
 	}()
 	if len(r.RequestURI) > maxURI || len(r.URL.Path) > maxURI {
@@ -140,7 +140,7 @@ func (s *Server) authorized(r *http.Request) bool {
 func (s *Server) unauthorized(w http.ResponseWriter, r *http.Request) {
 	s.metrics.authFailures.Inc()
 	if n, ok := s.authLog.allow(); ok {
-		s.deps.Logger.Warn("request without a valid API token", "method", r.Method, "path", truncate(r.URL.Path, 200),
+		s.deps.Logger.Warn("request without a valid API token", "method", truncate(r.Method, 32), "path", truncate(r.URL.Path, 200),
 			"remote", r.RemoteAddr, "not_logged_since_last", n)
 	}
 	w.Header().Set("WWW-Authenticate", `Bearer realm="fountain"`)
@@ -158,11 +158,11 @@ func (s *Server) unmatched(w http.ResponseWriter, r *http.Request) {
 		allow := probe.header.Get("Allow")
 		w.Header().Set("Allow", allow)
 		writeProblem(w, &Problem{Status: http.StatusMethodNotAllowed, Code: codeMethodNotAllowed,
-			Detail: fmt.Sprintf("%s is not allowed on %s; allowed: %s", r.Method, truncate(r.URL.Path, 200), allow)})
+			Detail: fmt.Sprintf("%s is not allowed on %s; allowed: %s", truncate(r.Method, 32), truncate(r.URL.Path, 200), allow)})
 		return
 	}
 	writeProblem(w, &Problem{Status: http.StatusNotFound, Code: fountain.ENOTFOUND,
-		Detail: fmt.Sprintf("no route %s %s", r.Method, truncate(r.URL.Path, 200)), Hint: "see /docs for the routes"})
+		Detail: fmt.Sprintf("no route %s %s", truncate(r.Method, 32), truncate(r.URL.Path, 200)), Hint: "see /docs for the routes"})
 }
 
 // headerRecorder keeps a response's status and headers and drops its body.
