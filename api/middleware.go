@@ -37,7 +37,8 @@ const maxURI = 2048
 // audit log and idempotency apply.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	rec := &recorder{ResponseWriter: w}
+	sv := &served{rec: recorder{ResponseWriter: w}}
+	rec := &sv.rec
 	route := "unmatched"
 	defer func() {
 		if p := recover(); p != nil {
@@ -81,7 +82,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, p := s.readBody(r)
 	_ = rc.SetReadDeadline(time.Time{})
 	_ = rc.SetWriteDeadline(time.Time{})
-	info := &auditInfo{}
+	info := &sv.info
 	r = r.WithContext(context.WithValue(r.Context(), auditKey{}, info))
 	if p == nil {
 		p = s.checkBody(r, pattern, body)
@@ -89,11 +90,25 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if p != nil {
 		writeProblem(rec, p)
 	} else {
-		r.Body = io.NopCloser(bytes.NewReader(body))
+		sv.body.Reset(body)
+		r.Body = &sv.body
 		s.idempotent(rec, r, body, func(w http.ResponseWriter) { s.mux.ServeHTTP(w, r) })
 	}
 	s.audit(r, rec, info)
 }
+
+// served is what ServeHTTP keeps for one request, in one allocation.
+type served struct {
+	rec  recorder
+	info auditInfo
+	body bodyReader
+}
+
+// bodyReader serves a body already read.
+type bodyReader struct{ bytes.Reader }
+
+// Close does nothing: the body is in memory.
+func (*bodyReader) Close() error { return nil }
 
 // routePath is the path of a mux pattern ("POST /a/b" -> "/a/b").
 func routePath(pattern string) string {
@@ -194,10 +209,11 @@ func (s *Server) readBody(r *http.Request) ([]byte, *Problem) {
 	} else {
 		body, err = io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
 	}
+	if err == nil {
+		return body, nil
+	}
 	var tooLarge *http.MaxBytesError
 	switch {
-	case err == nil:
-		return body, nil
 	case errors.As(err, &tooLarge):
 		return nil, &Problem{Status: http.StatusRequestEntityTooLarge, Code: codeTooLarge,
 			Detail: fmt.Sprintf("the request body is larger than %d bytes", maxBody)}

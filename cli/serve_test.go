@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"runtime/debug"
 	"testing"
 	"time"
 )
@@ -31,4 +32,23 @@ func TestParseMaxOperations(t *testing.T) {
 			t.Errorf("parseMaxOperations(%q) = %d, want an error", in, got)
 		}
 	}
+}
+
+// The server paces its collector by a soft memory limit that follows the
+// live heap, and gives back the settings it found when it stops.
+func TestGovernMemory(t *testing.T) {
+	prevLimit, prevGC := debug.SetMemoryLimit(-1), debug.SetGCPercent(-1)
+	debug.SetGCPercent(prevGC)
+	stop := governMemory(16 << 20)
+	limit := debug.SetMemoryLimit(-1)
+	gc := debug.SetGCPercent(-1)
+	debug.SetGCPercent(gc)
+	stop()
+	if limit < 16<<20 || limit > 1<<30 || gc != 400 {
+		t.Errorf("while serving: memory limit %d, GC target %d%%; want 16 MiB + twice the live heap, 400%%", limit, gc)
+	}
+	if l, g := debug.SetMemoryLimit(-1), debug.SetGCPercent(-1); l != prevLimit || g != prevGC {
+		t.Errorf("after: memory limit %d, GC target %d; want %d, %d as before", l, g, prevLimit, prevGC)
+	}
+	debug.SetGCPercent(prevGC)
 }
