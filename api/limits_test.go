@@ -1,6 +1,10 @@
 package api_test
 
 import (
+	"bufio"
+	"context"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -42,4 +46,42 @@ func TestOperationsBeyondTheCapAre429(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	e.do("POST", "/operations/"+first.str("operation", "id")+"/cancel", "")
+}
+
+// Issue 12, item 5: an operation takes a bounded number of followers; one
+// more is told 429 before any stream starts.
+func TestEventFollowersAreBounded(t *testing.T) {
+	e := newEnv(t, emulator.Options{CreateDelay: time.Hour})
+	op := e.do("POST", "/aws/lightsail/create-instance", strings.Replace(designCreate, "{", `{"wait": true,`, 1), "Prefer", "respond-async")
+	id := op.str("operation", "id")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	follow := func() *http.Response {
+		req, _ := http.NewRequestWithContext(ctx, "GET", e.url+"/operations/"+id+"/events", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	for i := 0; i < 32; i++ {
+		res := follow()
+		defer res.Body.Close()
+		if res.StatusCode != 200 {
+			t.Fatalf("follower %d: %d", i+1, res.StatusCode)
+		}
+		// The stream is open once its first event (the step under way) came.
+		if _, err := bufio.NewReader(res.Body).ReadString('\n'); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res := follow()
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 429 || !strings.Contains(string(body), "rate_limited") {
+		t.Fatalf("follower 33: %d %s", res.StatusCode, body)
+	}
+	cancel()
+	e.do("POST", "/operations/"+id+"/cancel", "")
 }
