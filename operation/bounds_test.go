@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fountainai/fountain"
 	"github.com/fountainai/fountain/sqlite"
@@ -181,5 +182,32 @@ func TestWatchersAreBounded(t *testing.T) {
 	close(release)
 	if _, err := r.Wait(ctx, op.ID); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Values shown once that an async call never takes are forgotten by the
+// next operation that shows one, not kept until a synchronous call comes.
+func TestUntakenOnceValuesAreForgotten(t *testing.T) {
+	ctx := context.Background()
+	r, _ := boundsRunner(t)
+	r.mu.Lock()
+	r.once["op_old"] = onceValues{values: map[string]string{"admin_password": "x"}, at: time.Now().Add(-2 * onceTTL)}
+	r.mu.Unlock()
+	op, err := r.Start(ctx, Spec{Kind: "test", Target: "a"}, func(ctx context.Context, run *Run) (Outcome, error) {
+		run.ShowOnce("admin_password", "s3cret-value")
+		return Outcome{}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Wait(ctx, op.ID); err != nil {
+		t.Fatal(err)
+	}
+	r.mu.Lock()
+	_, old := r.once["op_old"]
+	_, fresh := r.once[op.ID]
+	r.mu.Unlock()
+	if old || !fresh {
+		t.Fatalf("old value kept: %v; fresh value kept: %v", old, fresh)
 	}
 }

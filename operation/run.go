@@ -78,6 +78,7 @@ func (r *Run) ShowOnce(name, value string) {
 	}
 	o.values[name], o.at = value, time.Now()
 	r.runner.once[r.live.op.ID] = o
+	r.runner.forgetUntaken() // only TakeOnce would, and async calls never take
 }
 
 func (r *Run) masker() *Masker {

@@ -478,10 +478,16 @@ func (r *Runner) TakeOnce(id string) map[string]string {
 	defer r.mu.Unlock()
 	v := r.once[id]
 	delete(r.once, id)
-	for k, o := range r.once { // forget what nobody took
+	r.forgetUntaken()
+	return v.values
+}
+
+// forgetUntaken forgets the values shown once that nobody took in time
+// (an async call's, say). r.mu is held.
+func (r *Runner) forgetUntaken() {
+	for k, o := range r.once {
 		if time.Since(o.at) > onceTTL {
 			delete(r.once, k)
 		}
 	}
-	return v.values
 }
