@@ -47,7 +47,10 @@ func (s *Server) checkBody(r *http.Request, pattern string, body []byte) *Proble
 		return nil
 	}
 	ct := r.Header.Get("Content-Type")
-	mt, _, _ := mime.ParseMediaType(ct)
+	mt := ct
+	if ct != "application/json" { // the usual case needs no parsing
+		mt, _, _ = mime.ParseMediaType(ct)
+	}
 	switch {
 	case ct == "", mt == "application/x-www-form-urlencoded" && (trimmed[0] == '{' || trimmed[0] == '['):
 		r.Header.Set("Content-Type", "application/json")
@@ -68,16 +71,18 @@ func (s *Server) checkBody(r *http.Request, pattern string, body []byte) *Proble
 			}
 		}
 	}
-	sc := &keyScanner{reg: s.api.OpenAPI().Components.Schemas, b: body}
+	sc := keyScanner{reg: s.api.OpenAPI().Components.Schemas, b: body, s: string(body)}
 	return sc.value(s.bodySchemas[pattern], "body")
 }
 
 // keyScanner walks a body already known to be valid JSON, checking the
-// keys of every object against the schema. It allocates only for keys with
-// escapes and objects with many keys.
+// keys of every object against the schema. Keys are slices of one copy of
+// the body (s); it allocates only for keys with escapes, objects with many
+// keys, and the locations of nested values.
 type keyScanner struct {
 	reg huma.Registry
 	b   []byte
+	s   string // b as a string
 	i   int
 }
 
@@ -113,7 +118,7 @@ func (c *keyScanner) str() string {
 	}
 	c.i++
 	if !escaped {
-		return string(c.b[start+1 : c.i-1])
+		return c.s[start+1 : c.i-1]
 	}
 	var v string
 	_ = json.Unmarshal(c.b[start:c.i], &v) // valid: the body is valid JSON
@@ -170,7 +175,8 @@ func (c *keyScanner) object(schema *huma.Schema, loc string) *Problem {
 	// take the last); a map's keys (tags, env) are case-sensitive and only
 	// must not repeat.
 	foldCase := schema == nil || len(schema.Properties) > 0
-	var seen []string
+	var seenKeys [16]string
+	seen := seenKeys[:0]
 	var index map[string]string // past a few keys, seen by folded key: no quadratic scan of a huge object
 	for {
 		c.space()
@@ -183,7 +189,7 @@ func (c *keyScanner) object(schema *huma.Schema, loc string) *Problem {
 			c.space()
 		}
 		key := c.str()
-		keyLoc := loc + "." + truncate(key, 64)
+		keyLoc := func() string { return loc + "." + truncate(key, 64) }
 		fold := func(k string) string {
 			if foldCase {
 				return strings.ToLower(k)
@@ -193,9 +199,9 @@ func (c *keyScanner) object(schema *huma.Schema, loc string) *Problem {
 		check := func(prev string) *Problem {
 			switch {
 			case prev == key:
-				return keyProblem(keyLoc, fmt.Sprintf("duplicate key %q", truncate(key, 64)))
+				return keyProblem(keyLoc(), fmt.Sprintf("duplicate key %q", truncate(key, 64)))
 			case foldCase && strings.EqualFold(prev, key):
-				return keyProblem(keyLoc, fmt.Sprintf("keys %q and %q differ only in case; keys are case-sensitive", truncate(prev, 64), truncate(key, 64)))
+				return keyProblem(keyLoc(), fmt.Sprintf("keys %q and %q differ only in case; keys are case-sensitive", truncate(prev, 64), truncate(key, 64)))
 			}
 			return nil
 		}
@@ -227,7 +233,7 @@ func (c *keyScanner) object(schema *huma.Schema, loc string) *Problem {
 			} else {
 				for name := range schema.Properties {
 					if strings.EqualFold(name, key) {
-						return keyProblem(keyLoc, fmt.Sprintf("unknown key %q: keys are case-sensitive; did you mean %q?", truncate(key, 64), name))
+						return keyProblem(keyLoc(), fmt.Sprintf("unknown key %q: keys are case-sensitive; did you mean %q?", truncate(key, 64), name))
 					}
 				}
 				if ap, ok := schema.AdditionalProperties.(*huma.Schema); ok {
@@ -237,7 +243,12 @@ func (c *keyScanner) object(schema *huma.Schema, loc string) *Problem {
 		}
 		c.space()
 		c.i++ // the colon
-		if p := c.value(sub, keyLoc); p != nil {
+		c.space()
+		if b := c.b[c.i]; b != '{' && b != '[' {
+			c.value(nil, "") // a scalar: nothing to check, no location to name
+			continue
+		}
+		if p := c.value(sub, keyLoc()); p != nil {
 			return p
 		}
 	}

@@ -120,9 +120,13 @@ func sendEvent(send sse.Sender, ev operation.Event) error {
 }
 
 // operationMustExist answers a problem, not an empty stream, for an
-// operation that does not exist.
+// operation that does not exist, or that has all the watchers it takes.
 func (s *Server) operationMustExist(ctx huma.Context, next func(huma.Context)) {
-	if _, err := s.deps.Runner.Get(ctx.Context(), ctx.Param("id")); err != nil {
+	_, err := s.deps.Runner.Get(ctx.Context(), ctx.Param("id"))
+	if err == nil {
+		err = s.deps.Runner.CanWatch(ctx.Param("id"))
+	}
+	if err != nil {
 		p, _ := problemFrom(err).(*Problem)
 		_ = huma.WriteErr(s.api, ctx, p.Status, p.Detail)
 		return

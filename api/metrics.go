@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,7 +22,7 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 	m := &metrics{
 		registry: reg,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "fountain_http_requests_total", Help: "HTTP requests by method, route and status code.",
+			Name: "fountain_http_requests_total", Help: "HTTP requests by method, route and status class (2xx, 4xx...).",
 		}, []string{"method", "route", "code"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "fountain_http_request_duration_seconds", Help: "HTTP request latency by method and route.",
@@ -50,8 +49,35 @@ func (s *Server) metricsHandler() http.Handler {
 	return promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})
 }
 
-// observe records one request.
+// observe records one request. Every label value comes from a fixed set,
+// whatever the client sent: the method (methodLabel), the route pattern that
+// matched or "unmatched" (the caller's), and the status class.
 func (m *metrics) observe(method, route string, status int, d time.Duration) {
-	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
+	method = methodLabel(method)
+	m.requests.WithLabelValues(method, route, statusClass(status)).Inc()
 	m.duration.WithLabelValues(method, route).Observe(d.Seconds())
+}
+
+// methodLabel is a request method as a label value: one of the methods of
+// RFC 9110 (and PATCH), else "other". The raw method is the client's to
+// choose: as a label it would add a series, kept for ever, per odd method.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return "other"
+}
+
+// statusClasses are the label values of status codes 100-599.
+var statusClasses = [...]string{"1xx", "2xx", "3xx", "4xx", "5xx"}
+
+// statusClass is a status code's class as a label value ("4xx"), or
+// "other" (0: nothing was written).
+func statusClass(status int) string {
+	if status < 100 || status > 599 {
+		return "other"
+	}
+	return statusClasses[status/100-1]
 }

@@ -37,14 +37,15 @@ const maxURI = 2048
 // audit log and idempotency apply.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	rec := &recorder{ResponseWriter: w}
+	sv := &served{rec: recorder{ResponseWriter: w}}
+	rec := &sv.rec
 	route := "unmatched"
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
 				panic(p)
 			}
-			s.deps.Logger.Error("panic serving a request", "method", r.Method, "path", truncate(r.URL.Path, 200), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			s.deps.Logger.Error("panic serving a request", "method", truncate(r.Method, 32), "path", truncate(r.URL.Path, 200), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			if rec.status == 0 {
 				writeProblem(rec, &Problem{Status: 500, Code: fountain.EINTERNAL, Detail: "internal error"})
 			}
@@ -52,7 +53,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		d := time.Since(start)
 		s.metrics.observe(r.Method, route, rec.status, d)
 		if s.deps.Logger.Enabled(r.Context(), slog.LevelDebug) {
-			s.deps.Logger.Debug("http", "method", r.Method, "route", route, "status", rec.status, "duration", d)
+			s.deps.Logger.Debug("http", "method", truncate(r.Method, 32), "route", route, "status", rec.status, "duration", d)
 		}
 	}()
 	if len(r.RequestURI) > maxURI || len(r.URL.Path) > maxURI {
@@ -81,7 +82,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, p := s.readBody(r)
 	_ = rc.SetReadDeadline(time.Time{})
 	_ = rc.SetWriteDeadline(time.Time{})
-	info := &auditInfo{}
+	info := &sv.info
 	r = r.WithContext(context.WithValue(r.Context(), auditKey{}, info))
 	if p == nil {
 		p = s.checkBody(r, pattern, body)
@@ -89,11 +90,25 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if p != nil {
 		writeProblem(rec, p)
 	} else {
-		r.Body = io.NopCloser(bytes.NewReader(body))
+		sv.body.Reset(body)
+		r.Body = &sv.body
 		s.idempotent(rec, r, body, func(w http.ResponseWriter) { s.mux.ServeHTTP(w, r) })
 	}
 	s.audit(r, rec, info)
 }
+
+// served is what ServeHTTP keeps for one request, in one allocation.
+type served struct {
+	rec  recorder
+	info auditInfo
+	body bodyReader
+}
+
+// bodyReader serves a body already read.
+type bodyReader struct{ bytes.Reader }
+
+// Close does nothing: the body is in memory.
+func (*bodyReader) Close() error { return nil }
 
 // routePath is the path of a mux pattern ("POST /a/b" -> "/a/b").
 func routePath(pattern string) string {
@@ -140,7 +155,7 @@ func (s *Server) authorized(r *http.Request) bool {
 func (s *Server) unauthorized(w http.ResponseWriter, r *http.Request) {
 	s.metrics.authFailures.Inc()
 	if n, ok := s.authLog.allow(); ok {
-		s.deps.Logger.Warn("request without a valid API token", "method", r.Method, "path", truncate(r.URL.Path, 200),
+		s.deps.Logger.Warn("request without a valid API token", "method", truncate(r.Method, 32), "path", truncate(r.URL.Path, 200),
 			"remote", r.RemoteAddr, "not_logged_since_last", n)
 	}
 	w.Header().Set("WWW-Authenticate", `Bearer realm="fountain"`)
@@ -158,11 +173,11 @@ func (s *Server) unmatched(w http.ResponseWriter, r *http.Request) {
 		allow := probe.header.Get("Allow")
 		w.Header().Set("Allow", allow)
 		writeProblem(w, &Problem{Status: http.StatusMethodNotAllowed, Code: codeMethodNotAllowed,
-			Detail: fmt.Sprintf("%s is not allowed on %s; allowed: %s", r.Method, truncate(r.URL.Path, 200), allow)})
+			Detail: fmt.Sprintf("%s is not allowed on %s; allowed: %s", truncate(r.Method, 32), truncate(r.URL.Path, 200), allow)})
 		return
 	}
 	writeProblem(w, &Problem{Status: http.StatusNotFound, Code: fountain.ENOTFOUND,
-		Detail: fmt.Sprintf("no route %s %s", r.Method, truncate(r.URL.Path, 200)), Hint: "see /docs for the routes"})
+		Detail: fmt.Sprintf("no route %s %s", truncate(r.Method, 32), truncate(r.URL.Path, 200)), Hint: "see /docs for the routes"})
 }
 
 // headerRecorder keeps a response's status and headers and drops its body.
@@ -194,10 +209,11 @@ func (s *Server) readBody(r *http.Request) ([]byte, *Problem) {
 	} else {
 		body, err = io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
 	}
+	if err == nil {
+		return body, nil
+	}
 	var tooLarge *http.MaxBytesError
 	switch {
-	case err == nil:
-		return body, nil
 	case errors.As(err, &tooLarge):
 		return nil, &Problem{Status: http.StatusRequestEntityTooLarge, Code: codeTooLarge,
 			Detail: fmt.Sprintf("the request body is larger than %d bytes", maxBody)}

@@ -111,6 +111,11 @@ type OperationOutput struct {
 func (s *Server) do(ctx context.Context, a AsyncInput, spec operation.Spec, fn operation.Func) (*OperationOutput, error) {
 	setAuditTarget(ctx, spec.Target)
 	op, err := s.deps.Runner.Start(ctx, spec, fn)
+	if errors.Is(err, operation.ErrBusy) {
+		p, _ := problemFrom(err).(*Problem)
+		setRetryAfter(p, time.Now().Add(operation.BusyRetryAfter))
+		return nil, p
+	}
 	if err != nil {
 		return nil, err
 	}

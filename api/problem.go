@@ -96,12 +96,15 @@ func init() {
 	// Every error huma writes (validation, bad JSON, ...) is a Problem too.
 	huma.NewError = func(status int, msg string, errs ...error) huma.StatusError {
 		p := &Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: cutMessage(msg), Code: codeByStatus(status)}
+		if len(errs) > 0 {
+			p.Errors = make([]*huma.ErrorDetail, 0, len(errs))
+		}
+		details := make([]huma.ErrorDetail, 0, len(errs)) // one allocation for all
 		for _, e := range errs {
 			if e == nil {
 				continue
 			}
-			var d huma.ErrorDetailer
-			if errors.As(e, &d) {
+			if d, ok := asDetailer(e); ok {
 				// The offending value is left out: it may be a secret.
 				detail := *d.ErrorDetail()
 				detail.Value = nil
@@ -122,20 +125,43 @@ func init() {
 				}
 				detail.Message = cutMessage(detail.Message)
 				detail.Location = truncate(detail.Location, 200)
-				p.Errors = append(p.Errors, &detail)
+				details = append(details, detail)
+				p.Errors = append(p.Errors, &details[len(details)-1])
 			} else {
 				p.Errors = append(p.Errors, &huma.ErrorDetail{Message: cutMessage(e.Error())})
 			}
 		}
 		if status == http.StatusUnprocessableEntity && len(p.Errors) > 0 {
-			parts := make([]string, 0, len(p.Errors))
+			var b strings.Builder
+			n := len(msg)
 			for _, d := range p.Errors {
-				parts = append(parts, strings.TrimPrefix(d.Location, "body.")+": "+d.Message)
+				n += 4 + len(d.Location) + len(d.Message)
 			}
-			p.Detail = truncate(msg+": "+strings.Join(parts, "; "), maxMessage)
+			b.Grow(n)
+			b.WriteString(msg)
+			sep := ": "
+			for _, d := range p.Errors {
+				b.WriteString(sep)
+				sep = "; "
+				b.WriteString(strings.TrimPrefix(d.Location, "body."))
+				b.WriteString(": ")
+				b.WriteString(d.Message)
+			}
+			p.Detail = truncate(b.String(), maxMessage)
 		}
 		return p
 	}
+}
+
+// asDetailer finds a huma.ErrorDetailer in err's chain; a direct one (the
+// usual case) costs no allocation.
+func asDetailer(err error) (huma.ErrorDetailer, bool) {
+	if d, ok := err.(huma.ErrorDetailer); ok {
+		return d, true
+	}
+	var d huma.ErrorDetailer
+	ok := errors.As(err, &d)
+	return d, ok
 }
 
 // goTypeError is how Go's JSON decoder describes a value of the wrong type.

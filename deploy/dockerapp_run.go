@@ -292,6 +292,18 @@ func repoDigest(digests []string, ref string) string {
 	return ""
 }
 
+// maxPullLines bounds the status lines of one pull kept and logged (an
+// image of 100 layers says about 600; a registry could say any number).
+const maxPullLines = 1000
+
+// truncateLine cuts a pull status line to 512 bytes.
+func truncateLine(s string) string {
+	if len(s) <= 512 {
+		return s
+	}
+	return s[:512] + " [cut]"
+}
+
 // pull pulls the image, streaming the registry's progress into the log.
 func (a *dockerApp) pull(ctx context.Context, need fountain.Need) (fountain.StepResult, error) {
 	api, err := a.d.engine(ctx)
@@ -304,7 +316,7 @@ func (a *dockerApp) pull(ctx context.Context, need fountain.Need) (fountain.Step
 		return fountain.StepResult{}, &fountain.Error{Code: fountain.EUPSTREAM, Message: "pull " + ref + ": " + cleanDockerError(err), Err: err}
 	}
 	defer resp.Close()
-	seen := map[string]bool{}
+	seen := map[string]bool{} // at most maxPullLines
 	for msg, err := range resp.JSONMessages(ctx) {
 		if err != nil {
 			return fountain.StepResult{}, &fountain.Error{Code: fountain.EUPSTREAM, Message: "pull " + ref + ": " + err.Error(), Err: err}
@@ -312,9 +324,12 @@ func (a *dockerApp) pull(ctx context.Context, need fountain.Need) (fountain.Step
 		if msg.Error != nil {
 			return fountain.StepResult{}, &fountain.Error{Code: fountain.EUPSTREAM, Message: "pull " + ref + ": " + msg.Error.Message}
 		}
-		line := strings.TrimSpace(strings.TrimSpace(msg.ID + " " + msg.Status))
-		if msg.Progress == nil && line != "" && !seen[line] { // progress bars would flood the log
+		line := truncateLine(strings.TrimSpace(msg.ID + " " + msg.Status))
+		if msg.Progress == nil && line != "" && !seen[line] && len(seen) <= maxPullLines { // progress bars would flood the log
 			seen[line] = true
+			if len(seen) > maxPullLines {
+				line = fmt.Sprintf("[more than %d pull status lines: the rest are not shown]", maxPullLines)
+			}
 			a.d.rec.Log(line)
 		}
 	}

@@ -32,7 +32,26 @@ type Event struct {
 
 // watchBuffer is how many events a watcher may fall behind before it is
 // dropped (and resumes from the store).
-const watchBuffer = 1024
+const watchBuffer = 256
+
+// maxWatchers bounds the watchers of one operation.
+const maxWatchers = 32
+
+// errWatchers is Watch's error when an operation has maxWatchers.
+var errWatchers = &fountain.Error{Code: fountain.ERATELIMITED,
+	Message: fmt.Sprintf("this operation already has %d watchers, the most it takes", maxWatchers),
+	Hint:    "retry once one has stopped, or read GET /operations/{id}/log"}
+
+// CanWatch returns an ERATELIMITED error if the operation is running and
+// already has as many watchers as it takes, else nil.
+func (r *Runner) CanWatch(id string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if l, ok := r.live[id]; ok && len(l.watchers) >= maxWatchers {
+		return errWatchers
+	}
+	return nil
+}
 
 // Watch returns the operation as it is now, every event after afterSeq so
 // far (in order), and, if the operation is still running, a channel of the
@@ -45,6 +64,10 @@ func (r *Runner) Watch(ctx context.Context, id string, afterSeq int64) (*fountai
 	r.mu.Lock()
 	l, ok := r.live[id]
 	if ok && l.watchers != nil {
+		if len(l.watchers) >= maxWatchers {
+			r.mu.Unlock()
+			return nil, nil, nil, func() {}, errWatchers
+		}
 		ch := make(chan Event, watchBuffer)
 		l.watchers[ch] = struct{}{}
 		snap := cloneOp(l.op)

@@ -3,6 +3,7 @@ package operation
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 
@@ -16,6 +17,28 @@ const outputTail = 4096
 
 // maxLine bounds one line of output; longer lines are cut.
 const maxLine = 16 << 10
+
+// maxLogLines and maxLogBytes bound the output an operation records (in
+// its events, in memory and in the store); past them lines are counted,
+// and the count logged at the end. The steps' output tails go on.
+const (
+	maxLogLines = 10000
+	maxLogBytes = 8 << 20
+)
+
+// maxSteps bounds the steps of one operation.
+const maxSteps = 256
+
+// maxText bounds a step's or an operation's error and message.
+const maxText = 4096
+
+// clip cuts s to maxText bytes, marking the cut.
+func clip(s string) string {
+	if len(s) <= maxText {
+		return s
+	}
+	return s[:maxText] + " [cut]"
+}
 
 // Run is the handle an operation's Func uses to record its steps. It
 // implements fountain.Recorder.
@@ -55,6 +78,7 @@ func (r *Run) ShowOnce(name, value string) {
 	}
 	o.values[name], o.at = value, time.Now()
 	r.runner.once[r.live.op.ID] = o
+	r.runner.forgetUntaken() // only TakeOnce would, and async calls never take
 }
 
 func (r *Run) masker() *Masker {
@@ -75,6 +99,10 @@ func (r *Run) Step(ctx context.Context, name string, fn func(ctx context.Context
 	start := rn.now().UTC()
 	rn.mu.Lock()
 	idx := len(r.live.op.Steps)
+	if idx >= maxSteps {
+		rn.mu.Unlock()
+		return fountain.Errorf(fountain.EINTERNAL, "an operation has at most %d steps", maxSteps)
+	}
 	r.live.op.Steps = append(r.live.op.Steps, fountain.Step{Name: mask.String(name), Status: fountain.StepRunning, StartedAt: start})
 	started := r.live.op.Steps[idx]
 	rn.mu.Unlock()
@@ -94,13 +122,13 @@ func (r *Run) Step(ctx context.Context, name string, fn func(ctx context.Context
 	rn.mu.Lock()
 	s := &r.live.op.Steps[idx]
 	s.DurationMS = time.Since(start).Milliseconds()
-	s.Reason = mask.String(res.Reason)
+	s.Reason = clip(mask.String(res.Reason))
 	switch {
 	case err != nil:
 		s.Status = fountain.StepFailed
-		s.Error = mask.String(fountain.ErrorMessage(err))
+		s.Error = clip(mask.String(fountain.ErrorMessage(err)))
 		if cause := context.Cause(ctx); cause != nil {
-			s.Error = cause.Error()
+			s.Error = clip(cause.Error())
 		}
 	case res.Status != "":
 		s.Status = res.Status
@@ -132,14 +160,27 @@ func (r *Run) Log(line string) {
 		line = line[:maxLine] + " [cut]"
 	}
 	rn.mu.Lock()
+	l := r.live
 	idx := -1
-	if n := len(r.live.op.Steps); n > 0 && r.live.op.Steps[n-1].Status == fountain.StepRunning {
+	if n := len(l.op.Steps); n > 0 && l.op.Steps[n-1].Status == fountain.StepRunning {
 		idx = n - 1
-		s := &r.live.op.Steps[idx]
+		s := &l.op.Steps[idx]
 		s.Output = tail(s.Output + line + "\n")
 	}
+	if l.logLines >= maxLogLines || l.logBytes+len(line) > maxLogBytes {
+		l.logDropped++
+		first := l.logDropped == 1
+		rn.mu.Unlock()
+		if first {
+			rn.publish(l, Event{Type: EventLog, StepIndex: idx,
+				Line: fmt.Sprintf("[output past %d lines or %d MiB is not recorded from here on; the step's output keeps its last lines]", maxLogLines, maxLogBytes>>20)})
+		}
+		return
+	}
+	l.logLines++
+	l.logBytes += len(line)
 	rn.mu.Unlock()
-	rn.publish(r.live, Event{Type: EventLog, Line: line, StepIndex: idx})
+	rn.publish(l, Event{Type: EventLog, Line: line, StepIndex: idx})
 }
 
 func tail(s string) string {
@@ -153,6 +194,11 @@ func tail(s string) string {
 	return s
 }
 
+// eventSize is the text an event holds, in bytes.
+func eventSize(ev Event) int {
+	return len(ev.Line) + len(ev.Step.Name) + len(ev.Step.Output) + len(ev.Step.Error) + len(ev.Step.Reason)
+}
+
 // publish numbers ev, keeps it for watchers that join later, sends it to
 // the current watchers, and stores it. A watcher too slow to keep up is
 // dropped (its channel closed without an end event); it resumes from the
@@ -163,8 +209,16 @@ func (r *Runner) publish(l *liveOp, ev Event) {
 	ev.Seq = l.seq
 	ev.Time = r.now().UTC()
 	l.recent = append(l.recent, ev)
-	if len(l.recent) > recentEvents {
-		l.recent = append(l.recent[:0:0], l.recent[len(l.recent)-recentEvents/2:]...)
+	l.recentSize += eventSize(ev)
+	if len(l.recent) > recentEvents || l.recentSize > recentBytes {
+		// Keep the newer half, by count and by size.
+		keep, size := 0, 0
+		for i := len(l.recent) - 1; i >= 0 && keep < recentEvents/2 && size+eventSize(l.recent[i]) <= recentBytes/2; i-- {
+			keep++
+			size += eventSize(l.recent[i])
+		}
+		l.recent = append(l.recent[:0:0], l.recent[len(l.recent)-keep:]...)
+		l.recentSize = size
 	}
 	for w := range l.watchers {
 		select {

@@ -65,6 +65,9 @@ type Runner struct {
 	now    func() time.Time
 	// OnFinish, if set, is called with every operation that ends.
 	OnFinish func(op *fountain.Operation)
+	// MaxOperations caps the operations running or waiting to run at once
+	// (0: DefaultMaxOperations; negative: no cap). Set it before Start.
+	MaxOperations int
 
 	mu       sync.Mutex
 	live     map[string]*liveOp
@@ -74,24 +77,56 @@ type Runner struct {
 	shutdown bool
 }
 
-// recentEvents is how many events of a live operation are kept in memory
-// for watchers that join or resume; older ones are read from the store.
-const recentEvents = 4096
+// recentEvents and recentBytes bound the events of a live operation kept
+// in memory for watchers that join or resume (at most this many, with at
+// most this much output); older ones are read from the store.
+const (
+	recentEvents = 4096
+	recentBytes  = 1 << 20
+)
+
+// DefaultMaxOperations is how many operations may run or wait at once
+// unless Runner.MaxOperations says otherwise.
+const DefaultMaxOperations = 64
+
+// BusyRetryAfter is how long a caller turned away by MaxOperations is
+// asked to wait before trying again.
+const BusyRetryAfter = 5 * time.Second
+
+// ErrBusy is in the chain of Start's error when MaxOperations operations
+// are running or waiting: nothing was recorded, the call may be retried.
+var ErrBusy = errors.New("too many operations at once")
 
 type liveOp struct {
 	op       *fountain.Operation // guarded by Runner.mu
 	mask     *Masker             // guarded by Runner.mu for Add
 	cancel   context.CancelCauseFunc
 	done     chan struct{}
-	watchers map[chan Event]struct{}
-	seq      int64   // the last event's number
-	recent   []Event // the last recentEvents events
+	watchers map[chan Event]struct{} // at most maxWatchers
+	seq      int64                   // the last event's number
+	recent   []Event                 // the last events (recentEvents, recentBytes)
+	// recentSize is the output held in recent, in bytes.
+	recentSize int
+	// The output recorded so far, and the lines past the budget
+	// (maxLogLines, maxLogBytes) that were not.
+	logLines, logBytes, logDropped int
 }
 
 var (
 	errCancelled = errors.New("cancelled by request")
 	errShutdown  = errors.New("Fountain is shutting down")
 )
+
+// maxOperations is the cap in force (0: none).
+func (r *Runner) maxOperations() int {
+	switch {
+	case r.MaxOperations == 0:
+		return DefaultMaxOperations
+	case r.MaxOperations < 0:
+		return 0
+	}
+	return r.MaxOperations
+}
 
 // New returns a runner that records operations in store.
 func New(store Store, logger *slog.Logger) *Runner {
@@ -162,6 +197,12 @@ func (r *Runner) Start(ctx context.Context, spec Spec, fn Func) (*fountain.Opera
 				Hint:    fmt.Sprintf("wait for it (fountain ops logs %s --follow) or cancel it (POST /operations/%s/cancel)", other, other)}
 		}
 	}
+	if limit := r.maxOperations(); limit > 0 && len(r.live) >= limit {
+		r.mu.Unlock()
+		return nil, &fountain.Error{Code: fountain.ERATELIMITED, Err: ErrBusy,
+			Message: fmt.Sprintf("%d operations are running or waiting to run, the most this server takes at once", limit),
+			Hint:    "retry once one has ended (GET /operations?status=running); the cap is fountain serve --max-operations (FOUNTAIN_MAX_OPERATIONS)"}
+	}
 	for _, l := range locks {
 		r.locks[l] = op.ID
 	}
@@ -221,9 +262,15 @@ func (r *Runner) run(ctx context.Context, l *liveOp, fn Func) {
 	if op.Status != fountain.StatusSucceeded {
 		op.Message = op.Error
 	}
+	op.Message, op.Error, op.ErrorHint = clip(op.Message), clip(op.Error), clip(op.ErrorHint)
 	op.Changed = anyChanged(op.Steps)
 	mask := l.mask
+	dropped := l.logDropped
 	r.mu.Unlock()
+	if dropped > 0 {
+		r.publish(l, Event{Type: EventLog, StepIndex: -1,
+			Line: fmt.Sprintf("[%d more lines of output were not recorded: an operation keeps at most %d lines, %d MiB]", dropped, maxLogLines, maxLogBytes>>20)})
+	}
 	if err != nil {
 		r.logger.Warn("operation ended", "id", op.ID, "kind", op.Kind, "status", op.Status, "err", mask.String(err.Error()))
 	} else {
@@ -431,10 +478,16 @@ func (r *Runner) TakeOnce(id string) map[string]string {
 	defer r.mu.Unlock()
 	v := r.once[id]
 	delete(r.once, id)
-	for k, o := range r.once { // forget what nobody took
+	r.forgetUntaken()
+	return v.values
+}
+
+// forgetUntaken forgets the values shown once that nobody took in time
+// (an async call's, say). r.mu is held.
+func (r *Runner) forgetUntaken() {
+	for k, o := range r.once {
 		if time.Since(o.at) > onceTTL {
 			delete(r.once, k)
 		}
 	}
-	return v.values
 }

@@ -73,6 +73,9 @@ type Config struct {
 	// PruneInterval is how often old records are pruned (default
 	// DefaultPruneInterval); they are pruned at start too.
 	PruneInterval time.Duration
+	// MaxOperations caps the operations running or waiting at once; past
+	// it a mutating call answers 429 (0: operation.DefaultMaxOperations).
+	MaxOperations int
 }
 
 // HTTPTimeouts bound slow clients. A request whose headers or body stop
@@ -213,6 +216,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	runner := operation.New(db, log)
+	runner.MaxOperations = cfg.MaxOperations
 	srv := api.New(api.Deps{Store: db, Runner: runner, Lightsail: ls, Sandbox: sandbox, Token: token, Logger: log,
 		Deploy: engine, HostKeys: db, GitHub: gh, Images: images})
 	runner.OnFinish = srv.OnOperationFinished
