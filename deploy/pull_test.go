@@ -15,7 +15,10 @@ import (
 )
 
 // lineRecorder keeps the lines logged.
-type lineRecorder struct{ lines []string }
+type lineRecorder struct {
+	fountain.NopSecrets
+	lines []string
+}
 
 func (r *lineRecorder) Step(ctx context.Context, _ string, fn func(context.Context) (fountain.StepResult, error)) error {
 	_, err := fn(ctx)
