@@ -90,3 +90,15 @@ type AuditEntry struct {
 	OperationID string    `json:"operation_id,omitempty" doc:"The operation the call created, if any."`
 	Detail      string    `json:"detail,omitempty" doc:"A short reason, for failures."`
 }
+
+// Event is one stored event of an operation: a step that started or ended
+// (Type "step", Data the step as JSON) or a line of output (Type "log",
+// Data the line).
+type Event struct {
+	OperationID string
+	Seq         int64 // 1, 2, ... per operation
+	Time        time.Time
+	Type        string
+	Step        int // the index of the step it belongs to, -1 if none
+	Data        string
+}

@@ -18,7 +18,6 @@ import (
 	"github.com/fountainai/fountain"
 	"github.com/fountainai/fountain/lightsail"
 	"github.com/fountainai/fountain/operation"
-	"github.com/fountainai/fountain/sqlite"
 )
 
 // Version is the API version shown in the OpenAPI document.
@@ -29,7 +28,7 @@ type Store interface {
 	ListOperations(ctx context.Context, f fountain.OperationFilter) ([]*fountain.Operation, error)
 	AppendAudit(ctx context.Context, e *fountain.AuditEntry) error
 	ListAudit(ctx context.Context, before int64, limit int) ([]*fountain.AuditEntry, error)
-	ReserveIdempotencyKey(ctx context.Context, key, hash string) (*sqlite.StoredResponse, bool, error)
+	ReserveIdempotencyKey(ctx context.Context, key, hash string) (*fountain.StoredResponse, bool, error)
 	SaveIdempotentResponse(ctx context.Context, key string, status int, header http.Header, body []byte) error
 	ReleaseIdempotencyKey(ctx context.Context, key string) error
 }

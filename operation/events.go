@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/fountainai/fountain"
-	"github.com/fountainai/fountain/sqlite"
 )
 
 // Event types streamed to watchers.
@@ -131,7 +130,7 @@ func (r *Runner) storedEvents(ctx context.Context, id string, afterSeq, upTo int
 	return out, nil
 }
 
-func fromRow(row sqlite.Event) Event {
+func fromRow(row fountain.Event) Event {
 	ev := Event{Seq: row.Seq, Time: row.Time, Type: row.Type, StepIndex: row.Step}
 	switch row.Type {
 	case EventStep:

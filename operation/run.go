@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/fountainai/fountain"
-	"github.com/fountainai/fountain/sqlite"
 )
 
 // outputTail is how much of a step's output its record keeps; the whole
@@ -230,7 +229,7 @@ func (r *Runner) publish(l *liveOp, ev Event) {
 	}
 	id := l.op.ID
 	r.mu.Unlock()
-	row := sqlite.Event{OperationID: id, Seq: ev.Seq, Time: ev.Time, Type: ev.Type, Step: ev.StepIndex, Data: ev.Line}
+	row := fountain.Event{OperationID: id, Seq: ev.Seq, Time: ev.Time, Type: ev.Type, Step: ev.StepIndex, Data: ev.Line}
 	if ev.Type == EventStep {
 		b, _ := json.Marshal(ev.Step)
 		row.Data = string(b)

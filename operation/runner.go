@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/fountainai/fountain"
-	"github.com/fountainai/fountain/sqlite"
 )
 
 // Store is what the runner needs to keep operations and their events.
@@ -27,8 +26,8 @@ type Store interface {
 	CreateOperation(ctx context.Context, op *fountain.Operation) error
 	UpdateOperation(ctx context.Context, op *fountain.Operation) error
 	FindOperation(ctx context.Context, id string) (*fountain.Operation, error)
-	AppendEvents(ctx context.Context, events ...sqlite.Event) error
-	ListEvents(ctx context.Context, operationID string, afterSeq int64, limit int) ([]sqlite.Event, error)
+	AppendEvents(ctx context.Context, events ...fountain.Event) error
+	ListEvents(ctx context.Context, operationID string, afterSeq int64, limit int) ([]fountain.Event, error)
 }
 
 // Spec describes an operation about to start.

@@ -8,19 +8,15 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/fountainai/fountain"
 )
 
 // IdempotencyTTL is how long a stored response answers a retried request.
 const IdempotencyTTL = 24 * time.Hour
 
-// StoredResponse is the response recorded for an idempotency key.
-// StatusCode 0 means the first request is still being served.
-type StoredResponse struct {
-	RequestHash string
-	StatusCode  int
-	Header      http.Header
-	Body        []byte
-}
+// StoredResponse is an answer kept under an idempotency key (fountain.StoredResponse).
+type StoredResponse = fountain.StoredResponse
 
 // ReserveIdempotencyKey claims key for a request with the given hash. If the
 // key is new (or expired) it is reserved and (nil, true) is returned; the

@@ -30,17 +30,8 @@ var ErrQueueFull = errors.New("sqlite: write queue full; audit entry dropped")
 
 var errClosed = errors.New("sqlite: the store is closed")
 
-// Event is one stored event of an operation: a step that started or ended
-// (Type "step", Data the step as JSON) or a line of output (Type "log",
-// Data the line).
-type Event struct {
-	OperationID string
-	Seq         int64 // 1, 2, ... per operation
-	Time        time.Time
-	Type        string
-	Step        int // the index of the step it belongs to, -1 if none
-	Data        string
-}
+// Event is an operation event as stored (fountain.Event).
+type Event = fountain.Event
 
 type write struct {
 	audit  *fountain.AuditEntry
