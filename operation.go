@@ -55,6 +55,7 @@ type Operation struct {
 	Target     string          `json:"target" doc:"What the change is about, e.g. eu-central-1/opensearch-instance."`
 	Locks      []string        `json:"locks,omitempty" doc:"The resources the operation held while it ran, e.g. host:203.0.113.7 and instance:eu-central-1/web-1; no two running operations hold the same one."`
 	DryRun     bool            `json:"dry_run,omitempty" doc:"Whether this was a dry run: checks only, nothing changed."`
+	ParentID   string          `json:"parent_id,omitempty" doc:"The operation this one is part of (a stack apply's, for the child that changes one resource)."`
 	Request    json.RawMessage `json:"request,omitempty" doc:"The request, with secrets redacted."`
 	Status     OperationStatus `json:"status" enum:"pending,running,succeeded,failed,cancelled,interrupted" doc:"pending, running, succeeded, failed, cancelled, or interrupted (Fountain stopped while it ran)."`
 	Changed    bool            `json:"changed" doc:"Whether anything was changed."`
@@ -74,6 +75,7 @@ type OperationFilter struct {
 	Kind   string
 	Target string
 	Status OperationStatus
+	Parent string // the children of this operation
 	Limit  int
 }
 

@@ -146,6 +146,7 @@ type listOperationsInput struct {
 	Kind   string `query:"kind" maxLength:"128" doc:"Only operations of this kind, e.g. lightsail.create-instance."`
 	Target string `query:"target" maxLength:"512" doc:"Only operations on this target, e.g. eu-central-1/web-1."`
 	Status string `query:"status" enum:"pending,running,succeeded,failed,cancelled,interrupted," doc:"Only operations in this status."`
+	Parent string `query:"parent" maxLength:"64" doc:"Only the children of this operation (a stack apply's changes, one per resource)."`
 	Limit  int    `query:"limit" minimum:"0" maximum:"1000" doc:"At most this many (default 100)."`
 }
 
@@ -157,7 +158,7 @@ type operationsOutput struct {
 
 func (s *Server) listOperations(ctx context.Context, in *listOperationsInput) (*operationsOutput, error) {
 	ops, err := s.deps.Store.ListOperations(ctx, fountain.OperationFilter{Kind: in.Kind, Target: in.Target,
-		Status: fountain.OperationStatus(in.Status), Limit: in.Limit})
+		Status: fountain.OperationStatus(in.Status), Parent: in.Parent, Limit: in.Limit})
 	if err != nil {
 		return nil, err
 	}

@@ -240,3 +240,24 @@ func (r *Runner) publish(l *liveOp, ev Event) {
 		r.logger.Error("record an operation event", "id", id, "seq", ev.Seq, "err", err)
 	}
 }
+
+// Child runs fn as an operation of its own whose parent is r's (a stack
+// apply's change to one resource): recorded, streamed, locked and masked
+// like any other, listed with its parent. It waits for the child to end
+// and returns its final record; the child's failure is in the record, and
+// err is only for a child that could not start (a lock another operation
+// holds: ECONFLICT; the cap: ERATELIMITED). Cancelling r cancels the
+// child. The parent's secrets are the child's too.
+func (r *Run) Child(ctx context.Context, spec Spec, fn Func) (*fountain.Operation, error) {
+	spec.Parent = r.ID()
+	r.runner.mu.Lock()
+	spec.Secrets = append(spec.Secrets, r.live.mask.secrets...)
+	r.runner.mu.Unlock()
+	op, err := r.runner.Start(ctx, spec, fn)
+	if err != nil {
+		return nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { _, _ = r.runner.Cancel(context.WithoutCancel(ctx), op.ID) })
+	defer stop()
+	return r.runner.Wait(context.WithoutCancel(ctx), op.ID)
+}

@@ -46,6 +46,9 @@ type Spec struct {
 	Secrets []string
 	// DryRun marks an operation that only checks.
 	DryRun bool
+	// Parent is the id of the operation this one is part of (see
+	// Run.Child).
+	Parent string
 }
 
 // Outcome is what a successful operation reports.
@@ -174,6 +177,7 @@ func (r *Runner) Start(ctx context.Context, spec Spec, fn Func) (*fountain.Opera
 		Target:    spec.Target,
 		Locks:     locks,
 		DryRun:    spec.DryRun,
+		ParentID:  spec.Parent,
 		Request:   mask.Redact(spec.Request),
 		Status:    fountain.StatusPending,
 		Steps:     []fountain.Step{},

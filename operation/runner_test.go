@@ -201,3 +201,56 @@ func TestWatchStreamsStepsLogsAndEnd(t *testing.T) {
 		}
 	}
 }
+
+// A child operation is an operation of its own, with its parent's id,
+// listed under it; cancelling the parent cancels the child.
+func TestChildOperations(t *testing.T) {
+	ctx := context.Background()
+	r, db := newRunner(t)
+	defer r.Shutdown(ctx, 0)
+	started := make(chan struct{})
+	parent, err := r.Start(ctx, operation.Spec{Kind: "stack.apply", Target: "eu-central-1", Secrets: []string{"parent-secret-1"}},
+		func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
+			child, err := run.Child(ctx, operation.Spec{Kind: "deploy.docker-app", Target: "web-1/app"},
+				func(ctx context.Context, c *operation.Run) (operation.Outcome, error) {
+					c.Log("the parent's parent-secret-1 is masked here too")
+					return operation.Outcome{Message: "deployed"}, nil
+				})
+			if err != nil || child.Status != fountain.StatusSucceeded || child.ParentID != run.ID() {
+				t.Errorf("child %+v %v", child, err)
+			}
+			slow, err := run.Child(ctx, operation.Spec{Kind: "deploy.kong", Target: "gw-1/kong"},
+				func(ctx context.Context, c *operation.Run) (operation.Outcome, error) {
+					close(started)
+					<-ctx.Done()
+					return operation.Outcome{}, ctx.Err()
+				})
+			if err != nil || slow.Status != fountain.StatusCancelled {
+				t.Errorf("the slow child: %+v %v", slow, err)
+			}
+			return operation.Outcome{}, ctx.Err()
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	if _, err := r.Cancel(ctx, parent.ID); err != nil {
+		t.Fatal(err)
+	}
+	if op, _ := r.Wait(ctx, parent.ID); op.Status != fountain.StatusCancelled {
+		t.Fatalf("parent %s", op.Status)
+	}
+	kids, err := db.ListOperations(ctx, fountain.OperationFilter{Parent: parent.ID})
+	if err != nil || len(kids) != 2 {
+		t.Fatalf("children %v %v", kids, err)
+	}
+	_, events, err := r.Log(ctx, kids[1].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range events {
+		if strings.Contains(e.Line, "parent-secret-1") {
+			t.Fatalf("the parent's secret in the child's log: %q", e.Line)
+		}
+	}
+}

@@ -22,11 +22,11 @@ func (db *DB) CreateOperation(ctx context.Context, op *fountain.Operation) error
 		return err
 	}
 	_, err = db.db.ExecContext(ctx, `INSERT INTO operations
-		(id, kind, target, request, status, changed, message, error, error_code, error_hint, result, steps, created_at, started_at, finished_at, locks, dry_run)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		(id, kind, target, request, status, changed, message, error, error_code, error_hint, result, steps, created_at, started_at, finished_at, locks, dry_run, parent_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		op.ID, op.Kind, op.Target, rawOrNil(op.Request), string(op.Status), op.Changed, op.Message, op.Error,
 		op.ErrorCode, op.ErrorHint, rawOrNil(op.Result), string(steps), unixMilli(op.CreatedAt), nullMilli(op.StartedAt), nullMilli(op.FinishedAt),
-		string(locks), op.DryRun)
+		string(locks), op.DryRun, op.ParentID)
 	if err != nil {
 		return fmt.Errorf("insert operation %s: %w", op.ID, err)
 	}
@@ -52,7 +52,7 @@ func (db *DB) UpdateOperation(ctx context.Context, op *fountain.Operation) error
 	return nil
 }
 
-const operationColumns = `id, kind, target, request, status, changed, message, error, error_code, error_hint, result, steps, created_at, started_at, finished_at, locks, dry_run`
+const operationColumns = `id, kind, target, request, status, changed, message, error, error_code, error_hint, result, steps, created_at, started_at, finished_at, locks, dry_run, parent_id`
 
 // FindOperation returns one operation by id.
 func (db *DB) FindOperation(ctx context.Context, id string) (*fountain.Operation, error) {
@@ -76,6 +76,9 @@ func (db *DB) ListOperations(ctx context.Context, f fountain.OperationFilter) ([
 	}
 	if f.Status != "" {
 		where, args = append(where, "status = ?"), append(args, string(f.Status))
+	}
+	if f.Parent != "" {
+		where, args = append(where, "parent_id = ?"), append(args, f.Parent)
 	}
 	q := `SELECT ` + operationColumns + ` FROM operations`
 	if len(where) > 0 {
@@ -161,7 +164,7 @@ func scanOperation(s scanner) (*fountain.Operation, error) {
 		started, finished sql.NullInt64
 	)
 	if err := s.Scan(&op.ID, &op.Kind, &op.Target, &request, &status, &op.Changed, &op.Message, &op.Error,
-		&op.ErrorCode, &op.ErrorHint, &result, &steps, &created, &started, &finished, &locks, &op.DryRun); err != nil {
+		&op.ErrorCode, &op.ErrorHint, &result, &steps, &created, &started, &finished, &locks, &op.DryRun, &op.ParentID); err != nil {
 		return nil, err
 	}
 	op.Status = fountain.OperationStatus(status)
