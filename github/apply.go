@@ -157,7 +157,7 @@ func notFoundRepo(repo Repo, branch string) string {
 func (x *executor) Apply(ctx context.Context, _ fountain.Recorder, ch fountain.Change) (fountain.StepResult, error) {
 	switch e := ch.Effect.(type) {
 	case putSecret:
-		return x.putSecret(ctx, e)
+		return x.writeSecret(ctx, e)
 	case recordWrite:
 		return x.recordWrite(ctx, e)
 	case deleteSecret:
@@ -180,8 +180,8 @@ func (x *executor) Apply(ctx context.Context, _ fountain.Recorder, ch fountain.C
 	return fountain.StepResult{}, fmt.Errorf("github: no executor for %T (step %q)", ch.Effect, ch.Name)
 }
 
-// putSecret seals the value e names with e's public key and writes it.
-func (x *executor) putSecret(ctx context.Context, e putSecret) (fountain.StepResult, error) {
+// writeSecret seals the value e names with e's public key and writes it.
+func (x *executor) writeSecret(ctx context.Context, e putSecret) (fountain.StepResult, error) {
 	value, ok := x.values[e.Value]
 	if !ok {
 		return fountain.StepResult{}, fmt.Errorf("github: no value for %q (secret %s)", e.Value, e.Name)
