@@ -38,8 +38,8 @@ func (c *Client) executor(token string, values map[ValueRef]string) (*executor, 
 }
 
 // observeSecret reads what GitHub says of the secret name in loc (and, for
-// a write, loc's public key) and Fountain's record of it, as recorded
-// steps. A secret GitHub does not have is told apart from a location that
+// a write, loc's public key) as recorded steps, and, for a delete,
+// Fountain's record of it. A secret GitHub does not have is told apart from a location that
 // does not exist (ENOTFOUND). For a write, the caller reads the record
 // (observeRecord) in a step of its own.
 func (x *executor) observeSecret(ctx context.Context, run fountain.Recorder, loc location, name string, key SecretKey, write bool) (SecretFacts, error) {
