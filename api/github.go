@@ -19,10 +19,10 @@ import (
 // the workflow Fountain renders for an app. The server's is a
 // *github.Client with its policy for secret files.
 type GitHub interface {
-	SetSecret(ctx context.Context, run github.Stepper, in github.SetSecretInput) (*github.SecretResult, error)
-	DeleteSecret(ctx context.Context, run github.Stepper, in github.DeleteSecretInput) (*github.SecretResult, error)
+	SetSecret(ctx context.Context, run fountain.Recorder, in github.SetSecretInput) (*github.SecretResult, error)
+	DeleteSecret(ctx context.Context, run fountain.Recorder, in github.DeleteSecretInput) (*github.SecretResult, error)
 	ListSecrets(ctx context.Context, in github.ListSecretsInput) (*github.SecretList, error)
-	InstallWorkflow(ctx context.Context, run github.Stepper, in github.InstallWorkflowInput) (*github.InstallResult, error)
+	InstallWorkflow(ctx context.Context, run fountain.Recorder, in github.InstallWorkflowInput) (*github.InstallResult, error)
 	// CheckSecretFile checks a secret_from_file path without touching the
 	// file system, and returns it as ReadSecretFile wants it.
 	CheckSecretFile(path string) (string, error)
@@ -57,6 +57,7 @@ type AddSecretInput struct {
 	Environment    string `json:"environment,omitempty" maxLength:"255" doc:"A deployment environment of the repository, for an environment secret."`
 	SecretFromFile string `json:"secret_from_file,omitempty" maxLength:"4096" doc:"Instead of secret_value: an absolute path, on the server, of a file in one of the server's secret file directories (FOUNTAIN_SECRET_FILE_DIRS; default <data dir>/secret-files, never the SSH key directories) whose bytes are the value. Only with the server's own GitHub token: not with github_token."`
 	Force          bool   `json:"force,omitempty" doc:"Write even when Fountain's last write of this value still stands."`
+	DryRun         bool   `json:"dry_run,omitempty" doc:"Only show the plan (create, update or nothing, and why) and change nothing: nothing is sent to GitHub and nothing is recorded. The value is still read and compared (as a keyed hash) with Fountain's last write."`
 }
 
 // DeleteSecretInput is the body of delete-secret.
@@ -65,6 +66,7 @@ type DeleteSecretInput struct {
 	SecretName  string `json:"secret_name" minLength:"1" maxLength:"255" doc:"The secret's name." example:"DEPLOY_KEY"`
 	Environment string `json:"environment,omitempty" maxLength:"255" doc:"The environment, for an environment secret."`
 	GitHubToken string `json:"github_token,omitempty" maxLength:"1024" doc:"A GitHub token for this call only; default: the server's GITHUB_TOKEN."`
+	DryRun      bool   `json:"dry_run,omitempty" doc:"Only show the plan (delete, or nothing when the secret does not exist) and change nothing."`
 }
 
 // secretTarget names a secret for people: owner/repo/NAME, or
@@ -135,7 +137,7 @@ func (s *Server) addSecret(ctx context.Context, body *AddSecretInput) (operation
 		}
 	}
 	spec := operation.Spec{Kind: "github.add-secret", Target: secretTarget(ref.Repo, ref.Environment, name),
-		Locks: []fountain.Lock{secretLock(ref.Repo, ref.Environment, name)}, Request: in,
+		Locks: []fountain.Lock{secretLock(ref.Repo, ref.Environment, name)}, Request: in, DryRun: in.DryRun,
 		Secrets: append([]string{in.SecretValue, in.GitHubToken}, g.Secrets()...)}
 	return spec, func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
 		value := in.SecretValue
@@ -152,7 +154,7 @@ func (s *Server) addSecret(ctx context.Context, body *AddSecretInput) (operation
 				return operation.Outcome{}, err
 			}
 		}
-		res, err := g.SetSecret(ctx, run, github.SetSecretInput{SecretRef: ref, Value: value, Force: in.Force, Token: in.GitHubToken})
+		res, err := g.SetSecret(ctx, run, github.SetSecretInput{SecretRef: ref, Value: value, Force: in.Force, Token: in.GitHubToken, DryRun: in.DryRun})
 		if err != nil {
 			return operation.Outcome{}, err
 		}
@@ -172,10 +174,10 @@ func (s *Server) deleteSecret(ctx context.Context, body *DeleteSecretInput) (ope
 		return operation.Spec{}, nil, err
 	}
 	spec := operation.Spec{Kind: "github.delete-secret", Target: secretTarget(ref.Repo, ref.Environment, name),
-		Locks: []fountain.Lock{secretLock(ref.Repo, ref.Environment, name)}, Request: in,
+		Locks: []fountain.Lock{secretLock(ref.Repo, ref.Environment, name)}, Request: in, DryRun: in.DryRun,
 		Secrets: append([]string{in.GitHubToken}, g.Secrets()...)}
 	return spec, func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
-		res, err := g.DeleteSecret(ctx, run, github.DeleteSecretInput{SecretRef: ref, Token: in.GitHubToken})
+		res, err := g.DeleteSecret(ctx, run, github.DeleteSecretInput{SecretRef: ref, Token: in.GitHubToken, DryRun: in.DryRun})
 		if err != nil {
 			return operation.Outcome{}, err
 		}
@@ -264,6 +266,7 @@ type InstallWorkflowInput struct {
 	TargetBranch string              `json:"target_branch,omitempty" maxLength:"255" doc:"The branch to commit to (default: the repository's default branch)."`
 	Force        bool                `json:"force,omitempty" doc:"Replace a different file at the path."`
 	GitHubToken  string              `json:"github_token,omitempty" maxLength:"1024" doc:"A GitHub token for this call only; default: the server's GITHUB_TOKEN (it needs the workflow scope, or Workflows: write)."`
+	DryRun       bool                `json:"dry_run,omitempty" doc:"Only show the plan (create, replace or nothing, with the file's diff) and commit nothing."`
 }
 
 // specFields are the members of a WorkflowSpec, named in its errors.
@@ -276,7 +279,8 @@ func (s *Server) installWorkflow(ctx context.Context, body *InstallWorkflowInput
 	}
 	in := *body
 	setAuditTarget(ctx, in.RepoName)
-	gin := github.InstallWorkflowInput{Repo: in.RepoName, Spec: in.Workflow, Path: in.Path, Branch: in.TargetBranch, Force: in.Force, Token: in.GitHubToken}
+	gin := github.InstallWorkflowInput{Repo: in.RepoName, Spec: in.Workflow, Path: in.Path, Branch: in.TargetBranch, Force: in.Force,
+		Token: in.GitHubToken, DryRun: in.DryRun}
 	if err := github.ValidateInstall(gin); err != nil {
 		var fe *fountain.Error
 		if errors.As(err, &fe) && specFields[fe.Field] {
@@ -296,7 +300,7 @@ func (s *Server) installWorkflow(ctx context.Context, body *InstallWorkflowInput
 	target := in.RepoName + "/" + path
 	setAuditTarget(ctx, target)
 	spec := operation.Spec{Kind: "github.install-workflow", Target: target,
-		Locks: []fountain.Lock{fountain.GitHubLock(strings.ToLower(in.RepoName), "file/"+path)}, Request: in,
+		Locks: []fountain.Lock{fountain.GitHubLock(strings.ToLower(in.RepoName), "file/"+path)}, Request: in, DryRun: in.DryRun,
 		Secrets: append([]string{in.GitHubToken}, g.Secrets()...)}
 	return spec, func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
 		res, err := g.InstallWorkflow(ctx, run, gin)

@@ -58,6 +58,7 @@ func (f *fakeImages) ListTags(ctx context.Context, in ghcr.ListInput) (*ghcr.Tag
 type ghEnv struct {
 	*env
 	gh     *standin.Server
+	client *github.Client
 	images *fakeImages
 	logs   *syncBuffer
 	dir    string // the data directory (the database)
@@ -99,7 +100,7 @@ func newGitHubEnv(t *testing.T) *ghEnv {
 		hs.Close()
 		_ = runner.Shutdown(context.Background(), 0)
 	})
-	return &ghEnv{env: &env{t: t, url: hs.URL, db: db, handler: srv}, gh: gh, images: images, logs: logs, dir: dir, keys: keys}
+	return &ghEnv{env: &env{t: t, url: hs.URL, db: db, handler: srv}, gh: gh, client: client, images: images, logs: logs, dir: dir, keys: keys}
 }
 
 // calls counts the stand-in's requests (of method, or all with "").
@@ -422,6 +423,14 @@ func TestGitHubCanary(t *testing.T) {
 	call("POST", "/github/add-secret", ok, "Idempotency-Key", "canary-1")
 	call("POST", "/github/add-secret", ok, "Idempotency-Key", "canary-1")
 	call("POST", "/github/add-secret", ok, "Prefer", "respond-async")
+	// Dry runs read and compare the value (and the file's), and show a
+	// plan: the value is in none of it.
+	call("POST", "/github/add-secret", strings.Replace(ok, `"CANARY"`, `"CANARY","dry_run":true`, 1))
+	call("POST", "/github/add-secret", strings.Replace(ok, `"CANARY"`, `"CANARY_DRY","dry_run":true`, 1))
+	call("POST", "/github/add-secret", strings.Replace(ok, `"CANARY"`, `"CANARY","dry_run":true,"force":true`, 1), "Prefer", "respond-async")
+	call("POST", "/github/add-secret", fmt.Sprintf(`{"repo_name":%q,"secret_name":"CANARY_FILE","secret_from_file":%q,"dry_run":true}`,
+		ghRepo, filepath.Join(e.keys, "token")))
+	call("POST", "/github/delete-secret", fmt.Sprintf(`{"repo_name":%q,"secret_name":"CANARY","github_token":%q,"dry_run":true}`, ghRepo, tok))
 	// A server file goes with the server's own token only; with the
 	// caller's it is refused, unread.
 	call("POST", "/github/add-secret", fmt.Sprintf(`{"repo_name":%q,"secret_name":"CANARY_FILE","secret_from_file":%q}`,
@@ -481,6 +490,9 @@ func TestGitHubCanary(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(answers, "\n"), `"github_token":"[redacted]"`) {
 		t.Fatal("no redacted request seen: the test looks at the wrong thing")
+	}
+	if !strings.Contains(strings.Join(answers, "\n"), `"status":"would_change"`) {
+		t.Fatal("no dry run's plan seen: the test looks at the wrong thing")
 	}
 }
 

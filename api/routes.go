@@ -140,9 +140,11 @@ func (s *Server) routes(mux *http.ServeMux) {
 			"The value is sealed with the repository's (or environment's) public key and written; the answer says created or updated. " +
 			"GitHub never returns values, so Fountain keeps a keyed hash of what it wrote (never the value): sending the same value again changes nothing " +
 			"while GitHub's updated_at still matches Fountain's last write (force writes anyway). secret_from_file names a file in the server's secret file directories instead of a value (not with github_token). " +
-			"Validated before any call to GitHub: repo_name owner/name, secret_name by GitHub's rules (no GITHUB_ prefix), values up to 48 KB."}, s.addSecret)
+			"Validated before any call to GitHub: repo_name owner/name, secret_name by GitHub's rules (no GITHUB_ prefix), values up to 48 KB. " +
+			"dry_run reports the plan (create, update or nothing, and why) and writes nothing, to GitHub or to Fountain's record."}, s.addSecret)
 	mutation(s, huma.Operation{OperationID: "delete-github-secret", Path: "/github/delete-secret", Tags: githubTag,
-		Summary: "Delete an Actions secret", Description: "Deletes a repository or environment secret. Deleting one that does not exist changes nothing."}, s.deleteSecret)
+		Summary: "Delete an Actions secret", Description: "Deletes a repository or environment secret. Deleting one that does not exist changes nothing. " +
+			"dry_run reports the plan and deletes nothing."}, s.deleteSecret)
 	register(s, huma.Operation{OperationID: "list-github-secrets", Method: http.MethodGet, Path: "/github/secrets", Tags: githubTag,
 		Summary: "List Actions secrets", Description: "The secrets of a repository or environment: names and dates only (GitHub never returns values)."}, s.listSecrets)
 	register(s, huma.Operation{OperationID: "list-image-tags", Method: http.MethodGet, Path: "/github/packages/tags", Tags: githubTag,
@@ -154,7 +156,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 			"only on a push to the branch, once the tests passed, it pushes to GHCR (tags: the commit SHA and latest). Nothing is written."}, s.workflowTemplate)
 	mutation(s, huma.Operation{OperationID: "install-github-workflow", Path: "/github/install-workflow", Tags: githubTag,
 		Summary: "Commit an app's docker-ci.yml", Description: "Renders the workflow and commits it to the repository, only when called: the same file already there changes nothing; " +
-			"a different file there answers 409 unless force."}, s.installWorkflow)
+			"a different file there answers 409 unless force. dry_run reports the plan with the file's diff and commits nothing."}, s.installWorkflow)
 
 	// Operations.
 	register(s, huma.Operation{OperationID: "list-operations", Method: http.MethodGet, Path: "/operations", Tags: opsTag,

@@ -31,6 +31,7 @@ type secretsSetOptions struct {
 	FromFile    string
 	Environment string
 	Force       bool
+	DryRun      bool
 	mutateFlags
 }
 
@@ -42,7 +43,8 @@ func (a *app) newSecretsSetCmd() *cobra.Command {
 		Long: "Create or update the secret NAME of REPO (owner/name). The value is read from stdin (a terminal asks for it\n" +
 			"without echoing it; a trailing newline is dropped), or, with --from-file, from a file on this machine, bytes\n" +
 			"exactly (an SSH private key, say; one that group or others may read is refused). It is sent as the value.\n\n" +
-			"Sending the value Fountain last wrote changes nothing (unchanged), unless --force.",
+			"Sending the value Fountain last wrote changes nothing (unchanged), unless --force. --dry-run shows the plan\n" +
+			"(create, update or nothing, and why) and writes nothing.",
 		Example: "  printf %s \"$DB_PASSWORD\" | fountain secrets set octocat/hello-world DB_PASSWORD\n" +
 			"  fountain secrets set octocat/hello-world DEPLOY_KEY --from-file ~/.local/share/fountain/keys/deploy_ed25519\n" +
 			"  fountain secrets set octocat/hello-world API_KEY --env production < api-key.txt",
@@ -52,10 +54,11 @@ func (a *app) newSecretsSetCmd() *cobra.Command {
 	f.StringVar(&o.FromFile, "from-file", "", "read the value from this `file` (on this machine, bytes exactly)")
 	f.StringVar(&o.Environment, "env", "", "set a secret of this deployment `environment`")
 	f.BoolVar(&o.Force, "force", false, "write even if Fountain's last write of this value still stands")
+	f.BoolVar(&o.DryRun, "dry-run", false, "only check: print the plan and write nothing")
 	o.mutateFlags.add(cmd)
 	cmd.RunE = a.runE(func(cmd *cobra.Command, args []string) error {
 		o.Repo, o.Name = args[0], args[1]
-		body := api.AddSecretInput{RepoName: o.Repo, SecretName: o.Name, Environment: o.Environment, Force: o.Force}
+		body := api.AddSecretInput{RepoName: o.Repo, SecretName: o.Name, Environment: o.Environment, Force: o.Force, DryRun: o.DryRun}
 		if o.FromFile != "" {
 			v, err := readGitHubSecretFile(o.FromFile)
 			if err != nil {
@@ -205,6 +208,7 @@ func (a *app) newSecretsListCmd() *cobra.Command {
 type secretsRmOptions struct {
 	Repo, Name  string
 	Environment string
+	DryRun      bool
 	mutateFlags
 }
 
@@ -217,6 +221,7 @@ func (a *app) newSecretsRmCmd() *cobra.Command {
 		Args:    exactArgs(2, "REPO and NAME"),
 	}
 	cmd.Flags().StringVar(&o.Environment, "env", "", "delete a secret of this deployment `environment`")
+	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "only check: print the plan and delete nothing")
 	o.mutateFlags.add(cmd)
 	cmd.RunE = a.runE(func(cmd *cobra.Command, args []string) error {
 		o.Repo, o.Name = args[0], args[1]
@@ -224,7 +229,7 @@ func (a *app) newSecretsRmCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		body := api.DeleteSecretInput{RepoName: o.Repo, SecretName: o.Name, Environment: o.Environment}
+		body := api.DeleteSecretInput{RepoName: o.Repo, SecretName: o.Name, Environment: o.Environment, DryRun: o.DryRun}
 		res, raw, err := c.mutate(cmd.Context(), "/github/delete-secret", body, o.Async)
 		if err != nil {
 			return err

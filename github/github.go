@@ -5,8 +5,10 @@
 // go-github; the registry side of GitHub (GHCR tags) is in github/ghcr.
 //
 // Every call validates its input first (pure functions, *fountain.Error with
-// code EINVALID and the field), then talks to GitHub in steps recorded on a
-// Stepper (an *operation.Run), and maps GitHub's answers to Fountain's error
+// code EINVALID and the field), then observes GitHub and Fountain's record
+// into facts, plans (pure functions: plan.go) and applies the plan, in
+// steps recorded on a fountain.Recorder (an *operation.Run); a dry run only
+// plans. It maps GitHub's answers to Fountain's error
 // codes: a bad token is EUPSTREAM with a hint, a refused permission
 // EFORBIDDEN, a missing repository ENOTFOUND, a rate limit ERATELIMITED with
 // the time to retry (see RetryAfter).
@@ -18,7 +20,6 @@
 package github
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -110,21 +111,6 @@ func (c *Client) api(token string) (*gh.Client, error) {
 	api.BaseURL = &u
 	api.UploadURL = &u
 	return api, nil
-}
-
-// Stepper records the steps of an operation; *operation.Run is one. A nil
-// Stepper runs the steps unrecorded.
-type Stepper interface {
-	Step(ctx context.Context, name string, fn func(ctx context.Context) (fountain.StepResult, error)) error
-}
-
-// step runs fn as a step of run, or directly when run is nil.
-func step(ctx context.Context, run Stepper, name string, fn func(ctx context.Context) (fountain.StepResult, error)) error {
-	if run == nil {
-		_, err := fn(ctx)
-		return err
-	}
-	return run.Step(ctx, name, fn)
 }
 
 // where names a secret's location for messages: "owner/repo" or

@@ -89,21 +89,26 @@ func (e *env) calls(method string) int {
 	return n
 }
 
-// recorder is a Stepper that keeps the steps.
+// recorder is a fountain.Recorder that keeps the steps.
 type recorder struct {
+	fountain.NopSecrets
 	steps []recorded
 }
+
+func (r *recorder) Log(string) {}
 
 type recorded struct {
 	Name    string
 	Changed bool
+	Status  fountain.StepStatus
 	Output  string
+	Reason  string
 	Err     error
 }
 
 func (r *recorder) Step(ctx context.Context, name string, fn func(ctx context.Context) (operation.StepResult, error)) error {
 	res, err := fn(ctx)
-	r.steps = append(r.steps, recorded{Name: name, Changed: res.Changed, Output: res.Output, Err: err})
+	r.steps = append(r.steps, recorded{Name: name, Changed: res.Changed, Status: res.Status, Output: res.Output, Reason: res.Reason, Err: err})
 	return err
 }
 
@@ -119,7 +124,7 @@ func (r *recorder) names() []string {
 func (r *recorder) text() string {
 	var b strings.Builder
 	for _, s := range r.steps {
-		b.WriteString(s.Name + "\n" + s.Output + "\n")
+		b.WriteString(s.Name + "\n" + s.Output + "\n" + s.Reason + "\n")
 		if s.Err != nil {
 			b.WriteString(s.Err.Error() + "\n")
 		}

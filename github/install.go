@@ -1,11 +1,7 @@
 package github
 
 import (
-	"bytes"
 	"context"
-	"fmt"
-
-	gh "github.com/google/go-github/v75/github"
 
 	"github.com/fountainai/fountain"
 )
@@ -23,111 +19,65 @@ type InstallWorkflowInput struct {
 	// Force replaces a different file at Path.
 	Force bool   `json:"force,omitempty" doc:"Replace a different file at the path."`
 	Token string `json:"-"` // for this call instead of the default token
+	// DryRun only plans: nothing is committed.
+	DryRun bool `json:"dry_run,omitempty" doc:"Only show the plan (and the file's diff) and commit nothing."`
 }
 
 // InstallResult is the outcome of InstallWorkflow.
 type InstallResult struct {
 	Repo      string `json:"repo_name" doc:"The repository."`
 	Path      string `json:"path" doc:"The workflow's path."`
-	Action    string `json:"action" enum:"created,updated,unchanged" doc:"created, updated (force), or unchanged (the same file is there)."`
-	Changed   bool   `json:"changed" doc:"Whether a commit was made."`
+	Action    string `json:"action" enum:"created,updated,unchanged,would_create,would_update" doc:"created, updated (force), or unchanged (the same file is there); in a dry run, would_create or would_update."`
+	Changed   bool   `json:"changed" doc:"Whether a commit was made (never in a dry run)."`
 	CommitSHA string `json:"commit_sha,omitempty" doc:"The commit Fountain made."`
 	Message   string `json:"message" doc:"What happened, in words."`
+	DryRun    bool   `json:"dry_run,omitempty" doc:"The call only planned: nothing was committed."`
+	// Plan is what the call did (or, in a dry run, would do).
+	Plan []fountain.PlannedStep `json:"plan,omitempty" doc:"Each step of the plan, whether it changes (or would change) something and why, with the file's diff."`
 }
 
 // InstallWorkflow renders the workflow of in.Spec and commits it through
 // the contents API: it creates the file if missing; if the same content is
 // there it changes nothing; if a different file is there it refuses
-// (ECONFLICT) unless in.Force. Writing under .github/workflows needs a
-// token with the workflow scope (classic) or Workflows: write
-// (fine-grained).
-func (c *Client) InstallWorkflow(ctx context.Context, run Stepper, in InstallWorkflowInput) (*InstallResult, error) {
+// (ECONFLICT) unless in.Force. It observes the file, plans
+// (PlanInstallWorkflow, whose change carries the diff) and applies the
+// plan; a dry run commits nothing and reports the plan. Writing under
+// .github/workflows needs a token with the workflow scope (classic) or
+// Workflows: write (fine-grained). A nil run runs the steps unrecorded.
+func (c *Client) InstallWorkflow(ctx context.Context, run fountain.Recorder, in InstallWorkflowInput) (*InstallResult, error) {
 	repo, content, err := prepareInstall(&in)
 	if err != nil {
 		return nil, err
 	}
-	api, err := c.api(in.Token)
+	x, err := c.executor(in.Token, nil)
 	if err != nil {
 		return nil, err
 	}
-	res := &InstallResult{Repo: repo.String(), Path: in.Path}
-	notFound := fmt.Sprintf("repository %s not found", repo)
-	if in.Branch != "" {
-		notFound = fmt.Sprintf("repository %s or its branch %s not found", repo, in.Branch)
-	}
-
-	var sha string // the existing file's blob SHA, "" when there is none
-	if err := step(ctx, run, "read "+in.Path+" in "+repo.String(), func(ctx context.Context) (fountain.StepResult, error) {
-		file, _, _, err := api.Repositories.GetContents(ctx, repo.Owner, repo.Name, in.Path, &gh.RepositoryContentGetOptions{Ref: in.Branch})
-		if isNotFound(err) {
-			// Missing file, or missing repository: the latter shows at
-			// the write, or here with a cheap look.
-			if _, _, err := api.Repositories.Get(ctx, repo.Owner, repo.Name); err != nil {
-				return fountain.StepResult{}, c.apiError("read repository "+repo.String(), notFound, err)
-			}
-			return fountain.StepResult{Output: "absent"}, nil
-		}
-		if err != nil {
-			return fountain.StepResult{}, c.apiError("read "+in.Path+" in "+repo.String(), notFound, err)
-		}
-		if file == nil {
-			return fountain.StepResult{}, fountain.Errorf(fountain.ECONFLICT, "%s in %s is a directory", in.Path, repo)
-		}
-		have, err := file.GetContent()
-		if err != nil {
-			return fountain.StepResult{}, fountain.Errorf(fountain.EUPSTREAM, "cannot decode %s in %s: %v", in.Path, repo, err)
-		}
-		if bytes.Equal([]byte(have), content) {
-			res.Action = ActionUnchanged
-			return fountain.StepResult{Output: "already the same content"}, nil
-		}
-		if !in.Force {
-			return fountain.StepResult{}, &fountain.Error{Code: fountain.ECONFLICT,
-				Message: fmt.Sprintf("%s in %s exists with other content", in.Path, repo),
-				Hint:    "send force to replace it, or choose another path"}
-		}
-		sha = file.GetSHA()
-		return fountain.StepResult{Output: "exists with other content; force replaces it"}, nil
-	}); err != nil {
+	run = recorder(run)
+	f, p, err := x.observeFile(ctx, run, repo, in.Path, in.Branch, func(f FileFacts) (fountain.Plan, error) {
+		return PlanInstallWorkflow(in, content, f)
+	})
+	if err != nil {
 		return nil, err
 	}
-	if res.Action == ActionUnchanged {
-		res.Message = fmt.Sprintf("%s in %s already holds this workflow: nothing committed.", in.Path, repo)
-		return res, nil
-	}
-
-	if err := step(ctx, run, "commit "+in.Path+" to "+repo.String(), func(ctx context.Context) (fountain.StepResult, error) {
-		opts := &gh.RepositoryContentFileOptions{Content: content}
-		if in.Branch != "" {
-			opts.Branch = gh.Ptr(in.Branch)
-		}
-		var out *gh.RepositoryContentResponse
-		var err error
-		if sha == "" {
-			opts.Message = gh.Ptr("Add docker-ci.yml (rendered by Fountain): test, then push " + in.Spec.Image)
-			out, _, err = api.Repositories.CreateFile(ctx, repo.Owner, repo.Name, in.Path, opts)
-		} else {
-			opts.Message = gh.Ptr("Replace docker-ci.yml (rendered by Fountain): test, then push " + in.Spec.Image)
-			opts.SHA = gh.Ptr(sha)
-			out, _, err = api.Repositories.UpdateFile(ctx, repo.Owner, repo.Name, in.Path, opts)
-		}
-		if err != nil {
-			return fountain.StepResult{}, c.apiError("commit "+in.Path+" to "+repo.String(), notFound, err)
-		}
-		if out != nil {
-			res.CommitSHA = out.GetSHA()
-		}
-		return fountain.StepResult{Changed: true, Output: "commit " + res.CommitSHA}, nil
-	}); err != nil {
+	steps, err := p.Apply(ctx, run, x, in.DryRun)
+	if err != nil {
 		return nil, err
 	}
-	res.Changed = true
-	if sha == "" {
-		res.Action = ActionCreated
-		res.Message = fmt.Sprintf("%s committed to %s: pushes to %s now test, then push %s.", in.Path, repo, branchOr(in.Spec.Branch), in.Spec.Image)
-	} else {
-		res.Action = ActionUpdated
-		res.Message = fmt.Sprintf("%s in %s replaced (force): pushes to %s now test, then push %s.", in.Path, repo, branchOr(in.Spec.Branch), in.Spec.Image)
+	changed := p.Changed()
+	res := &InstallResult{Repo: repo.String(), Path: in.Path, DryRun: in.DryRun, Plan: steps,
+		Message: installMessage(in, repo, f, changed, in.DryRun)}
+	switch {
+	case !changed:
+		res.Action = ActionUnchanged
+	case in.DryRun && f.Exists:
+		res.Action = ActionWouldUpdate
+	case in.DryRun:
+		res.Action = ActionWouldCreate
+	case f.Exists:
+		res.Action, res.Changed, res.CommitSHA = ActionUpdated, true, x.commitSHA
+	default:
+		res.Action, res.Changed, res.CommitSHA = ActionCreated, true, x.commitSHA
 	}
 	return res, nil
 }

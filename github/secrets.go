@@ -2,9 +2,6 @@ package github
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/rand"
-	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -12,7 +9,6 @@ import (
 	"time"
 
 	gh "github.com/google/go-github/v75/github"
-	"golang.org/x/crypto/nacl/box"
 
 	"github.com/fountainai/fountain"
 )
@@ -35,6 +31,11 @@ const (
 	ActionUnchanged = "unchanged" // Fountain's last write still stands with this value: nothing sent
 	ActionDeleted   = "deleted"   // it existed and was deleted
 	ActionAbsent    = "absent"    // there was nothing to delete
+
+	// In a dry run, what would happen.
+	ActionWouldCreate = "would_create"
+	ActionWouldUpdate = "would_update"
+	ActionWouldDelete = "would_delete"
 )
 
 // noConfirm is said whenever an update is reported: GitHub never returns a
@@ -60,12 +61,15 @@ type SetSecretInput struct {
 	Force bool `json:"force,omitempty"`
 	// Token, if set, is used for this call instead of the default token.
 	Token string `json:"-"`
+	// DryRun only plans: nothing is written, to GitHub or to the record.
+	DryRun bool `json:"dry_run,omitempty"`
 }
 
 // DeleteSecretInput is a secret to delete.
 type DeleteSecretInput struct {
 	SecretRef
-	Token string `json:"-"` // for this call instead of the default token
+	Token  string `json:"-"` // for this call instead of the default token
+	DryRun bool   `json:"dry_run,omitempty"`
 }
 
 // ListSecretsInput names a repository (or environment) whose secrets to list.
@@ -80,10 +84,13 @@ type SecretResult struct {
 	Repo        string     `json:"repo_name" doc:"The repository, owner/name."`
 	Environment string     `json:"environment,omitempty" doc:"The environment, for an environment secret."`
 	Name        string     `json:"secret_name" doc:"The secret's name as GitHub stores it (upper case)."`
-	Action      string     `json:"action" enum:"created,updated,unchanged,deleted,absent" doc:"What happened: created (201), updated (204), unchanged (nothing sent), deleted, absent (nothing to delete)."`
-	Changed     bool       `json:"changed" doc:"Whether anything was written on GitHub."`
+	Action      string     `json:"action" enum:"created,updated,unchanged,deleted,absent,would_create,would_update,would_delete" doc:"What happened: created (201), updated (204), unchanged (nothing sent), deleted, absent (nothing to delete); in a dry run, would_create, would_update or would_delete."`
+	Changed     bool       `json:"changed" doc:"Whether anything was written on GitHub (never in a dry run)."`
 	Message     string     `json:"message" doc:"What happened, in words."`
-	UpdatedAt   *time.Time `json:"updated_at,omitempty" doc:"GitHub's updated_at of the secret after the call."`
+	UpdatedAt   *time.Time `json:"updated_at,omitempty" doc:"GitHub's updated_at of the secret after the call (before it, in a dry run)."`
+	DryRun      bool       `json:"dry_run,omitempty" doc:"The call only planned: nothing was written, to GitHub or to Fountain's record."`
+	// Plan is what the call did (or, in a dry run, would do).
+	Plan []fountain.PlannedStep `json:"plan,omitempty" doc:"Each step of the plan: whether it changes (or would change) something, and why. Never a secret's value."`
 }
 
 // Secret is one listed secret: GitHub never returns values.
@@ -169,8 +176,11 @@ func ValidateSetSecret(in SetSecretInput) error {
 // repository (or environment). With a Store, sending the value Fountain
 // last wrote changes nothing as long as GitHub's updated_at still equals the
 // one after that write; if the secret was written elsewhere since, Fountain
-// writes over it and says so. Force always writes.
-func (c *Client) SetSecret(ctx context.Context, run Stepper, in SetSecretInput) (*SecretResult, error) {
+// writes over it and says so. Force always writes. It observes GitHub and
+// the record, plans (PlanSetSecret) and applies the plan; a dry run writes
+// nothing, to GitHub or to the record, and reports the plan. A nil run
+// runs the steps unrecorded.
+func (c *Client) SetSecret(ctx context.Context, run fountain.Recorder, in SetSecretInput) (*SecretResult, error) {
 	loc, name, err := parseRef(in.SecretRef)
 	if err != nil {
 		return nil, err
@@ -178,199 +188,96 @@ func (c *Client) SetSecret(ctx context.Context, run Stepper, in SetSecretInput) 
 	if err := ValidateSecretValue(FieldSecretValue, in.Value); err != nil {
 		return nil, err
 	}
-	api, err := c.api(in.Token)
+	x, err := c.executor(in.Token, map[ValueRef]string{ValueSent: in.Value})
 	if err != nil {
 		return nil, err
 	}
-	res := &SecretResult{Repo: loc.repo.String(), Environment: loc.env, Name: name}
-	key := c.secretKey(loc, name)
-
-	var pub *gh.PublicKey
-	var sealKey [32]byte
-	if err := step(ctx, run, "get the public key of "+loc.String(), func(ctx context.Context) (fountain.StepResult, error) {
-		pub, err = c.publicKey(ctx, api, loc)
-		if err != nil {
-			return fountain.StepResult{}, err
-		}
-		raw, err := base64.StdEncoding.DecodeString(pub.GetKey())
-		if err != nil || len(raw) != len(sealKey) {
-			return fountain.StepResult{}, fountain.Errorf(fountain.EUPSTREAM, "GitHub's public key for %s is not a base64 32-byte key", loc)
-		}
-		copy(sealKey[:], raw)
-		return fountain.StepResult{Output: "key id " + pub.GetKeyID()}, nil
-	}); err != nil {
-		return nil, err
-	}
-
-	var remote *gh.Secret
-	if err := step(ctx, run, "look up secret "+name+" in "+loc.String(), func(ctx context.Context) (fountain.StepResult, error) {
-		remote, err = c.getSecret(ctx, api, loc, name)
-		if err != nil {
-			return fountain.StepResult{}, err
-		}
-		if remote == nil {
-			return fountain.StepResult{Output: "absent"}, nil
-		}
-		return fountain.StepResult{Output: "exists, updated_at " + stamp(remote.UpdatedAt.Time)}, nil
-	}); err != nil {
-		return nil, err
-	}
-
-	mac := []byte(nil)
-	var rec SecretRecord
-	var found bool
-	why := "" // why Fountain writes although it wrote this value before
+	run = recorder(run)
+	w := SecretWrite{SecretRef: SecretRef{Repo: in.Repo, Environment: in.Environment, Name: name}, Value: ValueSent,
+		Key: c.secretKey(loc, name), Force: in.Force}
 	if c.opts.Store != nil {
-		mac = SecretMAC(c.opts.MACKey, key, in.Value)
-		unchanged := false
-		if err := step(ctx, run, "compare with Fountain's last write of "+name, func(ctx context.Context) (fountain.StepResult, error) {
-			rec, found, err = c.opts.Store.GetSecretRecord(ctx, key)
-			if err != nil {
-				return fountain.StepResult{}, fmt.Errorf("read the record of secret %s: %w", name, err)
+		w.MAC = SecretMAC(c.opts.MACKey, w.Key, in.Value)
+	}
+	f, err := x.observeSecret(ctx, run, loc, name, w.Key, true)
+	if err != nil {
+		return nil, err
+	}
+	d := decideSet(w, f)
+	if c.opts.Store != nil {
+		if err := run.Step(ctx, "compare with Fountain's last write of "+name, func(ctx context.Context) (fountain.StepResult, error) {
+			if err := x.observeRecord(ctx, w.Key, &f); err != nil {
+				return fountain.StepResult{}, err
 			}
-			switch {
-			case !found:
-				return fountain.StepResult{Output: "Fountain has no record of writing this secret"}, nil
-			case !hmac.Equal(rec.MAC, mac):
-				return fountain.StepResult{Output: "the value differs from Fountain's last write"}, nil
-			case remote == nil:
-				why = "it was deleted on GitHub since Fountain wrote it"
-			case !remote.UpdatedAt.Time.Equal(rec.UpdatedAt):
-				why = fmt.Sprintf("it was changed outside Fountain: GitHub's updated_at is %s, Fountain's last write was at %s",
-					stamp(remote.UpdatedAt.Time), stamp(rec.UpdatedAt))
-			case in.Force:
-				why = "force was asked"
-			default:
-				unchanged = true
-				return fountain.StepResult{Output: "same value as Fountain's last write, and GitHub's updated_at still matches it"}, nil
-			}
-			return fountain.StepResult{Output: "same value as Fountain's last write, but " + why}, nil
+			d = decideSet(w, f)
+			return fountain.StepResult{Output: d.Compare}, nil
 		}); err != nil {
 			return nil, err
 		}
-		if unchanged {
-			t := remote.UpdatedAt.Time
-			res.Action, res.UpdatedAt = ActionUnchanged, &t
-			res.Message = fmt.Sprintf("Secret %s in %s unchanged: it already holds this value (Fountain wrote it at %s and GitHub's updated_at still matches), so nothing was sent. "+
-				"GitHub cannot confirm a secret's value; Fountain compares a keyed hash of what it last sent (send force to write anyway).",
-				name, loc, stamp(rec.UpdatedAt))
-			return res, nil
-		}
 	}
-
-	var status int
-	if err := step(ctx, run, "seal and write secret "+name+" in "+loc.String(), func(ctx context.Context) (fountain.StepResult, error) {
-		sealed, err := box.SealAnonymous(nil, []byte(in.Value), &sealKey, rand.Reader)
-		if err != nil {
-			return fountain.StepResult{}, fmt.Errorf("seal secret %s: %w", name, err)
-		}
-		status, err = c.putSecret(ctx, api, loc, &gh.EncryptedSecret{
-			Name: name, KeyID: pub.GetKeyID(), EncryptedValue: base64.StdEncoding.EncodeToString(sealed),
-		})
-		if err != nil {
-			return fountain.StepResult{}, err
-		}
-		if status == http.StatusCreated {
-			return fountain.StepResult{Changed: true, Output: "created (201)"}, nil
-		}
-		return fountain.StepResult{Changed: true, Output: "updated (204); " + noConfirm}, nil
-	}); err != nil {
+	p := planSet(loc, name, w, f, d)
+	steps, err := p.Apply(ctx, run, x, in.DryRun)
+	if err != nil {
 		return nil, err
 	}
-	res.Changed = true
-	res.Action = ActionUpdated
-	if status == http.StatusCreated {
-		res.Action = ActionCreated
-	}
-
-	if err := step(ctx, run, "record the write of "+name, func(ctx context.Context) (fountain.StepResult, error) {
-		after, err := c.getSecret(ctx, api, loc, name)
-		if err != nil {
-			return fountain.StepResult{}, err
-		}
-		if after == nil {
-			return fountain.StepResult{}, fountain.Errorf(fountain.EUPSTREAM, "secret %s in %s is missing right after GitHub accepted it", name, loc)
-		}
-		t := after.UpdatedAt.Time
-		res.UpdatedAt = &t
-		if c.opts.Store == nil {
-			return fountain.StepResult{Output: "updated_at " + stamp(t) + "; no store: nothing recorded"}, nil
-		}
-		if err := c.opts.Store.PutSecretRecord(ctx, SecretRecord{SecretKey: key, MAC: mac, UpdatedAt: t}); err != nil {
-			return fountain.StepResult{}, fmt.Errorf("secret %s was written, but recording the write failed (the next call will write again): %w", name, err)
-		}
-		return fountain.StepResult{Output: "updated_at " + stamp(t) + " recorded with a keyed hash of the value"}, nil
-	}); err != nil {
-		return nil, err
-	}
-
+	res := &SecretResult{Repo: loc.repo.String(), Environment: loc.env, Name: name, Action: d.Action, DryRun: in.DryRun, Plan: steps,
+		Message: setMessage(loc, name, f, d, x.status, in.DryRun)}
 	switch {
-	case res.Action == ActionCreated:
-		res.Message = fmt.Sprintf("Secret %s created in %s.", name, loc)
-	case why != "":
-		res.Message = fmt.Sprintf("Secret %s in %s updated: written again because %s. %s.", name, loc, why, noConfirm)
-	case found:
-		res.Message = fmt.Sprintf("Secret %s in %s updated with a value other than Fountain's last write. %s.", name, loc, noConfirm)
+	case d.Action == ActionUnchanged:
+		res.UpdatedAt = &f.UpdatedAt
+	case in.DryRun:
+		res.Action = ActionWouldUpdate
+		if d.Action == ActionCreated {
+			res.Action = ActionWouldCreate
+		}
+		if f.Exists {
+			res.UpdatedAt = &f.UpdatedAt
+		}
 	default:
-		res.Message = fmt.Sprintf("Secret %s in %s updated. %s, so Fountain reports it changed.", name, loc, noConfirm)
+		res.Changed, res.UpdatedAt = true, x.updatedAt
+		if x.status == http.StatusCreated {
+			res.Action = ActionCreated
+		} else {
+			res.Action = ActionUpdated
+		}
 	}
 	return res, nil
 }
 
-// DeleteSecret deletes a secret. Deleting one that does not exist changes
-// nothing (Action "absent"); a missing repository or environment is
-// ENOTFOUND.
-func (c *Client) DeleteSecret(ctx context.Context, run Stepper, in DeleteSecretInput) (*SecretResult, error) {
+// DeleteSecret deletes a secret, and Fountain's record of it. Deleting one
+// that does not exist changes nothing (Action "absent"); a missing
+// repository or environment is ENOTFOUND. A dry run writes nothing and
+// reports the plan (PlanDeleteSecret).
+func (c *Client) DeleteSecret(ctx context.Context, run fountain.Recorder, in DeleteSecretInput) (*SecretResult, error) {
 	loc, name, err := parseRef(in.SecretRef)
 	if err != nil {
 		return nil, err
 	}
-	api, err := c.api(in.Token)
+	x, err := c.executor(in.Token, nil)
 	if err != nil {
 		return nil, err
 	}
-	res := &SecretResult{Repo: loc.repo.String(), Environment: loc.env, Name: name, Action: ActionAbsent}
+	run = recorder(run)
 	key := c.secretKey(loc, name)
-	var remote *gh.Secret
-	if err := step(ctx, run, "look up secret "+name+" in "+loc.String(), func(ctx context.Context) (fountain.StepResult, error) {
-		remote, err = c.getSecret(ctx, api, loc, name)
-		if err != nil {
-			return fountain.StepResult{}, err
-		}
-		if remote != nil {
-			return fountain.StepResult{Output: "exists, updated_at " + stamp(remote.UpdatedAt.Time)}, nil
-		}
-		// A 404 for the secret is also what a missing repository answers:
-		// tell them apart.
-		if _, err := c.publicKey(ctx, api, loc); err != nil {
-			return fountain.StepResult{}, err
-		}
-		return fountain.StepResult{Output: "absent"}, nil
-	}); err != nil {
+	f, err := x.observeSecret(ctx, run, loc, name, key, false)
+	if err != nil {
 		return nil, err
 	}
-	if remote != nil {
-		if err := step(ctx, run, "delete secret "+name+" in "+loc.String(), func(ctx context.Context) (fountain.StepResult, error) {
-			req, err := api.NewRequest(http.MethodDelete, loc.path()+"/"+name, nil)
-			if err != nil {
-				return fountain.StepResult{}, fmt.Errorf("delete secret %s: %w", name, err)
-			}
-			if _, err := api.Do(ctx, req, nil); err != nil && !isNotFound(err) {
-				return fountain.StepResult{}, c.apiError("delete secret "+name+" in "+loc.String(), loc.notFound(), err)
-			}
-			return fountain.StepResult{Changed: true, Output: "deleted"}, nil
-		}); err != nil {
-			return nil, err
-		}
-		res.Action, res.Changed = ActionDeleted, true
-		res.Message = fmt.Sprintf("Secret %s deleted from %s.", name, loc)
-	} else {
-		res.Message = fmt.Sprintf("Secret %s does not exist in %s: nothing to delete.", name, loc)
+	p, err := PlanDeleteSecret(SecretRef{Repo: in.Repo, Environment: in.Environment, Name: name}, key, f)
+	if err != nil {
+		return nil, err
 	}
-	if c.opts.Store != nil {
-		if err := c.opts.Store.DeleteSecretRecord(ctx, key); err != nil {
-			return nil, fmt.Errorf("forget the record of secret %s: %w", name, err)
-		}
+	steps, err := p.Apply(ctx, run, x, in.DryRun)
+	if err != nil {
+		return nil, err
+	}
+	res := &SecretResult{Repo: loc.repo.String(), Environment: loc.env, Name: name, Action: ActionAbsent, DryRun: in.DryRun, Plan: steps,
+		Message: deleteMessage(loc, name, f, in.DryRun)}
+	switch {
+	case !f.Exists:
+	case in.DryRun:
+		res.Action, res.UpdatedAt = ActionWouldDelete, &f.UpdatedAt
+	default:
+		res.Action, res.Changed = ActionDeleted, true
 	}
 	return res, nil
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -95,7 +96,7 @@ func TestSandboxGitHub(t *testing.T) {
 	}
 
 	// The design's call, without github_token.
-	const value = "canary-Sandbox-Secret-3a9c1"
+	const value, other = "canary-Sandbox-Secret-3a9c1", "canary-Sandbox-Other-7d2"
 	design := `{"repo_name": "user/repo", "secret_name": "DEPLOY_KEY", "secret_value": "` + value + `"}`
 	status, res := call(t, "POST", url+"/github/add-secret", design)
 	if status != 200 || res["changed"] != true {
@@ -108,6 +109,19 @@ func TestSandboxGitHub(t *testing.T) {
 	status, res = call(t, "POST", url+"/github/add-secret", design)
 	if status != 200 || res["changed"] != false || countCalls(gh, http.MethodPut) != puts {
 		t.Fatalf("again: %d %v (%d PUTs)", status, res, countCalls(gh, http.MethodPut)-puts)
+	}
+	// dry_run changes nothing on the stand-in, which keeps what it
+	// decrypts: another value is planned as an update, and not sent.
+	state := gh.State()
+	status, res = call(t, "POST", url+"/github/add-secret", `{"repo_name":"user/repo","secret_name":"DEPLOY_KEY","secret_value":"`+other+`","dry_run":true}`)
+	if status != 200 || res["changed"] != false || !strings.HasPrefix(fmt.Sprint(res["message"]), "Dry run: secret DEPLOY_KEY in user/repo would be updated") {
+		t.Fatalf("dry run: %d %v", status, res)
+	}
+	if now := gh.State(); !slices.Equal(now, state) || countCalls(gh, http.MethodPut) != puts {
+		t.Fatalf("a dry run changed the stand-in:\n%q\nwas\n%q", now, state)
+	}
+	if got, _ := gh.SecretValue("user/repo", "DEPLOY_KEY"); got != value {
+		t.Fatalf("the stand-in holds %q after a dry run", got)
 	}
 	before := len(gh.Calls())
 	status, res = call(t, "POST", url+"/github/add-secret", `{"repo_name":"user/repo","secret_name":"GITHUB_DEPLOY","secret_value":"`+value+`"}`)
@@ -161,7 +175,7 @@ func TestSandboxGitHub(t *testing.T) {
 
 	// The canary: no secret in any file of the data directory, nor in the
 	// log, nor in the banner.
-	for _, s := range []string{value, reqToken} {
+	for _, s := range []string{value, other, reqToken} {
 		if strings.Contains(logs.String(), s) || strings.Contains(stdout.String(), s) {
 			t.Errorf("%q is in the log or banner", s)
 		}
