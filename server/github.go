@@ -63,6 +63,7 @@ func startGitHubStandin(cfg Config, srv *ghstandin.Server) (*gitHubStandin, func
 		srv = ghstandin.New()
 	}
 	srv.AddToken(token, ghstandin.Write)
+	srv.SetScopes(token, "repo", "workflow") // a classic token with what Fountain needs
 	srv.AutoCreate(true)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
