@@ -161,6 +161,8 @@ func (a *app) newRootCmd() *cobra.Command {
 	root.AddCommand(a.newOpenSearchCmd()) // client: opensearch health
 	root.AddCommand(a.newSSHCmd())        // client: ssh host-keys|forget
 	root.AddCommand(a.newKongCmd())       // client: kong config get|apply|history|rollback, kong routes list|add|rm
+	root.AddCommand(a.newAWSCmd())        // aws policy: the IAM policy Fountain needs
+	root.AddCommand(a.newDoctorCmd())     // doctor: what a first real run needs
 	root.AddCommand(a.newStandinCmd())    // hidden: sandbox stand-ins for OpenSearch and Kong
 	return root
 }

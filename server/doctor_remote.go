@@ -313,9 +313,9 @@ func (d *Doctor) checkDocker(ctx context.Context) []api.Check {
 	var newest string
 	var created int64
 	for _, img := range imgs.Items {
-		// Host images carry their flavour in the label; the debootstrap
-		// base they may be built on says "base".
-		if img.Labels[sandbox.LabelImage] == "base" || len(img.RepoTags) == 0 || img.Created < created {
+		// Host images carry their flavour in the label (the debootstrap
+		// base says "base"); the server's hosts are of the plain flavour.
+		if img.Labels[sandbox.LabelImage] != string(sandbox.FlavourPlain) || len(img.RepoTags) == 0 || img.Created < created {
 			continue
 		}
 		newest, created = img.RepoTags[0], img.Created
@@ -324,5 +324,6 @@ func (d *Doctor) checkDocker(ctx context.Context) []api.Check {
 		return append(out, warnCheck("sandbox-image", "the sandbox host image is not built yet",
 			"`fountain serve --sandbox` builds it at start (about 90 s), or `fountain sandbox build` ahead of time"))
 	}
-	return append(out, okCheck("sandbox-image", fmt.Sprintf("host image %s, built %s", newest, time.Unix(created, 0).UTC().Format(time.DateTime+" UTC"))))
+	return append(out, okCheck("sandbox-image", fmt.Sprintf("host image %s, built %s (a changed recipe or base is rebuilt at start)",
+		newest, time.Unix(created, 0).UTC().Format(time.DateTime+" UTC"))))
 }

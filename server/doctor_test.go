@@ -374,6 +374,7 @@ func TestDoctorSandbox(t *testing.T) {
 	use(fakeDocker{images: []image.Summary{
 		{RepoTags: []string{"fountain-sandbox/base:abc"}, Labels: map[string]string{sandbox.LabelImage: "base"}, Created: built + 99},
 		{RepoTags: []string{"fountain-sandbox/host:plain-123"}, Labels: map[string]string{sandbox.LabelImage: "plain"}, Created: built},
+		{RepoTags: []string{"fountain-sandbox/host:docker-456"}, Labels: map[string]string{sandbox.LabelImage: "docker"}, Created: built + 5},
 	}}, nil)
 	cs := only(t, d, "docker", "sandbox-image")
 	want(t, cs[0], api.CheckOK, []string{"Docker 27.5.1 (API 1.47) at unix:///var/run/docker.sock"}, nil)
