@@ -3,6 +3,8 @@
 // the client commands (`fountain instances ...`, `fountain ops ...`,
 // `fountain cost`, `fountain sandbox ...`, `fountain secrets ...`,
 // `fountain images ...`) drive a running server over its HTTP API.
+// `fountain aws policy` prints the IAM policy Fountain needs, and
+// `fountain doctor` checks what a first real run needs.
 //
 // Commands are `noun verb`, one file per noun, each verb with a small
 // Options struct. Every command writes to the IOStreams it is given, prints
