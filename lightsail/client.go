@@ -175,7 +175,7 @@ func awsError(action string, err error) error {
 	case errors.As(err, &inv):
 		return &fountain.Error{Code: fountain.EINVALID, Message: fmt.Sprintf("%s: %s", action, aws.ToString(inv.Message)), Err: err}
 	case errors.As(err, &ad):
-		return accessDenied(action, err, aws.ToString(ad.Message))
+		return accessDenied(action, err)
 	case errors.As(err, &ua):
 		return authError(action, err)
 	case errors.As(err, &of):
@@ -186,10 +186,10 @@ func awsError(action string, err error) error {
 			"IncompleteSignatureException", "ExpiredTokenException", "InvalidClientTokenId", "MissingAuthenticationTokenException":
 			return authError(action, err)
 		case "AccessDenied", "AccessDeniedException", "UnauthorizedOperation":
-			return accessDenied(action, err, api.ErrorMessage())
+			return accessDenied(action, err)
 		}
 		if notAuthorized.MatchString(api.ErrorMessage()) {
-			return accessDenied(action, err, api.ErrorMessage())
+			return accessDenied(action, err)
 		}
 		return &fountain.Error{Code: fountain.EUPSTREAM, Message: fmt.Sprintf("%s: Lightsail answered %s: %s", action, api.ErrorCode(), api.ErrorMessage()), Err: err}
 	}
@@ -212,13 +212,8 @@ func authError(action string, err error) error {
 // accessDenied is IAM's refusal of one action: 403, naming the action the
 // identity's policy lacks (from AWS's message, else from the table by the
 // operation that was refused) and where to get the policy.
-func accessDenied(action string, err error, message string) error {
-	var op string
-	var oe *smithy.OperationError
-	if errors.As(err, &oe) {
-		op = oe.OperationName
-	}
-	missing := missingAction(message, op)
+func accessDenied(action string, err error) error {
+	missing := missingAction(refusal(err))
 	if missing == "" {
 		missing = "a Lightsail action"
 	}
@@ -230,27 +225,27 @@ func accessDenied(action string, err error, message string) error {
 	}
 }
 
+// refusal returns AWS's message and the operation of an SDK error.
+func refusal(err error) (message, operation string) {
+	var oe *smithy.OperationError
+	if errors.As(err, &oe) {
+		operation = oe.OperationName
+	}
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		message = api.ErrorMessage()
+	}
+	return message, operation
+}
+
 // MissingAction returns the IAM action an error of the adapter says the
 // identity lacks, or "" when err is not an IAM refusal.
 func MissingAction(err error) string {
 	var fe *fountain.Error
-	if !errors.As(err, &fe) || fe.Code != fountain.EFORBIDDEN {
+	if !errors.As(err, &fe) || fe.Code != fountain.EFORBIDDEN || fe.Err == nil {
 		return ""
 	}
-	var ad *types.AccessDeniedException
-	var api smithy.APIError
-	var op string
-	var oe *smithy.OperationError
-	if errors.As(err, &oe) {
-		op = oe.OperationName
-	}
-	switch {
-	case errors.As(err, &ad):
-		return missingAction(aws.ToString(ad.Message), op)
-	case errors.As(err, &api):
-		return missingAction(api.ErrorMessage(), op)
-	}
-	return ""
+	return missingAction(refusal(fe.Err))
 }
 
 // ProbeSSH dials addr and reads the SSH identification line.

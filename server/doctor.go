@@ -31,7 +31,7 @@ type Doctor struct {
 	// Getenv reads AWS_PROFILE, for saying where credentials came from.
 	Getenv func(string) string
 	// UID is the user the server runs as, who must own the key and data
-	// directories (default os.Getuid()).
+	// directories (0: os.Getuid()).
 	UID int
 
 	// Lightsail is the adapter to check; nil when there is none to call
@@ -92,10 +92,8 @@ type DockerAPI interface {
 var _ api.Doctor = (*Doctor)(nil)
 
 // Check runs every check, at once, and reports them in a fixed order.
+// It is safe for concurrent use: it changes nothing in d.
 func (d *Doctor) Check(ctx context.Context) api.DoctorReport {
-	if d.Getenv == nil {
-		d.Getenv = func(string) string { return "" }
-	}
 	timeout := d.Timeout
 	if timeout <= 0 {
 		timeout = 20 * time.Second
@@ -137,6 +135,15 @@ func (d *Doctor) Check(ctx context.Context) api.DoctorReport {
 	return r
 }
 
+// getenv reads the environment (nothing, without Getenv).
+func (d *Doctor) getenv(key string) string {
+	if d.Getenv == nil {
+		return ""
+	}
+	return d.Getenv(key)
+}
+
+// uid is the user that must own the key and data directories.
 func (d *Doctor) uid() int {
 	if d.UID != 0 || os.Getuid() == 0 {
 		return d.UID

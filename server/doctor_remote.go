@@ -38,7 +38,7 @@ func (d *Doctor) checkAWS(ctx context.Context) []api.Check {
 	if a.CredentialSource != "" || d.CredentialsFrom != "" {
 		from := d.CredentialsFrom
 		if from == "" {
-			from = lightsail.DescribeCredentialSource(a.CredentialSource, d.Getenv("AWS_PROFILE"))
+			from = lightsail.DescribeCredentialSource(a.CredentialSource, d.getenv("AWS_PROFILE"))
 		}
 		parts = append(parts, "credentials from "+from)
 	}

@@ -501,3 +501,39 @@ func TestDoctorRoute(t *testing.T) {
 		t.Fatalf("without the token: %d", status)
 	}
 }
+
+// Against the machine's real Docker Engine: a local sandbox check asks
+// it for its version (the integration half of TestDoctorSandbox's fakes).
+func TestDoctorRealDocker(t *testing.T) {
+	if _, err := sandbox.NewDockerClient(context.Background()); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true but Docker is unavailable (run scripts/ensure-docker first): %v", err)
+		}
+		t.Skipf("Docker is unavailable: %v", err)
+	}
+	d, err := server.LocalDoctor(context.Background(), t.TempDir(), true, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := one(t, d, "docker")
+	want(t, c, api.CheckOK, []string{"Docker ", " (API 1.", ") at "}, nil)
+	if img := one(t, d, "sandbox-image"); img.Status == api.CheckFail {
+		t.Fatalf("%+v", img)
+	}
+}
+
+// Concurrent checks share nothing they change (run with -race).
+func TestDoctorConcurrentChecks(t *testing.T) {
+	d := base(t)
+	d.LightsailNote = "none"
+	d.Getenv = nil
+	done := make(chan api.DoctorReport, 4)
+	for range 4 {
+		go func() { done <- d.Check(context.Background()) }()
+	}
+	for range 4 {
+		if r := <-done; len(r.Checks) == 0 {
+			t.Fatal("no checks")
+		}
+	}
+}
