@@ -125,6 +125,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 			}}))
 
 	s.kongRoutes()
+	s.readinessRoutes() // GET /aws/policy, GET /doctor
 
 	// SSH host keys.
 	register(s, huma.Operation{OperationID: "list-host-keys", Method: http.MethodGet, Path: "/ssh/host-keys", Tags: sshTag,

@@ -159,6 +159,7 @@ type Deps struct {
 	HostKeys  HostKeys
 	GitHub    GitHub // nil: GitHub routes answer 503
 	Images    Images // nil: the tags route answers 503
+	Doctor    Doctor // nil: GET /doctor answers 503
 	Token     string // the bearer token every protected route needs
 	Logger    *slog.Logger
 	Registry  *prometheus.Registry // nil: a new one

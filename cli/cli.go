@@ -3,6 +3,8 @@
 // the client commands (`fountain instances ...`, `fountain ops ...`,
 // `fountain cost`, `fountain sandbox ...`, `fountain secrets ...`,
 // `fountain images ...`) drive a running server over its HTTP API.
+// `fountain aws policy` prints the IAM policy Fountain needs, and
+// `fountain doctor` checks what a first real run needs.
 //
 // Commands are `noun verb`, one file per noun, each verb with a small
 // Options struct. Every command writes to the IOStreams it is given, prints
@@ -161,6 +163,8 @@ func (a *app) newRootCmd() *cobra.Command {
 	root.AddCommand(a.newOpenSearchCmd()) // client: opensearch health
 	root.AddCommand(a.newSSHCmd())        // client: ssh host-keys|forget
 	root.AddCommand(a.newKongCmd())       // client: kong config get|apply|history|rollback, kong routes list|add|rm
+	root.AddCommand(a.newAWSCmd())        // aws policy: the IAM policy Fountain needs
+	root.AddCommand(a.newDoctorCmd())     // doctor: what a first real run needs
 	root.AddCommand(a.newStandinCmd())    // hidden: sandbox stand-ins for OpenSearch and Kong
 	return root
 }

@@ -131,6 +131,8 @@ func (c *Client) api(ctx context.Context, region string) (*lightsail.Client, err
 		if c.opts.Endpoint != "" {
 			o.BaseEndpoint = aws.String(c.opts.Endpoint)
 		}
+		// Every call must be in the table the IAM policy is made from.
+		o.APIOptions = append(o.APIOptions, requireAction)
 	})
 	c.mu.Lock()
 	c.clients[region] = cl
@@ -172,7 +174,9 @@ func awsError(action string, err error) error {
 		return &fountain.Error{Code: fountain.ENOTFOUND, Message: fmt.Sprintf("%s: %s", action, aws.ToString(nf.Message)), Err: err}
 	case errors.As(err, &inv):
 		return &fountain.Error{Code: fountain.EINVALID, Message: fmt.Sprintf("%s: %s", action, aws.ToString(inv.Message)), Err: err}
-	case errors.As(err, &ua), errors.As(err, &ad):
+	case errors.As(err, &ad):
+		return accessDenied(action, err)
+	case errors.As(err, &ua):
 		return authError(action, err)
 	case errors.As(err, &of):
 		return &fountain.Error{Code: fountain.EUPSTREAM, Message: fmt.Sprintf("%s: Lightsail refused: %s", action, aws.ToString(of.Message)), Err: err}
@@ -181,6 +185,11 @@ func awsError(action string, err error) error {
 		case "UnrecognizedClientException", "InvalidSignatureException", "SignatureDoesNotMatch",
 			"IncompleteSignatureException", "ExpiredTokenException", "InvalidClientTokenId", "MissingAuthenticationTokenException":
 			return authError(action, err)
+		case "AccessDenied", "AccessDeniedException", "UnauthorizedOperation":
+			return accessDenied(action, err)
+		}
+		if notAuthorized.MatchString(api.ErrorMessage()) {
+			return accessDenied(action, err)
 		}
 		return &fountain.Error{Code: fountain.EUPSTREAM, Message: fmt.Sprintf("%s: Lightsail answered %s: %s", action, api.ErrorCode(), api.ErrorMessage()), Err: err}
 	}
@@ -198,6 +207,45 @@ func authError(action string, err error) error {
 		Hint:    "check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (or the profile) and that the IAM user may use Lightsail",
 		Err:     err,
 	}
+}
+
+// accessDenied is IAM's refusal of one action: 403, naming the action the
+// identity's policy lacks (from AWS's message, else from the table by the
+// operation that was refused) and where to get the policy.
+func accessDenied(action string, err error) error {
+	missing := missingAction(refusal(err))
+	if missing == "" {
+		missing = "a Lightsail action"
+	}
+	return &fountain.Error{
+		Code:    fountain.EFORBIDDEN,
+		Message: fmt.Sprintf("%s: AWS refused: the IAM identity Fountain uses is not allowed %s", action, missing),
+		Hint:    fmt.Sprintf("allow %s in that identity's IAM policy: `fountain aws policy` prints the least-privilege policy for every call Fountain makes", missing),
+		Err:     err,
+	}
+}
+
+// refusal returns AWS's message and the operation of an SDK error.
+func refusal(err error) (message, operation string) {
+	var oe *smithy.OperationError
+	if errors.As(err, &oe) {
+		operation = oe.OperationName
+	}
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		message = api.ErrorMessage()
+	}
+	return message, operation
+}
+
+// MissingAction returns the IAM action an error of the adapter says the
+// identity lacks, or "" when err is not an IAM refusal.
+func MissingAction(err error) string {
+	var fe *fountain.Error
+	if !errors.As(err, &fe) || fe.Code != fountain.EFORBIDDEN || fe.Err == nil {
+		return ""
+	}
+	return missingAction(refusal(fe.Err))
 }
 
 // ProbeSSH dials addr and reads the SSH identification line.

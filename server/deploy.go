@@ -28,13 +28,7 @@ func deployEngine(cfg Config, db *sqlite.DB, ls *lightsail.Client, sandboxKeyDir
 	if err := os.MkdirAll(keyDir, 0o700); err != nil {
 		return nil, err
 	}
-	dirs := splitDirs(cfg.Getenv("FOUNTAIN_SSH_KEY_DIRS"))
-	if dirs == nil {
-		dirs = []string{keyDir, "~/.ssh"}
-	}
-	if sandboxKeyDir != "" {
-		dirs = append(dirs, sandboxKeyDir)
-	}
+	dirs, _ := keyDirs(cfg.DataDir, cfg.Getenv, sandboxKeyDir)
 	key, err := vaultKey(cfg.DataDir)
 	if err != nil {
 		return nil, err

@@ -63,6 +63,7 @@ func startGitHubStandin(cfg Config, srv *ghstandin.Server) (*gitHubStandin, func
 		srv = ghstandin.New()
 	}
 	srv.AddToken(token, ghstandin.Write)
+	srv.SetScopes(token, "repo", "workflow") // a classic token with what Fountain needs
 	srv.AutoCreate(true)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -125,13 +126,10 @@ func gitHubDeps(cfg Config, db *sqlite.DB, sb *sandboxEnv, log *slog.Logger) (*g
 	if err != nil {
 		return nil, nil, err
 	}
-	opts := github.Options{BaseURL: strings.TrimSpace(cfg.Getenv("GITHUB_API_URL")), Token: strings.TrimSpace(cfg.Getenv("GITHUB_TOKEN")),
-		Store: db, MACKey: macKey}
-	if sb != nil && sb.github != nil {
-		if opts.BaseURL != "" || opts.Token != "" {
-			log.Warn("sandbox mode: GITHUB_API_URL and GITHUB_TOKEN are ignored; GitHub calls go to the stand-in", "standin", sb.github.url)
-		}
-		opts.BaseURL, opts.Token = sb.github.url, sb.github.token
+	opts := github.Options{Store: db, MACKey: macKey}
+	opts.BaseURL, opts.Token, _ = gitHubEndpoint(cfg, sb)
+	if sb != nil && sb.github != nil && (strings.TrimSpace(cfg.Getenv("GITHUB_API_URL")) != "" || strings.TrimSpace(cfg.Getenv("GITHUB_TOKEN")) != "") {
+		log.Warn("sandbox mode: GITHUB_API_URL and GITHUB_TOKEN are ignored; GitHub calls go to the stand-in", "standin", sb.github.url)
 	}
 	client, err := github.New(opts)
 	if err != nil {

@@ -215,10 +215,12 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	dirs, dirsFromEnv := keyDirs(cfg.DataDir, cfg.Getenv, sandboxKeyDir)
+	doctor := newDoctor(cfg, ls, dirs, dirsFromEnv, sbEnv)
 	runner := operation.New(db, log)
 	runner.MaxOperations = cfg.MaxOperations
 	srv := api.New(api.Deps{Store: db, Runner: runner, Lightsail: ls, Sandbox: sandbox, Token: token, Logger: log,
-		Deploy: engine, HostKeys: db, GitHub: gh, Images: images})
+		Deploy: engine, HostKeys: db, GitHub: gh, Images: images, Doctor: doctor})
 	runner.OnFinish = srv.OnOperationFinished
 
 	ln, err := net.Listen("tcp", cfg.Addr)

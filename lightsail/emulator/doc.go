@@ -29,6 +29,10 @@
 // mode): the emulator calls the [Hosts] methods in the background and
 // reports the host's address and real SSH host keys.
 //
+// Tests make it fail as AWS does with [Server.InjectFault] (a service
+// error, throttling) and [Server.InjectAccessDenied] (IAM's refusal of an
+// action, with IAM's message naming the user, the action and the resource).
+//
 // Where AWS does not document its behaviour, the choice the emulator made is
 // described in the doc comment of the operation's handler.
 package emulator

@@ -369,7 +369,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(newError(SerializationException, "Unsupported Content-Type %q: expected %s.", r.Header.Get("Content-Type"), jsonContentType))
 		return
 	}
-	if e := s.takeFault(op); e != nil {
+	if e := s.takeFault(c); e != nil {
 		fail(e)
 		return
 	}

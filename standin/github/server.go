@@ -1,7 +1,9 @@
 // Package github is a stand-in for the part of GitHub's REST API that
-// Fountain uses: repositories and their environments, Actions secrets
-// (public keys, list, get, create or update, delete; for a repository or an
-// environment) and the contents API (get and create or update a file).
+// Fountain uses: the authenticated user (with a classic token's scopes in
+// X-OAuth-Scopes, see SetScopes), repositories and their environments,
+// Actions secrets (public keys, list, get, create or update, delete; for a
+// repository or an environment) and the contents API (get and create or
+// update a file).
 //
 // It is for tests and the sandbox. It keeps everything in memory, and it
 // DECRYPTS every sealed secret with its private key (nacl/box
@@ -60,6 +62,8 @@ type Server struct {
 	limited *rateLimit
 	// autoCreate makes repositories and environments exist on first use.
 	autoCreate bool
+	// scopes are the OAuth scopes of classic tokens (SetScopes).
+	scopes map[string][]string
 }
 
 // rateLimit is a simulated exhausted rate limit.
@@ -160,6 +164,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "Resource not accessible by personal access token", docsURL)
 		return
 	}
+	s.writeScopes(h, bearer(r))
 	s.mux.ServeHTTP(w, r)
 }
 
@@ -177,6 +182,7 @@ func bearer(r *http.Request) string {
 
 func (s *Server) routes() {
 	m := http.NewServeMux()
+	m.HandleFunc("GET /user", s.getUser)
 	m.HandleFunc("GET /repos/{owner}/{repo}", s.getRepo)
 	m.HandleFunc("GET /repos/{owner}/{repo}/environments", s.listEnvironments)
 	m.HandleFunc("GET /repos/{owner}/{repo}/environments/{env}", s.getEnvironment)
