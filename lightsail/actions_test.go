@@ -109,7 +109,15 @@ func sdkCalls(t *testing.T) map[string][]string {
 			if !ok {
 				return true
 			}
-			if id, ok := sel.X.(*ast.Ident); ok && clients[id.Name] {
+			// api.Op(...), or x.api.Op(...) through a field of the type.
+			recv := ""
+			switch x := sel.X.(type) {
+			case *ast.Ident:
+				recv = x.Name
+			case *ast.SelectorExpr:
+				recv = x.Sel.Name
+			}
+			if clients[recv] {
 				calls[sel.Sel.Name] = append(calls[sel.Sel.Name], fset.Position(call.Pos()).String())
 			}
 			return true
