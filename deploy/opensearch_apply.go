@@ -36,12 +36,12 @@ true`
 // probeOpenSearch reads the host's facts in one command (as root: the
 // config is not world-readable).
 func probeOpenSearch(ctx context.Context, c *ssh.Client) (OpenSearchFacts, error) {
-	res, err := c.Run(ctx, ssh.Cmd{Name: "look at the host", Script: opensearchProbe, Sudo: true, Timeout: time.Minute, TailBytes: 4 * maxConfigRead})
+	res, err := c.Run(ctx, ssh.Cmd{Name: "look at the host", Script: opensearchProbe, Sudo: true, Timeout: time.Minute, TailBytes: 4 * osMaxConfigRead})
 	if err != nil {
 		return OpenSearchFacts{}, err
 	}
 	if res.StdoutTruncated {
-		return OpenSearchFacts{}, fountain.Errorf(fountain.ECONFLICT, "the OpenSearch files on %s are larger than Fountain reads (%d bytes)", c.Host(), 4*maxConfigRead)
+		return OpenSearchFacts{}, fountain.Errorf(fountain.ECONFLICT, "the OpenSearch files on %s are larger than Fountain reads (%d bytes)", c.Host(), 4*osMaxConfigRead)
 	}
 	return parseOpenSearchProbe(res.Stdout), nil
 }
@@ -102,8 +102,8 @@ func parseOpenSearchProbe(out string) OpenSearchFacts {
 	return f
 }
 
-// maxConfigRead bounds the opensearch.yml Fountain reads to edit.
-const maxConfigRead = 1 << 20
+// osMaxConfigRead bounds the opensearch.yml Fountain reads to edit.
+const osMaxConfigRead = 1 << 20
 
 // opensearchExec observes one host and applies the effects of a
 // deploy-opensearch plan there. It lives for one operation and holds the
@@ -183,12 +183,12 @@ func (x *opensearchExec) Apply(ctx context.Context, rec fountain.Recorder, ch fo
 	case osEditConfig:
 		// The file as it is now: the package may have just written it.
 		cur, err := x.c.Run(ctx, ssh.Cmd{Name: "read " + opensearchYML, Script: "if test -f " + opensearchYML + "; then cat " + opensearchYML + "; fi",
-			Sudo: true, Timeout: time.Minute, TailBytes: maxConfigRead})
+			Sudo: true, Timeout: time.Minute, TailBytes: osMaxConfigRead})
 		if err != nil {
 			return fountain.StepResult{}, err
 		}
 		if cur.StdoutTruncated {
-			return fountain.StepResult{}, fountain.Errorf(fountain.ECONFLICT, "%s on %s is larger than %d bytes: Fountain does not edit it", opensearchYML, x.c.Host(), maxConfigRead)
+			return fountain.StepResult{}, fountain.Errorf(fountain.ECONFLICT, "%s on %s is larger than %d bytes: Fountain does not edit it", opensearchYML, x.c.Host(), osMaxConfigRead)
 		}
 		if err := writeRemoteFile(ctx, x.c, "write "+opensearchYML, opensearchYML, opensearchConfigFile(cur.Stdout, e.Settings), "0640", osOpenSearchOwner); err != nil {
 			return fountain.StepResult{}, err

@@ -131,7 +131,7 @@ const (
 	osRootOwner       = "root:root"
 	osOpenSearchOwner = "root:opensearch"
 	opensearchPin     = "/etc/apt/preferences.d/opensearch"
-	healthWait        = 3 * time.Minute
+	osHealthWait      = 3 * time.Minute
 )
 
 // openSearchMemory is the host's memory: its Lightsail plan's if known.
@@ -249,7 +249,7 @@ func PlanOpenSearch(in OpenSearchInput, src AptSource, f OpenSearchFacts) (fount
 		restart = append(restart, "the package")
 	}
 	p.Add(install)
-	p.Add(planMaxMapCount(f))
+	p.Add(osPlanMaxMapCount(f))
 
 	settings := openSearchSettings(in, f)
 	cfg := fountain.Change{Name: "opensearch.yml: single node, network.host " + netHost, Reason: "the settings are as asked"}
@@ -258,7 +258,7 @@ func PlanOpenSearch(in OpenSearchInput, src AptSource, f OpenSearchFacts) (fount
 		cfg.Change, cfg.Reason = true, "set once the package is installed (its opensearch.yml is kept, with Fountain's block at the end)"
 		cfg.Diff = textdiff.Unified("", opensearchConfigFile("", settings), opensearchYML+" (the package's)", opensearchYML+" (planned)")
 	case want != f.Config.Body:
-		cfg.Change, cfg.Reason = true, configReason(f.Config, settings)
+		cfg.Change, cfg.Reason = true, osConfigReason(f.Config, settings)
 		cfg.Diff = osFileDiff(opensearchYML, f.Config, want)
 	}
 	if cfg.Change {
@@ -278,11 +278,11 @@ func PlanOpenSearch(in OpenSearchInput, src AptSource, f OpenSearchFacts) (fount
 	}
 	p.Add(heapCh)
 
-	p.Add(planService(f, restart))
+	p.Add(osPlanService(f, restart))
 	p.Add(fountain.Change{Name: "cluster health yellow or green", Verify: true,
-		Calls:  []string{"GET https://" + net.JoinHostPort(healthAddr(netHost), "9200") + "/_cluster/health?wait_for_status=yellow, through the SSH connection"},
-		Effect: osWaitHealthy{NetworkHost: netHost, Wait: healthWait}})
-	p.Add(planKeep(f, pw, install))
+		Calls:  []string{"GET https://" + net.JoinHostPort(osHealthAddr(netHost), "9200") + "/_cluster/health?wait_for_status=yellow, through the SSH connection"},
+		Effect: osWaitHealthy{NetworkHost: netHost, Wait: osHealthWait}})
+	p.Add(osPlanKeep(f, pw, install))
 	return p, nil
 }
 
@@ -316,9 +316,9 @@ func osFileDiff(path string, cur HostFile, want string) string {
 	return textdiff.Unified(cur.Body, want, from, path+" (planned)")
 }
 
-// planMaxMapCount persists vm.max_map_count in sysctl.d and sets it live
+// osPlanMaxMapCount persists vm.max_map_count in sysctl.d and sets it live
 // when it is lower.
-func planMaxMapCount(f OpenSearchFacts) fountain.Change {
+func osPlanMaxMapCount(f OpenSearchFacts) fountain.Change {
 	c := fountain.Change{Name: fmt.Sprintf("vm.max_map_count %d, persisted", maxMapCount)}
 	w := osWriteFile{opensearchSysctl, opensearchSysctlFile(), "0644", osRootOwner}
 	var eff osMaxMapCount
@@ -344,10 +344,10 @@ func planMaxMapCount(f OpenSearchFacts) fountain.Change {
 	return c
 }
 
-// planService enables and starts the service if it is not, and restarts
+// osPlanService enables and starts the service if it is not, and restarts
 // it once if restart names what changed (restart starts a service that
 // is not running, or that the package's upgrade started).
-func planService(f OpenSearchFacts, restart []string) fountain.Change {
+func osPlanService(f OpenSearchFacts, restart []string) fountain.Change {
 	c := fountain.Change{Name: "opensearch enabled and running", Reason: "enabled and running; nothing to restart"}
 	eff := osService{Enable: !f.Enabled}
 	var why []string
@@ -379,9 +379,9 @@ func planService(f OpenSearchFacts, restart []string) fountain.Change {
 	return c
 }
 
-// planKeep keeps the admin password in the vault, once OpenSearch
+// osPlanKeep keeps the admin password in the vault, once OpenSearch
 // answered with it, unless it is kept already (or the install keeps it).
-func planKeep(f OpenSearchFacts, pw passwordSource, install fountain.Change) fountain.Change {
+func osPlanKeep(f OpenSearchFacts, pw passwordSource, install fountain.Change) fountain.Change {
 	c := fountain.Change{Name: "keep the admin password"}
 	inst, _ := install.Effect.(osInstall)
 	switch {
@@ -402,9 +402,9 @@ func planKeep(f OpenSearchFacts, pw passwordSource, install fountain.Change) fou
 	return c
 }
 
-// configReason says which of Fountain's settings opensearch.yml has
+// osConfigReason says which of Fountain's settings opensearch.yml has
 // otherwise than asked.
-func configReason(cur HostFile, settings [][2]string) string {
+func osConfigReason(cur HostFile, settings [][2]string) string {
 	if !cur.Exists {
 		return "no " + opensearchYML
 	}
@@ -447,14 +447,14 @@ func opensearchPinFile(version string) string {
 }
 
 var (
-	pinRE  = regexp.MustCompile(`(?m)^Pin: version (\S+)$`)
-	xmxRE  = regexp.MustCompile(`(?m)^-Xmx(\d+)m$`)
-	andSep = regexp.MustCompile(`, ([^,]*)$`)
+	osPinRE  = regexp.MustCompile(`(?m)^Pin: version (\S+)$`)
+	osXmxRE  = regexp.MustCompile(`(?m)^-Xmx(\d+)m$`)
+	osAndSep = regexp.MustCompile(`, ([^,]*)$`)
 )
 
 // pinnedVersion is the version an apt preferences file pins, or "".
 func pinnedVersion(body string) string {
-	if m := pinRE.FindStringSubmatch(body); m != nil {
+	if m := osPinRE.FindStringSubmatch(body); m != nil {
 		return m[1]
 	}
 	return ""
@@ -462,7 +462,7 @@ func pinnedVersion(body string) string {
 
 // heapOf is the -Xmx of a jvm.options file in MB, or 0.
 func heapOf(body string) int {
-	if m := xmxRE.FindStringSubmatch(body); m != nil {
+	if m := osXmxRE.FindStringSubmatch(body); m != nil {
 		n, _ := strconv.Atoi(m[1])
 		return n
 	}
@@ -471,12 +471,12 @@ func heapOf(body string) int {
 
 // osJoinAnd joins "a", "b" and "c" as "a, b and c".
 func osJoinAnd(items []string) string {
-	return andSep.ReplaceAllString(strings.Join(items, ", "), " and $1")
+	return osAndSep.ReplaceAllString(strings.Join(items, ", "), " and $1")
 }
 
-// healthAddr is the address the health check asks at: network.host, or
+// osHealthAddr is the address the health check asks at: network.host, or
 // loopback for a special value or a wildcard.
-func healthAddr(netHost string) string {
+func osHealthAddr(netHost string) string {
 	if netHost == "" || strings.HasPrefix(netHost, "_") || netHost == "0.0.0.0" || netHost == "::" {
 		return "127.0.0.1"
 	}

@@ -220,7 +220,7 @@ func (o *OpenSearch) Health(ctx context.Context, rec fountain.Recorder, h *Host)
 // wait, it waits up to that long for yellow or green.
 func openSearchHealth(ctx context.Context, c *ssh.Client, netHost, password string, wait time.Duration) (*OpenSearchHealth, error) {
 	client, err := opensearchapi.NewClient(opensearchapi.Config{Client: opensearch.Config{
-		Addresses: []string{"https://" + net.JoinHostPort(healthAddr(netHost), "9200")},
+		Addresses: []string{"https://" + net.JoinHostPort(osHealthAddr(netHost), "9200")},
 		Username:  "admin", Password: password,
 		Transport: &http.Transport{DialContext: c.DialContext, DisableKeepAlives: true,
 			TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, //nolint:gosec // demo certs, reached through the verified SSH connection
