@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fountainai/fountain"
+	"github.com/fountainai/fountain/ssh"
 )
 
 // deploy-opensearch's plans, by exact value from hand-written facts: no
@@ -476,5 +478,24 @@ func TestYMLValue(t *testing.T) {
 		if got, _ := ymlValue(opensearchConfigFile("", [][2]string{{"network.host", v}}), "network.host"); got != v {
 			t.Errorf("%q read back as %q", v, got)
 		}
+	}
+}
+
+// A failed deploy whose generated password is kept says where to read it,
+// also when the failure is a command's exit (whose *fountain.Error is made
+// anew each time it is unwrapped).
+func TestWithHint(t *testing.T) {
+	exit := &ssh.ExitError{Host: "203.0.113.7:22", Name: "start opensearch", Code: 1, Stderr: "Job for opensearch.service failed\n"}
+	err, ok := withHint(exit, "read it with POST /services/opensearch/admin-password")
+	if !ok || fountain.ErrorCode(err) != fountain.EUPSTREAM || fountain.ErrorHint(err) != "read it with POST /services/opensearch/admin-password" ||
+		err.Error() != "start opensearch failed on 203.0.113.7:22 (exit status 1): Job for opensearch.service failed" {
+		t.Fatalf("exit: %v (hint %q)", err, fountain.ErrorHint(err))
+	}
+	hinted := &fountain.Error{Code: fountain.EUPSTREAM, Message: "x", Hint: "its own"}
+	if err, ok := withHint(hinted, "h"); ok || err != error(hinted) {
+		t.Fatalf("a hint of its own: %v", err)
+	}
+	if _, ok := withHint(errors.New("plain"), "h"); ok {
+		t.Fatal("a plain error took a hint")
 	}
 }

@@ -121,9 +121,8 @@ func (o *OpenSearch) Deploy(ctx context.Context, rec fountain.Recorder, h *Host,
 		// got is kept, and the hint says where to read it.
 		if x.generated && x.kept {
 			const kept = "the admin password the package was given is kept: deploy again to finish, or read it with POST /services/opensearch/admin-password"
-			if fe := (*fountain.Error)(nil); errors.As(err, &fe) && fe.Hint == "" {
-				fe.Hint = kept
-			} else {
+			var hinted bool
+			if err, hinted = withHint(err, kept); !hinted {
 				rec.Log(kept)
 			}
 		}
@@ -142,6 +141,20 @@ func (o *OpenSearch) Deploy(ctx context.Context, rec fountain.Recorder, h *Host,
 		msg += "; its admin password was generated: it is in this answer once (\"once\"), and nowhere else"
 	}
 	return fountain.Outcome{Message: msg, Result: res}, nil
+}
+
+// withHint returns err with hint, if err is a *fountain.Error (or wraps
+// one, as an ssh.ExitError does) that has none; hinted says whether it
+// was. The error returned is a copy: the one in err's chain may be made
+// anew each time it is unwrapped.
+func withHint(err error, hint string) (_ error, hinted bool) {
+	var fe *fountain.Error
+	if !errors.As(err, &fe) || fe.Hint != "" {
+		return err, false
+	}
+	c := *fe
+	c.Hint = hint
+	return &c, true
 }
 
 // summary says in a line what the host has, for the record.
