@@ -20,10 +20,6 @@ type Deployer interface {
 	ListDockerApps(ctx context.Context, rec fountain.Recorder, h *deploy.Host) ([]deploy.App, error)
 	DockerAppLogs(ctx context.Context, rec fountain.Recorder, h *deploy.Host, name string, tail int) ([]string, error)
 	DeployKong(ctx context.Context, rec fountain.Recorder, h *deploy.Host, in deploy.KongInput) (fountain.Outcome, error)
-	CheckOpenSearchFit(ctx context.Context, h *deploy.Host, in deploy.OpenSearchInput) error
-	DeployOpenSearch(ctx context.Context, rec fountain.Recorder, h *deploy.Host, in deploy.OpenSearchInput) (fountain.Outcome, error)
-	OpenSearchHealth(ctx context.Context, rec fountain.Recorder, h *deploy.Host) (*deploy.OpenSearchHealth, error)
-	OpenSearchAdminPassword(ctx context.Context, h *deploy.Host) (string, error)
 	// HostKeyName returns the name a host's SSH keys are kept under (its
 	// identity) for "ADDRESS[:PORT]" or "REGION/NAME[:PORT]".
 	HostKeyName(ctx context.Context, host string) (string, fountain.HostID, error)
@@ -128,54 +124,6 @@ func onHost[B any, P interface {
 
 // fixed is a target that does not depend on the request.
 func fixed[B any](t string) func(*B) string { return func(*B) string { return t } }
-
-type openSearchHealthOutput struct {
-	Body *deploy.OpenSearchHealth
-}
-
-func (s *Server) openSearchHealth(ctx context.Context, in *HostQuery) (*openSearchHealthOutput, error) {
-	health, _, err := readOnHost(ctx, s, *in, func(ctx context.Context, d Deployer, h *deploy.Host) (*deploy.OpenSearchHealth, error) {
-		return d.OpenSearchHealth(ctx, readRecorder{s: s}, h)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &openSearchHealthOutput{Body: health}, nil
-}
-
-type adminPasswordOutput struct {
-	CacheControl string `header:"Cache-Control" doc:"no-store: the answer holds a password."`
-	Body         struct {
-		Host          string `json:"host" doc:"The host, address:port."`
-		User          string `json:"user" doc:"The admin user (admin)."`
-		AdminPassword string `json:"admin_password" doc:"The admin password Fountain keeps (encrypted) for this OpenSearch."`
-	}
-}
-
-// revealAdminPassword answers the kept admin password. It is a POST, so
-// that every reading is in the audit log.
-func (s *Server) revealAdminPassword(ctx context.Context, in *struct{ Body deploy.HostInput }) (*adminPasswordOutput, error) {
-	d, err := s.deployer()
-	if err != nil {
-		return nil, err
-	}
-	hi := in.Body
-	if err := hi.Validate(); err != nil {
-		return nil, err
-	}
-	h, err := d.Resolve(ctx, hi)
-	if err != nil {
-		return nil, err
-	}
-	setAuditTarget(ctx, h.HostPort()+"/opensearch admin password")
-	pw, err := d.OpenSearchAdminPassword(ctx, h)
-	if err != nil {
-		return nil, err
-	}
-	out := &adminPasswordOutput{CacheControl: "no-store"}
-	out.Body.Host, out.Body.User, out.Body.AdminPassword = h.HostPort(), "admin", pw
-	return out, nil
-}
 
 // HostQuery names a host in a query string (for reads).
 type HostQuery struct {

@@ -96,15 +96,19 @@ func (s *Server) routes(mux *http.ServeMux) {
 			"The package comes from OpenSearch's apt repository (key in a signed-by keyring, pinned version); the initial admin password is given or generated " +
 			"(shown once in the answer, kept encrypted for health checks, never logged). vm.max_map_count is set and persisted, discovery is single-node, the heap is half of the memory. " +
 			"A host with less than 2 GB is refused with 422 naming the plans that fit, unless force. Waits for cluster health yellow or green through an SSH tunnel. " +
-			"Idempotent: a second run changes and restarts nothing; a changed setting restarts it once."},
+			"Idempotent: a second run changes and restarts nothing; a changed setting restarts it once. A dry run shows each step, why, the diff of each file and the commands."},
 		onHost(s, hostRoute[deploy.OpenSearchInput]{kind: "deploy.opensearch", target: fixed[deploy.OpenSearchInput]("/opensearch"),
 			// A Lightsail plan too small for OpenSearch is refused before
 			// anything runs (the design's own call creates a nano for it).
-			check: func(ctx context.Context, d Deployer, h *deploy.Host, in *deploy.OpenSearchInput) error {
-				return d.CheckOpenSearchFit(ctx, h, *in)
+			check: func(ctx context.Context, _ Deployer, h *deploy.Host, in *deploy.OpenSearchInput) error {
+				o, err := s.openSearch()
+				if err != nil {
+					return err
+				}
+				return o.CheckFit(ctx, h, *in)
 			},
-			run: func(ctx context.Context, d Deployer, run *operation.Run, h *deploy.Host, in deploy.OpenSearchInput) (fountain.Outcome, error) {
-				return d.DeployOpenSearch(ctx, run, h, in)
+			run: func(ctx context.Context, _ Deployer, run *operation.Run, h *deploy.Host, in deploy.OpenSearchInput) (fountain.Outcome, error) {
+				return s.deps.OpenSearch.Deploy(ctx, run, h, in) // check saw it set
 			}}))
 	register(s, huma.Operation{OperationID: "opensearch-health", Method: http.MethodGet, Path: "/services/opensearch/health", Tags: servicesTag,
 		Summary: "OpenSearch cluster health", Description: "The cluster health and version of an OpenSearch Fountain deployed, asked through an SSH tunnel with the admin password Fountain keeps."}, s.openSearchHealth)

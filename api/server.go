@@ -163,6 +163,10 @@ type Deps struct {
 	Token     string // the bearer token every protected route needs
 	Logger    *slog.Logger
 	Registry  *prometheus.Registry // nil: a new one
+
+	// OpenSearch is the engine's OpenSearch service (nil: its routes
+	// answer 503).
+	OpenSearch OpenSearchService
 }
 
 // Server is the HTTP API.

@@ -3,9 +3,6 @@ package deploy
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"math/big"
 	"net/netip"
@@ -14,11 +11,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 	"unicode"
 
 	"github.com/fountainai/fountain"
-	"github.com/fountainai/fountain/ssh"
 )
 
 // OpenSearch's apt repository and the files Fountain manages on a host, as
@@ -227,86 +222,6 @@ type OpenSearchResult struct {
 	Plan          []fountain.PlannedStep `json:"plan,omitempty" doc:"Each step, whether it changed (or would change) something, and why."`
 }
 
-// opensearchFacts is what one look at the host tells.
-type opensearchFacts struct {
-	Installed  string // the package version, "" if none
-	Keyring    bool
-	Sources    string
-	MaxMap     int
-	SysctlFile string
-	Config     string // opensearch.yml
-	Heap       string // Fountain's heap file
-	Active     bool
-	Enabled    bool
-	MemMiB     int
-	PrivateIP  string
-}
-
-// opensearchProbe reads what the plan decides on; it changes nothing.
-const opensearchProbe = `dpkg-query -W -f='pkg=${Version}\n' opensearch 2>/dev/null | grep -v '^pkg=$' || true
-test -s ` + opensearchKeyring + ` && echo keyring=yes
-test -f ` + opensearchSources + ` && echo "sources=$(base64 -w0 ` + opensearchSources + `)"
-echo "maxmap=$(cat /proc/sys/vm/max_map_count)"
-test -f ` + opensearchSysctl + ` && echo "sysctl=$(base64 -w0 ` + opensearchSysctl + `)"
-test -f ` + opensearchYML + ` && echo "config=$(base64 -w0 ` + opensearchYML + `)"
-test -f ` + opensearchHeap + ` && echo "heap=$(base64 -w0 ` + opensearchHeap + `)"
-systemctl is-active --quiet opensearch 2>/dev/null && echo active=yes
-systemctl is-enabled --quiet opensearch 2>/dev/null && echo enabled=yes
-sed -n 's/^MemTotal: *\([0-9]*\) kB/mem=\1/p' /proc/meminfo
-cg=$(sed -n 's/^0:://p' /proc/1/cgroup 2>/dev/null)
-test -r "/sys/fs/cgroup$cg/memory.max" && echo "memmax=$(cat "/sys/fs/cgroup$cg/memory.max")"
-echo "ip=$(hostname -I 2>/dev/null | cut -d' ' -f1)"
-true`
-
-func probeOpenSearch(ctx context.Context, c *ssh.Client) (*opensearchFacts, error) {
-	res, err := c.Run(ctx, ssh.Cmd{Name: "look at the host", Script: opensearchProbe, Sudo: true, Timeout: time.Minute})
-	if err != nil {
-		return nil, err
-	}
-	f := &opensearchFacts{}
-	limitMiB := 0
-	unb64 := func(v string) string {
-		b, _ := base64.StdEncoding.DecodeString(v)
-		return string(b)
-	}
-	for _, line := range strings.Split(res.Stdout, "\n") {
-		k, v, _ := strings.Cut(strings.TrimSpace(line), "=")
-		switch k {
-		case "pkg":
-			f.Installed = v
-		case "keyring":
-			f.Keyring = true
-		case "sources":
-			f.Sources = unb64(v)
-		case "maxmap":
-			f.MaxMap, _ = strconv.Atoi(v)
-		case "sysctl":
-			f.SysctlFile = unb64(v)
-		case "config":
-			f.Config = unb64(v)
-		case "heap":
-			f.Heap = unb64(v)
-		case "active":
-			f.Active = true
-		case "enabled":
-			f.Enabled = true
-		case "mem":
-			kib, _ := strconv.Atoi(v)
-			f.MemMiB = kib / 1024
-		case "memmax": // a container's limit: what the host really has
-			if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
-				limitMiB = int(n >> 20)
-			}
-		case "ip":
-			f.PrivateIP = v
-		}
-	}
-	if limitMiB > 0 && (f.MemMiB == 0 || limitMiB < f.MemMiB) {
-		f.MemMiB = limitMiB
-	}
-	return f, nil
-}
-
 // Pure builders of what the host should hold, tested by exact value.
 
 // opensearchSourcesLine is the apt source, with the key in a signed-by
@@ -377,11 +292,6 @@ func yamlScalar(v string) string {
 		return v
 	}
 	return strconv.Quote(v)
-}
-
-func sum(s string) string {
-	h := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(h[:8])
 }
 
 // checkRepoURL checks a repository or key URL from the configuration.

@@ -25,33 +25,43 @@ type SecretKeeper interface {
 	GetSecret(ctx context.Context, scope, name string) (string, error)
 }
 
-// OpenSearch apt sources: the official ones unless configured.
-func (e *Engine) opensearchRepo() (repo, key string) {
-	repo, key = OpenSearchAptRepo, OpenSearchAptKey
-	if e.OpenSearchRepo != "" {
-		repo = e.OpenSearchRepo
+// OpenSearch deploys OpenSearch onto hosts and reads it back: the
+// engine's service for deploy-opensearch, its health and its admin
+// password. It shares the engine's hosts (connections, stand-ins), its
+// keeper and its configuration.
+type OpenSearch struct{ e *Engine }
+
+// OpenSearch hands out the engine's OpenSearch service.
+func (e *Engine) OpenSearch() *OpenSearch { return &OpenSearch{e: e} }
+
+// apt is OpenSearch's apt repository and key: the official ones unless
+// configured.
+func (o *OpenSearch) apt() AptSource {
+	src := AptSource{Repo: OpenSearchAptRepo, Key: OpenSearchAptKey}
+	if o.e.OpenSearchRepo != "" {
+		src.Repo = o.e.OpenSearchRepo
 	}
-	if e.OpenSearchKey != "" {
-		key = e.OpenSearchKey
+	if o.e.OpenSearchKey != "" {
+		src.Key = o.e.OpenSearchKey
 	}
-	return repo, key
+	return src
 }
 
 func secretScope(h *Host) string { return "opensearch:" + h.Key() }
 
-// CheckOpenSearchFit answers, before anything runs, whether a known
-// instance's plan can hold OpenSearch (422 naming the plans that fit).
-// Unknown hosts are checked by their MemTotal during the deploy.
-func (e *Engine) CheckOpenSearchFit(ctx context.Context, h *Host, in OpenSearchInput) error {
+// CheckFit answers, before anything runs, whether a known instance's plan
+// can hold OpenSearch (422 naming the plans that fit). Unknown hosts are
+// checked by their MemTotal when the deploy plans.
+func (o *OpenSearch) CheckFit(ctx context.Context, h *Host, in OpenSearchInput) error {
 	if h.Instance == nil || h.Instance.RAMMiB == 0 {
 		return nil
 	}
 	what := fmt.Sprintf("instance %s (%s)", h.Instance.Name, h.Instance.BundleID)
-	return FitOpenSearch(h.Instance.RAMMiB, what, in.Force, e.bundles(ctx, h.Instance.Region))
+	return FitOpenSearch(h.Instance.RAMMiB, what, in.Force, o.bundles(ctx, h.Instance.Region))
 }
 
-func (e *Engine) bundles(ctx context.Context, region string) []Bundle {
-	if b, ok := e.Instances.(Bundles); ok {
+func (o *OpenSearch) bundles(ctx context.Context, region string) []Bundle {
+	if b, ok := o.e.Instances.(Bundles); ok {
 		if list, err := b.Bundles(ctx, region); err == nil {
 			return list
 		}
@@ -59,282 +69,117 @@ func (e *Engine) bundles(ctx context.Context, region string) []Bundle {
 	return nil
 }
 
-// DeployOpenSearch installs OpenSearch from its apt repository (signed-by
-// keyring, pinned version, the initial admin password in apt's
-// environment only), sets vm.max_map_count, single-node discovery,
-// network.host and the heap, enables and starts the service, and waits
-// for cluster health through an SSH tunnel. A second run with nothing to
-// change restarts nothing.
-func (e *Engine) DeployOpenSearch(ctx context.Context, rec fountain.Recorder, h *Host, in OpenSearchInput) (fountain.Outcome, error) {
+// Deploy installs OpenSearch from its apt repository (signed-by keyring,
+// pinned version, the initial admin password in apt's environment only),
+// sets vm.max_map_count, single-node discovery, network.host and the
+// heap, enables and starts the service, and waits for cluster health
+// through an SSH tunnel: it looks at the host once, plans
+// (PlanOpenSearch) and applies the plan. A second run with nothing to
+// change restarts nothing; a dry run shows the plan and changes nothing.
+func (o *OpenSearch) Deploy(ctx context.Context, rec fountain.Recorder, h *Host, in OpenSearchInput) (fountain.Outcome, error) {
 	res := OpenSearchResult{Host: h.HostPort(), ClusterName: in.ClusterName}
 	if h.Instance != nil {
 		res.Instance = h.Instance.Name
 	}
-	if e.Sandbox {
+	if o.e.Sandbox {
 		res.StandIn = "the sandbox's OpenSearch stand-in package, from a signed apt repository served as artifacts.opensearch.org (not OpenSearch)"
 		rec.Log("sandbox: " + res.StandIn)
 	}
-	if err := e.standInsReady(ctx, rec, "OpenSearch"); err != nil {
+	if err := o.e.standInsReady(ctx, rec, "OpenSearch"); err != nil {
 		return fountain.Outcome{Result: res}, err
 	}
-	repo, key := e.opensearchRepo()
-	if err := errors.Join(checkRepoURL("OpenSearch apt repository", repo), checkRepoURL("OpenSearch apt key", key)); err != nil {
+	src := o.apt()
+	if err := errors.Join(checkRepoURL("OpenSearch apt repository", src.Repo), checkRepoURL("OpenSearch apt key", src.Key)); err != nil {
 		return fountain.Outcome{Result: res}, err
 	}
-	c, err := e.connect(ctx, rec, h)
+	c, err := o.e.connect(ctx, rec, h)
 	if err != nil {
 		return fountain.Outcome{Result: res}, err
 	}
 	defer c.Close()
-	f, err := probeOpenSearch(ctx, c)
+	x := &opensearchExec{c: c, keeper: o.e.Keeper, scope: secretScope(h)}
+	var p fountain.Plan
+	err = rec.Step(ctx, "look at the host", func(ctx context.Context) (fountain.StepResult, error) {
+		f, err := x.observe(ctx, rec, h, in.AdminPassword)
+		if err != nil {
+			return fountain.StepResult{}, err
+		}
+		res.MemoryMB, res.HeapMB, res.NetworkHost = openSearchMemory(f), openSearchHeap(in, f), openSearchNetworkHost(in, f)
+		p, err = PlanOpenSearch(in, src, f)
+		return fountain.StepResult{Output: f.summary()}, err
+	})
 	if err != nil {
 		return fountain.Outcome{Result: res}, err
 	}
-	res.MemoryMB = f.MemMiB
-	if h.Instance != nil && h.Instance.RAMMiB > 0 {
-		res.MemoryMB = h.Instance.RAMMiB
-	}
-	heap := in.HeapMB
-	if heap == 0 {
-		heap = max(res.MemoryMB/2, 256)
-	}
-	res.HeapMB = heap
-	netHost := in.NetworkHost
-	if netHost == "" {
-		netHost = f.PrivateIP
-		if h.Instance != nil && h.Instance.PrivateIP != "" {
-			netHost = h.Instance.PrivateIP
-		}
-		if netHost == "" {
-			netHost = "_local_"
-		}
-	}
-	res.NetworkHost = netHost
-
-	// The admin password: given, kept from an earlier deploy, or new.
-	password, generated := in.AdminPassword, false
-	if e.Keeper != nil {
-		kept, err := e.Keeper.GetSecret(ctx, secretScope(h), "admin_password")
-		if err != nil {
-			return fountain.Outcome{Result: res}, fmt.Errorf("read the kept admin password: %w", err)
-		}
-		if password == "" {
-			password = kept
-		}
-		if kept != "" {
-			rec.AddSecret(kept)
-		}
-	}
-	if password == "" {
-		if f.Installed != "" {
-			return fountain.Outcome{Result: res}, &fountain.Error{Code: fountain.EINVALID, Field: "admin_password",
-				Message: "OpenSearch is installed on " + h.Target() + " but Fountain does not know its admin password",
-				Hint:    "send admin_password (it is kept encrypted for health checks)"}
-		}
-		password, generated = generatePassword(), true
-		rec.AddSecret(password)
-	}
-
-	restart := false
-	settings := [][2]string{{"cluster.name", in.ClusterName}, {"network.host", netHost}, {"discovery.type", "single-node"}}
-	write := func(name, path, body, mode, owner string) func(ctx context.Context, need fountain.Need) (fountain.StepResult, error) {
-		return func(ctx context.Context, need fountain.Need) (fountain.StepResult, error) {
-			if err := writeRemoteFile(ctx, c, name, path, body, mode, owner); err != nil {
-				return fountain.StepResult{}, err
-			}
-			return fountain.StepResult{Changed: true}, nil
-		}
-	}
-	logLine := func(_, line string) { rec.Log(line) }
-	// A change to the package, opensearch.yml or the heap means a restart:
-	// the check says so, so that a dry run shows the restart too.
-	restarts := func(check func(context.Context) (fountain.Need, error)) func(context.Context) (fountain.Need, error) {
-		return func(ctx context.Context) (fountain.Need, error) {
-			n, err := check(ctx)
-			if err == nil && n.Change {
-				restart = true
-			}
-			return n, err
-		}
-	}
-	plan := fountain.Checks{
-		{Name: "memory fits OpenSearch",
-			Check: func(ctx context.Context) (fountain.Need, error) {
-				if err := FitOpenSearch(res.MemoryMB, h.Target(), in.Force, nil); err != nil {
-					return fountain.Need{}, err
-				}
-				return fountain.Need{Reason: fmt.Sprintf("%s of memory; heap %d MB", mib(res.MemoryMB), heap)}, nil
-			}},
-		{Name: "apt key in a signed-by keyring",
-			Check: func(ctx context.Context) (fountain.Need, error) {
-				if f.Keyring {
-					return fountain.Need{Reason: opensearchKeyring + " is there"}, nil
-				}
-				return fountain.Need{Change: true, Reason: "no " + opensearchKeyring}, nil
-			},
-			Apply: func(ctx context.Context, need fountain.Need) (fountain.StepResult, error) {
-				script := "set -e\ncurl -fsSL " + ssh.Quote(key) + " | gpg --batch --yes --dearmor -o " + opensearchKeyring + "\nchmod 0644 " + opensearchKeyring
-				if _, err := c.Run(ctx, ssh.Cmd{Name: "fetch OpenSearch's apt key", Script: script, Sudo: true, Timeout: 2 * time.Minute, OnLine: logLine}); err != nil {
-					return fountain.StepResult{}, err
-				}
-				return fountain.StepResult{Changed: true, Output: "from " + key}, nil
-			}},
-		{Name: "apt repository " + opensearchSources,
-			Check: func(ctx context.Context) (fountain.Need, error) {
-				if f.Sources == opensearchSourcesLine(repo) {
-					return fountain.Need{Reason: "the source is as it should be"}, nil
-				}
-				return fountain.Need{Change: true, Reason: "the source is missing or differs"}, nil
-			},
-			Apply: write("write the OpenSearch apt source", opensearchSources, opensearchSourcesLine(repo), "0644", "root:root")},
-		{Name: "opensearch " + in.Version + " installed",
-			Check: restarts(func(ctx context.Context) (fountain.Need, error) {
-				switch {
-				case f.Installed == in.Version:
-					return fountain.Need{Reason: "opensearch " + f.Installed + " is installed"}, nil
-				case f.Installed == "":
-					return fountain.Need{Change: true, Reason: "opensearch is not installed"}, nil
-				}
-				return fountain.Need{Change: true, Reason: "opensearch " + f.Installed + " is installed, not " + in.Version}, nil
-			}),
-			Apply: func(ctx context.Context, need fountain.Need) (fountain.StepResult, error) {
-				script := "set -e\nexport DEBIAN_FRONTEND=noninteractive\n" +
-					"apt-get -o DPkg::Lock::Timeout=300 update -q\n" +
-					"apt-get -o DPkg::Lock::Timeout=300 install -y -q --allow-downgrades " + ssh.Quote("opensearch="+in.Version)
-				// The password travels in the command's environment (on
-				// stdin), never on a command line.
-				_, err := c.Run(ctx, ssh.Cmd{Name: "install opensearch " + in.Version, Script: script, Sudo: true,
-					Env: map[string]string{"OPENSEARCH_INITIAL_ADMIN_PASSWORD": password}, Timeout: 20 * time.Minute, OnLine: logLine})
-				if err != nil {
-					return fountain.StepResult{}, err
-				}
-				f.Installed, restart = in.Version, true
-				// The package set this password: it is kept now, so that a
-				// later step failing does not leave OpenSearch with a
-				// password nobody knows.
-				if e.Keeper != nil {
-					if err := e.Keeper.PutSecret(ctx, secretScope(h), "admin_password", password); err != nil {
-						return fountain.StepResult{Changed: true}, fmt.Errorf("keep the admin password: %w", err)
-					}
-					res.PasswordSaved = true
-				}
-				return fountain.StepResult{Changed: true}, nil
-			}},
-		{Name: fmt.Sprintf("vm.max_map_count %d, persisted", maxMapCount),
-			Check: func(ctx context.Context) (fountain.Need, error) {
-				if f.SysctlFile == opensearchSysctlFile() && f.MaxMap >= maxMapCount {
-					return fountain.Need{Reason: fmt.Sprintf("vm.max_map_count is %d, in %s", f.MaxMap, opensearchSysctl)}, nil
-				}
-				return fountain.Need{Change: true, Reason: fmt.Sprintf("vm.max_map_count is %d", f.MaxMap)}, nil
-			},
-			Apply: func(ctx context.Context, need fountain.Need) (fountain.StepResult, error) {
-				if err := writeRemoteFile(ctx, c, "write "+opensearchSysctl, opensearchSysctl, opensearchSysctlFile(), "0644", "root:root"); err != nil {
-					return fountain.StepResult{}, err
-				}
-				if f.MaxMap < maxMapCount {
-					if _, err := c.Run(ctx, ssh.Cmd{Name: "set vm.max_map_count", Argv: []string{"sysctl", "-w", fmt.Sprintf("vm.max_map_count=%d", maxMapCount)},
-						Sudo: true, Timeout: time.Minute, OnLine: logLine}); err != nil {
-						return fountain.StepResult{}, err
-					}
-				}
-				return fountain.StepResult{Changed: true}, nil
-			}},
-		{Name: "opensearch.yml: single node, network.host " + netHost,
-			Check: restarts(func(ctx context.Context) (fountain.Need, error) {
-				if f.Installed == "" {
-					return fountain.Need{Change: true, Reason: "set once the package is installed"}, nil
-				}
-				if f.Config == opensearchConfigFile(f.Config, settings) {
-					return fountain.Need{Reason: "the settings are as asked"}, nil
-				}
-				return fountain.Need{Change: true, Reason: "cluster.name, network.host or discovery.type differ"}, nil
-			}),
-			Apply: func(ctx context.Context, need fountain.Need) (fountain.StepResult, error) {
-				current := f.Config
-				if cur, err := readRemoteFile(ctx, c, opensearchYML); err == nil {
-					current = cur
-				}
-				if err := writeRemoteFile(ctx, c, "write "+opensearchYML, opensearchYML, opensearchConfigFile(current, settings), "0640", "root:opensearch"); err != nil {
-					return fountain.StepResult{}, err
-				}
-				restart = true
-				return fountain.StepResult{Changed: true}, nil
-			}},
-		{Name: fmt.Sprintf("JVM heap %d MB", heap),
-			Check: restarts(func(ctx context.Context) (fountain.Need, error) {
-				if f.Heap == opensearchHeapFile(heap) {
-					return fountain.Need{Reason: "-Xms and -Xmx are set in " + opensearchHeap}, nil
-				}
-				return fountain.Need{Change: true, Reason: "the heap is not set as asked"}, nil
-			}),
-			Apply: func(ctx context.Context, need fountain.Need) (fountain.StepResult, error) {
-				if err := writeRemoteFile(ctx, c, "write "+opensearchHeap, opensearchHeap, opensearchHeapFile(heap), "0640", "root:opensearch"); err != nil {
-					return fountain.StepResult{}, err
-				}
-				restart = true
-				return fountain.StepResult{Changed: true}, nil
-			}},
-		{Name: "opensearch enabled and running",
-			Check: func(ctx context.Context) (fountain.Need, error) {
-				switch {
-				case restart:
-					return fountain.Need{Change: true, Reason: "its settings or package changed: restart it once"}, nil
-				case !f.Enabled || !f.Active:
-					return fountain.Need{Change: true, Reason: "the service is not enabled and running"}, nil
-				}
-				return fountain.Need{Reason: "enabled and running; nothing to restart"}, nil
-			},
-			Apply: func(ctx context.Context, need fountain.Need) (fountain.StepResult, error) {
-				script := "set -e\nsystemctl daemon-reload\nsystemctl enable opensearch\n"
-				if f.Active {
-					script += "systemctl restart opensearch\n"
-				} else {
-					script += "systemctl start opensearch\n"
-				}
-				if _, err := c.Run(ctx, ssh.Cmd{Name: "start opensearch", Script: script, Sudo: true, Timeout: 5 * time.Minute, OnLine: logLine}); err != nil {
-					tail, _ := c.Run(context.WithoutCancel(ctx), ssh.Cmd{Name: "read the journal", Argv: []string{"journalctl", "-u", "opensearch", "-n", "30", "--no-pager"}, Sudo: true, Timeout: 30 * time.Second})
-					return fountain.StepResult{Output: tail.Stdout}, err
-				}
-				return fountain.StepResult{Changed: true}, nil
-			}},
-		{Name: "cluster health yellow or green",
-			Apply: func(ctx context.Context, need fountain.Need) (fountain.StepResult, error) {
-				h, err := openSearchHealth(ctx, c, netHost, password, 3*time.Minute)
-				if err != nil {
-					return fountain.StepResult{}, err
-				}
-				res.Version, res.Status = h.Version, h.Status
-				return fountain.StepResult{Output: fmt.Sprintf("OpenSearch %s, cluster %s is %s", h.Version, h.ClusterName, h.Status)}, nil
-			}},
-	}
-	res.Plan, err = plan.Run(ctx, rec, in.DryRun)
-	if err == nil && !in.DryRun && e.Keeper != nil {
-		if err = e.Keeper.PutSecret(ctx, secretScope(h), "admin_password", password); err == nil {
-			res.PasswordSaved = true
-		}
+	res.Plan, err = p.Apply(ctx, rec, x, in.DryRun)
+	res.PasswordSaved = x.kept
+	if x.health != nil {
+		res.Version, res.Status = x.health.Version, x.health.Status
 	}
 	if err != nil {
 		// A failed answer shows no secret: a generated password the host
 		// got is kept, and the hint says where to read it.
-		if generated && res.PasswordSaved {
-			if fe := (*fountain.Error)(nil); errors.As(err, &fe) && fe.Hint == "" {
-				fe.Hint = "the admin password the package was given is kept: deploy again to finish, or read it with POST /services/opensearch/admin-password"
-			} else {
-				rec.Log("the admin password the package was given is kept: deploy again to finish, or read it with POST /services/opensearch/admin-password")
+		if x.generated && x.kept {
+			const kept = "the admin password the package was given is kept: deploy again to finish, or read it with POST /services/opensearch/admin-password"
+			var hinted bool
+			if err, hinted = withHint(err, kept); !hinted {
+				rec.Log(kept)
 			}
 		}
 		return fountain.Outcome{Result: res}, err
 	}
-	if generated && !in.DryRun {
-		rec.ShowOnce("admin_password", password)
+	if x.generated {
+		rec.ShowOnce("admin_password", x.password)
 	}
 	msg := fmt.Sprintf("OpenSearch %s on %s is %s", res.Version, h.Target(), res.Status)
-	if in.DryRun {
-		msg = "Dry run: " + planSummary(res.Plan)
-	} else if generated {
+	switch {
+	case in.DryRun:
+		msg = "Dry run: " + p.Summary()
+	case x.generated && x.kept:
 		msg += "; its admin password was generated: it is in this answer once (\"once\"), and kept encrypted by Fountain"
+	case x.generated:
+		msg += "; its admin password was generated: it is in this answer once (\"once\"), and nowhere else"
 	}
 	return fountain.Outcome{Message: msg, Result: res}, nil
+}
+
+// withHint returns err with hint, if err is a *fountain.Error (or wraps
+// one, as an ssh.ExitError does) that has none; hinted says whether it
+// was. The error returned is a copy: the one in err's chain may be made
+// anew each time it is unwrapped.
+func withHint(err error, hint string) (_ error, hinted bool) {
+	var fe *fountain.Error
+	if !errors.As(err, &fe) || fe.Hint != "" {
+		return err, false
+	}
+	c := *fe
+	c.Hint = hint
+	return &c, true
+}
+
+// summary says in a line what the host has, for the record.
+func (f OpenSearchFacts) summary() string {
+	parts := []string{f.OS, mib(openSearchMemory(f)) + " of memory"}
+	if f.OS == "" {
+		parts[0] = "an unknown system"
+	}
+	switch {
+	case f.Installed == "":
+		parts = append(parts, "opensearch not installed")
+	default:
+		svc := "opensearch " + f.Installed + " installed"
+		if f.Enabled {
+			svc += ", enabled"
+		}
+		if f.Active {
+			svc += ", running"
+		}
+		parts = append(parts, svc)
+	}
+	if f.PasswordKept {
+		parts = append(parts, "an admin password kept")
+	}
+	return strings.Join(parts, "; ")
 }
 
 // OpenSearchHealth is what a health check reports.
@@ -350,20 +195,17 @@ type OpenSearchHealth struct {
 	ThroughTunnel bool   `json:"through_ssh_tunnel" doc:"Always true: Fountain reaches OpenSearch through the SSH connection, not over the internet."`
 }
 
-// OpenSearchHealth reports the node's cluster health through an SSH
-// tunnel, with the admin password Fountain keeps.
-func (e *Engine) OpenSearchHealth(ctx context.Context, rec fountain.Recorder, h *Host) (*OpenSearchHealth, error) {
-	if e.Keeper == nil {
-		return nil, fountain.Errorf(fountain.EUNAVAILABLE, "no secret store is configured")
+// Health reports the node's cluster health through an SSH tunnel, with
+// the admin password Fountain keeps.
+func (o *OpenSearch) Health(ctx context.Context, rec fountain.Recorder, h *Host) (*OpenSearchHealth, error) {
+	password, err := o.AdminPassword(ctx, h)
+	if fountain.ErrorCode(err) == fountain.ENOTFOUND {
+		return nil, fountain.Errorf(fountain.ENOTFOUND, "Fountain has not deployed OpenSearch on %s (it keeps no admin password for it)", h.Target())
 	}
-	password, err := e.Keeper.GetSecret(ctx, secretScope(h), "admin_password")
 	if err != nil {
 		return nil, err
 	}
-	if password == "" {
-		return nil, fountain.Errorf(fountain.ENOTFOUND, "Fountain has not deployed OpenSearch on %s (it keeps no admin password for it)", h.Target())
-	}
-	c, err := e.connect(ctx, rec, h)
+	c, err := o.e.connect(ctx, rec, h)
 	if err != nil {
 		return nil, err
 	}
@@ -372,11 +214,9 @@ func (e *Engine) OpenSearchHealth(ctx context.Context, rec fountain.Recorder, h 
 	if err != nil {
 		return nil, err
 	}
-	netHost := "_local_"
-	for _, line := range strings.Split(f.Config, "\n") {
-		if v, ok := strings.CutPrefix(line, "network.host: "); ok {
-			netHost = strings.Trim(v, `"`)
-		}
+	netHost, ok := ymlValue(f.Config.Body, "network.host")
+	if !ok {
+		netHost = "_local_"
 	}
 	out, err := openSearchHealth(ctx, c, netHost, password, 0)
 	if err != nil {
@@ -392,12 +232,8 @@ func (e *Engine) OpenSearchHealth(ctx context.Context, rec fountain.Recorder, h 
 // tunnel is what is trusted (the traffic never leaves the host). With a
 // wait, it waits up to that long for yellow or green.
 func openSearchHealth(ctx context.Context, c *ssh.Client, netHost, password string, wait time.Duration) (*OpenSearchHealth, error) {
-	addr := netHost
-	if addr == "" || strings.HasPrefix(addr, "_") || addr == "0.0.0.0" || addr == "::" {
-		addr = "127.0.0.1"
-	}
 	client, err := opensearchapi.NewClient(opensearchapi.Config{Client: opensearch.Config{
-		Addresses: []string{"https://" + net.JoinHostPort(addr, "9200")},
+		Addresses: []string{"https://" + net.JoinHostPort(osHealthAddr(netHost), "9200")},
 		Username:  "admin", Password: password,
 		Transport: &http.Transport{DialContext: c.DialContext, DisableKeepAlives: true,
 			TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, //nolint:gosec // demo certs, reached through the verified SSH connection
@@ -453,14 +289,14 @@ func readRemoteFile(ctx context.Context, c *ssh.Client, path string) (string, er
 	return res.Stdout, err
 }
 
-// OpenSearchAdminPassword returns the admin password Fountain keeps for
-// the OpenSearch it deployed on h (for a caller who did not see it shown
+// AdminPassword returns the admin password Fountain keeps for the
+// OpenSearch it deployed on h (for a caller who did not see it shown
 // once, e.g. after an async deploy).
-func (e *Engine) OpenSearchAdminPassword(ctx context.Context, h *Host) (string, error) {
-	if e.Keeper == nil {
+func (o *OpenSearch) AdminPassword(ctx context.Context, h *Host) (string, error) {
+	if o.e.Keeper == nil {
 		return "", fountain.Errorf(fountain.EUNAVAILABLE, "no secret store is configured")
 	}
-	pw, err := e.Keeper.GetSecret(ctx, secretScope(h), "admin_password")
+	pw, err := o.e.Keeper.GetSecret(ctx, secretScope(h), "admin_password")
 	if err != nil {
 		return "", err
 	}

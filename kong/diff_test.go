@@ -205,3 +205,19 @@ func checkPatch(t *testing.T, old, new *Config, diff string) {
 		t.Fatalf("the diff does not patch old into new:\n%s", diff)
 	}
 }
+
+// parseRange reads a unified range, "start,n" or "start" (n = 1).
+func parseRange(s string) (start, n int, ok bool) {
+	st, ln, hasLen := strings.Cut(s, ",")
+	start, err := strconv.Atoi(st)
+	if err != nil {
+		return 0, 0, false
+	}
+	n = 1
+	if hasLen {
+		if n, err = strconv.Atoi(ln); err != nil {
+			return 0, 0, false
+		}
+	}
+	return start, n, true
+}

@@ -115,6 +115,17 @@ func TestDeployOpenSearchAcceptance(t *testing.T) {
 		t.Fatalf("a changed heap: %d %v", status, body)
 	}
 	answers += fmt.Sprint(body)
+
+	// A dry run of another cluster name shows opensearch.yml's diff and
+	// the one restart, and changes nothing: the same heap again is a no-op.
+	dry := strings.Replace(design(ip), "{", `{"heap_mb": 768, "cluster_name": "logs", "dry_run": true,`, 1)
+	status, body = call(t, "POST", url+"/services/deploy-opensearch", dry)
+	plan := fmt.Sprint(body["operation"].(map[string]any)["result"].(map[string]any)["plan"])
+	if status != 200 || !strings.Contains(plan, "-cluster.name: fountain\n+cluster.name: logs\n") ||
+		!strings.Contains(plan, "opensearch.yml changed: restart it once") {
+		t.Fatalf("a dry run of another cluster name: %d %v", status, body)
+	}
+	answers += fmt.Sprint(body)
 	if status, body = call(t, "POST", url+"/services/deploy-opensearch", heap); status != 200 || body["changed"] != false {
 		t.Fatalf("the same heap again: %d %v", status, body)
 	}
