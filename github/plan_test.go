@@ -316,15 +316,13 @@ func TestPlanInstallWorkflow(t *testing.T) {
 	}
 }
 
-func TestFileDiffBounded(t *testing.T) {
-	old := strings.Repeat("a\n", maxDiffLines)
-	d := fileDiff("x.yml", old, "b\n", true)
-	if !strings.HasPrefix(d, "--- a/x.yml\n+++ b/x.yml\n@@ -1,4000 +1,1 @@\n-a\n") || !strings.HasSuffix(d, "-a\n+b\n") {
-		t.Fatalf("diff = %.200q ... %q", d, d[len(d)-20:])
-	}
-	// A last line without a newline is still a line.
-	if d := fileDiff("x.yml", "a", "a\nb", true); d != "--- a/x.yml\n+++ b/x.yml\n@@ -1 +1,2 @@\n a\n+b\n" {
+// The workflow's diff is textdiff's, with git's file names.
+func TestFileDiff(t *testing.T) {
+	if d := fileDiff("x.yml", "a\n", "a\nb\n", true); d != "--- a/x.yml\n+++ b/x.yml\n@@ -1 +1,2 @@\n a\n+b\n" {
 		t.Fatalf("diff = %q", d)
+	}
+	if d := fileDiff("x.yml", "", "b\n", false); !strings.HasPrefix(d, "--- /dev/null\n+++ b/x.yml\n") {
+		t.Fatalf("new file diff = %q", d)
 	}
 }
 
