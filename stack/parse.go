@@ -85,6 +85,12 @@ func (d *decoder) fail(n *yaml.Node, path, format string, args ...any) {
 // lineRE finds the line in the YAML parser's messages.
 var lineRE = regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`)
 
+// parserProblems start the messages of the YAML parser's errors (as
+// opposed to its scanner's), whose line is counted from 0.
+var parserProblems = []string{"did not find expected ',' or", "did not find expected <document start>", "did not find expected key",
+	"did not find expected node content", "did not find expected '-' indicator", "found duplicate %", "found incompatible YAML document",
+	"found undefined tag handle"}
+
 // anchorRE finds an unknown anchor's name.
 var anchorRE = regexp.MustCompile(`unknown anchor '(.*)' referenced`)
 
@@ -111,7 +117,9 @@ func (d *decoder) parse(data []byte) (root *yaml.Node, err error) {
 	}()
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&doc); err != nil {
+	if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
+		return nil, fileErr(0, 0, "is empty")
+	} else if err != nil {
 		return nil, d.syntaxError(data, err)
 	}
 	var extra yaml.Node
@@ -136,6 +144,13 @@ func (d *decoder) syntaxError(data []byte, err error) error {
 	if m := lineRE.FindStringSubmatch(msg); m != nil {
 		line, _ = strconv.Atoi(m[1])
 		msg = m[2]
+	}
+	// The parser's own errors (not the scanner's) name a 0-based line.
+	for _, p := range parserProblems {
+		if line > 0 && strings.HasPrefix(msg, p) {
+			line++
+			break
+		}
 	}
 	col := 0
 	if m := anchorRE.FindStringSubmatch(msg); m != nil {

@@ -25,7 +25,7 @@ const Version = 1
 // Stack is one region's desired infrastructure, as fountain.yml declares
 // it. Maps are keyed by name, so the order of a file never matters.
 type Stack struct {
-	Version    int                 `json:"version" minimum:"1" maximum:"1" doc:"The stack file format's version: 1." example:"1"`
+	Version    int                 `json:"version" enum:"1" doc:"The stack file format's version: 1." example:"1"`
 	Region     string              `json:"region" minLength:"1" maxLength:"32" doc:"The AWS region of everything in the file (a Lightsail region), e.g. eu-central-1." example:"eu-central-1"`
 	Instances  map[string]Instance `json:"instances,omitempty" doc:"Lightsail instances, by instance name (2 to 255 letters, digits, '_', '.', '-', starting and ending with a letter or digit)."`
 	OpenSearch *OpenSearch         `json:"opensearch,omitempty" doc:"OpenSearch, installed on one instance of this file as deploy-opensearch does."`

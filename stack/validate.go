@@ -174,6 +174,9 @@ func ParseFirewallPort(s string) (FirewallPort, error) {
 	if err1 != nil || err2 != nil || strings.HasPrefix(from, "+") || strings.HasPrefix(to, "+") {
 		return FirewallPort{}, fmt.Errorf("%s is not PORT or FROM-TO, with /tcp, /udp or /all (e.g. \"22\", \"8000-8010/tcp\")", short(s))
 	}
+	if t < f {
+		return FirewallPort{}, fmt.Errorf("%s: the range ends before it starts", short(s))
+	}
 	if err := lightsail.ValidatePorts(f, t, proto, nil); err != nil {
 		var fe *fountain.Error
 		if errors.As(err, &fe) {
