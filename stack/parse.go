@@ -420,7 +420,7 @@ func (d *decoder) mergeSources(m *yaml.Node, path string) []*yaml.Node {
 			}
 			n = n.Alias
 		}
-		d.values += len(n.Content)
+		d.values += 1 + len(n.Content) // one at least: merges of empty mappings repeat too
 		if d.values > maxValues {
 			d.stop = true
 			d.fail(n, path, "the file expands to more than %d values (aliases?)", maxValues)
