@@ -212,9 +212,13 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	vault, err := openVault(cfg.DataDir, db)
+	if err != nil {
+		return err
+	}
 	runner := operation.New(db, log)
 	srv := api.New(api.Deps{Store: db, Runner: runner, Lightsail: ls, Sandbox: sandbox, Token: token, Logger: log,
-		Deploy: engine, HostKeys: db, GitHub: gh, Images: images})
+		Deploy: engine, HostKeys: db, GitHub: gh, Images: images, Vault: vault})
 	runner.OnFinish = srv.OnOperationFinished
 
 	ln, err := net.Listen("tcp", cfg.Addr)
