@@ -256,3 +256,19 @@ func TestSuggest(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkParse reads the example file: the design's whole
+// infrastructure, parsed and validated.
+func BenchmarkParse(b *testing.B) {
+	data, err := os.ReadFile("../docs/fountain.example.yml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := Parse("fountain.yml", data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
