@@ -163,6 +163,18 @@ func (s *Server) routes(mux *http.ServeMux) {
 		Summary: "Commit an app's docker-ci.yml", Description: "Renders the workflow and commits it to the repository, only when called: the same file already there changes nothing; " +
 			"a different file there answers 409 unless force. dry_run reports the plan with the file's diff and commits nothing."}, s.installWorkflow)
 
+	// The stack file's schema, and the vault of the secrets stack files name.
+	mux.HandleFunc("GET /schemas/stack.json", serveStackSchema)
+	vaultTag := []string{"Vault"}
+	register(s, huma.Operation{OperationID: "set-vault-secret", Method: http.MethodPut, Path: "/vault/{name}", Tags: vaultTag,
+		Summary: "Set a vault secret",
+		Description: "Keeps a named secret that stack files refer to by name (secret_env, GitHub secrets, OpenSearch's admin password), encrypted with the data directory's key. " +
+			"The value is never stored in clear, logged, recorded or shown again: the operation records it as [redacted]. Setting the value it already holds writes nothing (changed=false)."}, s.setVaultSecret)
+	register(s, huma.Operation{OperationID: "list-vault-secrets", Method: http.MethodGet, Path: "/vault", Tags: vaultTag,
+		Summary: "List vault secrets", Description: "The vault's named secrets: names and dates, never values."}, s.listVaultSecrets)
+	register(s, huma.Operation{OperationID: "delete-vault-secret", Method: http.MethodDelete, Path: "/vault/{name}", Tags: vaultTag,
+		Summary: "Delete a vault secret", Description: "Deletes a named secret. Deleting one that is not set changes nothing."}, s.deleteVaultSecret)
+
 	// Operations.
 	register(s, huma.Operation{OperationID: "list-operations", Method: http.MethodGet, Path: "/operations", Tags: opsTag,
 		Summary: "List operations", Description: "Recorded operations, newest first."}, s.listOperations)

@@ -160,6 +160,7 @@ type Deps struct {
 	GitHub    GitHub // nil: GitHub routes answer 503
 	Images    Images // nil: the tags route answers 503
 	Doctor    Doctor // nil: GET /doctor answers 503
+	Vault     Vault  // nil: the vault routes answer 503
 	Token     string // the bearer token every protected route needs
 	Logger    *slog.Logger
 	Registry  *prometheus.Registry // nil: a new one

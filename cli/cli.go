@@ -154,7 +154,7 @@ func (a *app) newRootCmd() *cobra.Command {
 		c.GroupID = "server"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{a.newInstancesCmd(), a.newOpsCmd(), a.newCostCmd(), a.newSandboxCmd(), a.newSecretsCmd(), a.newImagesCmd()} {
+	for _, c := range []*cobra.Command{a.newInstancesCmd(), a.newOpsCmd(), a.newCostCmd(), a.newSandboxCmd(), a.newSecretsCmd(), a.newImagesCmd(), a.newVaultCmd()} {
 		c.GroupID = "client"
 		root.AddCommand(c)
 	}
@@ -165,6 +165,7 @@ func (a *app) newRootCmd() *cobra.Command {
 	root.AddCommand(a.newKongCmd())       // client: kong config get|apply|history|rollback, kong routes list|add|rm
 	root.AddCommand(a.newAWSCmd())        // aws policy: the IAM policy Fountain needs
 	root.AddCommand(a.newDoctorCmd())     // doctor: what a first real run needs
+	root.AddCommand(a.newStackCmd())      // stack schema|validate: the stack file, read here
 	root.AddCommand(a.newStandinCmd())    // hidden: sandbox stand-ins for OpenSearch and Kong
 	return root
 }

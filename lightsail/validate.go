@@ -102,6 +102,10 @@ func ValidateZone(field, zone, region string) error {
 	return nil
 }
 
+// ValidateID checks the form of a bundle or blueprint id (whether the
+// region offers it is CheckCatalogue's question).
+func ValidateID(field, id string) error { return validateID(field, id) }
+
 // validateID checks the form of a bundle or blueprint id.
 func validateID(field, id string) error {
 	if id == "" {

@@ -217,10 +217,14 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	dirs, dirsFromEnv := keyDirs(cfg.DataDir, cfg.Getenv, sandboxKeyDir)
 	doctor := newDoctor(cfg, ls, dirs, dirsFromEnv, sbEnv)
+	vault, err := openVault(cfg.DataDir, db)
+	if err != nil {
+		return err
+	}
 	runner := operation.New(db, log)
 	runner.MaxOperations = cfg.MaxOperations
 	srv := api.New(api.Deps{Store: db, Runner: runner, Lightsail: ls, Sandbox: sandbox, Token: token, Logger: log,
-		Deploy: engine, OpenSearch: engine.OpenSearch(), HostKeys: db, GitHub: gh, Images: images, Doctor: doctor})
+		Deploy: engine, OpenSearch: engine.OpenSearch(), HostKeys: db, GitHub: gh, Images: images, Doctor: doctor, Vault: vault})
 	runner.OnFinish = srv.OnOperationFinished
 
 	ln, err := net.Listen("tcp", cfg.Addr)

@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/fountainai/fountain/sqlite"
 )
 
 // VaultKeyFile is the data directory's key for secrets kept encrypted in
@@ -49,4 +51,14 @@ func vaultKey(dataDir string) ([]byte, error) {
 		return nil, fmt.Errorf("install the vault key: %w", err)
 	}
 	return vaultKey(dataDir)
+}
+
+// openVault returns the store's vault under the data directory's key: the
+// named secrets stack files refer to (PUT /vault/{name}).
+func openVault(dataDir string, db *sqlite.DB) (*sqlite.Vault, error) {
+	key, err := vaultKey(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	return db.Vault(key)
 }
