@@ -64,6 +64,7 @@ func mutation[B any](s *Server, op huma.Operation, prepare func(ctx context.Cont
 	if op.Method == "" {
 		op.Method = http.MethodPost
 	}
+	keepPrepare(s, op.OperationID, prepare)
 	register(s, op, func(ctx context.Context, in *mutationInput[B]) (*OperationOutput, error) {
 		spec, fn, err := prepare(ctx, &in.Body)
 		if err != nil {

@@ -180,6 +180,9 @@ type Server struct {
 	authLog     *limiter // failed logins
 	auditLog    *limiter // dropped audit entries
 	bodySchemas map[string]*huma.Schema
+	// prepares are the mutating routes' prepare functions, by operation
+	// id: a stack apply makes the same calls a person would.
+	prepares map[string]prepareFunc
 }
 
 // New builds the API and its handler.

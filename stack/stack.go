@@ -32,6 +32,7 @@ type Stack struct {
 	Kong       *Kong               `json:"kong,omitempty" doc:"Kong Gateway (DB-less) on one instance of this file, and its routes."`
 	Apps       map[string]App      `json:"apps,omitempty" doc:"Docker apps, by name: the name is the app's container name on each of its instances (2 to 128 letters, digits, '_', '.', '-', starting with a letter or digit)."`
 	GitHub     *GitHub             `json:"github,omitempty" doc:"GitHub repositories: their Actions secrets and the docker-ci.yml workflow Fountain renders."`
+	Remove     *Remove             `json:"remove,omitempty" doc:"What exists and must go. What exists but the file does not declare is only listed, as unmanaged; what is named here is deleted, and only by a plan or apply given allow_delete (--allow-delete)."`
 
 	file string              // the name Parse was given
 	pos  map[string]position // where each value is, by path
@@ -116,6 +117,14 @@ type Workflow struct {
 	github.WorkflowSpec
 	Path         string `json:"path,omitempty" maxLength:"255" doc:"Where the workflow goes in the repository (default .github/workflows/docker-ci.yml)."`
 	TargetBranch string `json:"target_branch,omitempty" maxLength:"255" doc:"The branch to commit it to (default: the repository's default branch)."`
+}
+
+// Remove names what a stack deletes (with allow_delete).
+type Remove struct {
+	Instances []string `json:"instances,omitempty" maxItems:"64" doc:"Lightsail instances to delete, by name (with their disks)."`
+	Apps      []string `json:"apps,omitempty" maxItems:"64" doc:"Docker apps to remove, by name, from every instance of this file."`
+	Routes    []string `json:"routes,omitempty" maxItems:"64" doc:"Kong services and their routes to remove, by name."`
+	Secrets   []string `json:"secrets,omitempty" maxItems:"100" doc:"GitHub secrets to delete: OWNER/REPO/NAME, or OWNER/REPO/ENVIRONMENT/NAME for an environment's."`
 }
 
 // File is the name the stack was parsed under ("" for a Stack built in Go).

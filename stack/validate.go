@@ -34,7 +34,73 @@ func (s *Stack) Validate() error {
 	v.apps()
 	v.github()
 	v.hostPorts()
+	v.remove()
 	return v.errs.err()
+}
+
+// remove checks what the file deletes: valid names, none also declared.
+func (v *validator) remove() {
+	r := v.s.Remove
+	if r == nil {
+		return
+	}
+	for i, name := range r.Instances {
+		path := index("remove.instances", i)
+		if v.engine(path, lightsail.ValidateName("", name), nil) {
+			if _, ok := v.s.Instances[name]; ok {
+				v.fail(path, false, "", "instance %s is declared in instances: it cannot also be removed", name)
+			}
+		}
+	}
+	for i, name := range r.Apps {
+		path := index("remove.apps", i)
+		if in := (deploy.AppInput{HostInput: deploy.HostInput{InstanceName: "x1"}, ContainerName: name}); in.Validate() != nil {
+			v.fail(path, false, "", "%s is not a container name", short(name))
+		} else if _, ok := v.s.Apps[name]; ok {
+			v.fail(path, false, "", "app %s is declared in apps: it cannot also be removed", name)
+		}
+	}
+	for i, name := range r.Routes {
+		path := index("remove.routes", i)
+		if v.s.Kong == nil {
+			v.fail(path, false, "declare kong (its instance) so that Fountain knows which gateway to remove routes from", "there is no kong in this file")
+			continue
+		}
+		if _, ok := v.s.Kong.Routes[name]; ok {
+			v.fail(path, false, "", "route %s is declared in kong.routes: it cannot also be removed", name)
+		}
+	}
+	for i, ref := range r.Secrets {
+		path := index("remove.secrets", i)
+		if _, _, _, err := SplitSecretRef(ref); err != nil {
+			v.fail(path, false, "OWNER/REPO/NAME, or OWNER/REPO/ENVIRONMENT/NAME", "%v", err)
+		}
+	}
+}
+
+// SplitSecretRef splits OWNER/REPO/NAME or OWNER/REPO/ENVIRONMENT/NAME.
+func SplitSecretRef(ref string) (repo, env, name string, err error) {
+	parts := strings.Split(ref, "/")
+	switch len(parts) {
+	case 3:
+		repo, name = parts[0]+"/"+parts[1], parts[2]
+	case 4:
+		repo, env, name = parts[0]+"/"+parts[1], parts[2], parts[3]
+	default:
+		return "", "", "", fmt.Errorf("%s is not OWNER/REPO/NAME or OWNER/REPO/ENVIRONMENT/NAME", short(ref))
+	}
+	if _, err := github.ParseRepo("", repo); err != nil {
+		return "", "", "", fmt.Errorf("%s: %s", short(ref), fountain.ErrorMessage(err))
+	}
+	if env != "" {
+		if err := github.ValidateEnvironment("", env); err != nil {
+			return "", "", "", fmt.Errorf("%s: %s", short(ref), fountain.ErrorMessage(err))
+		}
+	}
+	if name, err = github.NormalizeSecretName("", name); err != nil {
+		return "", "", "", fmt.Errorf("%s: %s", short(ref), fountain.ErrorMessage(err))
+	}
+	return repo, env, name, nil
 }
 
 // validator collects the problems of one stack.

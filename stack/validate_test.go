@@ -3,6 +3,7 @@ package stack
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -28,8 +29,8 @@ func TestValidateErrors(t *testing.T) {
 		{"route to app and url", replace(9, "    my-app: {app: my-app, upstream_url: http://x:1, paths: [/app]}"), `fountain.yml:9:19: kong.routes.my-app.app: give app or upstream_url, not both`},
 		{"route to nothing", replace(9, "    my-app: {paths: [/app]}"), `fountain.yml:9:13: kong.routes.my-app: needs app (an app of this file) or upstream_url`},
 		{"route to a missing app", replace(9, "    my-app: {app: my-ap, paths: [/app]}"), `fountain.yml:9:19: kong.routes.my-app.app: names app "my-ap", which the file does not declare (apps: my-app)`},
-		{"route path", replace(9, "    my-app: {app: my-app, paths: [app]}"), `fountain.yml:9:35: kong.routes.my-app.paths[0]: "app" must start with "/"`},
-		{"route name", replace(9, "    my app: {app: my-app, paths: [/app]}"), `fountain.yml:9:5: kong.routes["my app"]: "my app" is not a name: use letters, digits, '.', '-', '_' or '~' (at most 100), starting with a letter or digit`},
+		{"route path", replace(9, "    my-app: {app: my-app, paths: [app]}"), `fountain.yml:9:35: kong.routes.my-app.paths[0]: "app" must start with "/" (a prefix) or "~/" (a regular expression)`},
+		{"route name", replace(9, "    my app: {app: my-app, paths: [/app]}"), `fountain.yml:9:5: kong.routes["my app"]: "my app" has the character ' ': Kong takes letters, digits, '.', '-', '_' and '~'`},
 		{"route port", replace(9, "    my-app: {app: my-app, port: 9090, paths: [/app]}"), `fountain.yml:9:33: kong.routes.my-app.port: app my-app does not publish port 9090 (it publishes 8080)`},
 		{"route port without app", replace(9, "    my-app: {upstream_url: http://x:1, port: 9090, paths: [/app]}"), `fountain.yml:9:46: kong.routes.my-app.port: is the port of an app; with upstream_url, put the port in the URL`},
 		{"route url credentials", replace(9, "    my-app: {upstream_url: http://u:p@x:1, paths: [/app]}"), `fountain.yml:9:28: kong.routes.my-app.upstream_url: must not hold credentials: Kong would store them in its configuration`},
@@ -161,5 +162,31 @@ func TestCredential(t *testing.T) {
 		if got := credential(c.name, c.value); got != c.want {
 			t.Errorf("credential(%s, %s) = %q, want %q", c.name, c.value, got, c.want)
 		}
+	}
+}
+
+// What the file removes: valid names, nothing it also declares.
+func TestValidateRemove(t *testing.T) {
+	st := &Stack{Version: 1, Region: "eu-central-1",
+		Instances: map[string]Instance{"web-1": {Bundle: "nano_3_0", Blueprint: "ubuntu_24_04", Zone: "eu-central-1a"}},
+		Remove: &Remove{Instances: []string{"web-1", "old-1"}, Apps: []string{"x"}, Routes: []string{"r"},
+			Secrets: []string{"user/repo/DEPLOY_KEY", "user/repo/production/SSH_KEY", "user/DEPLOY_KEY", "user/repo/GITHUB_X"}}}
+	err := st.Validate()
+	var got []string
+	for _, e := range err.(ErrorList) {
+		got = append(got, e.Path+": "+e.Message)
+	}
+	want := []string{
+		"remove.instances[0]: instance web-1 is declared in instances: it cannot also be removed",
+		`remove.apps[0]: "x" is not a container name`,
+		"remove.routes[0]: there is no kong in this file",
+		`remove.secrets[2]: "user/DEPLOY_KEY" is not OWNER/REPO/NAME or OWNER/REPO/ENVIRONMENT/NAME`,
+	}
+	if len(got) != 5 || !slices.Equal(got[:4], want) || !strings.HasPrefix(got[4], `remove.secrets[3]: "user/repo/GITHUB_X": `) {
+		t.Fatalf("errors\n%s", strings.Join(got, "\n"))
+	}
+	repo, env, name, err := SplitSecretRef("user/repo/production/ssh_key")
+	if err != nil || repo != "user/repo" || env != "production" || name != "SSH_KEY" {
+		t.Fatalf("split: %q %q %q %v", repo, env, name, err)
 	}
 }
