@@ -78,27 +78,45 @@ type deleteKongRouteInput struct {
 	DryRun bool   `query:"dry_run" doc:"Only show what would change (the diff)."`
 }
 
+// kongRouteDeletion is a route removal as a stack makes it: the host and
+// the route's name (DELETE /services/kong/routes/{name} takes them from
+// its path and query).
+type kongRouteDeletion struct {
+	deploy.HostInput
+	Name string `json:"name"`
+}
+
 func (s *Server) deleteKongRoute(ctx context.Context, in *deleteKongRouteInput) (*OperationOutput, error) {
+	body := &kongRouteDeletion{HostInput: in.input(), Name: in.Name}
+	body.DryRun = in.DryRun
+	spec, fn, err := s.prepareDeleteKongRoute(ctx, body)
+	if err != nil {
+		return nil, queryError(err)
+	}
+	return s.do(ctx, in.AsyncInput, spec, fn)
+}
+
+// prepareDeleteKongRoute prepares the removal of a route.
+func (s *Server) prepareDeleteKongRoute(ctx context.Context, in *kongRouteDeletion) (operation.Spec, operation.Func, error) {
 	d, k, err := s.kong()
 	if err != nil {
-		return nil, err
+		return operation.Spec{}, nil, err
 	}
 	r := kong.Route{Name: in.Name, UpstreamURL: "http://placeholder.invalid", Paths: []string{"/"}}
 	if err := r.Validate(); err != nil {
-		return nil, err
+		return operation.Spec{}, nil, err
 	}
-	_, h, err := s.resolveQuery(ctx, in.HostQuery)
+	if err := in.HostInput.Validate(); err != nil {
+		return operation.Spec{}, nil, err
+	}
+	h, err := d.Resolve(ctx, in.HostInput)
 	if err != nil {
-		return nil, err
+		return operation.Spec{}, nil, err
 	}
 	name, dry := in.Name, in.DryRun
-	request := struct {
-		deploy.HostInput
-		Name string `json:"name"`
-	}{in.input(), name}
-	return s.do(ctx, in.AsyncInput, kongSpec("kong.remove-route", h, request, dry, d.Secrets()), onHostFunc(h, func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
+	return kongSpec("kong.remove-route", h, *in, dry, d.Secrets()), onHostFunc(h, func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
 		return k.RemoveKongRoute(ctx, run, h, name, run.ID(), dry)
-	}))
+	}), nil
 }
 
 type kongConfigOutput struct {
@@ -176,6 +194,7 @@ func (s *Server) kongRoutes() {
 		Summary: "Add or update a route",
 		Description: "Adds (or updates, by name) a service and its route: an upstream URL (never Kong itself: loopback, link-local, localhost... are 422), or an app Fountain deployed (by container, on the gateway's host or another), and paths and/or hosts, checked by Kong's rules. " +
 			"The rest of the config is kept. Applied like a whole config; dry_run shows the diff."}, addRoute)
+	keepPrepare(s, "delete-kong-route", s.prepareDeleteKongRoute)
 	register(s, huma.Operation{OperationID: "delete-kong-route", Method: http.MethodDelete, Path: "/services/kong/routes/{name}", Tags: tag,
 		Summary: "Remove a route", Description: "Removes a service and its routes by name (and plugins scoped to them). Removing a route that is not there changes nothing."}, s.deleteKongRoute)
 	register(s, huma.Operation{OperationID: "kong-config-history", Method: http.MethodGet, Path: "/services/kong/config/history", Tags: tag,

@@ -129,6 +129,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 			}}))
 
 	s.kongRoutes()
+	s.stackRoutes()
 	s.readinessRoutes() // GET /aws/policy, GET /doctor
 
 	// SSH host keys.

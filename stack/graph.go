@@ -48,6 +48,10 @@ type Resource struct {
 	Unmanaged bool
 	// Why, for an unmanaged resource, says what was found.
 	Why string
+	// Drift, for an unmanaged resource, says how it is a change made
+	// outside Fountain to something the file manages (a route added to
+	// its gateway by hand), and what Fountain would do about it.
+	Drift string
 	// Prepare observes the resource and plans it. fresh says that a
 	// resource it needs will be created or replaced first, so there is
 	// nothing to observe yet: plan as on a new host.
@@ -72,6 +76,9 @@ type Prepared struct {
 	Locks []fountain.Lock
 	// Secrets are values the child operation masks.
 	Secrets []string
+	// Call is what the applier makes of it (the API's route calls): opaque
+	// here.
+	Call any
 }
 
 // ResourcePlan is one resource as a stack plan shows it.
@@ -93,10 +100,14 @@ type ResourcePlan struct {
 type Plan struct {
 	Resources []ResourcePlan     `json:"resources" doc:"Every resource, in the order they would be applied."`
 	Monthly   fountain.CostDelta `json:"monthly" doc:"The stack's monthly cost before and after, US dollars."`
-	// Counts by action.
-	Create, Update, Replace, Delete, Unchanged, Unmanaged int
-	// Failed counts the resources that could not be planned.
-	Failed int
+	Create    int `json:"create" doc:"Resources to create."`
+	Update    int `json:"update" doc:"Resources to change in place."`
+	Replace   int `json:"replace" doc:"Resources to replace (a container swapped)."`
+	Delete    int `json:"delete" doc:"Resources to delete (named in remove, with allow_delete)."`
+	Unchanged int `json:"unchanged" doc:"Resources as declared already."`
+	Unmanaged int `json:"unmanaged" doc:"Resources that exist but the file does not declare: left alone."`
+	Drift     int `json:"drift" doc:"Resources changed outside Fountain (unmanaged ones found on what the file manages)."`
+	Failed    int `json:"failed" doc:"Resources that could not be planned (see their error)."`
 
 	prepared map[string]*Prepared
 	order    []Resource
@@ -111,6 +122,9 @@ func (p *Plan) Summary() string {
 	s := fmt.Sprintf("Plan: %d to create, %d to update, %d to replace, %d to delete; %d unchanged", p.Create, p.Update, p.Replace, p.Delete, p.Unchanged)
 	if p.Unmanaged > 0 {
 		s += fmt.Sprintf(", %d unmanaged", p.Unmanaged)
+	}
+	if p.Drift > 0 {
+		s += fmt.Sprintf(" (%d drifted)", p.Drift)
 	}
 	if p.Failed > 0 {
 		s += fmt.Sprintf("; %d could not be planned", p.Failed)
@@ -227,7 +241,7 @@ func MakePlan(ctx context.Context, rs []Resource, parallel int) (*Plan, error) {
 			case len(failed) > 0:
 				res.err = fountain.Errorf(fountain.ECONFLICT, "not planned: %s could not be planned", strings.Join(failed, ", "))
 			case r.Unmanaged:
-				res.prep = &Prepared{Action: ActionUnmanaged, Why: r.Why}
+				res.prep = &Prepared{Action: ActionUnmanaged, Why: r.Why, Drift: r.Drift}
 			default:
 				sem <- struct{}{}
 				res.prep, res.err = r.Prepare(ctx, fresh)
@@ -271,6 +285,9 @@ func MakePlan(ctx context.Context, rs []Resource, parallel int) (*Plan, error) {
 			p.Delete++
 		case ActionUnmanaged:
 			p.Unmanaged++
+			if prep.Drift != "" {
+				p.Drift++
+			}
 		default:
 			p.Unchanged++
 		}

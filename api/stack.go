@@ -1,0 +1,722 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/fountainai/fountain"
+	"github.com/fountainai/fountain/deploy"
+	"github.com/fountainai/fountain/lightsail"
+	"github.com/fountainai/fountain/operation"
+	"github.com/fountainai/fountain/stack"
+)
+
+// A stack is planned and applied through the API's own routes: each
+// resource is one or more calls a person could make (create-instance,
+// deploy-docker-app, add-kong-route, add-github-secret, ...). Planning
+// runs each call as a dry run on a runner that records nothing; applying
+// runs the real calls, each resource as a child operation of the apply.
+// So nothing in a stack can do what the routes refuse, and every change
+// is recorded as the same operation a single call would be.
+
+// stackCall is one route call of a resource.
+type stackCall struct {
+	route string // the route's operation id, e.g. deploy-docker-app
+	body  any    // a pointer to the route's body
+	dry   func(bool)
+	// after, when set, says the call cannot be dry-run yet (the instance
+	// it needs does not exist): the plan says so and applies it.
+	after string
+}
+
+// StackSecrets reads the vault's named secrets a stack refers to.
+type StackSecrets interface {
+	StackSecret(ctx context.Context, name string) (string, bool, error)
+}
+
+// stackParallel bounds the dry runs (and children) run at once.
+const stackParallel = 8
+
+// stackPlanner plans one stack.
+type stackPlanner struct {
+	s           *Server
+	st          *stack.Stack
+	allowDelete bool
+	dry         *operation.Runner
+	mem         *operation.MemStore
+
+	// What exists, read once: instances by name, apps by instance, Kong's
+	// routes, secrets by repository[/environment].
+	instances map[string]lightsail.Instance
+	apps      map[string][]deploy.App
+	routes    map[string]bool
+	secrets   map[string]map[string]bool
+	mu        sync.Mutex
+}
+
+func (s *Server) newStackPlanner(st *stack.Stack, allowDelete bool) *stackPlanner {
+	mem := operation.NewMemStore()
+	return &stackPlanner{s: s, st: st, allowDelete: allowDelete, dry: operation.New(mem, s.deps.Logger), mem: mem}
+}
+
+// dryRun runs one call as a dry run that leaves no record, and returns its
+// operation (steps, result) once it ended.
+func (p *stackPlanner) dryRun(ctx context.Context, c stackCall) (*fountain.Operation, error) {
+	c.dry(true)
+	defer c.dry(false)
+	spec, fn, err := p.s.prepared(ctx, c.route, c.body)
+	if err != nil {
+		return nil, err
+	}
+	spec.DryRun = true
+	// Dry runs read; they exclude nothing (two on one host plan at once).
+	spec.Locks = []fountain.Lock{fountain.Lock("dry-run:" + operation.NewID())}
+	op, err := p.dry.Start(ctx, spec, fn)
+	if err != nil {
+		return nil, err
+	}
+	final, err := p.dry.Wait(ctx, op.ID)
+	p.mem.Forget(op.ID)
+	return final, err
+}
+
+// prepareCalls is a resource's Prepare: each call dry-run (or, with an
+// after, planned as a step that runs once what it needs exists), the
+// steps gathered into one plan, the action named by classify.
+func (p *stackPlanner) prepareCalls(key string, calls func() []stackCall, classify func(steps []fountain.Step, fresh bool) (stack.Action, string)) func(ctx context.Context, fresh bool) (*stack.Prepared, error) {
+	return func(ctx context.Context, fresh bool) (*stack.Prepared, error) {
+		cs := calls()
+		prep := &stack.Prepared{Call: cs}
+		var all []fountain.Step
+		var facts []any
+		for _, c := range cs {
+			if fresh || c.after != "" {
+				why := c.after
+				if why == "" {
+					why = "once what it needs exists"
+				}
+				prep.Plan.Add(fountain.Change{Name: c.route + " " + key, Change: true, Reason: why})
+				all = append(all, fountain.Step{Name: c.route, Status: fountain.StepWouldChange, Reason: why})
+				continue
+			}
+			op, err := p.dryRun(ctx, c)
+			if err != nil {
+				return nil, err
+			}
+			if op.Status != fountain.StatusSucceeded {
+				return nil, &fountain.Error{Code: orCode(op.ErrorCode), Message: op.Error, Hint: op.ErrorHint}
+			}
+			for _, st := range op.Steps {
+				prep.Plan.Add(changeOf(st))
+				facts = append(facts, st.Name, st.Status, st.Reason, stepDiff(st))
+			}
+			all = append(all, op.Steps...)
+			if m := monthlyOf(op.Result); m != nil {
+				if prep.Plan.Monthly == nil {
+					prep.Plan.Monthly = &fountain.CostDelta{}
+				}
+				prep.Plan.Monthly.Before += m.Before
+				prep.Plan.Monthly.After += m.After
+			}
+		}
+		if !fresh {
+			prep.Facts = facts
+		}
+		prep.Action, prep.Why = classify(all, fresh)
+		return prep, nil
+	}
+}
+
+func orCode(c string) string {
+	if c == "" {
+		return fountain.EUPSTREAM
+	}
+	return c
+}
+
+// changeOf is a dry run's recorded step as a plan's change.
+func changeOf(st fountain.Step) fountain.Change {
+	c := fountain.Change{Name: st.Name, Reason: st.Reason}
+	switch st.Status {
+	case fountain.StepWouldChange:
+		c.Change, c.Diff = true, st.Output
+	case fountain.StepSkipped:
+		c.Verify = true
+	}
+	return c
+}
+
+// stepDiff is what a step would change, for a fingerprint.
+func stepDiff(st fountain.Step) string {
+	if st.Status == fountain.StepWouldChange {
+		return st.Output
+	}
+	return ""
+}
+
+// monthlyOf finds a Lightsail answer's monthly cost in a result.
+func monthlyOf(raw json.RawMessage) *fountain.CostDelta {
+	var r struct {
+		Monthly *fountain.CostDelta `json:"monthly"`
+	}
+	if len(raw) == 0 || json.Unmarshal(raw, &r) != nil {
+		return nil
+	}
+	return r.Monthly
+}
+
+// changes reports whether steps would change anything, and the first
+// reason.
+func changes(steps []fountain.Step) (bool, string) {
+	for _, s := range steps {
+		if s.Status == fountain.StepWouldChange {
+			return true, s.Name + ": " + s.Reason
+		}
+	}
+	return false, ""
+}
+
+// classifyAs names the action of a resource that exists when exists says
+// so: update (or replace) when something would change.
+func classifyAs(changed stack.Action, exists func() bool) func([]fountain.Step, bool) (stack.Action, string) {
+	return func(steps []fountain.Step, fresh bool) (stack.Action, string) {
+		ch, why := changes(steps)
+		switch {
+		case fresh:
+			return stack.ActionCreate, "on a new instance, once it runs"
+		case !ch:
+			return stack.ActionNone, "as declared"
+		case !exists():
+			return stack.ActionCreate, why
+		}
+		return changed, why
+	}
+}
+
+// discover reads what exists that the stack may not declare: the
+// region's instances, the apps on the stack's running instances, Kong's
+// routes, the secrets of the stack's repositories.
+func (p *stackPlanner) discover(ctx context.Context) error {
+	list, err := p.s.deps.Lightsail.ListInstances(ctx, p.st.Region)
+	if err != nil {
+		return err
+	}
+	p.instances, p.apps, p.routes, p.secrets = map[string]lightsail.Instance{}, map[string][]deploy.App{}, map[string]bool{}, map[string]map[string]bool{}
+	for _, in := range list {
+		p.instances[in.Name] = in
+	}
+	var wg sync.WaitGroup
+	var firstErr error
+	fail := func(err error) {
+		p.mu.Lock()
+		if firstErr == nil {
+			firstErr = err
+		}
+		p.mu.Unlock()
+	}
+	for name := range p.st.Instances {
+		if in, ok := p.instances[name]; !ok || in.State != "running" {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, err := p.s.listDockerApps(ctx, &HostQuery{InstanceName: name, Region: p.st.Region})
+			if err != nil {
+				fail(fmt.Errorf("list the apps on %s: %w", name, err))
+				return
+			}
+			p.mu.Lock()
+			p.apps[name] = out.Body.Apps
+			p.mu.Unlock()
+		}()
+	}
+	if k := p.st.Kong; k != nil {
+		if in, ok := p.instances[k.Instance]; ok && in.State == "running" {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				out, err := p.s.getKongConfig(ctx, &HostQuery{InstanceName: k.Instance, Region: p.st.Region})
+				if err != nil {
+					// No Kong there yet: no routes.
+					return
+				}
+				p.mu.Lock()
+				for _, r := range out.Body.Routes {
+					name := r.Service
+					if name == "" {
+						name = r.Name
+					}
+					p.routes[name] = true
+				}
+				p.mu.Unlock()
+			}()
+		}
+	}
+	if gh := p.st.GitHub; gh != nil && p.s.deps.GitHub != nil {
+		for repo, r := range gh.Repositories {
+			envs := []string{""}
+			for env := range r.Environments {
+				envs = append(envs, env)
+			}
+			for _, env := range envs {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					out, err := p.s.listSecrets(ctx, &listSecretsInput{RepoName: repo, Environment: env})
+					if err != nil {
+						if fountain.ErrorCode(err) == fountain.ENOTFOUND {
+							return
+						}
+						fail(fmt.Errorf("list the secrets of %s: %w", repo, err))
+						return
+					}
+					names := map[string]bool{}
+					for _, sc := range out.Body.Secrets {
+						names[sc.Name] = true
+					}
+					p.mu.Lock()
+					p.secrets[secretPlace(repo, env)] = names
+					p.mu.Unlock()
+				}()
+			}
+		}
+	}
+	wg.Wait()
+	return firstErr
+}
+
+func secretPlace(repo, env string) string {
+	repo = strings.ToLower(repo)
+	if env == "" {
+		return repo
+	}
+	return repo + "/" + strings.ToLower(env)
+}
+
+// resources are the stack's resources, the unmanaged ones found, and what
+// the file removes.
+func (p *stackPlanner) resources(ctx context.Context) ([]stack.Resource, error) {
+	st := p.st
+	var rs []stack.Resource
+	host := func(inst string) deploy.HostInput { return deploy.HostInput{InstanceName: inst, Region: st.Region} }
+	instanceKey := func(name string) string { return "instance." + name }
+
+	for _, name := range sortedKeys(st.Instances) {
+		in := st.Instances[name]
+		_, exists := p.instances[name]
+		rs = append(rs, stack.Resource{Key: instanceKey(name), Kind: "instance",
+			Prepare: p.prepareCalls(instanceKey(name), func() []stackCall {
+				create := &lightsail.CreateInstanceInput{InstanceName: name, BlueprintID: in.Blueprint, BundleID: in.Bundle, Region: st.Region,
+					AvailabilityZone: in.Zone, StaticIP: in.StaticIP, Tags: in.Tags, Wait: true}
+				calls := []stackCall{{route: "create-instance", body: create, dry: func(d bool) { create.DryRun = d }}}
+				for _, port := range in.Ports {
+					fp, err := stack.ParseFirewallPort(port)
+					if err != nil {
+						continue // Validate refused it already
+					}
+					pi := &lightsail.PortsInput{InstanceName: name, Region: st.Region, FromPort: fp.From, ToPort: fp.To, Protocol: fp.Protocol}
+					c := stackCall{route: "open-ports", body: pi, dry: func(d bool) { pi.DryRun = d }}
+					if !exists {
+						c.after = "once instance " + name + " exists"
+					}
+					calls = append(calls, c)
+				}
+				return calls
+			}, func(steps []fountain.Step, fresh bool) (stack.Action, string) {
+				ch, why := changes(steps)
+				switch {
+				case !exists:
+					return stack.ActionCreate, "no instance named " + name
+				case ch:
+					return stack.ActionUpdate, why
+				}
+				return stack.ActionNone, "as declared"
+			})})
+	}
+	if o := st.OpenSearch; o != nil {
+		key := "opensearch@" + o.Instance
+		rs = append(rs, stack.Resource{Key: key, Kind: "opensearch", Needs: []string{instanceKey(o.Instance)},
+			Prepare: func(ctx context.Context, fresh bool) (*stack.Prepared, error) {
+				in := &deploy.OpenSearchInput{HostInput: host(o.Instance), Version: o.Version, NetworkHost: o.NetworkHost, ClusterName: o.ClusterName, HeapMB: o.HeapMB}
+				if o.AdminPassword != "" {
+					pw, err := p.vault(ctx, o.AdminPassword)
+					if err != nil {
+						return nil, err
+					}
+					in.AdminPassword = pw
+				}
+				return p.prepareCalls(key, func() []stackCall {
+					return []stackCall{{route: "deploy-opensearch", body: in, dry: func(d bool) { in.DryRun = d }}}
+				}, func(steps []fountain.Step, fresh bool) (stack.Action, string) {
+					ch, why := changes(steps)
+					switch {
+					case fresh:
+						return stack.ActionCreate, "on a new instance, once it runs"
+					case !ch:
+						return stack.ActionNone, "as declared"
+					case slices.ContainsFunc(steps, func(s fountain.Step) bool {
+						return s.Status == fountain.StepWouldChange && strings.Contains(s.Reason, "not installed")
+					}):
+						return stack.ActionCreate, why
+					}
+					return stack.ActionUpdate, why
+				})(ctx, fresh)
+			}})
+	}
+	if k := st.Kong; k != nil {
+		key := "kong@" + k.Instance
+		rs = append(rs, stack.Resource{Key: key, Kind: "kong", Needs: []string{instanceKey(k.Instance)},
+			Prepare: p.prepareCalls(key, func() []stackCall {
+				in := &deploy.KongInput{HostInput: host(k.Instance), Image: k.Image, ProxyPort: k.ProxyPort, ProxyTLSPort: k.ProxyTLSPort}
+				return []stackCall{{route: "deploy-kong", body: in, dry: func(d bool) { in.DryRun = d }}}
+			}, classifyAs(stack.ActionUpdate, func() bool { return p.hasApp(k.Instance, deploy.KongContainer) }))})
+		for _, name := range sortedKeys(k.Routes) {
+			r := k.Routes[name]
+			needs := []string{key}
+			in := &deploy.KongRouteInput{HostInput: host(k.Instance), Name: name, UpstreamURL: r.UpstreamURL, Paths: r.Paths, Hosts: r.Hosts,
+				Methods: r.Methods, StripPath: r.StripPath, PreserveHost: r.PreserveHost}
+			if r.App != "" {
+				app := st.Apps[r.App]
+				if len(app.Instances) > 0 {
+					needs = append(needs, "app."+r.App+"@"+app.Instances[0])
+					in.App = &deploy.AppRef{ContainerName: r.App, InstanceName: app.Instances[0]}
+				}
+			}
+			rkey := "route." + name
+			rs = append(rs, stack.Resource{Key: rkey, Kind: "route", Needs: needs,
+				Prepare: p.prepareCalls(rkey, func() []stackCall {
+					return []stackCall{{route: "add-kong-route", body: in, dry: func(d bool) { in.DryRun = d }}}
+				}, classifyAs(stack.ActionUpdate, func() bool { return p.routes[name] }))})
+		}
+		for name := range p.routes {
+			if _, ok := k.Routes[name]; ok || slices.Contains(removeList(st, "routes"), name) {
+				continue
+			}
+			rs = append(rs, stack.Resource{Key: "route." + name, Kind: "route", Unmanaged: true,
+				Why:   "Kong on " + k.Instance + " has a route " + name + " that the file does not declare",
+				Drift: "added to the gateway outside the file: Fountain leaves it (declare it in kong.routes to manage it, or list it in remove.routes and apply with --allow-delete to remove it)"})
+		}
+	}
+	for _, name := range sortedKeys(st.Apps) {
+		app := st.Apps[name]
+		for _, inst := range app.Instances {
+			key := "app." + name + "@" + inst
+			rs = append(rs, stack.Resource{Key: key, Kind: "app", Needs: []string{instanceKey(inst)},
+				Prepare: func(ctx context.Context, fresh bool) (*stack.Prepared, error) {
+					in := &deploy.DockerAppInput{HostInput: host(inst), DockerImage: app.Image, ContainerName: name, Ports: app.Ports,
+						Env: app.Env, Volumes: app.Volumes, RestartPolicy: app.RestartPolicy, HealthCheck: app.HealthCheck}
+					if app.Ports == nil {
+						in.Ports = nil
+					}
+					if len(app.SecretEnv) > 0 {
+						in.SecretEnv = map[string]string{}
+						for env, vname := range app.SecretEnv {
+							v, err := p.vault(ctx, vname)
+							if err != nil {
+								return nil, err
+							}
+							in.SecretEnv[env] = v
+						}
+					}
+					prep, err := p.prepareCalls(key, func() []stackCall {
+						return []stackCall{{route: "deploy-docker-app", body: in, dry: func(d bool) { in.DryRun = d }}}
+					}, classifyAs(stack.ActionReplace, func() bool { return p.hasApp(inst, name) }))(ctx, fresh)
+					if prep != nil {
+						prep.Secrets = in.Secrets()
+					}
+					return prep, err
+				}})
+		}
+	}
+	for inst, apps := range p.apps {
+		for _, a := range apps {
+			if a.Role != "current" || a.ContainerName == deploy.KongContainer {
+				continue
+			}
+			declared := false
+			if app, ok := st.Apps[a.ContainerName]; ok && slices.Contains(app.Instances, inst) {
+				declared = true
+			}
+			if declared || slices.Contains(removeList(st, "apps"), a.ContainerName) {
+				continue
+			}
+			rs = append(rs, stack.Resource{Key: "app." + a.ContainerName + "@" + inst, Kind: "app", Unmanaged: true,
+				Why:   fmt.Sprintf("%s runs on %s (%s) but the file does not declare it there", a.ContainerName, inst, a.Image),
+				Drift: "started on an instance of the file outside it: Fountain leaves it (declare it in apps, or list it in remove.apps)"})
+		}
+	}
+	if gh := st.GitHub; gh != nil {
+		for _, repo := range sortedKeys(gh.Repositories) {
+			r := gh.Repositories[repo]
+			p.secretResources(&rs, repo, "", r.Secrets)
+			for _, env := range sortedKeys(r.Environments) {
+				p.secretResources(&rs, repo, env, r.Environments[env].Secrets)
+			}
+			if w := r.Workflow; w != nil {
+				key := "workflow." + repo
+				in := &InstallWorkflowInput{RepoName: repo, Workflow: w.WorkflowSpec, Path: w.Path, TargetBranch: w.TargetBranch}
+				rs = append(rs, stack.Resource{Key: key, Kind: "workflow",
+					Prepare: p.prepareCalls(key, func() []stackCall {
+						return []stackCall{{route: "install-github-workflow", body: in, dry: func(d bool) { in.DryRun = d }}}
+					}, func(steps []fountain.Step, fresh bool) (stack.Action, string) {
+						if ch, why := changes(steps); ch {
+							if strings.Contains(why, "no file") || strings.Contains(why, "not there") {
+								return stack.ActionCreate, why
+							}
+							return stack.ActionUpdate, why
+						}
+						return stack.ActionNone, "as declared"
+					})})
+			}
+		}
+	}
+	p.removals(&rs)
+	return rs, nil
+}
+
+// secretResources adds the resources of a repository's (or
+// environment's) secrets, and the unmanaged ones found there.
+func (p *stackPlanner) secretResources(rs *[]stack.Resource, repo, env string, secrets map[string]string) {
+	place := secretPlace(repo, env)
+	found := p.secrets[place]
+	for _, name := range sortedKeys(secrets) {
+		vname := secrets[name]
+		key := "secret." + place + "/" + strings.ToUpper(name)
+		upper := strings.ToUpper(name)
+		*rs = append(*rs, stack.Resource{Key: key, Kind: "secret",
+			Prepare: func(ctx context.Context, fresh bool) (*stack.Prepared, error) {
+				v, err := p.vault(ctx, vname)
+				if err != nil {
+					return nil, err
+				}
+				in := &AddSecretInput{RepoName: repo, Environment: env, SecretName: name, SecretValue: v}
+				prep, err := p.prepareCalls(key, func() []stackCall {
+					return []stackCall{{route: "add-github-secret", body: in, dry: func(d bool) { in.DryRun = d }}}
+				}, classifyAs(stack.ActionUpdate, func() bool { return found[upper] }))(ctx, fresh)
+				if prep != nil {
+					prep.Secrets = []string{v}
+				}
+				return prep, err
+			}})
+	}
+	for name := range found {
+		if _, ok := secrets[name]; ok || hasFold(secrets, name) {
+			continue
+		}
+		ref := repo + "/" + name
+		if env != "" {
+			ref = repo + "/" + env + "/" + name
+		}
+		if slices.ContainsFunc(removeList(p.st, "secrets"), func(s string) bool { return strings.EqualFold(s, ref) }) {
+			continue
+		}
+		*rs = append(*rs, stack.Resource{Key: "secret." + place + "/" + name, Kind: "secret", Unmanaged: true,
+			Why:   "the secret " + name + " exists on GitHub but the file does not declare it",
+			Drift: "added to a repository of the file outside it: Fountain leaves it (declare it, or list it in remove.secrets)"})
+	}
+}
+
+func hasFold(m map[string]string, k string) bool {
+	for n := range m {
+		if strings.EqualFold(n, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// removals adds what the file removes: a delete, only with allow_delete.
+func (p *stackPlanner) removals(rs *[]stack.Resource) {
+	st := p.st
+	if st.Remove == nil {
+		return
+	}
+	refuse := func(what string) func(context.Context, bool) (*stack.Prepared, error) {
+		return func(context.Context, bool) (*stack.Prepared, error) {
+			return nil, &fountain.Error{Code: fountain.EINVALID, Message: "the file removes " + what + ": deleting needs allow_delete",
+				Hint: "plan and apply with --allow-delete (allow_delete: true) to delete it"}
+		}
+	}
+	deleting := func(key, what string, calls func() []stackCall) stack.Resource {
+		r := stack.Resource{Key: key, Kind: strings.SplitN(key, ".", 2)[0]}
+		if !p.allowDelete {
+			r.Prepare = refuse(what)
+			return r
+		}
+		r.Prepare = p.prepareCalls(key, calls, func(steps []fountain.Step, fresh bool) (stack.Action, string) {
+			if ch, why := changes(steps); ch {
+				return stack.ActionDelete, why
+			}
+			return stack.ActionNone, what + " is already gone"
+		})
+		return r
+	}
+	for _, name := range st.Remove.Instances {
+		if _, ok := p.instances[name]; !ok {
+			continue
+		}
+		in := &lightsail.InstanceInput{InstanceName: name, Region: st.Region, Wait: true}
+		*rs = append(*rs, deleting("instance."+name, "instance "+name, func() []stackCall {
+			return []stackCall{{route: "delete-instance", body: in, dry: func(d bool) { in.DryRun = d }}}
+		}))
+	}
+	for _, name := range st.Remove.Apps {
+		for inst, apps := range p.apps {
+			if !slices.ContainsFunc(apps, func(a deploy.App) bool { return a.ContainerName == name }) {
+				continue
+			}
+			in := &deploy.AppInput{HostInput: deploy.HostInput{InstanceName: inst, Region: st.Region}, ContainerName: name}
+			*rs = append(*rs, deleting("app."+name+"@"+inst, "app "+name+" on "+inst, func() []stackCall {
+				return []stackCall{{route: "remove-docker-app", body: in, dry: func(d bool) { in.DryRun = d }}}
+			}))
+		}
+	}
+	for _, name := range st.Remove.Routes {
+		if !p.routes[name] || st.Kong == nil {
+			continue
+		}
+		in := &kongRouteDeletion{HostInput: deploy.HostInput{InstanceName: st.Kong.Instance, Region: st.Region}, Name: name}
+		*rs = append(*rs, deleting("route."+name, "route "+name, func() []stackCall {
+			return []stackCall{{route: "delete-kong-route", body: in, dry: func(d bool) { in.DryRun = d }}}
+		}))
+	}
+	for _, ref := range st.Remove.Secrets {
+		repo, env, name, err := stack.SplitSecretRef(ref)
+		if err != nil || !p.secrets[secretPlace(repo, env)][name] {
+			continue
+		}
+		in := &DeleteSecretInput{RepoName: repo, Environment: env, SecretName: name}
+		*rs = append(*rs, deleting("secret."+secretPlace(repo, env)+"/"+name, "secret "+ref, func() []stackCall {
+			return []stackCall{{route: "delete-github-secret", body: in, dry: func(d bool) { in.DryRun = d }}}
+		}))
+	}
+}
+
+func removeList(st *stack.Stack, what string) []string {
+	if st.Remove == nil {
+		return nil
+	}
+	switch what {
+	case "apps":
+		return st.Remove.Apps
+	case "routes":
+		return st.Remove.Routes
+	case "secrets":
+		return st.Remove.Secrets
+	}
+	return st.Remove.Instances
+}
+
+// hasApp reports whether the app runs on the instance (as discovered).
+func (p *stackPlanner) hasApp(inst, name string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.ContainsFunc(p.apps[inst], func(a deploy.App) bool { return a.ContainerName == name && a.Role == "current" })
+}
+
+// vault reads a named secret the stack refers to.
+func (p *stackPlanner) vault(ctx context.Context, name string) (string, error) {
+	v, ok := p.s.deps.Vault.(StackSecrets)
+	if !ok || p.s.deps.Vault == nil {
+		return "", fountain.Errorf(fountain.EUNAVAILABLE, "no vault is configured for the secrets this stack refers to")
+	}
+	value, found, err := v.StackSecret(ctx, name)
+	if err != nil {
+		return "", err
+	}
+	if !found {
+		return "", &fountain.Error{Code: fountain.EINVALID, Message: "the vault has no secret named " + name,
+			Hint: "set it: fountain vault set " + name + " (the value from stdin)"}
+	}
+	return value, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// plan makes the stack's plan.
+func (p *stackPlanner) plan(ctx context.Context) (*stack.Plan, error) {
+	if err := p.discover(ctx); err != nil {
+		return nil, err
+	}
+	rs, err := p.resources(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for name, in := range p.instances {
+		if _, ok := p.st.Instances[name]; ok || slices.Contains(removeList(p.st, "instances"), name) {
+			continue
+		}
+		rs = append(rs, stack.Resource{Key: "instance." + name, Kind: "instance", Unmanaged: true,
+			Why: fmt.Sprintf("instance %s (%s, %s) exists in %s but the file does not declare it: left alone", name, in.BundleID, in.State, p.st.Region)})
+	}
+	return stack.MakePlan(ctx, rs, stackParallel)
+}
+
+// child applies one resource's calls as a child operation of run: each
+// call prepared for real (the host resolved now: it may have just been
+// created), in one operation holding every lock they need.
+func (p *stackPlanner) child(run *operation.Run) stack.ChildFunc {
+	return func(ctx context.Context, key string, prep *stack.Prepared) (*fountain.Operation, error) {
+		calls, _ := prep.Call.([]stackCall)
+		type prepared struct {
+			spec operation.Spec
+			fn   operation.Func
+		}
+		var ps []prepared
+		spec := operation.Spec{Kind: "stack.resource", Target: key, Request: map[string]string{"resource": key}}
+		for _, c := range calls {
+			c.dry(false)
+			sp, fn, err := p.s.prepared(ctx, c.route, c.body)
+			if err != nil {
+				return nil, err
+			}
+			ps = append(ps, prepared{sp, fn})
+			spec.Locks = append(spec.Locks, sp.Locks...)
+			spec.Secrets = append(spec.Secrets, sp.Secrets...)
+			if len(calls) == 1 {
+				spec.Kind, spec.Request = sp.Kind, sp.Request
+			}
+		}
+		spec.Secrets = append(spec.Secrets, prep.Secrets...)
+		return run.Child(ctx, spec, func(ctx context.Context, r *operation.Run) (operation.Outcome, error) {
+			var msgs []string
+			var last operation.Outcome
+			for _, pp := range ps {
+				out, err := pp.fn(ctx, r)
+				if err != nil {
+					return out, err
+				}
+				msgs, last = append(msgs, out.Message), out
+			}
+			if len(ps) > 1 {
+				last.Message = strings.Join(msgs, "; ")
+			}
+			return last, nil
+		})
+	}
+}
+
+// stackExit is fountain plan's exit code, as Terraform's
+// -detailed-exitcode: 0 no changes, 2 changes, 1 errors.
+func stackExit(p *stack.Plan) int {
+	switch {
+	case p.Failed > 0:
+		return 1
+	case p.Changes():
+		return 2
+	}
+	return 0
+}
