@@ -2,7 +2,7 @@ package deploy
 
 import (
 	"context"
-		"fmt"
+	"fmt"
 	"strconv"
 	"time"
 

@@ -214,7 +214,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	runner := operation.New(db, log)
 	srv := api.New(api.Deps{Store: db, Runner: runner, Lightsail: ls, Sandbox: sandbox, Token: token, Logger: log,
-		Deploy: engine, HostKeys: db, GitHub: gh, Images: images})
+		Deploy: engine, Apps: engine.DockerApps(), Kong: engine.Gateway(), HostKeys: db, GitHub: gh, Images: images})
 	runner.OnFinish = srv.OnOperationFinished
 
 	ln, err := net.Listen("tcp", cfg.Addr)
