@@ -120,7 +120,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 		Summary: "Deploy Kong Gateway (DB-less)",
 		Description: "Runs Kong Gateway in DB-less mode with Docker on a host over SSH, as the design's call does: {instance_ip, ssh_key_path}. " +
 			"Docker is installed if missing. KONG_DATABASE=off; the declarative config is /etc/kong/kong.yml, owned by Fountain (the last version applied, or an empty one); " +
-			"the proxy listens on the host's ports 80 and 443; the Admin API is bound to the host's loopback only, never published (Fountain reaches it through SSH). " +
+			"the proxy listens on the host's ports 80 and 443; the Admin API is bound to the host's loopback only, never published (Fountain reaches it through SSH), and admits only the host (a route to Kong's own address gets nginx's 403). " +
 			"Health-gated and idempotent like an app."},
 		onHost(s, hostRoute[deploy.KongInput]{kind: "deploy.kong", target: fixed[deploy.KongInput]("/kong"),
 			check: kongReady[deploy.KongInput](s),

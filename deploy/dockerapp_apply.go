@@ -82,15 +82,16 @@ func (x *dockerExec) observeContainers(ctx context.Context, name string) (Docker
 		name string
 		to   **ContainerFacts
 	}{{name, &f.Current}, {oldName(name), &f.Old}, {PreviousName(name), &f.Previous}, {rollbackName(name), &f.Rollback}} {
-		if *c.to, err = x.container(ctx, c.name); err != nil {
+		if *c.to, err = x.container(ctx, c.name, c.name == name); err != nil {
 			return f, api, err
 		}
 	}
 	return f, api, nil
 }
 
-// container reads a container's facts (nil: there is none).
-func (x *dockerExec) container(ctx context.Context, name string) (*ContainerFacts, error) {
+// container reads a container's facts (nil: there is none), with the
+// digests of the image it runs if asked.
+func (x *dockerExec) container(ctx context.Context, name string, digests bool) (*ContainerFacts, error) {
 	c, err := x.inspect(ctx, name)
 	if c == nil || err != nil {
 		return nil, err
@@ -103,8 +104,10 @@ func (x *dockerExec) container(ctx context.Context, name string) (*ContainerFact
 	if c.State != nil {
 		cf.Running, cf.StartedAt = c.State.Running, c.State.StartedAt
 	}
-	if img, err := x.d.api.ImageInspect(ctx, c.Image); err == nil { // x.inspect reached the engine
-		cf.ImageDigests = img.RepoDigests
+	if digests {
+		if img, err := x.d.api.ImageInspect(ctx, c.Image); err == nil { // x.inspect reached the engine
+			cf.ImageDigests = img.RepoDigests
+		}
 	}
 	return cf, nil
 }

@@ -56,7 +56,7 @@ type ImageFacts struct {
 type ContainerFacts struct {
 	ID           string
 	Image        string   // the id of the image it runs
-	ImageDigests []string // that image's registry digests
+	ImageDigests []string // that image's registry digests (read for NAME only)
 	Spec         string   // the spec hash it was created with (LabelSpec)
 	Running      bool
 	StartedAt    string

@@ -168,7 +168,7 @@ type KongResult struct {
 	Image         string                 `json:"image" doc:"The Kong image."`
 	ImageID       string                 `json:"image_id,omitempty" doc:"The image Kong runs."`
 	ProxyURL      string                 `json:"proxy_url" doc:"Kong's HTTP proxy on the host."`
-	AdminListen   string                 `json:"admin_listen" doc:"Where the Admin API listens: the host's loopback only, reached by Fountain through SSH."`
+	AdminListen   string                 `json:"admin_listen" doc:"Where the Admin API listens: the host's loopback only, reached by Fountain through SSH; it admits the host only (its address on Kong's network)."`
 	ConfigVersion int                    `json:"config_version" doc:"The version of the declarative config it runs (0: the empty config)."`
 	StandIn       string                 `json:"stand_in,omitempty" doc:"In sandbox mode: what stands in for Kong."`
 	Plan          []fountain.PlannedStep `json:"plan,omitempty" doc:"Each step, whether it changed (or would change) something, and why."`
