@@ -24,8 +24,8 @@ type KongManager interface {
 	History(ctx context.Context, h *deploy.Host) ([]fountain.ConfigVersion, error)
 }
 
-// kong returns the engine and its Kong, or a 503 when the server has
-// either not.
+// kong returns the engine and its Kong, or a 503 when the server has no
+// deploy engine or no Kong.
 func (s *Server) kong() (Deployer, KongManager, error) {
 	d, err := s.deployer()
 	if err != nil {

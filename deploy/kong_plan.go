@@ -357,7 +357,7 @@ func PlanKongChange(ch KongChange, f KongChangeFacts) (KongChangePlan, error) {
 		// version first, and the change is made on it.
 		adopt, err := kong.Parse([]byte(f.Admin.Export))
 		if err != nil {
-			return kp, fmt.Errorf("the config Kong runs does not parse: %w", err)
+			return kp, &fountain.Error{Code: fountain.EUPSTREAM, Message: "the config Kong runs (hash " + hash + ") does not parse", Err: err}
 		}
 		kp.Current, kp.Adopt, kp.Version = adopt, hash, v.Version+1
 		runsCurrent = func(h string) bool { return h == hash }
