@@ -11,15 +11,11 @@ import (
 	"github.com/fountainai/fountain/operation"
 )
 
-// Deployer is the deploy engine as the API uses it.
+// Deployer is the deploy engine as the API uses it: its hosts (and
+// OpenSearch). Docker apps (DockerApps) and Kong (KongManager) are
+// services of their own.
 type Deployer interface {
 	Resolve(ctx context.Context, in deploy.HostInput) (*deploy.Host, error)
-	DeployDockerApp(ctx context.Context, rec fountain.Recorder, h *deploy.Host, in deploy.DockerAppInput) (fountain.Outcome, error)
-	RollbackDockerApp(ctx context.Context, rec fountain.Recorder, h *deploy.Host, in deploy.AppInput) (fountain.Outcome, error)
-	RemoveDockerApp(ctx context.Context, rec fountain.Recorder, h *deploy.Host, in deploy.AppInput) (fountain.Outcome, error)
-	ListDockerApps(ctx context.Context, rec fountain.Recorder, h *deploy.Host) ([]deploy.App, error)
-	DockerAppLogs(ctx context.Context, rec fountain.Recorder, h *deploy.Host, name string, tail int) ([]string, error)
-	DeployKong(ctx context.Context, rec fountain.Recorder, h *deploy.Host, in deploy.KongInput) (fountain.Outcome, error)
 	// HostKeyName returns the name a host's SSH keys are kept under (its
 	// identity) for "ADDRESS[:PORT]" or "REGION/NAME[:PORT]".
 	HostKeyName(ctx context.Context, host string) (string, fountain.HostID, error)
@@ -199,58 +195,6 @@ func (r readRecorder) Step(ctx context.Context, name string, fn func(context.Con
 }
 
 func (r readRecorder) Log(line string) { r.s.deps.Logger.Debug("read", "line", line) }
-
-type dockerAppsOutput struct {
-	Body struct {
-		Host string       `json:"host" doc:"The host, address:port."`
-		Apps []deploy.App `json:"apps" doc:"The apps Fountain runs there, current and previous versions."`
-	}
-}
-
-func (s *Server) listDockerApps(ctx context.Context, in *HostQuery) (*dockerAppsOutput, error) {
-	apps, h, err := readOnHost(ctx, s, *in, func(ctx context.Context, d Deployer, h *deploy.Host) ([]deploy.App, error) {
-		return d.ListDockerApps(ctx, readRecorder{s: s}, h)
-	})
-	if err != nil {
-		return nil, err
-	}
-	out := &dockerAppsOutput{}
-	out.Body.Host, out.Body.Apps = h.HostPort(), apps
-	return out, nil
-}
-
-type appLogsInput struct {
-	HostQuery
-	ContainerName string `query:"container_name" required:"true" minLength:"1" maxLength:"128" doc:"The app's container."`
-	Tail          int    `query:"tail" minimum:"0" maximum:"10000" doc:"How many of the last lines (default 100)."`
-}
-
-type appLogsOutput struct {
-	Body struct {
-		ContainerName string   `json:"container_name" doc:"The container."`
-		Lines         []string `json:"lines" doc:"Its last lines of output, stdout and stderr."`
-	}
-}
-
-func (s *Server) dockerAppLogs(ctx context.Context, in *appLogsInput) (*appLogsOutput, error) {
-	ai := deploy.AppInput{HostInput: in.input(), ContainerName: in.ContainerName}
-	if err := ai.Validate(); err != nil {
-		return nil, queryError(err)
-	}
-	tail := in.Tail
-	if tail == 0 {
-		tail = 100
-	}
-	lines, _, err := readOnHost(ctx, s, in.HostQuery, func(ctx context.Context, d Deployer, h *deploy.Host) ([]string, error) {
-		return d.DockerAppLogs(ctx, readRecorder{s: s}, h, in.ContainerName, tail)
-	})
-	if err != nil {
-		return nil, err
-	}
-	out := &appLogsOutput{}
-	out.Body.ContainerName, out.Body.Lines = in.ContainerName, lines
-	return out, nil
-}
 
 // HostKeys is the store of trusted SSH host keys.
 type HostKeys interface {

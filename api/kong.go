@@ -12,31 +12,38 @@ import (
 	"github.com/fountainai/fountain/operation"
 )
 
-// KongManager is the deploy engine's management of Kong's declarative
-// config, as the API uses it.
+// KongManager is the deploy engine's Kong: deploy-kong and the
+// management of its declarative config, as the API uses them.
 type KongManager interface {
-	KongConfig(ctx context.Context, rec fountain.Recorder, h *deploy.Host) (*deploy.KongConfigView, error)
-	ApplyKongConfig(ctx context.Context, rec fountain.Recorder, h *deploy.Host, cfg *kong.Config, source, opID string, dryRun bool) (fountain.Outcome, error)
-	AddKongRoute(ctx context.Context, rec fountain.Recorder, h *deploy.Host, in deploy.KongRouteInput, opID string) (fountain.Outcome, error)
-	RemoveKongRoute(ctx context.Context, rec fountain.Recorder, h *deploy.Host, name, opID string, dryRun bool) (fountain.Outcome, error)
-	RollbackKongConfig(ctx context.Context, rec fountain.Recorder, h *deploy.Host, version int, opID string, dryRun bool) (fountain.Outcome, error)
-	KongHistory(ctx context.Context, h *deploy.Host) ([]fountain.ConfigVersion, error)
+	Deploy(ctx context.Context, rec fountain.Recorder, h *deploy.Host, in deploy.KongInput) (fountain.Outcome, error)
+	Config(ctx context.Context, rec fountain.Recorder, h *deploy.Host) (*deploy.KongConfigView, error)
+	Apply(ctx context.Context, rec fountain.Recorder, h *deploy.Host, cfg *kong.Config, dryRun bool) (fountain.Outcome, error)
+	AddRoute(ctx context.Context, rec fountain.Recorder, h *deploy.Host, in deploy.KongRouteInput) (fountain.Outcome, error)
+	RemoveRoute(ctx context.Context, rec fountain.Recorder, h *deploy.Host, name string, dryRun bool) (fountain.Outcome, error)
+	Rollback(ctx context.Context, rec fountain.Recorder, h *deploy.Host, version int, dryRun bool) (fountain.Outcome, error)
+	History(ctx context.Context, h *deploy.Host) ([]fountain.ConfigVersion, error)
 }
 
-// kongOf is the engine's Kong management (checked by kong() before any
-// operation starts).
-func kongOf(d Deployer) KongManager { return d.(KongManager) }
-
+// kong returns the engine and its Kong, or a 503 when the server has no
+// deploy engine or no Kong.
 func (s *Server) kong() (Deployer, KongManager, error) {
 	d, err := s.deployer()
 	if err != nil {
 		return nil, nil, err
 	}
-	k, ok := d.(KongManager)
-	if !ok {
-		return nil, nil, fountain.Errorf(fountain.EUNAVAILABLE, "Kong config management is not configured on this server")
+	if s.deps.Kong == nil {
+		return nil, nil, fountain.Errorf(fountain.EUNAVAILABLE, "Kong is not configured on this server")
 	}
-	return d, k, nil
+	return d, s.deps.Kong, nil
+}
+
+// kongReady refuses a Kong route (503) before its operation starts when
+// the server has no Kong.
+func kongReady[B any](s *Server) func(context.Context, Deployer, *deploy.Host, *B) error {
+	return func(context.Context, Deployer, *deploy.Host, *B) error {
+		_, _, err := s.kong()
+		return err
+	}
 }
 
 // kongSpec is the operation of a config change on a gateway: it holds the
@@ -67,7 +74,7 @@ func (s *Server) putKongConfig(ctx context.Context, body *deploy.KongConfigInput
 	}{in.HostInput, cfg.Hash()}
 	secrets := append(cfg.SecretValues(), d.Secrets()...)
 	return kongSpec("kong.apply-config", h, record, in.DryRun, secrets), onHostFunc(h, func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
-		return k.ApplyKongConfig(ctx, run, h, cfg, "apply", run.ID(), in.DryRun)
+		return k.Apply(ctx, run, h, cfg, in.DryRun)
 	}), nil
 }
 
@@ -115,7 +122,7 @@ func (s *Server) prepareDeleteKongRoute(ctx context.Context, in *kongRouteDeleti
 	}
 	name, dry := in.Name, in.DryRun
 	return kongSpec("kong.remove-route", h, *in, dry, d.Secrets()), onHostFunc(h, func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
-		return k.RemoveKongRoute(ctx, run, h, name, run.ID(), dry)
+		return k.RemoveRoute(ctx, run, h, name, dry)
 	}), nil
 }
 
@@ -129,7 +136,7 @@ func (s *Server) getKongConfig(ctx context.Context, in *HostQuery) (*kongConfigO
 		return nil, err
 	}
 	v, _, err := readOnHost(ctx, s, *in, func(ctx context.Context, _ Deployer, h *deploy.Host) (*deploy.KongConfigView, error) {
-		return k.KongConfig(ctx, readRecorder{s: s}, h)
+		return k.Config(ctx, readRecorder{s: s}, h)
 	})
 	if err != nil {
 		return nil, err
@@ -154,7 +161,7 @@ func (s *Server) kongHistory(ctx context.Context, in *HostQuery) (*kongHistoryOu
 	if err != nil {
 		return nil, err
 	}
-	vs, err := k.KongHistory(ctx, h)
+	vs, err := k.History(ctx, h)
 	if err != nil {
 		return nil, err
 	}
@@ -175,20 +182,14 @@ func (s *Server) kongRoutes() {
 			"then Kong's own validation decides (POST /config?flatten_errors=1&check_hash=1). An invalid config answers 422 with Kong's field errors and the running config stays; " +
 			"an unchanged one is changed=false. On success /etc/kong/kong.yml is replaced atomically (a restart keeps it) and a version is recorded. dry_run shows the diff."}, s.putKongConfig)
 	addRoute := onHost(s, hostRoute[deploy.KongRouteInput]{kind: "kong.add-route", target: fixed[deploy.KongRouteInput]("/kong"),
-		check: func(context.Context, Deployer, *deploy.Host, *deploy.KongRouteInput) error {
-			_, _, err := s.kong()
-			return err
-		},
-		run: func(ctx context.Context, d Deployer, run *operation.Run, h *deploy.Host, in deploy.KongRouteInput) (fountain.Outcome, error) {
-			return kongOf(d).AddKongRoute(ctx, run, h, in, run.ID())
+		check: kongReady[deploy.KongRouteInput](s),
+		run: func(ctx context.Context, _ Deployer, run *operation.Run, h *deploy.Host, in deploy.KongRouteInput) (fountain.Outcome, error) {
+			return s.deps.Kong.AddRoute(ctx, run, h, in)
 		}})
 	rollback := onHost(s, hostRoute[deploy.KongRollbackInput]{kind: "kong.rollback-config", target: fixed[deploy.KongRollbackInput]("/kong"),
-		check: func(context.Context, Deployer, *deploy.Host, *deploy.KongRollbackInput) error {
-			_, _, err := s.kong()
-			return err
-		},
-		run: func(ctx context.Context, d Deployer, run *operation.Run, h *deploy.Host, in deploy.KongRollbackInput) (fountain.Outcome, error) {
-			return kongOf(d).RollbackKongConfig(ctx, run, h, in.Version, run.ID(), in.DryRun)
+		check: kongReady[deploy.KongRollbackInput](s),
+		run: func(ctx context.Context, _ Deployer, run *operation.Run, h *deploy.Host, in deploy.KongRollbackInput) (fountain.Outcome, error) {
+			return s.deps.Kong.Rollback(ctx, run, h, in.Version, in.DryRun)
 		}})
 	mutation(s, huma.Operation{OperationID: "add-kong-route", Path: "/services/kong/routes", Tags: tag,
 		Summary: "Add or update a route",

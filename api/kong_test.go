@@ -20,9 +20,9 @@ import (
 	standin "github.com/fountainai/fountain/standin/kong"
 )
 
-// newDeployEnv is a running API whose deploy engine is d, and the
-// directory of its database.
-func newKongDeployEnv(t testing.TB, d api.Deployer) (*env, string) {
+// newKongDeployEnv is a running API whose deploy engine is d and Kong k,
+// and the directory of its database.
+func newKongDeployEnv(t testing.TB, d api.Deployer, k api.KongManager) (*env, string) {
 	t.Helper()
 	dir := t.TempDir()
 	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "f.db"))
@@ -30,7 +30,7 @@ func newKongDeployEnv(t testing.TB, d api.Deployer) (*env, string) {
 		t.Fatal(err)
 	}
 	runner := operation.New(db, nil)
-	srv := api.New(api.Deps{Store: db, Runner: runner, Deploy: d, Token: token})
+	srv := api.New(api.Deps{Store: db, Runner: runner, Deploy: d, Kong: k, Token: token})
 	runner.OnFinish = srv.OnOperationFinished
 	hs := httptest.NewServer(srv)
 	t.Cleanup(func() {
@@ -100,7 +100,7 @@ func yamlBomb() string {
 // Issue 12, item 4: an alias bomb sent as the config is 422 on config, and
 // the engine is never asked for the host.
 func TestKongAliasBombIs422BeforeAnyHost(t *testing.T) {
-	e, _ := newKongDeployEnv(t, newUntouchable(t))
+	e, _ := newKongDeployEnv(t, newUntouchable(t), newUntouchable(t).Gateway())
 	config, _ := json.Marshal(yamlBomb())
 	r := e.do("PUT", "/services/kong/config", `{`+hostFields+`, "config": `+string(config)+`}`)
 	want422(t, "alias bomb", r, "body.config", "YAML aliases")
@@ -110,7 +110,7 @@ func TestKongAliasBombIs422BeforeAnyHost(t *testing.T) {
 // in process: the body read and checked, the config decoded until a
 // budget runs out (go test -bench KongAliasBomb -benchmem ./api).
 func BenchmarkKongAliasBomb(b *testing.B) {
-	e, _ := newKongDeployEnv(b, newUntouchable(b))
+	e, _ := newKongDeployEnv(b, newUntouchable(b), newUntouchable(b).Gateway())
 	config, _ := json.Marshal(yamlBomb())
 	body := `{` + hostFields + `, "config": ` + string(config) + `}`
 	b.ReportAllocs()
@@ -131,7 +131,7 @@ func BenchmarkKongAliasBomb(b *testing.B) {
 // field, in a route and in every service and target of a whole config
 // (given as text or as a JSON object), before anything connects.
 func TestKongUpstreamOnKongItselfIs422BeforeAnyHost(t *testing.T) {
-	e, _ := newKongDeployEnv(t, newUntouchable(t))
+	e, _ := newKongDeployEnv(t, newUntouchable(t), newUntouchable(t).Gateway())
 	for _, u := range []string{"http://127.0.0.1:8001", "http://localhost:8001", "http://localhost.:8001", "http://foo.localhost:8001",
 		"http://0.0.0.0:8001", "http://[::1]:8001", "http://[::]:8001", "http://169.254.169.254/latest/meta-data", "http://[fe80::1]:8001",
 		"http://[::ffff:127.0.0.1]:8001", "http://2130706433:8001", "http://0x7f.1:8001", "http://127.1:8001", "http://0177.0.0.1:8001",
@@ -155,7 +155,7 @@ func TestKongUpstreamOnKongItselfIs422BeforeAnyHost(t *testing.T) {
 // Issue 12, item 13: Kong's own rules for names, paths, hosts, methods
 // and protocols are 422 naming the field, before anything connects.
 func TestKongFieldsAre422BeforeAnyHost(t *testing.T) {
-	e, _ := newKongDeployEnv(t, newUntouchable(t))
+	e, _ := newKongDeployEnv(t, newUntouchable(t), newUntouchable(t).Gateway())
 	route := func(extra string) string {
 		return `{` + hostFields + `, "name": "app", "upstream_url": "http://10.0.0.5:8080", "paths": ["/app"], ` + extra + `}`
 	}
@@ -185,8 +185,8 @@ func TestKongFieldsAre422BeforeAnyHost(t *testing.T) {
 	}
 }
 
-// standInKong is a deploy engine whose gateway is an in-process Kong
-// stand-in: it applies configs as the engine does as far as records go
+// standInKong is a deploy engine (its Resolve) and a Kong whose gateway
+// is an in-process Kong stand-in: it applies configs as the engine does as far as records go
 // (the diff in the step's output, the log and the result; Kong's refusal
 // in the error), without SSH.
 type standInKong struct {
@@ -201,13 +201,13 @@ func (s *standInKong) Resolve(context.Context, deploy.HostInput) (*deploy.Host, 
 
 func (s *standInKong) Secrets() []string { return nil }
 
-func (s *standInKong) KongConfig(ctx context.Context, _ fountain.Recorder, h *deploy.Host) (*deploy.KongConfigView, error) {
+func (s *standInKong) Config(ctx context.Context, _ fountain.Recorder, h *deploy.Host) (*deploy.KongConfigView, error) {
 	text, err := s.admin.Config(ctx)
 	return &deploy.KongConfigView{Host: h.HostPort(), Config: text}, err
 }
 
-func (s *standInKong) ApplyKongConfig(ctx context.Context, rec fountain.Recorder, h *deploy.Host, cfg *kong.Config, source, opID string, dryRun bool) (fountain.Outcome, error) {
-	res := deploy.KongConfigResult{Host: h.HostPort(), Source: source, Hash: cfg.Hash(), Diff: kong.Diff(s.current, cfg, "current", "new")}
+func (s *standInKong) Apply(ctx context.Context, rec fountain.Recorder, h *deploy.Host, cfg *kong.Config, dryRun bool) (fountain.Outcome, error) {
+	res := deploy.KongConfigResult{Host: h.HostPort(), Source: "apply", Hash: cfg.Hash(), Diff: kong.Diff(s.current, cfg, "current", "new")}
 	err := rec.Step(ctx, "Kong loads the config", func(ctx context.Context) (fountain.StepResult, error) {
 		rec.Log("the new config:\n" + cfg.YAML())
 		if dryRun {
@@ -223,16 +223,19 @@ func (s *standInKong) ApplyKongConfig(ctx context.Context, rec fountain.Recorder
 	return fountain.Outcome{Message: "applied: " + res.Diff, Result: res}, err
 }
 
-func (s *standInKong) AddKongRoute(context.Context, fountain.Recorder, *deploy.Host, deploy.KongRouteInput, string) (fountain.Outcome, error) {
+func (s *standInKong) Deploy(context.Context, fountain.Recorder, *deploy.Host, deploy.KongInput) (fountain.Outcome, error) {
 	return fountain.Outcome{}, errors.New("not used")
 }
-func (s *standInKong) RemoveKongRoute(context.Context, fountain.Recorder, *deploy.Host, string, string, bool) (fountain.Outcome, error) {
+func (s *standInKong) AddRoute(context.Context, fountain.Recorder, *deploy.Host, deploy.KongRouteInput) (fountain.Outcome, error) {
 	return fountain.Outcome{}, errors.New("not used")
 }
-func (s *standInKong) RollbackKongConfig(context.Context, fountain.Recorder, *deploy.Host, int, string, bool) (fountain.Outcome, error) {
+func (s *standInKong) RemoveRoute(context.Context, fountain.Recorder, *deploy.Host, string, bool) (fountain.Outcome, error) {
 	return fountain.Outcome{}, errors.New("not used")
 }
-func (s *standInKong) KongHistory(context.Context, *deploy.Host) ([]fountain.ConfigVersion, error) {
+func (s *standInKong) Rollback(context.Context, fountain.Recorder, *deploy.Host, int, bool) (fountain.Outcome, error) {
+	return fountain.Outcome{}, errors.New("not used")
+}
+func (s *standInKong) History(context.Context, *deploy.Host) ([]fountain.ConfigVersion, error) {
 	return nil, errors.New("not used")
 }
 
@@ -249,7 +252,8 @@ func TestKongPluginSecretsAreMasked(t *testing.T) {
 	}
 	admin := httptest.NewServer(g.AdminHandler())
 	defer admin.Close()
-	e, dir := newKongDeployEnv(t, &standInKong{admin: &kong.Client{BaseURL: admin.URL}})
+	k := &standInKong{admin: &kong.Client{BaseURL: admin.URL}}
+	e, dir := newKongDeployEnv(t, k, k)
 
 	canaries := []string{"sk-canary-Header-7f3a9", "canary-Aws-Secret-51c2", "canary-Session-Secret-90de", "canary-Log-Token-3b7e"}
 	config := func(extra string) string {

@@ -74,7 +74,7 @@ func newDeployEnv(t *testing.T, policy deploy.Policy, names map[string][]string)
 		},
 	}
 	runner := operation.New(db, nil)
-	srv := api.New(api.Deps{Store: db, Runner: runner, Token: token, Deploy: engine, OpenSearch: engine.OpenSearch(), HostKeys: db})
+	srv := api.New(api.Deps{Store: db, Runner: runner, Token: token, Deploy: engine, OpenSearch: engine.OpenSearch(), Apps: engine.DockerApps(), Kong: engine.Gateway(), HostKeys: db})
 	runner.OnFinish = srv.OnOperationFinished
 	hs := httptest.NewServer(srv)
 	t.Cleanup(func() {

@@ -70,20 +70,23 @@ func (s *Server) routes(mux *http.ServeMux) {
 			"a re-pushed tag is noticed. A new container replaces the old one only if it proves healthy; otherwise the old one is restored and the operation fails with the new one's last log lines. " +
 			"The previous version is kept stopped for rollback. dry_run reports the plan and changes nothing."},
 		onHost(s, hostRoute[deploy.DockerAppInput]{kind: "deploy.docker-app", target: func(in *deploy.DockerAppInput) string { return "/" + in.ContainerName },
-			run: func(ctx context.Context, d Deployer, run *operation.Run, h *deploy.Host, in deploy.DockerAppInput) (fountain.Outcome, error) {
-				return d.DeployDockerApp(ctx, run, h, in)
+			check: appsReady[deploy.DockerAppInput](s),
+			run: func(ctx context.Context, _ Deployer, run *operation.Run, h *deploy.Host, in deploy.DockerAppInput) (fountain.Outcome, error) {
+				return s.deps.Apps.Deploy(ctx, run, h, in)
 			}}))
 	mutation(s, huma.Operation{OperationID: "rollback-docker-app", Path: "/services/rollback-docker-app", Tags: servicesTag,
 		Summary: "Roll a Docker app back", Description: "Swaps the app back to its previous version (kept stopped on the host since the last deploy), health-gated. Rolling back again returns to where it was."},
 		onHost(s, hostRoute[deploy.AppInput]{kind: "deploy.rollback-docker-app", target: appTarget,
-			run: func(ctx context.Context, d Deployer, run *operation.Run, h *deploy.Host, in deploy.AppInput) (fountain.Outcome, error) {
-				return d.RollbackDockerApp(ctx, run, h, in)
+			check: appsReady[deploy.AppInput](s),
+			run: func(ctx context.Context, _ Deployer, run *operation.Run, h *deploy.Host, in deploy.AppInput) (fountain.Outcome, error) {
+				return s.deps.Apps.Rollback(ctx, run, h, in)
 			}}))
 	mutation(s, huma.Operation{OperationID: "remove-docker-app", Path: "/services/remove-docker-app", Tags: servicesTag,
 		Summary: "Remove a Docker app", Description: "Stops and removes the app's container and its previous version. Images stay on the host. Removing an app that is not there changes nothing."},
 		onHost(s, hostRoute[deploy.AppInput]{kind: "deploy.remove-docker-app", target: appTarget,
-			run: func(ctx context.Context, d Deployer, run *operation.Run, h *deploy.Host, in deploy.AppInput) (fountain.Outcome, error) {
-				return d.RemoveDockerApp(ctx, run, h, in)
+			check: appsReady[deploy.AppInput](s),
+			run: func(ctx context.Context, _ Deployer, run *operation.Run, h *deploy.Host, in deploy.AppInput) (fountain.Outcome, error) {
+				return s.deps.Apps.Remove(ctx, run, h, in)
 			}}))
 	register(s, huma.Operation{OperationID: "list-docker-apps", Method: http.MethodGet, Path: "/services/docker-apps", Tags: servicesTag,
 		Summary: "List Docker apps on a host", Description: "The containers Fountain runs on the host (over SSH): image, digest, state, health, uptime, ports."}, s.listDockerApps)
@@ -121,11 +124,12 @@ func (s *Server) routes(mux *http.ServeMux) {
 		Summary: "Deploy Kong Gateway (DB-less)",
 		Description: "Runs Kong Gateway in DB-less mode with Docker on a host over SSH, as the design's call does: {instance_ip, ssh_key_path}. " +
 			"Docker is installed if missing. KONG_DATABASE=off; the declarative config is /etc/kong/kong.yml, owned by Fountain (the last version applied, or an empty one); " +
-			"the proxy listens on the host's ports 80 and 443; the Admin API is bound to the host's loopback only, never published (Fountain reaches it through SSH). " +
+			"the proxy listens on the host's ports 80 and 443; the Admin API is bound to the host's loopback only, never published (Fountain reaches it through SSH), and admits only the host (a route to Kong's own address gets nginx's 403). " +
 			"Health-gated and idempotent like an app."},
 		onHost(s, hostRoute[deploy.KongInput]{kind: "deploy.kong", target: fixed[deploy.KongInput]("/kong"),
-			run: func(ctx context.Context, d Deployer, run *operation.Run, h *deploy.Host, in deploy.KongInput) (fountain.Outcome, error) {
-				return d.DeployKong(ctx, run, h, in)
+			check: kongReady[deploy.KongInput](s),
+			run: func(ctx context.Context, _ Deployer, run *operation.Run, h *deploy.Host, in deploy.KongInput) (fountain.Outcome, error) {
+				return s.deps.Kong.Deploy(ctx, run, h, in)
 			}}))
 
 	s.kongRoutes()

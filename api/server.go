@@ -154,8 +154,10 @@ type Deps struct {
 	Store     Store
 	Runner    *operation.Runner
 	Lightsail Lightsail
-	Sandbox   Sandbox  // nil unless sandbox mode
-	Deploy    Deployer // nil: deploy routes answer 503
+	Sandbox   Sandbox     // nil unless sandbox mode
+	Deploy    Deployer    // nil: deploy routes answer 503
+	Apps      DockerApps  // nil: Docker app routes answer 503
+	Kong      KongManager // nil: Kong routes answer 503
 	HostKeys  HostKeys
 	GitHub    GitHub // nil: GitHub routes answer 503
 	Images    Images // nil: the tags route answers 503

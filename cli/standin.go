@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
@@ -85,35 +84,27 @@ func (a *app) runKong(ctx context.Context) error {
 	if err != nil {
 		return a.standinFail("Error: " + err.Error())
 	}
+	if err := kong.WritePID(s.Prefix, os.Getpid()); err != nil {
+		logger.Printf("no pid file in %s (kong health will say it is not running): %v", s.Prefix, err)
+	}
 	ctx, stop := signalContext(ctx)
 	defer stop()
 	logger.Printf("Kong %s stand-in (Fountain sandbox) starting, configuration hash %s", kong.Version, g.Hash())
 	return g.Run(ctx)
 }
 
-// kongHealth is `kong health`: the Admin API answers.
+// kongHealth is `kong health`: the running node's pid is alive (like
+// Kong's, it asks nothing of the Admin API).
 func (a *app) kongHealth() error {
 	s, err := kong.SettingsFromEnv(a.getenv)
 	if err != nil {
 		return err
 	}
-	for _, l := range s.AdminListen {
-		if l.SSL {
-			continue
-		}
-		addr := strings.Replace(l.Addr, "0.0.0.0", "127.0.0.1", 1)
-		c := &http.Client{Timeout: 5 * time.Second}
-		resp, err := c.Get("http://" + addr + "/status")
-		if err != nil {
-			break
-		}
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusOK {
-			fmt.Fprintln(a.io.Out, "nginx.......running\n\nKong is healthy at /usr/local/kong")
-			return nil
-		}
+	if err := kong.Healthy(s.Prefix); err != nil {
+		return a.standinFail("Error: " + err.Error())
 	}
-	return a.standinFail("Error: Kong is not running at /usr/local/kong")
+	fmt.Fprintln(a.io.Out, "nginx.......running\n\nKong is healthy at "+s.Prefix)
+	return nil
 }
 
 // kongConfigParse is `kong config parse FILE`.

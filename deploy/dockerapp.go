@@ -38,6 +38,10 @@ type DockerAppInput struct {
 	// (Kong's, so that no other container reaches its Admin API); Fountain
 	// sets it, a request cannot.
 	network string
+	// gatewayEnv, if set, names an environment variable whose value, when
+	// empty, is the IPv4 gateway of network, read when the container is
+	// created (a network created by the same plan has none before).
+	gatewayEnv string
 }
 
 // HealthCheck is an HTTP check of a new container.

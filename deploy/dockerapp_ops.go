@@ -2,7 +2,6 @@ package deploy
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -31,167 +30,99 @@ func (in *AppInput) Validate() error {
 	return nil
 }
 
-// dockerHostOf connects to h and looks at its Docker set-up; the function
-// returned closes the connection and the Docker client.
-func (e *Engine) dockerHostOf(ctx context.Context, rec fountain.Recorder, h *Host) (*dockerHost, func(), error) {
-	c, err := e.connect(ctx, rec, h)
+// appHost connects to h for a read of its apps: Docker must already be
+// set up there. It returns the host's Docker Engine client and a function
+// that closes both.
+func (e *Engine) appHost(ctx context.Context, rec fountain.Recorder, h *Host) (*client.Client, func(), error) {
+	x, closeAll, err := e.dockerExecOf(ctx, rec, h)
 	if err != nil {
 		return nil, nil, err
 	}
-	d := &dockerHost{ssh: c, user: h.User, rec: rec}
-	closeAll := func() { d.close(); c.Close() }
-	if d.facts, err = probe(ctx, c); err != nil {
+	f, err := probe(ctx, x.d.ssh)
+	if err == nil && !f.DockerReady() {
+		err = notSetUp(h.Target(), h.User)
+	}
+	var api *client.Client
+	if err == nil {
+		api, err = x.d.engine(ctx)
+	}
+	if err != nil {
 		closeAll()
 		return nil, nil, err
 	}
-	return d, closeAll, nil
+	return api, closeAll, nil
 }
 
-// appHost is dockerHostOf for an operation on an app that exists: Docker
-// must already be there. It returns the host's Docker Engine client too.
-func (e *Engine) appHost(ctx context.Context, rec fountain.Recorder, h *Host) (*dockerHost, *client.Client, func(), error) {
-	d, closeAll, err := e.dockerHostOf(ctx, rec, h)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if !d.ready() {
-		closeAll()
-		return nil, nil, nil, &fountain.Error{Code: fountain.ECONFLICT, Message: "Docker is not set up on " + h.Target() + " for " + h.User,
-			Hint: "deploy an app first: POST /services/deploy-docker-app"}
-	}
-	api, err := d.engine(ctx)
-	if err != nil {
-		closeAll()
-		return nil, nil, nil, err
-	}
-	return d, api, closeAll, nil
-}
-
-// RollbackDockerApp swaps the app back to its previous version (kept
-// stopped on the host, image and all): instant, and health-gated like a
-// deploy. Rolling back twice returns to where it was.
-func (e *Engine) RollbackDockerApp(ctx context.Context, rec fountain.Recorder, h *Host, in AppInput) (fountain.Outcome, error) {
-	d, api, closeAll, err := e.appHost(ctx, rec, h)
+// Rollback swaps the app back to its previous version (kept stopped on
+// the host, image and all): instant, and health-gated like a deploy.
+// Rolling back twice returns to where it was. It observes the app's
+// containers (a recorded step), plans (PlanRollback) and applies.
+func (a *DockerApps) Rollback(ctx context.Context, rec fountain.Recorder, h *Host, in AppInput) (fountain.Outcome, error) {
+	x, closeAll, err := a.e.dockerExecOf(ctx, rec, h)
 	if err != nil {
 		return fountain.Outcome{}, err
 	}
 	defer closeAll()
-	name, prev, tmp := in.ContainerName, PreviousName(in.ContainerName), rollbackName(in.ContainerName)
-	var prevImage, curImage string
-	var hc *HealthCheck
-	plan := fountain.Checks{
-		{Name: "previous version of " + name,
-			Check: func(ctx context.Context) (fountain.Need, error) {
-				p, err := api.ContainerInspect(ctx, prev, client.ContainerInspectOptions{})
-				if cerrdefs.IsNotFound(err) {
-					return fountain.Need{}, &fountain.Error{Code: fountain.ECONFLICT, Message: fmt.Sprintf("there is no previous version of %s on %s to roll back to", name, h.Target()),
-						Hint: "a previous version is kept after each deploy that replaced the container"}
-				}
-				if err != nil {
-					return fountain.Need{}, fmt.Errorf("inspect %s: %s", prev, cleanDockerError(err))
-				}
-				prevImage = p.Container.Image
-				if p.Container.Config != nil {
-					_ = json.Unmarshal([]byte(p.Container.Config.Labels[LabelHealth]), &hc)
-				}
-				if c, err := api.ContainerInspect(ctx, name, client.ContainerInspectOptions{}); err == nil {
-					curImage = c.Container.Image
-				}
-				return fountain.Need{Change: true, Reason: fmt.Sprintf("%s runs %s; the previous version runs %s", name, short12(orNone(curImage)), short12(prevImage))}, nil
-			},
-			Apply: func(ctx context.Context, _ fountain.Need) (fountain.StepResult, error) {
-				timeout := 10
-				if _, err := api.ContainerRemove(ctx, tmp, client.ContainerRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
-					return fountain.StepResult{}, fmt.Errorf("remove %s: %s", tmp, cleanDockerError(err))
-				}
-				if curImage != "" {
-					if _, err := api.ContainerStop(ctx, name, client.ContainerStopOptions{Timeout: &timeout}); err != nil {
-						return fountain.StepResult{}, fmt.Errorf("stop %s: %s", name, cleanDockerError(err))
-					}
-					if err := setAside(ctx, api, name, tmp); err != nil {
-						return fountain.StepResult{}, err
-					}
-				}
-				if err := bringBack(ctx, api, prev, name); err != nil {
-					return fountain.StepResult{}, err
-				}
-				if _, err := api.ContainerStart(ctx, name, client.ContainerStartOptions{}); err != nil {
-					return fountain.StepResult{}, fmt.Errorf("start %s: %s", name, cleanDockerError(err))
-				}
-				return fountain.StepResult{Changed: true, Output: "started the previous version " + short12(prevImage)}, nil
-			}},
-		{Name: "health check " + name,
-			Apply: func(ctx context.Context, _ fountain.Need) (fountain.StepResult, error) {
-				how, err := waitHealthy(ctx, api, d, name, hc, e.settle())
-				if err == nil {
-					if curImage != "" {
-						if _, err := api.ContainerRename(ctx, tmp, client.ContainerRenameOptions{NewName: prev}); err != nil {
-							return fountain.StepResult{}, fmt.Errorf("keep the rolled-back version as %s: %s", prev, cleanDockerError(err))
-						}
-					}
-					return fountain.StepResult{Output: how}, nil
-				}
-				logs := containerLogs(context.WithoutCancel(ctx), api, name, 40)
-				// Swap back: the version rolled back from serves again.
-				bg := context.WithoutCancel(ctx)
-				timeout := 5
-				_, _ = api.ContainerStop(bg, name, client.ContainerStopOptions{Timeout: &timeout})
-				_ = setAside(bg, api, name, prev)
-				if curImage != "" {
-					_ = bringBack(bg, api, tmp, name)
-					_, _ = api.ContainerStart(bg, name, client.ContainerStartOptions{})
-				}
-				return fountain.StepResult{Output: "last lines of the previous version:\n" + logs}, &fountain.Error{Code: fountain.EUPSTREAM,
-					Message: fmt.Sprintf("the previous version of %s is not healthy: %v; the version rolled back from is serving again", name, err)}
-			}},
-	}
-	if _, err := plan.Run(ctx, rec, in.DryRun); err != nil {
+	name := in.ContainerName
+	f, p, err := a.observe(ctx, rec, x, name, func(f DockerAppFacts) (fountain.Plan, error) {
+		return PlanRollback(in, f, h.Target(), a.e.settle())
+	})
+	if err != nil {
 		return fountain.Outcome{}, err
 	}
-	if in.DryRun {
-		return fountain.Outcome{Message: fmt.Sprintf("Dry run: %s would roll back to %s", name, short12(prevImage))}, nil
+	if _, err := p.Apply(ctx, rec, x, in.DryRun); err != nil {
+		return fountain.Outcome{}, err
 	}
-	return fountain.Outcome{Message: fmt.Sprintf("Rolled %s on %s back to %s", name, h.Target(), short12(prevImage)),
-		Result: map[string]string{"container_name": name, "image_id": prevImage, "previous_image_id": curImage}}, nil
+	prev, cur := f.Previous.Image, ""
+	if f.Current != nil {
+		cur = f.Current.Image
+	}
+	if in.DryRun {
+		return fountain.Outcome{Message: fmt.Sprintf("Dry run: %s would roll back to %s", name, short12(prev))}, nil
+	}
+	return fountain.Outcome{Message: fmt.Sprintf("Rolled %s on %s back to %s", name, h.Target(), short12(prev)),
+		Result: map[string]string{"container_name": name, "image_id": prev, "previous_image_id": cur}}, nil
 }
 
-// RemoveDockerApp stops and removes the app's container and its kept
-// previous version. Removing what is not there changes nothing. Images
-// stay on the host.
-func (e *Engine) RemoveDockerApp(ctx context.Context, rec fountain.Recorder, h *Host, in AppInput) (fountain.Outcome, error) {
-	_, api, closeAll, err := e.appHost(ctx, rec, h)
+// Remove stops and removes the app's container and the versions kept
+// beside it. Removing what is not there changes nothing. Images stay on
+// the host.
+func (a *DockerApps) Remove(ctx context.Context, rec fountain.Recorder, h *Host, in AppInput) (fountain.Outcome, error) {
+	x, closeAll, err := a.e.dockerExecOf(ctx, rec, h)
 	if err != nil {
 		return fountain.Outcome{}, err
 	}
 	defer closeAll()
-	var plan fountain.Checks
-	for _, n := range []string{in.ContainerName, PreviousName(in.ContainerName), oldName(in.ContainerName), rollbackName(in.ContainerName)} {
-		plan = append(plan, fountain.Action{Name: "remove container " + n,
-			Check: func(ctx context.Context) (fountain.Need, error) {
-				_, err := api.ContainerInspect(ctx, n, client.ContainerInspectOptions{})
-				if cerrdefs.IsNotFound(err) {
-					return fountain.Need{Reason: "no container " + n}, nil
-				}
-				if err != nil {
-					return fountain.Need{}, fmt.Errorf("inspect %s: %s", n, cleanDockerError(err))
-				}
-				return fountain.Need{Change: true, Reason: n + " exists"}, nil
-			},
-			Apply: func(ctx context.Context, _ fountain.Need) (fountain.StepResult, error) {
-				if _, err := api.ContainerRemove(ctx, n, client.ContainerRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
-					return fountain.StepResult{}, fmt.Errorf("remove %s: %s", n, cleanDockerError(err))
-				}
-				return fountain.StepResult{Changed: true}, nil
-			}})
-	}
-	planned, err := plan.Run(ctx, rec, in.DryRun)
+	_, p, err := a.observe(ctx, rec, x, in.ContainerName, func(f DockerAppFacts) (fountain.Plan, error) {
+		return PlanRemove(in, f, h.Target())
+	})
 	if err != nil {
 		return fountain.Outcome{}, err
 	}
+	if _, err := p.Apply(ctx, rec, x, in.DryRun); err != nil {
+		return fountain.Outcome{}, err
+	}
 	if in.DryRun {
-		return fountain.Outcome{Message: "Dry run: " + planSummary(planned)}, nil
+		return fountain.Outcome{Message: "Dry run: " + p.Summary()}, nil
 	}
 	return fountain.Outcome{Message: fmt.Sprintf("%s is not on %s", in.ContainerName, h.Target())}, nil
+}
+
+// observe is the recorded step that reads an app's containers into facts
+// and plans from them.
+func (a *DockerApps) observe(ctx context.Context, rec fountain.Recorder, x *dockerExec, name string,
+	plan func(DockerAppFacts) (fountain.Plan, error)) (DockerAppFacts, fountain.Plan, error) {
+	var f DockerAppFacts
+	var p fountain.Plan
+	err := rec.Step(ctx, "look at the host", func(ctx context.Context) (fountain.StepResult, error) {
+		var err error
+		if f, _, err = x.observeContainers(ctx, name); err != nil {
+			return fountain.StepResult{}, err
+		}
+		p, err = plan(f)
+		return fountain.StepResult{Output: f.describe(name)}, err
+	})
+	return f, p, err
 }
 
 // App is one app Fountain runs on a host, as listed.
@@ -209,10 +140,10 @@ type App struct {
 	Ports         []string   `json:"ports,omitempty" doc:"Published ports, HOST:CONTAINER/PROTO."`
 }
 
-// ListDockerApps lists the apps Fountain runs on the host (containers it
-// labelled), with image, digest, health and uptime.
-func (e *Engine) ListDockerApps(ctx context.Context, rec fountain.Recorder, h *Host) ([]App, error) {
-	_, api, closeAll, err := e.appHost(ctx, rec, h)
+// List lists the apps Fountain runs on the host (containers it labelled),
+// with image, digest, health and uptime.
+func (a *DockerApps) List(ctx context.Context, rec fountain.Recorder, h *Host) ([]App, error) {
+	api, closeAll, err := a.e.appHost(ctx, rec, h)
 	if err != nil {
 		return nil, err
 	}
@@ -221,7 +152,7 @@ func (e *Engine) ListDockerApps(ctx context.Context, rec fountain.Recorder, h *H
 	f.Add("label", LabelApp)
 	list, err := api.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
 	if err != nil {
-		return nil, fmt.Errorf("list containers: %s", cleanDockerError(err))
+		return nil, dockerError("list containers", err)
 	}
 	apps := []App{}
 	digests := map[string]string{}
@@ -273,9 +204,9 @@ func (e *Engine) ListDockerApps(ctx context.Context, rec fountain.Recorder, h *H
 	return apps, nil
 }
 
-// DockerAppLogs returns the last lines of an app's output.
-func (e *Engine) DockerAppLogs(ctx context.Context, rec fountain.Recorder, h *Host, name string, tail int) ([]string, error) {
-	_, api, closeAll, err := e.appHost(ctx, rec, h)
+// Logs returns the last lines of an app's output.
+func (a *DockerApps) Logs(ctx context.Context, rec fountain.Recorder, h *Host, name string, tail int) ([]string, error) {
+	api, closeAll, err := a.e.appHost(ctx, rec, h)
 	if err != nil {
 		return nil, err
 	}
@@ -283,7 +214,7 @@ func (e *Engine) DockerAppLogs(ctx context.Context, rec fountain.Recorder, h *Ho
 	if _, err := api.ContainerInspect(ctx, name, client.ContainerInspectOptions{}); cerrdefs.IsNotFound(err) {
 		return nil, fountain.Errorf(fountain.ENOTFOUND, "no container %s on %s", name, h.Target())
 	} else if err != nil {
-		return nil, fmt.Errorf("inspect %s: %s", name, cleanDockerError(err))
+		return nil, dockerError("inspect "+name, err)
 	}
 	out := containerLogs(ctx, api, name, tail)
 	if out == "" {

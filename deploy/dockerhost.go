@@ -16,20 +16,17 @@ import (
 const dockerSocket = "/var/run/docker.sock"
 
 // dockerHost is a host's Docker Engine as a deploy uses it: set up (apt's
-// docker.io, the login user in the docker group) by two plan steps, then
-// reached through the SSH connection's streamlocal channel to the socket.
+// docker.io, the login user in the docker group) by two plan changes,
+// then reached through the SSH connection's streamlocal channel to the
+// socket.
 type dockerHost struct {
-	ssh  *ssh.Client
-	user string
-	rec  fountain.Recorder
-
-	facts  *hostFacts     // what the host had when first looked at
-	api    *client.Client // nil until the engine is reachable
-	groups bool           // the session's groups include docker
+	ssh *ssh.Client
+	rec fountain.Recorder
+	api *client.Client // nil until the engine is reached
 }
 
-// hostFacts is what one read-only probe of the host tells.
-type hostFacts struct {
+// HostFacts is what one read-only probe of a host tells.
+type HostFacts struct {
 	DockerInstalled bool
 	DockerActive    bool
 	InGroup         bool // /etc/group lists the user in docker
@@ -37,6 +34,12 @@ type hostFacts struct {
 	Root            bool
 	MemTotalKiB     int64
 	OS              string
+}
+
+// DockerReady reports whether the login user can reach the Docker Engine
+// now (on a fresh host it cannot: the changes that set it up come first).
+func (f HostFacts) DockerReady() bool {
+	return f.DockerInstalled && f.DockerActive && (f.Root || f.SessionGroup)
 }
 
 // probeScript prints one fact per line; it changes nothing. It is a
@@ -50,14 +53,19 @@ sed -n 's/^MemTotal: *\([0-9]*\) kB/mem=\1/p' /proc/meminfo
 . /etc/os-release 2>/dev/null && echo "os=$PRETTY_NAME"
 true`
 
-// probe gathers the host's facts once per operation.
-func probe(ctx context.Context, c *ssh.Client) (*hostFacts, error) {
+// probe gathers the host's facts.
+func probe(ctx context.Context, c *ssh.Client) (HostFacts, error) {
 	res, err := c.Run(ctx, ssh.Cmd{Name: "look at the host", Script: probeScript, Timeout: 30 * time.Second})
 	if err != nil {
-		return nil, err
+		return HostFacts{}, err
 	}
-	f := &hostFacts{}
-	for _, line := range strings.Split(res.Stdout, "\n") {
+	return parseProbe(res.Stdout), nil
+}
+
+// parseProbe reads probeScript's output.
+func parseProbe(out string) HostFacts {
+	var f HostFacts
+	for _, line := range strings.Split(out, "\n") {
 		k, v, _ := strings.Cut(strings.TrimSpace(line), "=")
 		switch k {
 		case "docker":
@@ -75,7 +83,7 @@ func probe(ctx context.Context, c *ssh.Client) (*hostFacts, error) {
 			f.OS = v
 		}
 	}
-	return f, nil
+	return f
 }
 
 // installDockerScript installs and starts Ubuntu's (or Debian's) docker.io.
@@ -87,61 +95,47 @@ apt-get -o DPkg::Lock::Timeout=300 update -q
 apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends docker.io
 systemctl enable --now docker`
 
-// setupSteps are the plan steps that make the host's Docker Engine usable
-// by the login user: install it, then put the user in the docker group and
-// reconnect so that the group applies.
-func (d *dockerHost) setupSteps() fountain.Checks {
-	return fountain.Checks{
-		{
-			Name: "Docker Engine installed and running",
-			Check: func(ctx context.Context) (fountain.Need, error) {
-				switch {
-				case !d.facts.DockerInstalled:
-					return fountain.Need{Change: true, Reason: "Docker is not installed (" + orUnknown(d.facts.OS) + ")"}, nil
-				case !d.facts.DockerActive:
-					return fountain.Need{Change: true, Reason: "Docker is installed but not running"}, nil
-				}
-				return fountain.Need{Reason: "docker.io is installed and running"}, nil
-			},
-			Apply: func(ctx context.Context, need fountain.Need) (fountain.StepResult, error) {
-				_, err := d.ssh.Run(ctx, ssh.Cmd{Name: "install docker.io", Script: installDockerScript, Sudo: true,
-					Timeout: 15 * time.Minute, OnLine: d.logLine})
-				if err != nil {
-					return fountain.StepResult{}, err
-				}
-				d.facts.DockerInstalled, d.facts.DockerActive = true, true
-				return fountain.StepResult{Changed: true, Reason: need.Reason}, nil
-			},
-		},
-		{
-			Name: "login user may use Docker",
-			Check: func(ctx context.Context) (fountain.Need, error) {
-				switch {
-				case d.facts.Root || d.facts.SessionGroup:
-					return fountain.Need{Reason: d.user + " is in the docker group"}, nil
-				case d.facts.InGroup:
-					return fountain.Need{Change: true, Reason: d.user + " was added to the docker group; a new SSH connection applies it"}, nil
-				}
-				return fountain.Need{Change: true, Reason: d.user + " is not in the docker group"}, nil
-			},
-			Apply: func(ctx context.Context, need fountain.Need) (fountain.StepResult, error) {
-				changed := false
-				if !d.facts.InGroup {
-					if _, err := d.ssh.Run(ctx, ssh.Cmd{Name: "add " + d.user + " to the docker group", Argv: []string{"usermod", "-aG", "docker", d.user},
-						Sudo: true, Timeout: time.Minute, OnLine: d.logLine}); err != nil {
-						return fountain.StepResult{}, err
-					}
-					d.facts.InGroup, changed = true, true
-				}
-				// Group membership applies to new sessions only.
-				if err := d.ssh.Reconnect(ctx); err != nil {
-					return fountain.StepResult{}, err
-				}
-				d.facts.SessionGroup = true
-				return fountain.StepResult{Changed: changed, Output: "reconnected so that the docker group applies"}, nil
-			},
-		},
+// installDocker is the command that installs Docker.
+var installDocker = ssh.Cmd{Name: "install docker.io", Script: installDockerScript, Sudo: true, Timeout: 15 * time.Minute}
+
+// joinDockerGroup puts User in the docker group (unless already there:
+// Add false) and reconnects, so that the group applies.
+type joinDockerGroup struct {
+	User string
+	Add  bool
+}
+
+// planDockerSetup are the changes that make the host's Docker Engine
+// usable by the login user: install it, then put the user in the docker
+// group and reconnect so that the group applies.
+func planDockerSetup(user string, f HostFacts) []fountain.Change {
+	install := fountain.Change{Name: "Docker Engine installed and running"}
+	switch {
+	case !f.DockerInstalled:
+		install.Change, install.Reason = true, "Docker is not installed ("+orUnknown(f.OS)+")"
+	case !f.DockerActive:
+		install.Change, install.Reason = true, "Docker is installed but not running"
+	default:
+		install.Reason = "docker.io is installed and running"
 	}
+	if install.Change {
+		install.Calls = []string{"ssh: sudo apt-get install docker.io; systemctl enable --now docker"}
+		install.Effect = installDocker
+	}
+	group := fountain.Change{Name: "login user may use Docker"}
+	switch {
+	case f.Root || f.SessionGroup:
+		group.Reason = user + " is in the docker group"
+	case f.InGroup:
+		group.Change, group.Reason = true, user+" was added to the docker group; a new SSH connection applies it"
+		group.Calls = []string{"ssh: reconnect"}
+		group.Effect = joinDockerGroup{User: user}
+	default:
+		group.Change, group.Reason = true, user+" is not in the docker group"
+		group.Calls = []string{"ssh: sudo usermod -aG docker " + user, "ssh: reconnect"}
+		group.Effect = joinDockerGroup{User: user, Add: true}
+	}
+	return []fountain.Change{install, group}
 }
 
 func orUnknown(s string) string {
@@ -152,13 +146,6 @@ func orUnknown(s string) string {
 }
 
 func (d *dockerHost) logLine(_, line string) { d.rec.Log(line) }
-
-// ready reports whether the Docker Engine can be reached now (in a dry
-// run on a fresh host it cannot: the steps that would set it up did not
-// run).
-func (d *dockerHost) ready() bool {
-	return d.facts.DockerInstalled && d.facts.DockerActive && (d.facts.Root || d.facts.SessionGroup)
-}
 
 // engine returns the Docker Engine API client, through the SSH connection.
 func (d *dockerHost) engine(ctx context.Context) (*client.Client, error) {
@@ -178,8 +165,16 @@ func (d *dockerHost) engine(ctx context.Context) (*client.Client, error) {
 	return c, nil
 }
 
+// reconnect opens a new SSH connection (a new session, with the groups
+// /etc/group gives it now); the Docker client is made anew after it.
+func (d *dockerHost) reconnect(ctx context.Context) error {
+	d.close()
+	return d.ssh.Reconnect(ctx)
+}
+
 func (d *dockerHost) close() {
 	if d.api != nil {
 		d.api.Close()
+		d.api = nil
 	}
 }

@@ -23,37 +23,23 @@ import (
 // healthPoll is how often a health gate looks again.
 const healthPoll = 500 * time.Millisecond
 
-// healthGate is the plan's verification step: after a replace, the new
-// container must prove healthy, or the old one is restored and the step
-// fails with the new one's last log lines. With nothing replaced, it only
-// confirms what the check saw.
-func (a *dockerApp) healthGate(ctx context.Context, _ fountain.Need) (fountain.StepResult, error) {
-	name := a.in.ContainerName
-	if !a.replaced {
-		if a.current != nil && a.current.State != nil && a.current.State.Running {
-			return fountain.StepResult{Output: "running since " + a.current.State.StartedAt + "; nothing was restarted"}, nil
-		}
-		return fountain.StepResult{}, nil
-	}
-	api, err := a.d.engine(ctx)
+// healthGate is the verification after a swap: the new container must
+// prove healthy, or the one it replaced is restored and the step fails
+// with the new one's last log lines.
+func (x *dockerExec) healthGate(ctx context.Context, e healthGate) (fountain.StepResult, error) {
+	api, err := x.d.engine(ctx)
 	if err != nil {
 		return fountain.StepResult{}, err
 	}
-	how, err := waitHealthy(ctx, api, a.d, name, a.in.HealthCheck, a.settle)
+	how, err := waitHealthy(ctx, api, x.d, e.Name, e.Check, e.Settle)
 	if err == nil {
-		if a.hadPrevious {
-			if err := a.d.keepOld(ctx, api, name); err != nil {
-				return fountain.StepResult{Output: how}, err
-			}
-			how += "; the replaced version is kept as " + PreviousName(name) + " for rollback"
-		}
 		return fountain.StepResult{Output: how}, nil
 	}
-	logs := containerLogs(context.WithoutCancel(ctx), api, name, 40)
-	restored := a.d.restore(context.WithoutCancel(ctx), api, name, a.hadPrevious)
+	logs := containerLogs(context.WithoutCancel(ctx), api, e.Name, 40)
+	restored := x.d.restore(context.WithoutCancel(ctx), api, e.Name, x.setAside != "")
 	out := "last lines of the new container:\n" + logs
 	return fountain.StepResult{Output: out}, &fountain.Error{Code: fountain.EUPSTREAM,
-		Message: fmt.Sprintf("the new %s is not healthy: %v; %s", name, err, restored),
+		Message: fmt.Sprintf("the new %s is not healthy: %v; %s", e.Name, err, restored),
 		Hint:    "see the new container's last lines in this step's output; fix the image or the health_check and deploy again"}
 }
 

@@ -52,8 +52,8 @@ func TestPullStatusLinesAreBounded(t *testing.T) {
 	}
 	defer c.Close()
 	rec := &lineRecorder{}
-	a := &dockerApp{in: DockerAppInput{DockerImage: "registry.example/app:1"}, d: &dockerHost{api: c, rec: rec}}
-	if _, err := a.pull(context.Background(), fountain.Need{Change: true}); err != nil {
+	x := &dockerExec{d: &dockerHost{api: c, rec: rec}}
+	if _, err := x.pull(context.Background(), "registry.example/app:1"); err != nil {
 		t.Fatal(err)
 	}
 	if len(rec.lines) != maxPullLines+1 || !strings.Contains(rec.lines[maxPullLines], "the rest are not shown") {

@@ -118,7 +118,7 @@ func TestHostBinds(t *testing.T) {
 	if err := kong.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	app := kong.kongApp()
+	app := kong.kongApp("172.19.0.1")
 	if err := app.Validate(); err != nil {
 		t.Errorf("Kong's app: %v", err)
 	}

@@ -83,7 +83,64 @@ func TestDeployKongAcceptance(t *testing.T) {
 		t.Fatalf("deploy the app: %d %v", status, body)
 	}
 	testKongRoutes(t, url, ip, keyPath)
+	testKongAdminNotProxied(t, url, ip, keyPath)
 	testKongCredentialCanary(t, url, ip, keyPath, dataDir, logs, stop)
+}
+
+// testKongAdminNotProxied is the regression test of a review's finding:
+// Kong's Admin API listens on all of its container's addresses (the
+// host's loopback port is published to one of them), so a route whose
+// upstream is Kong's own address on its bridge, or its container id as a
+// host name, which Fountain cannot tell from an app's, reached the Admin
+// API through the public proxy, credentials and all. Kong's Admin API now
+// admits only the bridge's gateway (the host: the published port and
+// Fountain's SSH tunnel), so through the proxy nginx answers 403, while
+// Fountain still manages the config.
+func testKongAdminNotProxied(t *testing.T, url, ip, keyPath string) {
+	host := fmt.Sprintf(`"instance_ip": %q, "ssh_key_path": %q`, ip, keyPath)
+	out, err := sshRun(t, ip, keyPath, "docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}} {{.Config.Hostname}}' kong")
+	fields := strings.Fields(out)
+	if err != nil || len(fields) != 2 {
+		t.Fatalf("Kong's address and host name: %q %v", out, err)
+	}
+	upstreams := map[string]string{"self": "http://" + net.JoinHostPort(fields[0], "8001")}
+	if strings.Trim(fields[1], "0123456789") != "" { // an all-digit id reads as a number, not a name
+		upstreams["self-id"] = "http://" + fields[1] + ":8001"
+	}
+	for name, upstream := range upstreams {
+		route := `{` + host + `, "name": "` + name + `", "upstream_url": "` + upstream + `", "paths": ["/` + name + `"]}`
+		if status, body := call(t, "POST", url+"/services/kong/routes", route); status != 200 || body["changed"] != true {
+			t.Fatalf("a route to %s: %d %v", upstream, status, body)
+		}
+		for _, path := range []string{"/" + name + "/config", "/" + name + "/status", "/" + name + "/consumers"} {
+			res, err := http.Get("http://" + ip + path)
+			if err != nil {
+				continue // refused: not the Admin API either
+			}
+			b, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+			res.Body.Close()
+			if res.StatusCode != http.StatusForbidden || strings.Contains(string(b), "_format_version") || strings.Contains(string(b), "configuration_hash") {
+				t.Fatalf("the Admin API through Kong's proxy at %s (upstream %s): %d %.300s", path, upstream, res.StatusCode, b)
+			}
+		}
+	}
+	// Fountain, through the host, still reads and changes the config.
+	status, cfg := call(t, "GET", url+"/services/kong/config?instance_ip="+ip+"&ssh_key_path="+keyPath, "")
+	if status != 200 || cfg["in_sync"] != true || !strings.Contains(fmt.Sprint(cfg["routes"]), "self") {
+		t.Fatalf("the config after routes to Kong's own address: %d %v", status, cfg)
+	}
+	for name := range upstreams {
+		if status, body := call(t, "DELETE", url+"/services/kong/routes/"+name+"?instance_ip="+ip+"&ssh_key_path="+keyPath, ""); status != 200 || body["changed"] != true {
+			t.Fatalf("remove %s: %d %v", name, status, body)
+		}
+	}
+	// And Kong runs behind the rule Fountain set: the host's address on
+	// Kong's bridge, and nothing else.
+	out, err = sshRun(t, ip, keyPath, "docker inspect -f '{{range .NetworkSettings.Networks}}{{.Gateway}}{{end}} {{range .Config.Env}}{{println .}}{{end}}' kong")
+	gw := strings.Fields(out)
+	if err != nil || len(gw) == 0 || !strings.Contains(out, "KONG_NGINX_ADMIN_ALLOW="+gw[0]+"\n") || !strings.Contains(out, "KONG_NGINX_ADMIN_DENY=all\n") {
+		t.Fatalf("Kong's Admin API rule: %q %v", out, err)
+	}
 }
 
 // testKongCredentialCanary applies a config holding a consumer's key-auth

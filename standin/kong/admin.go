@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/netip"
 	"os"
 	"runtime"
 	"sort"
@@ -30,7 +31,36 @@ func (g *Gateway) AdminHandler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]any{"message": "Not found"})
 	})
-	return g.adminHeaders(mux)
+	return g.adminAccess(g.adminHeaders(mux))
+}
+
+// forbiddenPage is nginx's own 403 page (OpenResty's, server_tokens off).
+const forbiddenPage = "<html>\r\n<head><title>403 Forbidden</title></head>\r\n<body>\r\n<center><h1>403 Forbidden</h1></center>\r\n" +
+	"<hr><center>openresty</center>\r\n</body>\r\n</html>\r\n"
+
+// adminAccess admits clients by the Admin API's allow and deny directives
+// (nginx's access phase, before Kong sees the request): a client they
+// refuse gets nginx's 403 page, and nginx's error log says so.
+func (g *Gateway) adminAccess(next http.Handler) http.Handler {
+	rules := g.opts.Settings.AdminAccess
+	if len(rules) == 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ap, err := netip.ParseAddrPort(r.RemoteAddr)
+		if err == nil && Admits(rules, ap.Addr()) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		g.requests.Add(1)
+		g.opts.Logf("[error] access forbidden by rule, client: %s, server: kong_admin, request: \"%s %s %s\"", ap.Addr(), r.Method, r.URL.RequestURI(), r.Proto)
+		h := w.Header()
+		h.Set(StandinHeader, "kong")
+		h.Set("Server", "openresty")
+		h.Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = io.WriteString(w, forbiddenPage)
+	})
 }
 
 // adminHeaders sets the headers Kong's Admin API sends on every answer.
