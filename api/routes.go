@@ -134,6 +134,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 
 	s.kongRoutes()
 	s.stackRoutes()
+	s.stackImportRoute()
 	s.readinessRoutes() // GET /aws/policy, GET /doctor
 
 	// SSH host keys.

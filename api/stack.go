@@ -227,6 +227,9 @@ func (p *stackPlanner) discover(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			out, err := p.s.listDockerApps(ctx, &HostQuery{InstanceName: name, Region: p.st.Region})
+			if fountain.ErrorCode(err) == fountain.ECONFLICT {
+				return // no Docker there yet: no apps
+			}
 			if err != nil {
 				fail(fmt.Errorf("list the apps on %s: %w", name, err))
 				return

@@ -40,8 +40,8 @@ type Resource struct {
 	// Kind is instance, opensearch, kong, app, route, secret, workflow.
 	Kind string
 	// Needs are the keys of the resources it depends on; it is planned
-	// as on a fresh host while one of them will be created or replaced,
-	// and applied after them.
+	// as on a fresh host while one of them will be created, and applied
+	// after them.
 	Needs []string
 	// Unmanaged marks what exists but the file does not declare: listed,
 	// never changed.
@@ -193,7 +193,7 @@ func Fingerprint(facts any) string {
 
 // MakePlan observes and plans every resource, as many at once as their
 // needs allow: a resource is prepared once what it needs is, and as on a
-// fresh host when one of them will be created or replaced. A resource
+// fresh host when one of them will be created. A resource
 // that cannot be planned is in the plan with its error (and what needs it
 // fails too); the plan as a whole fails only on a malformed graph.
 func MakePlan(ctx context.Context, rs []Resource, parallel int) (*Plan, error) {
@@ -232,7 +232,9 @@ func MakePlan(ctx context.Context, rs []Resource, parallel int) (*Plan, error) {
 				switch {
 				case res.err != nil:
 					failed = append(failed, n)
-				case res.prep != nil && (res.prep.Action == ActionCreate || res.prep.Action == ActionReplace):
+				case res.prep != nil && res.prep.Action == ActionCreate:
+					// What it needs does not exist yet: nothing to observe.
+					// (One replaced exists, before and after: it is observed.)
 					fresh = true
 				}
 			}

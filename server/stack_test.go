@@ -1,0 +1,239 @@
+package server_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fountainai/fountain/sandbox/sandboxtest"
+)
+
+// designStack is the design's whole infrastructure as one stack file:
+// three instances, OpenSearch on a 2 GB bundle, Kong with a route to the
+// app on the app instance, the app, and a GitHub secret.
+const designStack = `version: 1
+region: eu-central-1
+instances:
+  search-1: {bundle: small_3_0, blueprint: ubuntu_24_04, zone: eu-central-1a}
+  gw-1: {bundle: nano_3_0, blueprint: ubuntu_24_04, zone: eu-central-1a, ports: ["22", "80"]}
+  app-1: {bundle: nano_3_0, blueprint: ubuntu_24_04, zone: eu-central-1a}
+opensearch:
+  instance: search-1
+kong:
+  instance: gw-1
+  routes:
+    my-app: {app: my-app, paths: [/app]}
+apps:
+  my-app:
+    image: ghcr.io/user/repo/my-app:IMAGE_TAG
+    instances: [app-1]
+    ports: ["8080:8080"]ENV
+github:
+  repositories:
+    user/repo:
+      secrets: {DEPLOY_KEY: deploy-key}
+`
+
+func stackFile(tag, env string) string {
+	return strings.NewReplacer("IMAGE_TAG", tag, "ENV", env).Replace(designStack)
+}
+
+type stackPlan struct {
+	ExitCode  int    `json:"exit_code"`
+	Summary   string `json:"summary"`
+	Drift     int    `json:"drift"`
+	Resources []struct {
+		Key         string `json:"key"`
+		Action      string `json:"action"`
+		Why         string `json:"why"`
+		Drift       string `json:"drift"`
+		Error       string `json:"error"`
+		Fingerprint string `json:"fingerprint"`
+	} `json:"resources"`
+	Monthly struct {
+		Before float64 `json:"before_usd"`
+		After  float64 `json:"after_usd"`
+	} `json:"monthly"`
+	raw json.RawMessage
+}
+
+// saved is the plan's resources as the API answered them (a saved plan).
+func (p stackPlan) saved() any {
+	var m struct {
+		Resources []any `json:"resources"`
+	}
+	_ = json.Unmarshal(p.raw, &m)
+	return m.Resources
+}
+
+func planStack(t *testing.T, url, text string) stackPlan {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"stack": text})
+	status, m := call(t, "POST", url+"/stack/plan", string(body))
+	if status != 200 {
+		t.Fatalf("plan: %d %v", status, m)
+	}
+	raw, _ := json.Marshal(m)
+	var p stackPlan
+	_ = json.Unmarshal(raw, &p)
+	p.raw = raw
+	return p
+}
+
+// changed lists the plan's resources that change, as "action key".
+func (p stackPlan) changed() []string {
+	var out []string
+	for _, r := range p.Resources {
+		if r.Action != "no-op" && r.Action != "unmanaged" {
+			out = append(out, r.Action+" "+r.Key)
+		}
+		if r.Error != "" {
+			out = append(out, "error "+r.Key+": "+r.Error)
+		}
+	}
+	return out
+}
+
+func applyStack(t *testing.T, url, text string, saved any) (int, map[string]any) {
+	t.Helper()
+	in := map[string]any{"stack": text}
+	if saved != nil {
+		in["plan"] = saved
+	}
+	body, _ := json.Marshal(in)
+	return call(t, "POST", url+"/stack/apply", string(body))
+}
+
+// The acceptance of issue 13 in the sandbox: the design's infrastructure
+// as one stack file is planned (every resource, the monthly total), applied
+// (the app answers through Kong) and planned again (no changes, exit 0);
+// one env value changed is exactly that app's replace; a route added by
+// hand is drift; a saved plan applied after a change is refused as stale;
+// an app that fails its health check leaves the old one serving and skips
+// the route, and a second apply after the fix completes; import of what
+// exists plans empty.
+func TestStackAcceptance(t *testing.T) {
+	url, _, _, stop := startStandInServer(t, "stack")
+	defer stop()
+	_, sb := call(t, "GET", url+"/sandbox", "")
+	push := sb["registry_push"].(string)
+	sandboxtest.PushApp(t, push+"/user/repo/my-app:latest", "1", sandboxtest.AppOptions{})
+	if status, body := call(t, "PUT", url+"/vault/deploy-key", `{"value": "canary-deploy-key-31f9"}`); status != 200 {
+		t.Fatalf("vault: %d %v", status, body)
+	}
+
+	// 1. The plan lists every resource, with the monthly total.
+	text := stackFile("latest", "")
+	p := planStack(t, url, text)
+	want := []string{"create instance.app-1", "create instance.gw-1", "create instance.search-1", "create opensearch@search-1", "create kong@gw-1",
+		"create app.my-app@app-1", "create route.my-app", "create secret.user/repo/DEPLOY_KEY"}
+	for _, w := range want {
+		if !strings.Contains(strings.Join(p.changed(), "\n"), w) {
+			t.Errorf("the plan lacks %q: %v", w, p.changed())
+		}
+	}
+	if p.ExitCode != 2 || p.Monthly.Before != 0 || p.Monthly.After < 20 || !strings.Contains(p.Summary, "8 to create") {
+		t.Fatalf("plan: exit %d, monthly %+v, %s", p.ExitCode, p.Monthly, p.Summary)
+	}
+	t.Logf("plan: %s", p.Summary)
+
+	// 2. Apply builds it: one operation, a child per resource; the app
+	// answers through Kong.
+	start := time.Now()
+	status, body := applyStack(t, url, text, nil)
+	if status != 200 {
+		t.Fatalf("apply: %d %v", status, body)
+	}
+	t.Logf("apply: %s", time.Since(start).Round(time.Second))
+	op := body["operation"].(map[string]any)
+	_, kids := call(t, "GET", url+"/operations?parent="+op["id"].(string), "")
+	if n := len(kids["operations"].([]any)); n != 8 {
+		t.Fatalf("%d child operations, want 8", n)
+	}
+	_, gw := call(t, "GET", url+"/aws/lightsail/instances/gw-1", "")
+	proxy := func(path string) (int, string) {
+		t.Helper()
+		res, err := http.Get("http://" + gw["public_ip"].(string) + path)
+		if err != nil {
+			t.Fatalf("GET %s through Kong: %v", path, err)
+		}
+		defer res.Body.Close()
+		b := make([]byte, 256)
+		n, _ := res.Body.Read(b)
+		return res.StatusCode, strings.TrimSpace(string(b[:n]))
+	}
+	if code, got := proxy("/app/"); code != 200 || got != "version 1" {
+		t.Fatalf("the app through Kong: %d %q", code, got)
+	}
+
+	// 3. Planned again: no changes, exit 0.
+	start = time.Now()
+	if p = planStack(t, url, text); p.ExitCode != 0 || len(p.changed()) != 0 {
+		t.Fatalf("plan after apply: exit %d, %v\n%s", p.ExitCode, p.changed(), p.raw)
+	}
+	t.Logf("no-op plan of the design's stack: %s", time.Since(start).Round(time.Millisecond))
+
+	// 4. Import of what exists plans empty (once the vault holds the
+	// secret's value under the name import gives it).
+	status, imp := call(t, "GET", url+"/stack/import?repo=user/repo", "")
+	if status != 200 {
+		t.Fatalf("import: %d %v", status, imp)
+	}
+	for _, name := range imp["vault_names"].([]any) {
+		call(t, "PUT", url+"/vault/"+name.(string), `{"value": "canary-deploy-key-31f9"}`)
+	}
+	if p := planStack(t, url, imp["stack"].(string)); p.ExitCode != 0 || len(p.changed()) != 0 {
+		t.Fatalf("the imported stack plans changes: %v\n%s\n%s", p.changed(), imp["stack"], p.raw)
+	}
+
+	// 5. One env value changed: exactly that app's replace.
+	changedEnv := stackFile("latest", "\n    env: {LOG_LEVEL: debug}")
+	p = planStack(t, url, changedEnv)
+	if p.ExitCode != 2 || strings.Join(p.changed(), ";") != "replace app.my-app@app-1" {
+		t.Fatalf("env changed: exit %d, %v", p.ExitCode, p.changed())
+	}
+	saved := p.saved()
+
+	// 6. A route added by hand: drift. The saved plan is now stale.
+	if status, body := call(t, "POST", url+"/services/kong/routes", `{"instance_name": "gw-1", "name": "hand", "upstream_url": "http://192.0.2.10:8080", "paths": ["/hand"]}`); status != 200 {
+		t.Fatalf("a route by hand: %d %v", status, body)
+	}
+	p = planStack(t, url, changedEnv)
+	if p.Drift != 1 || !strings.Contains(string(p.raw), "route.hand") {
+		t.Fatalf("drift: %d\n%s", p.Drift, p.raw)
+	}
+	if status, body := applyStack(t, url, changedEnv, saved); status != 409 || !strings.Contains(fmt.Sprint(body["detail"]), "stale") {
+		t.Fatalf("a stale saved plan: %d %v", status, body)
+	}
+	if status, body := applyStack(t, url, changedEnv, p.saved()); status != 200 {
+		t.Fatalf("apply the env change: %d %v", status, body)
+	} else if _, kids := call(t, "GET", url+"/operations?parent="+body["operation"].(map[string]any)["id"].(string), ""); len(kids["operations"].([]any)) != 1 {
+		t.Fatalf("the env change applied %d children", len(kids["operations"].([]any)))
+	}
+
+	// 7. An app that fails its health check: the old one still serves,
+	// the route is skipped; after the fix, a second apply completes.
+	sandboxtest.PushApp(t, push+"/user/repo/my-app:broken", "2", sandboxtest.AppOptions{Env: []string{"APP_CRASH=1"}})
+	broken := stackFile("broken", "\n    env: {LOG_LEVEL: debug}")
+	status, body = applyStack(t, url, broken, nil)
+	if status == 200 || !strings.Contains(fmt.Sprint(body), "app.my-app@app-1") {
+		t.Fatalf("a broken app applied: %d %v", status, body)
+	}
+	steps := fmt.Sprint(body["operation"])
+	if !strings.Contains(steps, "name:route.my-app") || !strings.Contains(steps, "skipped") {
+		t.Fatalf("the route was not skipped: %s", steps)
+	}
+	if code, got := proxy("/app/"); code != 200 || got != "version 1" {
+		t.Fatalf("the old app after a failed apply: %d %q", code, got)
+	}
+	sandboxtest.PushApp(t, push+"/user/repo/my-app:broken", "2", sandboxtest.AppOptions{})
+	if status, body = applyStack(t, url, broken, nil); status != 200 {
+		t.Fatalf("apply after the fix: %d %v", status, body)
+	}
+	if code, got := proxy("/app/"); code != 200 || got != "version 2" {
+		t.Fatalf("the fixed app through Kong: %d %q", code, got)
+	}
+}
