@@ -158,16 +158,16 @@ func (a *app) newRootCmd() *cobra.Command {
 		c.GroupID = "client"
 		root.AddCommand(c)
 	}
-	root.AddCommand(a.newDeployCmd())     // client: deploy app|opensearch|kong
-	root.AddCommand(a.newAppsCmd())       // client: apps list|logs|rollback|remove
-	root.AddCommand(a.newOpenSearchCmd()) // client: opensearch health
-	root.AddCommand(a.newSSHCmd())        // client: ssh host-keys|forget
-	root.AddCommand(a.newKongCmd())       // client: kong config get|apply|history|rollback, kong routes list|add|rm
-	root.AddCommand(a.newAWSCmd())        // aws policy: the IAM policy Fountain needs
-	root.AddCommand(a.newDoctorCmd())     // doctor: what a first real run needs
-	root.AddCommand(a.newStackCmd())      // stack schema|validate: the stack file, read here
+	root.AddCommand(a.newDeployCmd())                                  // client: deploy app|opensearch|kong
+	root.AddCommand(a.newAppsCmd())                                    // client: apps list|logs|rollback|remove
+	root.AddCommand(a.newOpenSearchCmd())                              // client: opensearch health
+	root.AddCommand(a.newSSHCmd())                                     // client: ssh host-keys|forget
+	root.AddCommand(a.newKongCmd())                                    // client: kong config get|apply|history|rollback, kong routes list|add|rm
+	root.AddCommand(a.newAWSCmd())                                     // aws policy: the IAM policy Fountain needs
+	root.AddCommand(a.newDoctorCmd())                                  // doctor: what a first real run needs
+	root.AddCommand(a.newStackCmd())                                   // stack schema|validate: the stack file, read here
 	root.AddCommand(a.newPlanCmd(), a.newApplyCmd(), a.newImportCmd()) // plan, apply, import: the stack file over the infrastructure
-	root.AddCommand(a.newStandinCmd())    // hidden: sandbox stand-ins for OpenSearch and Kong
+	root.AddCommand(a.newStandinCmd())                                 // hidden: sandbox stand-ins for OpenSearch and Kong
 	return root
 }
 

@@ -100,14 +100,14 @@ type ResourcePlan struct {
 type Plan struct {
 	Resources []ResourcePlan     `json:"resources" doc:"Every resource, in the order they would be applied."`
 	Monthly   fountain.CostDelta `json:"monthly" doc:"The stack's monthly cost before and after, US dollars."`
-	Create    int `json:"create" doc:"Resources to create."`
-	Update    int `json:"update" doc:"Resources to change in place."`
-	Replace   int `json:"replace" doc:"Resources to replace (a container swapped)."`
-	Delete    int `json:"delete" doc:"Resources to delete (named in remove, with allow_delete)."`
-	Unchanged int `json:"unchanged" doc:"Resources as declared already."`
-	Unmanaged int `json:"unmanaged" doc:"Resources that exist but the file does not declare: left alone."`
-	Drift     int `json:"drift" doc:"Resources changed outside Fountain (unmanaged ones found on what the file manages)."`
-	Failed    int `json:"failed" doc:"Resources that could not be planned (see their error)."`
+	Create    int                `json:"create" doc:"Resources to create."`
+	Update    int                `json:"update" doc:"Resources to change in place."`
+	Replace   int                `json:"replace" doc:"Resources to replace (a container swapped)."`
+	Delete    int                `json:"delete" doc:"Resources to delete (named in remove, with allow_delete)."`
+	Unchanged int                `json:"unchanged" doc:"Resources as declared already."`
+	Unmanaged int                `json:"unmanaged" doc:"Resources that exist but the file does not declare: left alone."`
+	Drift     int                `json:"drift" doc:"Resources changed outside Fountain (unmanaged ones found on what the file manages)."`
+	Failed    int                `json:"failed" doc:"Resources that could not be planned (see their error)."`
 
 	prepared map[string]*Prepared
 	order    []Resource
