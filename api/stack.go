@@ -220,7 +220,8 @@ func (p *stackPlanner) discover(ctx context.Context) error {
 		p.mu.Unlock()
 	}
 	for name := range p.st.Instances {
-		if in, ok := p.instances[name]; !ok || in.State != "running" {
+		// Only instances the stack runs something on are looked into.
+		if in, ok := p.instances[name]; !ok || in.State != "running" || !hostsSomething(p.st, name) {
 			continue
 		}
 		wg.Add(1)
@@ -315,8 +316,9 @@ func (p *stackPlanner) resources(ctx context.Context) ([]stack.Resource, error) 
 		_, exists := p.instances[name]
 		rs = append(rs, stack.Resource{Key: instanceKey(name), Kind: "instance",
 			Prepare: p.prepareCalls(instanceKey(name), func() []stackCall {
+				// Wait for SSH only when something is to run on it.
 				create := &lightsail.CreateInstanceInput{InstanceName: name, BlueprintID: in.Blueprint, BundleID: in.Bundle, Region: st.Region,
-					AvailabilityZone: in.Zone, StaticIP: in.StaticIP, Tags: in.Tags, Wait: true}
+					AvailabilityZone: in.Zone, StaticIP: in.StaticIP, Tags: in.Tags, Wait: hostsSomething(st, name)}
 				calls := []stackCall{{route: "create-instance", body: create, dry: func(d bool) { create.DryRun = d }}}
 				for _, port := range in.Ports {
 					fp, err := stack.ParseFirewallPort(port)
@@ -599,6 +601,23 @@ func (p *stackPlanner) removals(rs *[]stack.Resource) {
 			return []stackCall{{route: "delete-github-secret", body: in, dry: func(d bool) { in.DryRun = d }}}
 		}))
 	}
+}
+
+// hostsSomething reports whether OpenSearch, Kong or an app of the stack
+// runs on the instance.
+func hostsSomething(st *stack.Stack, inst string) bool {
+	if o := st.OpenSearch; o != nil && o.Instance == inst {
+		return true
+	}
+	if k := st.Kong; k != nil && k.Instance == inst {
+		return true
+	}
+	for _, a := range st.Apps {
+		if slices.Contains(a.Instances, inst) {
+			return true
+		}
+	}
+	return false
 }
 
 func removeList(st *stack.Stack, what string) []string {

@@ -188,8 +188,8 @@ func (a *app) newApplyCmd() *cobra.Command {
 			"--auto-approve skips the question), then apply it: one operation with a child operation per changed resource,\n" +
 			"each the same call a person would make, in dependency order, independent ones in parallel. A failure skips what\n" +
 			"needs the failed resource and leaves the rest applied; apply again to continue.\n" +
-			"With a PLANFILE (fountain plan --out), apply that plan as it was shown: refused as stale if what it observed has\n" +
-			"changed since.",
+			"With a PLANFILE (fountain plan --out), apply that plan as it was shown, without asking: refused as stale if what\n" +
+			"it observed has changed since.",
 		Example: "  fountain apply\n  fountain apply -f prod.yml --auto-approve\n  fountain apply prod.plan",
 		Args:    cobra.MaximumNArgs(1),
 	}
@@ -244,7 +244,9 @@ func (a *app) newApplyCmd() *cobra.Command {
 			}
 			return nil
 		}
-		if !o.AutoApprove {
+		// A saved plan was shown and approved when it was saved, as
+		// Terraform's: it is applied without asking.
+		if !o.AutoApprove && len(args) == 0 {
 			answer, err := a.io.Prompt("Apply these changes? Only 'yes' will be accepted: ")
 			if err != nil || strings.TrimSpace(answer) != "yes" {
 				return &exitError{code: ExitUsage, msg: "not applied"}
