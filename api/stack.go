@@ -57,6 +57,9 @@ type stackPlanner struct {
 	routes    map[string]bool
 	secrets   map[string]map[string]bool
 	mu        sync.Mutex
+	// done is closed once discoverHosts is over; discoverErr is its error.
+	done        chan struct{}
+	discoverErr error
 }
 
 func (s *Server) newStackPlanner(st *stack.Stack, allowDelete bool) *stackPlanner {
@@ -198,10 +201,8 @@ func classifyAs(changed stack.Action, exists func() bool) func([]fountain.Step, 
 	}
 }
 
-// discover reads what exists that the stack may not declare: the
-// region's instances, the apps on the stack's running instances, Kong's
-// routes, the secrets of the stack's repositories.
-func (p *stackPlanner) discover(ctx context.Context) error {
+// discoverInstances reads the region's instances.
+func (p *stackPlanner) discoverInstances(ctx context.Context) error {
 	list, err := p.s.deps.Lightsail.ListInstances(ctx, p.st.Region)
 	if err != nil {
 		return err
@@ -210,6 +211,16 @@ func (p *stackPlanner) discover(ctx context.Context) error {
 	for _, in := range list {
 		p.instances[in.Name] = in
 	}
+	p.done = make(chan struct{})
+	return nil
+}
+
+// discoverHosts reads what exists that the stack may not declare on what
+// it manages: the apps on the instances it runs something on, Kong's
+// routes, the secrets of its repositories. It closes p.done when over;
+// the plan's dry runs go on meanwhile.
+func (p *stackPlanner) discoverHosts(ctx context.Context) error {
+	defer close(p.done)
 	var wg sync.WaitGroup
 	var firstErr error
 	fail := func(err error) {
@@ -292,7 +303,30 @@ func (p *stackPlanner) discover(ctx context.Context) error {
 		}
 	}
 	wg.Wait()
+	p.discoverErr = firstErr
 	return firstErr
+}
+
+// wait waits until discoverHosts is over.
+func (p *stackPlanner) wait(ctx context.Context) error {
+	select {
+	case <-p.done:
+		return p.discoverErr
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// hasRoute reports whether Kong has a route of the name (once known).
+func (p *stackPlanner) hasRoute(name string) bool {
+	<-p.done
+	return p.routes[name]
+}
+
+// hasSecret reports whether the secret exists on GitHub (once known).
+func (p *stackPlanner) hasSecret(place, name string) bool {
+	<-p.done
+	return p.secrets[place][name]
 }
 
 func secretPlace(repo, env string) string {
@@ -397,15 +431,7 @@ func (p *stackPlanner) resources(ctx context.Context) ([]stack.Resource, error) 
 			rs = append(rs, stack.Resource{Key: rkey, Kind: "route", Needs: needs,
 				Prepare: p.prepareCalls(rkey, func() []stackCall {
 					return []stackCall{{route: "add-kong-route", body: in, dry: func(d bool) { in.DryRun = d }}}
-				}, classifyAs(stack.ActionUpdate, func() bool { return p.routes[name] }))})
-		}
-		for name := range p.routes {
-			if _, ok := k.Routes[name]; ok || slices.Contains(removeList(st, "routes"), name) {
-				continue
-			}
-			rs = append(rs, stack.Resource{Key: "route." + name, Kind: "route", Unmanaged: true,
-				Why:   "Kong on " + k.Instance + " has a route " + name + " that the file does not declare",
-				Drift: "added to the gateway outside the file: Fountain leaves it (declare it in kong.routes to manage it, or list it in remove.routes and apply with --allow-delete to remove it)"})
+				}, classifyAs(stack.ActionUpdate, func() bool { return p.hasRoute(name) }))})
 		}
 	}
 	for _, name := range sortedKeys(st.Apps) {
@@ -439,23 +465,6 @@ func (p *stackPlanner) resources(ctx context.Context) ([]stack.Resource, error) 
 				}})
 		}
 	}
-	for inst, apps := range p.apps {
-		for _, a := range apps {
-			if a.Role != "current" || a.ContainerName == deploy.KongContainer {
-				continue
-			}
-			declared := false
-			if app, ok := st.Apps[a.ContainerName]; ok && slices.Contains(app.Instances, inst) {
-				declared = true
-			}
-			if declared || slices.Contains(removeList(st, "apps"), a.ContainerName) {
-				continue
-			}
-			rs = append(rs, stack.Resource{Key: "app." + a.ContainerName + "@" + inst, Kind: "app", Unmanaged: true,
-				Why:   fmt.Sprintf("%s runs on %s (%s) but the file does not declare it there", a.ContainerName, inst, a.Image),
-				Drift: "started on an instance of the file outside it: Fountain leaves it (declare it in apps, or list it in remove.apps)"})
-		}
-	}
 	if gh := st.GitHub; gh != nil {
 		for _, repo := range sortedKeys(gh.Repositories) {
 			r := gh.Repositories[repo]
@@ -481,36 +490,67 @@ func (p *stackPlanner) resources(ctx context.Context) ([]stack.Resource, error) 
 			}
 		}
 	}
-	p.removals(&rs)
 	return rs, nil
 }
 
-// secretResources adds the resources of a repository's (or
-// environment's) secrets, and the unmanaged ones found there.
-func (p *stackPlanner) secretResources(rs *[]stack.Resource, repo, env string, secrets map[string]string) {
+// found are the resources discovery found that the stack does not
+// declare (unmanaged), once discoverHosts is over.
+func (p *stackPlanner) found() []stack.Resource {
+	st := p.st
+	var rs []stack.Resource
+	if k := st.Kong; k != nil {
+		for _, name := range sortedKeys(p.routes) {
+			if _, ok := k.Routes[name]; ok || slices.Contains(removeList(st, "routes"), name) {
+				continue
+			}
+			rs = append(rs, stack.Resource{Key: "route." + name, Kind: "route", Unmanaged: true,
+				Why:   "Kong on " + k.Instance + " has a route " + name + " that the file does not declare",
+				Drift: "added to the gateway outside the file: Fountain leaves it (declare it in kong.routes to manage it, or list it in remove.routes and apply with --allow-delete to remove it)"})
+		}
+	}
+	for inst, apps := range p.apps {
+		for _, a := range apps {
+			if a.Role != "current" || a.ContainerName == deploy.KongContainer {
+				continue
+			}
+			declared := false
+			if app, ok := st.Apps[a.ContainerName]; ok && slices.Contains(app.Instances, inst) {
+				declared = true
+			}
+			if declared || slices.Contains(removeList(st, "apps"), a.ContainerName) {
+				continue
+			}
+			rs = append(rs, stack.Resource{Key: "app." + a.ContainerName + "@" + inst, Kind: "app", Unmanaged: true,
+				Why:   fmt.Sprintf("%s runs on %s (%s) but the file does not declare it there", a.ContainerName, inst, a.Image),
+				Drift: "started on an instance of the file outside it: Fountain leaves it (declare it in apps, or list it in remove.apps)"})
+		}
+	}
+	if gh := st.GitHub; gh != nil {
+		for _, repo := range sortedKeys(gh.Repositories) {
+			r := gh.Repositories[repo]
+			p.unmanagedSecrets(&rs, repo, "", r.Secrets)
+			for _, env := range sortedKeys(r.Environments) {
+				p.unmanagedSecrets(&rs, repo, env, r.Environments[env].Secrets)
+			}
+		}
+	}
+	for _, name := range sortedKeys(p.instances) {
+		in := p.instances[name]
+		if _, ok := st.Instances[name]; ok || slices.Contains(removeList(st, "instances"), name) {
+			continue
+		}
+		rs = append(rs, stack.Resource{Key: "instance." + name, Kind: "instance", Unmanaged: true,
+			Why: fmt.Sprintf("instance %s (%s, %s) exists in %s but the file does not declare it", name, in.BundleID, in.State, st.Region)})
+	}
+	return rs
+}
+
+// unmanagedSecrets adds the secrets found in a repository (or
+// environment) that the stack does not declare.
+func (p *stackPlanner) unmanagedSecrets(rs *[]stack.Resource, repo, env string, secrets map[string]string) {
 	place := secretPlace(repo, env)
 	found := p.secrets[place]
-	for _, name := range sortedKeys(secrets) {
-		vname := secrets[name]
-		key := "secret." + place + "/" + strings.ToUpper(name)
-		upper := strings.ToUpper(name)
-		*rs = append(*rs, stack.Resource{Key: key, Kind: "secret",
-			Prepare: func(ctx context.Context, fresh bool) (*stack.Prepared, error) {
-				v, err := p.vault(ctx, vname)
-				if err != nil {
-					return nil, err
-				}
-				in := &AddSecretInput{RepoName: repo, Environment: env, SecretName: name, SecretValue: v}
-				prep, err := p.prepareCalls(key, func() []stackCall {
-					return []stackCall{{route: "add-github-secret", body: in, dry: func(d bool) { in.DryRun = d }}}
-				}, classifyAs(stack.ActionUpdate, func() bool { return found[upper] }))(ctx, fresh)
-				if prep != nil {
-					prep.Secrets = []string{v}
-				}
-				return prep, err
-			}})
-	}
-	for name := range found {
+	for _, name := range sortedKeys(found) {
 		if _, ok := secrets[name]; ok || hasFold(secrets, name) {
 			continue
 		}
@@ -524,6 +564,34 @@ func (p *stackPlanner) secretResources(rs *[]stack.Resource, repo, env string, s
 		*rs = append(*rs, stack.Resource{Key: "secret." + place + "/" + name, Kind: "secret", Unmanaged: true,
 			Why:   "the secret " + name + " exists on GitHub but the file does not declare it",
 			Drift: "added to a repository of the file outside it: Fountain leaves it (declare it, or list it in remove.secrets)"})
+	}
+}
+
+
+
+// secretResources adds the resources of a repository's (or
+// environment's) secrets, and the unmanaged ones found there.
+func (p *stackPlanner) secretResources(rs *[]stack.Resource, repo, env string, secrets map[string]string) {
+	place := secretPlace(repo, env)
+	for _, name := range sortedKeys(secrets) {
+		vname := secrets[name]
+		key := "secret." + place + "/" + strings.ToUpper(name)
+		upper := strings.ToUpper(name)
+		*rs = append(*rs, stack.Resource{Key: key, Kind: "secret",
+			Prepare: func(ctx context.Context, fresh bool) (*stack.Prepared, error) {
+				v, err := p.vault(ctx, vname)
+				if err != nil {
+					return nil, err
+				}
+				in := &AddSecretInput{RepoName: repo, Environment: env, SecretName: name, SecretValue: v}
+				prep, err := p.prepareCalls(key, func() []stackCall {
+					return []stackCall{{route: "add-github-secret", body: in, dry: func(d bool) { in.DryRun = d }}}
+				}, classifyAs(stack.ActionUpdate, func() bool { return p.hasSecret(place, upper) }))(ctx, fresh)
+				if prep != nil {
+					prep.Secrets = []string{v}
+				}
+				return prep, err
+			}})
 	}
 }
 
@@ -637,6 +705,7 @@ func removeList(st *stack.Stack, what string) []string {
 
 // hasApp reports whether the app runs on the instance (as discovered).
 func (p *stackPlanner) hasApp(inst, name string) bool {
+	<-p.done
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return slices.ContainsFunc(p.apps[inst], func(a deploy.App) bool { return a.ContainerName == name && a.Role == "current" })
@@ -668,23 +737,39 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// plan makes the stack's plan.
+// plan makes the stack's plan: the region's instances read first; the
+// declared resources planned (their dry runs in parallel) while what runs
+// on the stack's instances, Kong's routes and the repositories' secrets
+// are discovered; then what discovery found that the file does not
+// declare, listed as unmanaged. What the file removes is planned once
+// discovery says it exists.
 func (p *stackPlanner) plan(ctx context.Context) (*stack.Plan, error) {
-	if err := p.discover(ctx); err != nil {
+	if err := p.discoverInstances(ctx); err != nil {
 		return nil, err
 	}
+	go p.discoverHosts(ctx)
 	rs, err := p.resources(ctx)
 	if err != nil {
 		return nil, err
 	}
-	for name, in := range p.instances {
-		if _, ok := p.st.Instances[name]; ok || slices.Contains(removeList(p.st, "instances"), name) {
-			continue
+	if p.st.Remove != nil {
+		if err := p.wait(ctx); err != nil {
+			return nil, err
 		}
-		rs = append(rs, stack.Resource{Key: "instance." + name, Kind: "instance", Unmanaged: true,
-			Why: fmt.Sprintf("instance %s (%s, %s) exists in %s but the file does not declare it: left alone", name, in.BundleID, in.State, p.st.Region)})
+		p.removals(&rs)
 	}
-	return stack.MakePlan(ctx, rs, stackParallel)
+	declared, err := stack.MakePlan(ctx, rs, stackParallel)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.wait(ctx); err != nil {
+		return nil, err
+	}
+	found, err := stack.MakePlan(ctx, p.found(), stackParallel)
+	if err != nil {
+		return nil, err
+	}
+	return stack.Join(declared, found), nil
 }
 
 // child applies one resource's calls as a child operation of run: each

@@ -18,7 +18,7 @@ import (
 
 // startStandInServer starts a sandbox server whose stand-ins are packed
 // from a fountain binary, with its log captured.
-func startStandInServer(t *testing.T, suffix string) (url, dataDir string, logs *lockedBuffer, stop func()) {
+func startStandInServer(t testing.TB, suffix string) (url, dataDir string, logs *lockedBuffer, stop func()) {
 	t.Helper()
 	sandboxtest.RequireDocker(t)
 	bin := sandboxtest.FountainBinary(t)

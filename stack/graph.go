@@ -297,3 +297,27 @@ func MakePlan(ctx context.Context, rs []Resource, parallel int) (*Plan, error) {
 	}
 	return p, nil
 }
+
+// Join puts plans of resources that need nothing of one another (the
+// declared ones, and the unmanaged ones found) into one.
+func Join(plans ...*Plan) *Plan {
+	out := &Plan{prepared: map[string]*Prepared{}}
+	for _, p := range plans {
+		out.Resources = append(out.Resources, p.Resources...)
+		out.order = append(out.order, p.order...)
+		for k, v := range p.prepared {
+			out.prepared[k] = v
+		}
+		out.Monthly.Before += p.Monthly.Before
+		out.Monthly.After += p.Monthly.After
+		out.Create += p.Create
+		out.Update += p.Update
+		out.Replace += p.Replace
+		out.Delete += p.Delete
+		out.Unchanged += p.Unchanged
+		out.Unmanaged += p.Unmanaged
+		out.Drift += p.Drift
+		out.Failed += p.Failed
+	}
+	return out
+}
