@@ -567,8 +567,6 @@ func (p *stackPlanner) unmanagedSecrets(rs *[]stack.Resource, repo, env string, 
 	}
 }
 
-
-
 // secretResources adds the resources of a repository's (or
 // environment's) secrets, and the unmanaged ones found there.
 func (p *stackPlanner) secretResources(rs *[]stack.Resource, repo, env string, secrets map[string]string) {
