@@ -118,16 +118,16 @@ func validToken(typed, token string) bool {
 }
 
 var funcs = template.FuncMap{
-	"money":   money,
-	"ago":     ago,
-	"when":    when,
-	"uptime":  uptime,
-	"ms":      millis,
-	"short":   shortDigest,
-	"pretty":  pretty,
-	"status":  statusClass,
-	"join":    strings.Join,
-	"dict":    dict,
+	"money":  money,
+	"ago":    ago,
+	"when":   when,
+	"uptime": uptime,
+	"ms":     millis,
+	"short":  shortDigest,
+	"pretty": pretty,
+	"status": statusClass,
+	"join":   strings.Join,
+	"dict":   dict,
 	"fieldErr": func(v any, field string) string {
 		p, _ := v.(*problem)
 		if p == nil {
