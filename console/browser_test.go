@@ -92,7 +92,7 @@ func waitEnded(t *testing.T, b *consoletest.Browser) {
 	t.Helper()
 	b.Do("the operation ends", chromedp.WaitVisible(chromedp.CSS("#log-state")))
 	for i := 0; i < 300; i++ {
-		if strings.Contains(b.Text("#log-state"), "ended") {
+		if state, err := b.TryText("#log-state"); err == nil && strings.Contains(state, "ended") {
 			b.Do("the page after the end", chromedp.WaitVisible(chromedp.CSS("#h-steps")))
 			return
 		}

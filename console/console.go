@@ -72,6 +72,9 @@ type Console struct {
 
 	sandboxOnce sync.Once
 	inSandbox   bool
+
+	regionOnce    sync.Once
+	defaultRegion string
 }
 
 // New builds the console in front of the API.

@@ -159,3 +159,14 @@ func TestCookieAndTokenStayApart(t *testing.T) {
 		t.Errorf("%d operations", ops)
 	}
 }
+
+// Links keep their query strings: region and the rest reach the page.
+func TestLinksKeepTheirQuery(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	b.signIn()
+	p := b.get("/ui/")
+	if !strings.Contains(p.body, `href="/ui/instances/new?region=eu-central-1"`) {
+		t.Fatalf("the new instance link: %s", p.body)
+	}
+}

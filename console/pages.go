@@ -138,10 +138,48 @@ func (c *Console) instancePage(w http.ResponseWriter, r *http.Request, s *sessio
 	c.render(w, r, http.StatusOK, "instance", &page{Title: inst.Name, Nav: "overview", Data: v})
 }
 
+// appGroup is an app and the versions Fountain keeps of it: the
+// containers NAME, NAME.previous (kept for rollback), and NAME.old or
+// NAME.rollback (set aside while a deploy or rollback swaps them).
+type appGroup struct {
+	Name     string
+	Current  *app
+	Previous *app
+	Swapping []app
+}
+
+// groupApps groups a host's containers by app, in the order listed.
+func groupApps(apps []app) []*appGroup {
+	var out []*appGroup
+	by := map[string]*appGroup{}
+	for i := range apps {
+		a := &apps[i]
+		name := a.ContainerName
+		for _, suffix := range []string{".previous", ".old", ".rollback"} {
+			name = strings.TrimSuffix(name, suffix)
+		}
+		g := by[name]
+		if g == nil {
+			g = &appGroup{Name: name}
+			by[name] = g
+			out = append(out, g)
+		}
+		switch {
+		case a.ContainerName == name:
+			g.Current = a
+		case a.Role == "previous":
+			g.Previous = a
+		default:
+			g.Swapping = append(g.Swapping, *a)
+		}
+	}
+	return out
+}
+
 // liveView is what runs on an instance, read from it now.
 type liveView struct {
 	Name, Region string
-	Apps         []app
+	Apps         []*appGroup
 	AppsErr      *problem
 	Kong         bool
 	KongConfig   *kongConfig
@@ -151,14 +189,24 @@ type liveView struct {
 	HealthErr    *problem
 }
 
+// regionOr is the region a page names, else the server's default (as
+// the API names it).
+func (c *Console) regionOr(r *http.Request) string {
+	if rg := region(r); rg != "" {
+		return rg
+	}
+	c.regionOnce.Do(func() {
+		var l instanceList
+		if c.api.get(r.Context(), "/aws/lightsail/instances", nil, &l) == nil {
+			c.defaultRegion = l.Region
+		}
+	})
+	return c.defaultRegion
+}
+
 // live reads what runs on an instance: its apps (over SSH), and, where
 // Fountain deployed them, Kong's config version and OpenSearch's health.
 func (c *Console) live(ctx context.Context, name, rg string) *liveView {
-	if rg == "" {
-		var l instanceList
-		_ = c.api.get(ctx, "/aws/lightsail/instances", nil, &l)
-		rg = l.Region
-	}
 	v := &liveView{Name: name, Region: rg}
 	hq := url.Values{"instance_name": {name}, "region": {rg}}
 	var wg sync.WaitGroup
@@ -167,7 +215,7 @@ func (c *Console) live(ctx context.Context, name, rg string) *liveView {
 		defer wg.Done()
 		var l appList
 		v.AppsErr = asProblem(c.api.get(ctx, "/services/docker-apps", hq, &l))
-		v.Apps = l.Apps
+		v.Apps = groupApps(l.Apps)
 	}()
 	go func() {
 		defer wg.Done()
@@ -212,7 +260,7 @@ func (c *Console) deployed(ctx context.Context, kind, target string) *operation 
 
 // instanceLive is the fragment of what runs on an instance.
 func (c *Console) instanceLive(w http.ResponseWriter, r *http.Request, s *session) {
-	c.renderFragment(w, "live", c.live(r.Context(), r.PathValue("name"), region(r)))
+	c.renderFragment(w, "live", c.live(r.Context(), r.PathValue("name"), c.regionOr(r)))
 }
 
 type appView struct {
@@ -229,18 +277,13 @@ type appView struct {
 
 // appPage: an app's versions, its last lines of output, and its actions.
 func (c *Console) appPage(w http.ResponseWriter, r *http.Request, s *session) {
-	ctx, name, rg, appName := r.Context(), r.PathValue("name"), region(r), r.PathValue("app")
-	live := c.live(ctx, name, rg)
-	v := &appView{Name: name, Region: live.Region, App: appName, Err: live.AppsErr, CSRF: s.csrf}
-	for i := range live.Apps {
-		a := &live.Apps[i]
-		if a.ContainerName != appName {
-			continue
-		}
-		if a.Role == "current" || v.Current == nil && a.Role != "previous" {
-			v.Current = a
-		} else if a.Role == "previous" {
-			v.Previous = a
+	ctx, name, rg, appName := r.Context(), r.PathValue("name"), c.regionOr(r), r.PathValue("app")
+	v := &appView{Name: name, Region: rg, App: appName, CSRF: s.csrf}
+	var l appList
+	v.Err = asProblem(c.api.get(ctx, "/services/docker-apps", url.Values{"instance_name": {name}, "region": {rg}}, &l))
+	for _, g := range groupApps(l.Apps) {
+		if g.Name == appName {
+			v.Current, v.Previous = g.Current, g.Previous
 		}
 	}
 	var logs appLogs
@@ -275,12 +318,7 @@ type deployRequest struct {
 // last deploy (a redeploy: the same tag, whose newest digest the plan
 // shows), secret values excepted, which are typed again.
 func (c *Console) deployForm(w http.ResponseWriter, r *http.Request, s *session) {
-	ctx, name, rg := r.Context(), r.PathValue("name"), region(r)
-	if rg == "" {
-		var l instanceList
-		_ = c.api.get(ctx, "/aws/lightsail/instances", nil, &l)
-		rg = l.Region
-	}
+	ctx, name, rg := r.Context(), r.PathValue("name"), c.regionOr(r)
 	v := url.Values{"instance_name": {name}, "region": {rg}}
 	ctxm := map[string]any{}
 	if from := r.URL.Query().Get("from"); from != "" {
@@ -390,9 +428,9 @@ func (c *Console) kongPage(w http.ResponseWriter, r *http.Request, s *session) {
 		defer wg.Done()
 		var l appList
 		if c.api.get(ctx, "/services/docker-apps", hq, &l) == nil {
-			for _, a := range l.Apps {
-				if a.Role == "current" {
-					v.Apps = append(v.Apps, a)
+			for _, g := range groupApps(l.Apps) {
+				if g.Current != nil && g.Name != "kong" {
+					v.Apps = append(v.Apps, *g.Current)
 				}
 			}
 		}
@@ -423,10 +461,16 @@ type openSearchView struct {
 
 // openSearchPage: the cluster's health, and its deploy.
 func (c *Console) openSearchPage(w http.ResponseWriter, r *http.Request, s *session) {
-	ctx, name, rg := r.Context(), r.PathValue("name"), region(r)
-	live := c.live(ctx, name, rg)
-	v := &openSearchView{Name: name, Region: live.Region, Health: live.Health, HealthErr: live.HealthErr, CSRF: s.csrf}
-	v.Deployed = c.deployed(ctx, "deploy.opensearch", live.Region+"/"+name+"/opensearch")
+	ctx, name, rg := r.Context(), r.PathValue("name"), c.regionOr(r)
+	v := &openSearchView{Name: name, Region: rg, CSRF: s.csrf}
+	if v.Deployed = c.deployed(ctx, "deploy.opensearch", rg+"/"+name+"/opensearch"); v.Deployed != nil {
+		var h openSearchHealth
+		if err := c.api.get(ctx, "/services/opensearch/health", url.Values{"instance_name": {name}, "region": {rg}}, &h); err != nil {
+			v.HealthErr = asProblem(err)
+		} else {
+			v.Health = &h
+		}
+	}
 	c.render(w, r, http.StatusOK, "opensearch", &page{Title: "OpenSearch on " + name, Nav: "overview", Data: v})
 }
 

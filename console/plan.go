@@ -176,15 +176,28 @@ func (c *Console) plan(w http.ResponseWriter, r *http.Request, s *session) {
 		}
 	} else {
 		v.NoDryRun = true
-		shown := q.shown()
-		b, _ := json.MarshalIndent(shown, "", "  ")
-		v.Sent = a.Method + " " + a.Route + "\n" + string(b)
-		if q.Path != "" {
-			v.Sent = a.Method + " " + q.Path + "?" + q.Query.Encode()
-		}
 	}
+	v.Sent = q.describe(a)
 	s.addPlan(v.ID, &pending{action: a, req: q, view: v, expires: c.now().Add(planTTL)}, c.now())
 	c.render(w, r, http.StatusOK, "plan", &page{Title: "Plan: " + a.Title, Data: v})
+}
+
+// describe is the request as the plan shows it: the route, the query and
+// the body, secret values hidden.
+func (q *request) describe(a *action) string {
+	path := q.Path
+	if path == "" {
+		path = a.Route
+	}
+	if len(q.Query) > 0 {
+		path += "?" + q.Query.Encode()
+	}
+	out := a.Method + " " + path
+	if q.Body != nil {
+		b, _ := json.MarshalIndent(q.shown(), "", "  ")
+		out += "\n" + string(b)
+	}
+	return out
 }
 
 // stepsAsPlanned reads a dry run's recorded steps as a plan, for routes

@@ -141,14 +141,16 @@ var funcs = template.FuncMap{
 		}
 		return strings.Join(msgs, "; ")
 	},
-	"query": func(kv ...string) string {
+	// query is a query string of the non-empty values: already encoded,
+	// so that the template keeps its = and & (and escapes it for HTML).
+	"query": func(kv ...string) template.URL {
 		q := url.Values{}
 		for i := 0; i+1 < len(kv); i += 2 {
 			if kv[i+1] != "" {
 				q.Set(kv[i], kv[i+1])
 			}
 		}
-		return q.Encode()
+		return template.URL(q.Encode())
 	},
 	"list": func(v ...any) []any { return v },
 	"values": func(kv ...string) url.Values {
@@ -253,16 +255,26 @@ func shortDigest(d string) string {
 	return d
 }
 
-// pretty indents JSON for people.
+// pretty indents JSON for people, with <, > and & as themselves (the
+// page escapes what it shows; JSON's \u003c would only hide it).
 func pretty(raw json.RawMessage) string {
 	if len(raw) == 0 || string(raw) == "null" {
 		return ""
 	}
-	var buf bytes.Buffer
-	if err := json.Indent(&buf, raw, "", "  "); err != nil {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
 		return string(raw)
 	}
-	return buf.String()
+	var buf bytes.Buffer
+	e := json.NewEncoder(&buf)
+	e.SetEscapeHTML(false)
+	e.SetIndent("", "  ")
+	if err := e.Encode(v); err != nil {
+		return string(raw)
+	}
+	return strings.TrimSuffix(buf.String(), "\n")
 }
 
 // statusClass maps a status to one of the stylesheet's classes, from a

@@ -43,6 +43,7 @@ function followLog() {
   es.addEventListener("step", (e) => {
     const s = JSON.parse(e.data);
     add("── " + s.name + ": " + s.status + (s.error ? " (" + s.error + ")" : ""));
+    showStep(s);
   });
   es.addEventListener("end", () => {
     es.close();
@@ -51,6 +52,40 @@ function followLog() {
   });
   es.onopen = () => { if (state) state.textContent = "Live: new lines appear as they come."; };
   es.onerror = () => { if (state) state.textContent = "Reconnecting… (the log resumes where it stopped)"; };
+}
+
+// The class of a status badge, from the stylesheet's fixed set (as the
+// server's statusClass).
+function statusClass(s) {
+  if (["succeeded", "ok", "running", "green", "healthy", "current"].includes(s)) return "good";
+  if (["changed", "would_change", "pending", "starting", "yellow", "previous", "swapping"].includes(s)) return "warn";
+  if (["failed", "cancelled", "interrupted", "red", "unhealthy", "exited", "stopped"].includes(s)) return "bad";
+  return "plain";
+}
+
+// showStep puts a step event in the steps table: the running row of that
+// name is updated, or a row is added.
+function showStep(s) {
+  const body = document.getElementById("steps");
+  if (!body) return;
+  const rows = Array.from(body.rows).filter((r) => r.dataset.step === s.name && r.dataset.status === "running");
+  let row = rows[rows.length - 1];
+  if (!row) {
+    row = body.insertRow();
+    for (let i = 0; i < 5; i++) row.insertCell();
+    row.cells[0].textContent = String(body.rows.length - 1);
+    row.cells[1].className = "wrap";
+    row.cells[3].className = "wrap";
+  }
+  row.dataset.step = s.name;
+  row.dataset.status = s.status;
+  row.cells[1].textContent = s.name;
+  const badge = document.createElement("span");
+  badge.className = "badge " + statusClass(s.status);
+  badge.textContent = s.status;
+  row.cells[2].replaceChildren(badge);
+  row.cells[3].textContent = [s.reason, s.error].filter(Boolean).join(" ");
+  row.cells[4].textContent = s.duration_ms < 1000 ? s.duration_ms + " ms" : (s.duration_ms / 1000).toFixed(1) + " s";
 }
 
 // A destructive change: Apply stays disabled until the name is typed.

@@ -219,3 +219,11 @@ func (b *Browser) CSPViolations() []string {
 	}
 	return out
 }
+
+// TryText is the text of the first element a CSS selector finds, or an
+// error (a page that is reloading, say).
+func (b *Browser) TryText(css string) (string, error) {
+	ctx, cancel := context.WithTimeout(b.Ctx, 5*time.Second)
+	defer cancel()
+	return chromedp.Run(ctx, chromedp.Text(chromedp.CSS(css)))
+}
