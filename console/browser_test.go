@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/fountainai/fountain/console/consoletest"
 )
@@ -46,6 +47,25 @@ func TestBrowserLightsail(t *testing.T) {
 	if got := b.Text("main"); !strings.Contains(got, "web-1") || !strings.Contains(got, "$5.00") {
 		t.Fatalf("the overview: %s", got)
 	}
+
+	// The keyboard: the first Tab reaches the skip link, the next the
+	// navigation; what has focus is outlined.
+	b.Do("tab", chromedp.KeyEvent(kb.Tab))
+	if got := consoletest.Value(b, "focus", chromedp.Evaluate[string](`document.activeElement.className`)); got != "skip" {
+		t.Errorf("the first Tab focuses %q, not the skip link", got)
+	}
+	b.Do("tab", chromedp.KeyEvent(kb.Tab), chromedp.KeyEvent(kb.Tab))
+	if got := consoletest.Value(b, "focus", chromedp.Evaluate[string](`document.activeElement.textContent + " " + getComputedStyle(document.activeElement).outlineStyle`)); got != "Overview solid" {
+		t.Errorf("the third Tab focuses %q", got)
+	}
+
+	// Readable on a phone.
+	b.Do("a phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#h-instances")))
+	b.Screenshot("overview-phone")
+	if w := consoletest.Value(b, "page width", chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); w > 390 {
+		t.Errorf("the overview is %d px wide on a 390 px phone", w)
+	}
+	b.Do("a laptop", chromedp.EmulateViewport(1280, 900))
 
 	// Delete: Apply waits for the name.
 	b.Do("the instance", chromedp.Navigate(e.url+"/ui/instances/web-1"), chromedp.WaitVisible(chromedp.CSS("#h-facts")))

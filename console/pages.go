@@ -132,9 +132,16 @@ func (c *Console) instancePage(w http.ResponseWriter, r *http.Request, s *sessio
 	if v.Region == "" {
 		v.Region = inst.Region
 	}
+	// The instance's operations and those on what runs on it (targets
+	// REGION/NAME/...), among the recent ones.
 	var ops operationList
-	_ = c.api.get(ctx, "/operations", url.Values{"target": {inst.Region + "/" + inst.Name}, "limit": {"10"}}, &ops)
-	v.Ops = ops.Operations
+	_ = c.api.get(ctx, "/operations", url.Values{"limit": {"300"}}, &ops)
+	target := inst.Region + "/" + inst.Name
+	for _, op := range ops.Operations {
+		if len(v.Ops) < 10 && (op.Target == target || strings.HasPrefix(op.Target, target+"/")) {
+			v.Ops = append(v.Ops, op)
+		}
+	}
 	c.render(w, r, http.StatusOK, "instance", &page{Title: inst.Name, Nav: "overview", Data: v})
 }
 

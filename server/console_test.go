@@ -172,7 +172,13 @@ func TestConsoleAcceptance(t *testing.T) {
 		t.Fatalf("the secrets: %s", got)
 	}
 
-	// The overview, the lists, and sign out.
+	// The overview, the lists, and sign out. Reading them changes nothing.
+	counts := func() (int, int) {
+		_, ops := call(t, "GET", url+"/operations?limit=1000", "")
+		_, audit := call(t, "GET", url+"/audit?limit=1000", "")
+		return len(ops["operations"].([]any)), len(audit["entries"].([]any))
+	}
+	opsBefore, auditBefore := counts()
 	b.Do("overview", chromedp.Navigate(url+"/ui/"), chromedp.WaitVisible(css("#h-instances")), chromedp.WaitVisible(css(".runs")))
 	shot("17-overview")
 	if got := b.Text("main"); !strings.Contains(got, "my-app") || !strings.Contains(got, "Config version") {
@@ -184,6 +190,12 @@ func TestConsoleAcceptance(t *testing.T) {
 	shot("19-operations")
 	b.Do("audit", chromedp.Navigate(url+"/ui/audit"), chromedp.WaitVisible(css("table")))
 	shot("20-audit")
+	b.Do("opensearch", chromedp.Navigate(url+"/ui/instances/web-1/opensearch"), chromedp.WaitVisible(css("#h-deploy")))
+	shot("21-opensearch")
+	b.Do("app", chromedp.Navigate(url+"/ui/instances/web-1/apps/my-app"), chromedp.WaitVisible(css("#h-logs")))
+	if ops, audit := counts(); ops != opsBefore || audit != auditBefore {
+		t.Fatalf("reading the console's pages changed something: operations %d -> %d, audit entries %d -> %d", opsBefore, ops, auditBefore, audit)
+	}
 	b.Do("sign out", chromedp.Click(css(".signout button")), chromedp.WaitVisible(css("#token")))
 	if got := consoletest.Value(b, "location", chromedp.Location()); !strings.HasSuffix(got, "/") {
 		t.Fatalf("after signing out: %s", got)
