@@ -7,6 +7,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/fountainai/fountain/lightsail/emulator"
 )
 
 var planField = regexp.MustCompile(`name="plan" value="([^"]+)"`)
@@ -124,6 +127,7 @@ func waitOp(t *testing.T, b *browser, path string) {
 			}
 			return
 		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatalf("%s did not end", path)
 }
@@ -222,5 +226,70 @@ func TestEventsResume(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("events signed out: %d", res.StatusCode)
+	}
+}
+
+// A running operation is cancelled from its page; its whole log
+// downloads as a text file.
+func TestCancelAndDownload(t *testing.T) {
+	e := newEnv(t, envOptions{emu: emulator.Options{CreateDelay: time.Hour, StartDelay: -1, StopDelay: -1, RebootDelay: -1}})
+	b := e.browser()
+	csrf := b.signIn()
+	id, _ := b.plan("create-instance", createForm(csrf, "slow-1"))
+	op := b.post("/ui/apply", url.Values{"csrf": {csrf}, "plan": {id}}).header.Get("Location")
+	if p := b.get(op); !strings.Contains(p.body, `action="`+op+`/cancel"`) || !strings.Contains(p.body, `data-events="`+op+`/events?after=`) {
+		t.Fatalf("a running operation's page: %s", p.body)
+	}
+	// Cancel once it waits for the instance (a step with output before it).
+	for i := 0; i < 1000 && !strings.Contains(b.get(op).body, `data-step="wait for slow-1 to run"`); i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if p := b.post(op+"/cancel", url.Values{"csrf": {csrf}}); p.status != http.StatusSeeOther {
+		t.Fatalf("cancel: %d %s", p.status, p.body)
+	}
+	for i := 0; i < 500; i++ {
+		if p := b.get(op); strings.Contains(p.body, "The operation has ended.") {
+			if !strings.Contains(p.body, `<span class="badge bad">cancelled</span>`) {
+				t.Fatalf("after cancel: %s", p.body)
+			}
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if p := b.post(op+"/cancel", url.Values{"csrf": {csrf}}); p.status != http.StatusConflict {
+		t.Fatalf("cancel an ended operation: %d", p.status)
+	}
+	p := b.get(op + "/log")
+	if p.status != 200 || p.header.Get("Content-Type") != "text/plain; charset=utf-8" ||
+		p.header.Get("Content-Disposition") != `attachment; filename="operation-`+strings.TrimPrefix(op, "/ui/operations/")+`.log"` ||
+		!strings.Contains(p.body, "[check for an existing instance] no instance named slow-1") {
+		t.Fatalf("download: %d %v\n%s", p.status, p.header, p.body)
+	}
+}
+
+// A session ends 12 hours after sign-in; behind a proxy the server is
+// told to trust, X-Forwarded-Proto: https makes the cookie Secure.
+func TestSessionExpiresAndProxy(t *testing.T) {
+	now := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
+	e := newEnv(t, envOptions{now: func() time.Time { return now }, proxy: true})
+	b := e.browser()
+	b.signIn()
+	now = now.Add(12*time.Hour - time.Second)
+	if p := b.get("/ui/audit"); p.status != 200 {
+		t.Fatalf("before 12 h: %d", p.status)
+	}
+	now = now.Add(time.Second)
+	if p := b.get("/ui/audit"); p.status != http.StatusSeeOther {
+		t.Fatalf("after 12 h: %d", p.status)
+	}
+	p := b.post("/ui/sign-in", url.Values{"token": {token}}, "X-Forwarded-Proto", "https", "Origin", "https://"+strings.TrimPrefix(e.url, "http://"))
+	if ck := p.header.Get("Set-Cookie"); p.status != http.StatusSeeOther || !strings.HasPrefix(ck, "__Host-fountain_session=") || !strings.Contains(ck, "; Secure") {
+		t.Fatalf("behind a TLS proxy: %d %q", p.status, ck)
+	}
+	// Not told to trust a proxy, the header is ignored.
+	e2 := newEnv(t)
+	p = e2.browser().post("/ui/sign-in", url.Values{"token": {token}}, "X-Forwarded-Proto", "https")
+	if ck := p.header.Get("Set-Cookie"); strings.Contains(ck, "Secure") {
+		t.Fatalf("an untrusted X-Forwarded-Proto: %q", ck)
 	}
 }

@@ -54,7 +54,8 @@ func (s *syncBuffer) String() string {
 }
 
 type envOptions struct {
-	tls  bool
+	tls   bool
+	proxy bool // trust X-Forwarded-Proto
 	now  func() time.Time
 	emu  emulator.Options
 	docs map[string][]byte
@@ -86,7 +87,7 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	a := api.New(api.Deps{Store: db, Runner: runner, Lightsail: ls, Token: token, Logger: log})
 	runner.OnFinish = a.OnOperationFinished
-	c, err := console.New(console.Config{API: a, Token: token, Logger: log, Now: o.now, Docs: o.docs})
+	c, err := console.New(console.Config{API: a, Token: token, Logger: log, Now: o.now, Docs: o.docs, TrustForwardedProto: o.proxy})
 	if err != nil {
 		t.Fatal(err)
 	}
