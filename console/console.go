@@ -20,6 +20,7 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -49,9 +50,9 @@ type Config struct {
 	TrustForwardedProto bool
 	// SessionTTL is how long a session lasts (default 12 h).
 	SessionTTL time.Duration
-	// Docs are the documentation pages the console links to and serves
-	// (name -> Markdown); nil: none.
-	Docs map[string][]byte
+	// Docs holds the documentation the console links to and serves: its
+	// NAME.md pages and their .png images; nil: none.
+	Docs fs.FS
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -75,6 +76,9 @@ type Console struct {
 
 	regionOnce    sync.Once
 	defaultRegion string
+
+	docsOnce sync.Once
+	docs     []docLink
 }
 
 // New builds the console in front of the API.

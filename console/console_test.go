@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 )
 
@@ -168,5 +169,35 @@ func TestLinksKeepTheirQuery(t *testing.T) {
 	p := b.get("/ui/")
 	if !strings.Contains(p.body, `href="/ui/instances/new?region=eu-central-1"`) {
 		t.Fatalf("the new instance link: %s", p.body)
+	}
+}
+
+// Documentation pages are Markdown rendered without raw HTML, linked
+// from every page's footer; their images are served.
+func TestDocs(t *testing.T) {
+	docs := fstest.MapFS{
+		"kong.md":    {Data: []byte("# Kong in Fountain\n\nRoutes <script>alert(1)</script> and [the console](console.md).\n\n| a | b |\n|---|---|\n| 1 | 2 |\n")},
+		"console.md": {Data: []byte("# The web console\n\n![a page](shot.png)\n")},
+		"shot.png":   {Data: []byte("\x89PNG")},
+	}
+	e := newEnv(t, envOptions{docs: docs})
+	b := e.browser()
+	b.signIn()
+	p := b.get("/ui/docs/kong")
+	if p.status != 200 || !strings.Contains(p.body, "<h1>Kong in Fountain</h1>") || strings.Contains(p.body, "<script>alert") ||
+		!strings.Contains(p.body, `href="console.md"`) || !strings.Contains(p.body, "<table>") {
+		t.Fatalf("the page: %d %s", p.status, p.body)
+	}
+	if !strings.Contains(b.get("/ui/").body, `<a href="/ui/docs/console">The web console</a>`) {
+		t.Error("no link to the docs in the footer")
+	}
+	if p := b.get("/ui/docs/console.md"); p.status != 200 || !strings.Contains(p.body, `<img src="shot.png"`) {
+		t.Errorf("NAME.md: %d", p.status)
+	}
+	if p := b.get("/ui/docs/shot.png"); p.status != 200 || p.header.Get("Content-Type") != "image/png" {
+		t.Errorf("an image: %d %v", p.status, p.header)
+	}
+	if p := b.get("/ui/docs/nothing"); p.status != 404 {
+		t.Errorf("a missing page: %d", p.status)
 	}
 }

@@ -3,6 +3,7 @@ package console_test
 import (
 	"context"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
@@ -58,7 +59,7 @@ type envOptions struct {
 	proxy bool // trust X-Forwarded-Proto
 	now  func() time.Time
 	emu  emulator.Options
-	docs map[string][]byte
+	docs fs.FS
 }
 
 func newEnv(t testing.TB, opts ...envOptions) *env {

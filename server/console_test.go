@@ -71,6 +71,7 @@ func TestConsoleAcceptance(t *testing.T) {
 	shot("04-deploy-form")
 	b.Do("plan the deploy", chromedp.Submit(css("#f-docker_image")), chromedp.WaitVisible(css("#apply")))
 	shot("05-plan-deploy")
+	b.ScreenshotView("plan-window") // docs/console-plan.png
 	plan := b.Text("main")
 	if !strings.Contains(plan, "Plan: Deploy an app") || !strings.Contains(plan, "Would change?") || strings.Contains(plan, "console-secret-canary-91c") {
 		t.Fatalf("the deploy plan: %s", plan)
@@ -181,6 +182,9 @@ func TestConsoleAcceptance(t *testing.T) {
 	opsBefore, auditBefore := counts()
 	b.Do("overview", chromedp.Navigate(url+"/ui/"), chromedp.WaitVisible(css("#h-instances")), chromedp.WaitVisible(css(".runs")))
 	shot("17-overview")
+	b.Do("a window for the README", chromedp.EmulateViewport(1100, 760), chromedp.Reload(), chromedp.WaitVisible(css(".runs")))
+	b.ScreenshotView("overview-window") // docs/console.png
+	b.Do("back to a laptop", chromedp.EmulateViewport(1280, 900))
 	if got := b.Text("main"); !strings.Contains(got, "my-app") || !strings.Contains(got, "Config version") {
 		t.Fatalf("the overview: %s", got)
 	}

@@ -176,6 +176,18 @@ func (b *Browser) Screenshot(name string) string {
 	return p
 }
 
+// ScreenshotView saves what the window shows (not the whole page) as
+// NAME.png: smaller, for documentation.
+func (b *Browser) ScreenshotView(name string) string {
+	b.t.Helper()
+	png := Value(b, "screenshot "+name, chromedp.CaptureScreenshot())
+	p := filepath.Join(b.dir, name+".png")
+	if err := os.WriteFile(p, png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+	return p
+}
+
 // Dialogs are the JavaScript dialogs (alert, confirm, ...) that opened.
 func (b *Browser) Dialogs() []string {
 	b.mu.Lock()
