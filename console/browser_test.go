@@ -9,6 +9,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/fountainai/fountain/console/consoletest"
+	"github.com/fountainai/fountain/docs"
 )
 
 // The console in Chromium against the emulator: sign in, create an
@@ -16,7 +17,7 @@ import (
 // only once its name is typed, a hostile name rendered as text, the lists,
 // sign out. No script runs but the console's, and no page breaks its CSP.
 func TestBrowserLightsail(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, envOptions{docs: docs.FS})
 	b := consoletest.New(t, 2*time.Minute)
 	b.Do("open the sign-in page", chromedp.Navigate(e.url+"/"), chromedp.WaitVisible(chromedp.CSS("#token")))
 	b.Screenshot("signin")
@@ -93,6 +94,12 @@ func TestBrowserLightsail(t *testing.T) {
 		t.Fatalf("%d images were injected", n)
 	}
 
+	// The documentation, from the footer.
+	b.Do("docs", chromedp.Click(chromedp.CSS(`footer a[href="/ui/docs/security"]`)), chromedp.WaitVisible(chromedp.CSS("article.doc h1")))
+	b.Screenshot("docs-security")
+	if got := b.Text("article.doc h1"); got != "Security model" {
+		t.Fatalf("the security page: %q", got)
+	}
 	b.Do("operations", chromedp.Navigate(e.url+"/ui/operations"), chromedp.WaitVisible(chromedp.CSS("table")))
 	b.Screenshot("operations")
 	b.Do("audit", chromedp.Navigate(e.url+"/ui/audit"), chromedp.WaitVisible(chromedp.CSS("table")))

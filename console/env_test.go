@@ -57,16 +57,22 @@ func (s *syncBuffer) String() string {
 type envOptions struct {
 	tls   bool
 	proxy bool // trust X-Forwarded-Proto
-	now  func() time.Time
-	emu  emulator.Options
-	docs fs.FS
+	now   func() time.Time
+	emu   emulator.Options
+	docs  fs.FS
 }
+
+// instant is an emulator whose instances change state at once.
+var instant = emulator.Options{CreateDelay: -1, StartDelay: -1, StopDelay: -1, RebootDelay: -1}
 
 func newEnv(t testing.TB, opts ...envOptions) *env {
 	t.Helper()
-	o := envOptions{emu: emulator.Options{CreateDelay: -1, StartDelay: -1, StopDelay: -1, RebootDelay: -1}}
+	o := envOptions{emu: instant}
 	if len(opts) > 0 {
 		o = opts[0]
+	}
+	if o.emu.CreateDelay == 0 {
+		o.emu = instant
 	}
 	ctx := context.Background()
 	emu := emulator.New(o.emu)
