@@ -108,16 +108,16 @@ func New(cfg Config) (*Console, error) {
 
 func (c *Console) now() time.Time { return c.cfg.Now() }
 
-// Owns reports whether path is the console's: / and everything under
+// owns reports whether path is the console's: / and everything under
 // /ui/ (no API route starts so).
-func Owns(path string) bool {
+func owns(path string) bool {
 	return path == "/" || path == "/ui" || strings.HasPrefix(path, Prefix)
 }
 
 // ServeHTTP serves the console's paths and hands every other request to
 // the API untouched.
 func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !Owns(r.URL.Path) {
+	if !owns(r.URL.Path) {
 		c.cfg.API.ServeHTTP(w, r)
 		return
 	}

@@ -1,6 +1,8 @@
 package server_test
 
 import (
+	"context"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -8,7 +10,9 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/fountainai/fountain/console/consoletest"
+	"github.com/fountainai/fountain/sandbox"
 	"github.com/fountainai/fountain/sandbox/sandboxtest"
+	"github.com/fountainai/fountain/server"
 )
 
 // xss is the canary: markup that runs script if it is ever rendered as
@@ -23,13 +27,34 @@ const xss = `<img src=x onerror=alert(1)>`
 // must show as text (no dialog opens, no image is injected), and no page
 // breaks its Content-Security-Policy. A screenshot of each page is saved.
 func TestConsoleAcceptance(t *testing.T) {
-	url, _, _, stop := startStandInServer(t, "console")
+	// The stand-ins (Kong's image) are built while the first steps run.
+	sandboxtest.RequireDocker(t)
+	bin := sandboxtest.FountainBinary(t)
+	ns, dataDir := sandboxtest.Namespace()+"-console", t.TempDir()
+	t.Cleanup(func() {
+		sb, err := sandbox.New(context.Background(), sandbox.Config{DataDir: dataDir, Namespace: ns})
+		if err == nil {
+			_ = sb.Down(context.Background())
+			sb.Close()
+		}
+	})
+	logs := &lockedBuffer{}
+	url, stop := startSandboxServer(t, dataDir, ns, func(c *server.Config) {
+		c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		c.StandinBinary, c.StandInsAtStart = bin, true
+	})
 	defer stop()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs.String())
+		}
+	})
 	_, sb := call(t, "GET", url+"/sandbox", "")
 	push := sb["registry_push"].(string)
 	sandboxtest.PushApp(t, push+"/user/repo/my-app:latest", "1 "+xss, sandboxtest.AppOptions{})
 
-	b := consoletest.New(t, 8*time.Minute)
+	b := consoletest.New(t, 10*time.Minute)
+	b.StepTimeout = 3 * time.Minute // a plan may wait for a host, or for the stand-ins under -race
 	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
 	shot := func(name string) {
 		b.Screenshot(name)

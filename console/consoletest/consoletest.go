@@ -30,8 +30,11 @@ import (
 // Browser is one headless Chromium for a test.
 type Browser struct {
 	Ctx context.Context // a tab: pass it to chromedp.Run
-	t   testing.TB
-	dir string
+	// StepTimeout bounds each Do and Value (default DefaultStepTimeout):
+	// a step that waits for a host may need more.
+	StepTimeout time.Duration
+	t           testing.TB
+	dir         string
 
 	mu       sync.Mutex
 	dialogs  []string
@@ -77,7 +80,7 @@ func New(t testing.TB, timeout time.Duration) *Browser {
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(actx)
 	ctx, cancelTimeout := context.WithTimeout(ctx, timeout)
-	b := &Browser{Ctx: ctx, t: t, dir: screenshotDir(t)}
+	b := &Browser{Ctx: ctx, StepTimeout: DefaultStepTimeout, t: t, dir: screenshotDir(t)}
 	if err := chromedp.Do(ctx); err != nil { // starts the browser
 		cancelTimeout()
 		cancelCtx()
@@ -149,13 +152,14 @@ func record[E any](b *Browser, events iter.Seq2[E, error], to *[]string, say fun
 	}()
 }
 
-// StepTimeout bounds each Do and Value.
-const StepTimeout = 30 * time.Second
+// DefaultStepTimeout bounds each Do and Value unless StepTimeout says
+// otherwise.
+const DefaultStepTimeout = 30 * time.Second
 
 // Do runs chromedp actions, failing the test on error.
 func (b *Browser) Do(what string, actions ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.Ctx, StepTimeout)
+	ctx, cancel := context.WithTimeout(b.Ctx, b.StepTimeout)
 	defer cancel()
 	if err := chromedp.Do(ctx, actions...); err != nil {
 		b.t.Fatalf("%s: %v\nbrowser console: %s", what, err, strings.Join(b.Messages(), "\n"))
@@ -205,7 +209,7 @@ func (b *Browser) Messages() []string {
 // Value runs an action that returns a value, failing the test on error.
 func Value[T any](b *Browser, what string, a chromedp.Action[T]) T {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.Ctx, StepTimeout)
+	ctx, cancel := context.WithTimeout(b.Ctx, b.StepTimeout)
 	defer cancel()
 	v, err := chromedp.Run(ctx, a)
 	if err != nil {
