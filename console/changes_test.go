@@ -48,6 +48,8 @@ func TestChangesNeedTheCSRFToken(t *testing.T) {
 		{"a token with a character changed", createForm(csrf[:len(csrf)-1]+"x", "web-1"), nil, http.StatusForbidden},
 		{"from another site", createForm(csrf, "web-1"), []string{"Sec-Fetch-Site", "cross-site"}, http.StatusForbidden},
 		{"from another origin", createForm(csrf, "web-1"), []string{"Origin", "https://evil.example", "Sec-Fetch-Site", ""}, http.StatusForbidden},
+		{"from a subdomain", createForm(csrf, "web-1"), []string{"Origin", b.origin + ".evil.example", "Sec-Fetch-Site", ""}, http.StatusForbidden},
+		{"from null", createForm(csrf, "web-1"), []string{"Origin", "null", "Sec-Fetch-Site", ""}, http.StatusForbidden},
 	}
 	for _, c := range cases {
 		if p := b.post("/ui/plan/create-instance", c.form, c.header...); p.status != c.want {
@@ -286,10 +288,11 @@ func TestSessionExpiresAndProxy(t *testing.T) {
 	if ck := p.header.Get("Set-Cookie"); p.status != http.StatusSeeOther || !strings.HasPrefix(ck, "__Host-fountain_session=") || !strings.Contains(ck, "; Secure") {
 		t.Fatalf("behind a TLS proxy: %d %q", p.status, ck)
 	}
-	// Not told to trust a proxy, the header is ignored.
+	// Not told to trust a proxy, the header is ignored (the browser's
+	// https origin is still this server).
 	e2 := newEnv(t)
-	p = e2.browser().post("/ui/sign-in", url.Values{"token": {token}}, "X-Forwarded-Proto", "https")
-	if ck := p.header.Get("Set-Cookie"); strings.Contains(ck, "Secure") {
-		t.Fatalf("an untrusted X-Forwarded-Proto: %q", ck)
+	p = e2.browser().post("/ui/sign-in", url.Values{"token": {token}}, "X-Forwarded-Proto", "https", "Origin", "https://"+strings.TrimPrefix(e2.url, "http://"))
+	if ck := p.header.Get("Set-Cookie"); p.status != http.StatusSeeOther || strings.Contains(ck, "Secure") {
+		t.Fatalf("an untrusted X-Forwarded-Proto: %d %q", p.status, ck)
 	}
 }

@@ -159,8 +159,10 @@ func (c *Console) setSessionCookie(w http.ResponseWriter, r *http.Request, id st
 
 // sameOrigin checks what the browser says of where a change comes from:
 // Sec-Fetch-Site, when sent, must be same-origin, and Origin, when sent,
-// must be this server. Browsers send at least one with every POST; a
-// client that sends neither still needs the session's CSRF token.
+// must be this server (http or https: behind a TLS proxy that the server
+// is not told to trust, the browser's https is the server's http).
+// Browsers send at least one with every POST; a client that sends neither
+// still needs the session's CSRF token.
 func (c *Console) sameOrigin(r *http.Request) bool {
 	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" {
 		return false
@@ -169,11 +171,11 @@ func (c *Console) sameOrigin(r *http.Request) bool {
 	if origin == "" {
 		return true
 	}
-	scheme := "http"
-	if c.secure(r) {
-		scheme = "https"
+	host, ok := strings.CutPrefix(origin, "https://")
+	if !ok {
+		host, ok = strings.CutPrefix(origin, "http://")
 	}
-	return origin == scheme+"://"+r.Host
+	return ok && strings.EqualFold(host, r.Host)
 }
 
 // limiter bounds failed sign-ins: a bucket per client address and one for
