@@ -236,11 +236,15 @@ func Run(ctx context.Context, cfg Config) error {
 	// running operations were given their grace and recorded their end.
 	baseCtx, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelBase()
-	httpSrv := &http.Server{Handler: srv, ReadHeaderTimeout: to.ReadHeader, ReadTimeout: to.Read, WriteTimeout: to.Write,
+	handler, err := withConsole(cfg, srv, token, log)
+	if err != nil {
+		return err
+	}
+	httpSrv := &http.Server{Handler: handler, ReadHeaderTimeout: to.ReadHeader, ReadTimeout: to.Read, WriteTimeout: to.Write,
 		IdleTimeout: to.Idle, MaxHeaderBytes: 64 << 10, BaseContext: func(net.Listener) context.Context { return baseCtx },
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	addr := ln.Addr().String()
-	fmt.Fprintf(cfg.Stdout, "Fountain listening on http://%s (docs: http://%s/docs)\n", addr, addr)
+	fmt.Fprintf(cfg.Stdout, "Fountain listening on http://%s (console: http://%s/, API docs: http://%s/docs)\n", addr, addr, addr)
 	if tokenPath != "" {
 		fmt.Fprintf(cfg.Stdout, "API token: in %s (send it as Authorization: Bearer TOKEN)\n", tokenPath)
 	} else {
