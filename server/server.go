@@ -224,7 +224,8 @@ func Run(ctx context.Context, cfg Config) error {
 	runner := operation.New(db, log)
 	runner.MaxOperations = cfg.MaxOperations
 	srv := api.New(api.Deps{Store: db, Runner: runner, Lightsail: ls, Sandbox: sandbox, Token: token, Logger: log,
-		Deploy: engine, OpenSearch: engine.OpenSearch(), Apps: engine.DockerApps(), Kong: engine.Gateway(), HostKeys: db, GitHub: gh, Images: images, Doctor: doctor, Vault: vault})
+		Deploy: engine, OpenSearch: engine.OpenSearch(), Apps: engine.DockerApps(), Kong: engine.Gateway(), HostKeys: db, GitHub: gh, Images: images, Doctor: doctor, Vault: vault,
+		Backups: NewBackups(cfg.DataDir, db)})
 	runner.OnFinish = srv.OnOperationFinished
 
 	ln, err := net.Listen("tcp", cfg.Addr)
