@@ -107,15 +107,19 @@ func (s *liveServer) do(method, path, body string, header ...string) (*http.Resp
 }
 
 // blocked starts n operations that each wait in their one step until
-// their channel is closed.
+// their channel is closed, and returns once each has logged a line.
 func (s *liveServer) blocked(n int, kind string) (ids []string, release []chan struct{}) {
 	s.t.Helper()
+	var logged sync.WaitGroup
+	defer logged.Wait()
 	for i := range n {
+		logged.Add(1)
 		ch := make(chan struct{})
 		op, err := s.runner.Start(context.Background(), operation.Spec{Kind: kind, Target: fmt.Sprintf("%s/%d", kind, i)},
 			func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
 				err := run.Step(ctx, "wait for the test", func(ctx context.Context) (operation.StepResult, error) {
 					run.Log(fmt.Sprintf("%s %d waiting", kind, i))
+					logged.Done()
 					select {
 					case <-ch:
 						return operation.StepResult{Changed: true}, nil
@@ -126,6 +130,7 @@ func (s *liveServer) blocked(n int, kind string) (ids []string, release []chan s
 				return operation.Outcome{Message: "done"}, err
 			})
 		if err != nil {
+			logged.Done()
 			s.t.Fatal(err)
 		}
 		ids, release = append(ids, op.ID), append(release, ch)

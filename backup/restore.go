@@ -13,6 +13,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 
 	"github.com/fountainai/fountain/sqlite"
 )
@@ -106,9 +107,23 @@ func checkTarget(dir string) (exists bool, err error) {
 		return false, fmt.Errorf("restore: %w", err)
 	}
 	if len(entries) > 0 {
-		return false, fmt.Errorf("%w: %s holds %d entries (%s, ...); restore only into a new or empty directory", ErrTargetNotEmpty, dir, len(entries), entries[0].Name())
+		names := make([]string, 0, 3)
+		for _, e := range entries[:min(len(entries), 3)] {
+			names = append(names, e.Name())
+		}
+		if len(entries) > 3 {
+			names = append(names, fmt.Sprintf("and %d more", len(entries)-3))
+		}
+		return false, fmt.Errorf("%w: %s holds %s; restore only into a new or empty directory", ErrTargetNotEmpty, dir, strings.Join(names, ", "))
 	}
 	return true, nil
+}
+
+// CheckTarget refuses a directory a restore would refuse: one that holds
+// anything, or a file. An absent directory is accepted.
+func CheckTarget(dir string) error {
+	_, err := checkTarget(dir)
+	return err
 }
 
 // read decrypts a backup and hands each file to put, checking everything
