@@ -436,3 +436,20 @@ func randomBytes(n int) []byte {
 	rand.Read(b)
 	return b
 }
+
+// A copy a crashed backup left is removed at the next start; nothing else.
+func TestRemoveLeftovers(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, ".backup-123", "data", "vault.key"), "k")
+	write(t, filepath.Join(dir, ".backup-456", "data", "fountain.db"), "d")
+	write(t, filepath.Join(dir, ".backup-notes"), "a file, not a copy")
+	write(t, filepath.Join(dir, "vault.key"), "k")
+	n, err := backup.RemoveLeftovers(dir)
+	if err != nil || n != 2 {
+		t.Fatalf("RemoveLeftovers = %d, %v; want 2", n, err)
+	}
+	tree := listTree(t, dir)
+	if _, ok := tree["vault.key"]; !ok || len(tree) != 3 {
+		t.Errorf("left: %v", tree)
+	}
+}

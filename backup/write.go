@@ -45,6 +45,29 @@ type Source struct {
 	WorkFactor int
 }
 
+// stagePrefix names staging directories in the data directory.
+const stagePrefix = ".backup-"
+
+// RemoveLeftovers removes the staging directories that backups cut short
+// (by a crash) left in dataDir, and says how many there were. Call it
+// while no backup is being taken: at start.
+func RemoveLeftovers(dataDir string) (int, error) {
+	entries, err := os.ReadDir(dataDir)
+	if err != nil {
+		return 0, fmt.Errorf("backup: %w", err)
+	}
+	n := 0
+	for _, e := range entries {
+		if e.IsDir() && strings.HasPrefix(e.Name(), stagePrefix) {
+			if err := os.RemoveAll(filepath.Join(dataDir, e.Name())); err != nil {
+				return n, fmt.Errorf("backup: remove a leftover copy: %w", err)
+			}
+			n++
+		}
+	}
+	return n, nil
+}
+
 // Staged is a consistent copy of a data directory in a private staging
 // directory inside it, ready to be encrypted. Close removes it.
 type Staged struct {
@@ -67,7 +90,7 @@ func (s Source) Stage(ctx context.Context) (*Staged, error) {
 	if s.Now != nil {
 		now = s.Now
 	}
-	dir, err := os.MkdirTemp(s.DataDir, ".backup-")
+	dir, err := os.MkdirTemp(s.DataDir, stagePrefix)
 	if err != nil {
 		return nil, fmt.Errorf("backup: create the staging directory: %w", err)
 	}

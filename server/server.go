@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/fountainai/fountain/api"
+	"github.com/fountainai/fountain/backup"
 	"github.com/fountainai/fountain/lightsail"
 	"github.com/fountainai/fountain/lightsail/emulator"
 	"github.com/fountainai/fountain/operation"
@@ -142,6 +143,11 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("create data directory: %w", err)
 	}
 	tightenDataDir(cfg.DataDir, log)
+	if n, err := backup.RemoveLeftovers(cfg.DataDir); err != nil {
+		log.Warn("data directory: cannot remove what an interrupted backup left", "err", err)
+	} else if n > 0 {
+		log.Info("data directory: removed the copies interrupted backups left", "count", n)
+	}
 	token, tokenPath, err := apiToken(cfg.DataDir, cfg.Getenv)
 	if err != nil {
 		return err
