@@ -41,7 +41,7 @@ type fixture struct {
 	files    map[string]string // what must be restored, by path, besides the store
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "data")
@@ -99,7 +99,7 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-func write(t *testing.T, path, body string) {
+func write(t testing.TB, path, body string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		t.Fatal(err)
