@@ -56,17 +56,15 @@ func newFixture(t testing.TB) *fixture {
 	key := make([]byte, 32)
 	rand.Read(key)
 	f := &fixture{dir: dir, db: db, vaultKey: key, files: map[string]string{
-		"vault.key":                     string(key),
-		"api-token":                     canaryToken + "\n",
-		"github-mac-key":                strings.Repeat("m", 32),
-		"keys/eu-central-1.pem":         "-----BEGIN RSA PRIVATE KEY-----\nkey\n-----END RSA PRIVATE KEY-----\n",
-		"secret-files/deploy.txt":       "a secret file",
-		"sandbox/ssh/id_ed25519":        "sandbox key",
-		"sandbox/ca/ca.crt":             "ca cert",
-		"sandbox/emulator-credentials":  "[default]\n",
-		"sandbox/registry/blobs/sha256": "", // placeholder, replaced below
+		"vault.key":                    string(key),
+		"api-token":                    canaryToken + "\n",
+		"github-mac-key":               strings.Repeat("m", 32),
+		"keys/eu-central-1.pem":        "-----BEGIN RSA PRIVATE KEY-----\nkey\n-----END RSA PRIVATE KEY-----\n",
+		"secret-files/deploy.txt":      "a secret file",
+		"sandbox/ssh/id_ed25519":       "sandbox key",
+		"sandbox/ca/ca.crt":            "ca cert",
+		"sandbox/emulator-credentials": "[default]\n",
 	}}
-	delete(f.files, "sandbox/registry/blobs/sha256")
 	for p, body := range f.files {
 		write(t, filepath.Join(dir, p), body)
 	}
