@@ -27,6 +27,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 		Summary: "Sandbox status", Description: "In sandbox mode: the local registry, the sandbox SSH key and user, and the local hosts behind sandbox instances. 404 otherwise."}, s.sandboxStatus)
 	register(s, huma.Operation{OperationID: "list-audit", Method: http.MethodGet, Path: "/audit", Tags: sysTag,
 		Summary: "Audit log", Description: "Every mutating call and every operation's end, newest first. Never holds secrets."}, s.listAudit)
+	s.backupRoutes() // POST /backup
 	mux.Handle("GET /metrics", s.metricsHandler())
 	mux.HandleFunc("GET /docs", serveDocs)
 	mux.HandleFunc("GET /docs/{file}", serveDocs)

@@ -170,6 +170,10 @@ type Deps struct {
 	// OpenSearch is the engine's OpenSearch service (nil: its routes
 	// answer 503).
 	OpenSearch OpenSearchService
+
+	// Backups takes the data directory's backups (nil: POST /backup
+	// answers 503).
+	Backups Backups
 }
 
 // Server is the HTTP API.

@@ -167,6 +167,8 @@ func (a *app) newRootCmd() *cobra.Command {
 	root.AddCommand(a.newDoctorCmd())                                  // doctor: what a first real run needs
 	root.AddCommand(a.newStackCmd())                                   // stack schema|validate: the stack file, read here
 	root.AddCommand(a.newPlanCmd(), a.newApplyCmd(), a.newImportCmd()) // plan, apply, import: the stack file over the infrastructure
+	root.AddCommand(a.newBackupCmd())                                  // client: backup --out FILE (POST /backup)
+	root.AddCommand(a.newRestoreCmd())                                 // restore --in FILE --data-dir DIR: no server
 	root.AddCommand(a.newStandinCmd())                                 // hidden: sandbox stand-ins for OpenSearch and Kong
 	return root
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/fountainai/fountain/api"
+	"github.com/fountainai/fountain/backup"
 	"github.com/fountainai/fountain/lightsail"
 	"github.com/fountainai/fountain/lightsail/emulator"
 	"github.com/fountainai/fountain/operation"
@@ -142,6 +143,11 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("create data directory: %w", err)
 	}
 	tightenDataDir(cfg.DataDir, log)
+	if n, err := backup.RemoveLeftovers(cfg.DataDir); err != nil {
+		log.Warn("data directory: cannot remove what an interrupted backup left", "err", err)
+	} else if n > 0 {
+		log.Info("data directory: removed the copies interrupted backups left", "count", n)
+	}
 	token, tokenPath, err := apiToken(cfg.DataDir, cfg.Getenv)
 	if err != nil {
 		return err
@@ -224,7 +230,8 @@ func Run(ctx context.Context, cfg Config) error {
 	runner := operation.New(db, log)
 	runner.MaxOperations = cfg.MaxOperations
 	srv := api.New(api.Deps{Store: db, Runner: runner, Lightsail: ls, Sandbox: sandbox, Token: token, Logger: log,
-		Deploy: engine, OpenSearch: engine.OpenSearch(), Apps: engine.DockerApps(), Kong: engine.Gateway(), HostKeys: db, GitHub: gh, Images: images, Doctor: doctor, Vault: vault})
+		Deploy: engine, OpenSearch: engine.OpenSearch(), Apps: engine.DockerApps(), Kong: engine.Gateway(), HostKeys: db, GitHub: gh, Images: images, Doctor: doctor, Vault: vault,
+		Backups: NewBackups(cfg.DataDir, db)})
 	runner.OnFinish = srv.OnOperationFinished
 
 	ln, err := net.Listen("tcp", cfg.Addr)
