@@ -267,6 +267,9 @@ func (r *Runner) run(ctx context.Context, l *liveOp, fn Func) {
 	}
 	op.Message, op.Error, op.ErrorHint = clip(op.Message), clip(op.Error), clip(op.ErrorHint)
 	op.Changed = anyChanged(op.Steps)
+	// The locks go as the status turns final: whoever sees the operation
+	// ended may start the next one on the same resources at once.
+	r.unlock(op.ID, op.Locks)
 	mask := l.mask
 	dropped := l.logDropped
 	r.mu.Unlock()
@@ -314,6 +317,11 @@ func (r *Runner) release(id string, locks []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.live, id)
+	r.unlock(id, locks)
+}
+
+// unlock frees the locks id holds; r.mu is held.
+func (r *Runner) unlock(id string, locks []string) {
 	for _, l := range locks {
 		if r.locks[l] == id {
 			delete(r.locks, l)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -251,6 +252,31 @@ func TestChildOperations(t *testing.T) {
 	for _, e := range events {
 		if strings.Contains(e.Line, "parent-secret-1") {
 			t.Fatalf("the parent's secret in the child's log: %q", e.Line)
+		}
+	}
+}
+
+// Whoever sees an operation ended may start the next one on the same
+// resources at once: the locks go as the status turns final.
+func TestLocksFreeOnceEnded(t *testing.T) {
+	ctx := context.Background()
+	r, _ := newRunner(t)
+	defer r.Shutdown(ctx, 0)
+	for i := range 200 {
+		op, err := r.Start(ctx, operation.Spec{Kind: "x", Locks: []fountain.Lock{"instance:eu-central-1/web-1"}},
+			func(ctx context.Context, run *operation.Run) (operation.Outcome, error) { return operation.Outcome{}, nil })
+		if err != nil {
+			t.Fatalf("start %d: %v", i, err)
+		}
+		for {
+			got, err := r.Get(ctx, op.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status.Final() {
+				break
+			}
+			runtime.Gosched()
 		}
 	}
 }
