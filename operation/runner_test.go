@@ -264,7 +264,9 @@ func TestLocksFreeOnceEnded(t *testing.T) {
 	defer r.Shutdown(ctx, 0)
 	for i := range 200 {
 		op, err := r.Start(ctx, operation.Spec{Kind: "x", Locks: []fountain.Lock{"instance:eu-central-1/web-1"}},
-			func(ctx context.Context, run *operation.Run) (operation.Outcome, error) { return operation.Outcome{}, nil })
+			func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
+				return operation.Outcome{}, nil
+			})
 		if err != nil {
 			t.Fatalf("start %d: %v", i, err)
 		}
