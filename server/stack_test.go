@@ -1,9 +1,13 @@
 package server_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -80,8 +84,12 @@ func planStack(t *testing.T, url, text string) stackPlan {
 	var p stackPlan
 	_ = json.Unmarshal(raw, &p)
 	p.raw = raw
+	stackAnswers.WriteString(string(raw))
 	return p
 }
+
+// stackAnswers keeps every stack answer, for the canary.
+var stackAnswers strings.Builder
 
 // changed lists the plan's resources that change, as "action key".
 func (p stackPlan) changed() []string {
@@ -104,7 +112,26 @@ func applyStack(t *testing.T, url, text string, saved any) (int, map[string]any)
 		in["plan"] = saved
 	}
 	body, _ := json.Marshal(in)
-	return call(t, "POST", url+"/stack/apply", string(body))
+	status, m := call(t, "POST", url+"/stack/apply", string(body))
+	raw, _ := json.Marshal(m)
+	stackAnswers.Write(raw)
+	if op, ok := m["operation"].(map[string]any); ok {
+		_, kids := call(t, "GET", url+"/operations?parent="+fmt.Sprint(op["id"]), "")
+		raw, _ := json.Marshal(kids)
+		stackAnswers.Write(raw)
+		for _, k := range kids["operations"].([]any) {
+			res, err := http.NewRequest("GET", url+"/operations/"+fmt.Sprint(k.(map[string]any)["id"])+"/log", nil)
+			if err == nil {
+				res.Header.Set("Authorization", "Bearer "+token)
+				if r, err := http.DefaultClient.Do(res); err == nil {
+					b, _ := io.ReadAll(r.Body)
+					r.Body.Close()
+					stackAnswers.Write(b)
+				}
+			}
+		}
+	}
+	return status, m
 }
 
 // The acceptance of issue 13 in the sandbox: the design's infrastructure
@@ -116,8 +143,26 @@ func applyStack(t *testing.T, url, text string, saved any) (int, map[string]any)
 // the route, and a second apply after the fix completes; import of what
 // exists plans empty.
 func TestStackAcceptance(t *testing.T) {
-	url, _, _, stop := startStandInServer(t, "stack")
+	url, dataDir, logs, stop := startStandInServer(t, "stack")
 	defer stop()
+	const canary = "canary-deploy-key-31f9"
+	var answers strings.Builder
+	defer func() {
+		// The vault's value is in no answer, log line or file.
+		stop()
+		answers.WriteString(stackAnswers.String())
+		if strings.Contains(answers.String(), canary) || strings.Contains(logs.String(), canary) {
+			t.Errorf("the secret's value is in an answer or the log")
+		}
+		filepath.Walk(dataDir, func(p string, info os.FileInfo, err error) error {
+			if err == nil && !info.IsDir() {
+				if b, _ := os.ReadFile(p); bytes.Contains(b, []byte(canary)) {
+					t.Errorf("the secret's value is in %s", p)
+				}
+			}
+			return nil
+		})
+	}()
 	_, sb := call(t, "GET", url+"/sandbox", "")
 	push := sb["registry_push"].(string)
 	sandboxtest.PushApp(t, push+"/user/repo/my-app:latest", "1", sandboxtest.AppOptions{})
