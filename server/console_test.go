@@ -27,6 +27,7 @@ const xss = `<img src=x onerror=alert(1)>`
 // must show as text (no dialog opens, no image is injected), and no page
 // breaks its Content-Security-Policy. A screenshot of each page is saved.
 func TestConsoleAcceptance(t *testing.T) {
+	t.Parallel() // a sandbox of its own: its hosts boot while the others' do
 	// The stand-ins (Kong's image) are built while the first steps run.
 	sandboxtest.RequireDocker(t)
 	bin := sandboxtest.FountainBinary(t)

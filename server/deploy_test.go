@@ -63,6 +63,7 @@ func get(url string) (string, error) {
 // swapped host key is refused; hostile values are refused before any SSH
 // connection; and no secret is written anywhere.
 func TestDeployDockerAppAcceptance(t *testing.T) {
+	t.Parallel() // a sandbox of its own: its hosts boot while the others' do
 	sandboxtest.RequireDocker(t)
 	ns := sandboxtest.Namespace() + "-deploy"
 	dataDir := t.TempDir()

@@ -78,6 +78,7 @@ func startGitHubSandbox(t *testing.T, dir string, gh *ghstandin.Server, logs *sy
 // private files that survive a restart; and no secret lands in a file of
 // the data directory, a log line or an answer.
 func TestSandboxGitHub(t *testing.T) {
+	t.Parallel() // a sandbox of its own: its hosts boot while the others' do
 	dir := t.TempDir()
 	gh := ghstandin.New()
 	var logs syncBuffer

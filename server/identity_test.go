@@ -22,6 +22,7 @@ import (
 // and one lock; a config put in Kong by hand is adopted, not replaced; and
 // a new data directory meeting the running Kong adopts it too.
 func TestKongHostIdentity(t *testing.T) {
+	t.Parallel() // a sandbox of its own: its hosts boot while the others' do
 	const suffix = "ident"
 	url, dataDir, logs, stop := startStandInServer(t, suffix)
 	defer func() { stop() }()

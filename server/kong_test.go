@@ -24,6 +24,7 @@ import (
 // is refused with Kong's field errors and the route keeps working; rollback
 // restores the previous config; again changes nothing.
 func TestDeployKongAcceptance(t *testing.T) {
+	t.Parallel() // a sandbox of its own: its hosts boot while the others' do
 	url, dataDir, logs, stop := startStandInServer(t, "kong")
 	defer stop()
 	_, sb := call(t, "GET", url+"/sandbox", "")

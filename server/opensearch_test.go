@@ -50,6 +50,7 @@ func startStandInServer(t testing.TB, suffix string) (url, dataDir string, logs 
 // again changes and restarts nothing; the admin password appears in no
 // log, record or answer, and not in clear in the database.
 func TestDeployOpenSearchAcceptance(t *testing.T) {
+	t.Parallel() // a sandbox of its own: its hosts boot while the others' do
 	url, dataDir, logs, stop := startStandInServer(t, "os")
 	defer stop()
 	_, sbs := call(t, "GET", url+"/sandbox", "")

@@ -13,6 +13,7 @@ import (
 // Deleted means gone: once delete-instance answers, the instance's host is
 // removed, and a sandbox down right after succeeds and leaves nothing.
 func TestDeleteThenDownLeavesNothing(t *testing.T) {
+	t.Parallel() // a sandbox of its own: its hosts boot while the others' do
 	sandboxtest.RequireDocker(t)
 	ns := sandboxtest.Namespace() + "-down"
 	dataDir := t.TempDir()

@@ -24,6 +24,7 @@ import (
 // SSH refuse; start brings it back with the same host key and disk; delete
 // removes its container and volume.
 func TestSandboxInstancesAreRealHosts(t *testing.T) {
+	t.Parallel() // a sandbox of its own: its hosts boot while the others' do
 	sandboxtest.RequireDocker(t)
 	ns := sandboxtest.Namespace() + "-serve"
 	dataDir := t.TempDir()

@@ -143,6 +143,7 @@ func applyStack(t *testing.T, url, text string, saved any) (int, map[string]any)
 // the route, and a second apply after the fix completes; import of what
 // exists plans empty.
 func TestStackAcceptance(t *testing.T) {
+	t.Parallel() // a sandbox of its own: its hosts boot while the others' do
 	url, dataDir, logs, stop := startStandInServer(t, "stack")
 	defer stop()
 	const canary = "canary-deploy-key-31f9"
