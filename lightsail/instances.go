@@ -107,6 +107,8 @@ func (c *Client) ValidateCreate(in *CreateInstanceInput) error {
 		if err := ValidateName("from_snapshot", in.FromSnapshot); err != nil {
 			return err
 		}
+	} else if in.BlueprintID == "" {
+		return fountain.Invalid("blueprint_id", "is required (or from_snapshot, to create the instance from a snapshot)")
 	} else if err := validateID("blueprint_id", in.BlueprintID); err != nil {
 		return err
 	}
