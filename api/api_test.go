@@ -202,7 +202,10 @@ func TestValidationNamesTheField(t *testing.T) {
 		{strings.Replace(designCreate, `"region": "eu-central-1"`, `"region": "Mars"`, 1), "region"},
 		{strings.Replace(designCreate, `"nano_2_0"`, `"huge_9_0"`, 1), "bundle_id"},
 		{strings.Replace(designCreate, `"ubuntu_20_04"`, `"windows_95"`, 1), "blueprint_id"},
-		{`{"instance_name":"x1"}`, "blueprint_id"},
+		{`{"instance_name":"x1"}`, "bundle_id"},
+		// blueprint_id is required unless from_snapshot names a snapshot.
+		{`{"instance_name":"x1","bundle_id":"nano_3_0","availability_zone":"eu-central-1a"}`, "blueprint_id"},
+		{`{"instance_name":"x1","bundle_id":"nano_3_0","availability_zone":"eu-central-1a","blueprint_id":"ubuntu_24_04","from_snapshot":"s1"}`, "blueprint_id"},
 	}
 	for _, c := range cases {
 		r := e.do("POST", "/aws/lightsail/create-instance", c.body)

@@ -28,12 +28,19 @@ func (s *Server) createInstance(ctx context.Context, body *lightsail.CreateInsta
 func (s *Server) lifecycle(verb string) func(context.Context, *lightsail.InstanceInput) (operation.Spec, operation.Func, error) {
 	return func(ctx context.Context, body *lightsail.InstanceInput) (operation.Spec, operation.Func, error) {
 		ls := s.deps.Lightsail
+		if verb != "delete" && (body.FinalSnapshot || body.FinalSnapshotName != "") {
+			return operation.Spec{}, nil, fountain.Invalid("final_snapshot", "only delete-instance takes a final snapshot")
+		}
 		if err := ls.ValidateInstance(body); err != nil {
 			return operation.Spec{}, nil, err
 		}
 		in := *body
+		locks := []fountain.Lock{fountain.InstanceLock(in.Region, in.InstanceName)}
+		if in.FinalSnapshot {
+			locks = append(locks, lightsail.SnapshotLock(in.Region, in.FinalSnapshotName))
+		}
 		return operation.Spec{Kind: "lightsail." + verb + "-instance", Target: lightsail.Target(in.Region, in.InstanceName),
-				Locks: []fountain.Lock{fountain.InstanceLock(in.Region, in.InstanceName)}, Request: in, DryRun: in.DryRun},
+				Locks: locks, Request: in, DryRun: in.DryRun},
 			func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
 				return ls.Lifecycle(ctx, run, verb, in)
 			}, nil

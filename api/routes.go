@@ -36,12 +36,14 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mutation(s, huma.Operation{OperationID: "create-instance", Path: "/aws/lightsail/create-instance", Tags: lightsailTag,
 		Summary: "Create a Lightsail instance",
 		Description: "Creates an instance, idempotently: an instance of the same name with the same blueprint, bundle and zone answers success with changed=false; " +
-			"one with other settings answers 409. Optionally attaches a static IP and waits until the instance runs and SSH answers. Reports the monthly price it adds."}, s.createInstance)
+			"one with other settings answers 409. Optionally attaches a static IP and waits until the instance runs and SSH answers. Reports the monthly price it adds. " +
+			"from_snapshot, in place of blueprint_id, creates it from a snapshot: with its files, Docker images, containers and volumes."}, s.createInstance)
 	for _, v := range []struct{ verb, summary, desc string }{
 		{"start", "Start an instance", "Starts a stopped instance. Starting a running one changes nothing."},
 		{"stop", "Stop an instance", "Stops a running instance. Stopping a stopped one changes nothing. Without a static IP, the instance gets a new public IP when started again."},
 		{"reboot", "Reboot an instance", "Reboots a running instance (it keeps its disk and IP). A stopped instance answers 409."},
-		{"delete", "Delete an instance", "Deletes an instance and its disk. Deleting a missing instance changes nothing."},
+		{"delete", "Delete an instance", "Deletes an instance and its disk. Deleting a missing instance changes nothing. " +
+			"With final_snapshot it first takes a snapshot and waits until it is available (nothing is deleted if that fails); the answer names it as snapshot_name."},
 	} {
 		mutation(s, huma.Operation{OperationID: v.verb + "-instance", Path: "/aws/lightsail/" + v.verb + "-instance",
 			Tags: lightsailTag, Summary: v.summary, Description: v.desc}, s.lifecycle(v.verb))
@@ -61,7 +63,10 @@ func (s *Server) routes(mux *http.ServeMux) {
 	register(s, huma.Operation{OperationID: "list-blueprints", Method: http.MethodGet, Path: "/aws/lightsail/blueprints", Tags: lightsailTag,
 		Summary: "List blueprints (images)", Description: "The region's instance images."}, s.listBlueprints)
 	register(s, huma.Operation{OperationID: "get-cost", Method: http.MethodGet, Path: "/aws/lightsail/cost", Tags: lightsailTag,
-		Summary: "Monthly cost", Description: "The monthly cost of what exists in the region: each instance's bundle price and unattached static IPs, per resource and in total."}, s.cost)
+		Summary: "Monthly cost", Description: "The monthly cost of what exists in the region: each instance's bundle price, unattached static IPs, " +
+			"instance snapshots ($0.05 per GB-month of their size) and load balancers ($18 each), per resource and in total."}, s.cost)
+	s.snapshotRoutes(lightsailTag)
+	s.loadBalancerRoutes(lightsailTag)
 
 	// Deploys onto hosts over SSH.
 	mutation(s, huma.Operation{OperationID: "deploy-docker-app", Path: "/services/deploy-docker-app", Tags: servicesTag,

@@ -65,6 +65,8 @@ type Lightsail interface {
 	Instances
 	Network
 	Catalogue
+	Snapshots
+	LoadBalancers
 }
 
 // Sandbox reports the sandbox's state (nil when not in sandbox mode).

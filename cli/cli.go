@@ -1,6 +1,7 @@
 // Package cli is Fountain's command line: `fountain serve` runs the control
 // plane, `fountain emulate lightsail` runs the Lightsail emulator alone, and
-// the client commands (`fountain instances ...`, `fountain ops ...`,
+// the client commands (`fountain instances ...`, `fountain snapshots ...`,
+// `fountain lb ...`, `fountain ops ...`,
 // `fountain cost`, `fountain sandbox ...`, `fountain secrets ...`,
 // `fountain images ...`) drive a running server over its HTTP API.
 // `fountain aws policy` prints the IAM policy Fountain needs, and
@@ -154,7 +155,7 @@ func (a *app) newRootCmd() *cobra.Command {
 		c.GroupID = "server"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{a.newInstancesCmd(), a.newOpsCmd(), a.newCostCmd(), a.newSandboxCmd(), a.newSecretsCmd(), a.newImagesCmd(), a.newVaultCmd()} {
+	for _, c := range []*cobra.Command{a.newInstancesCmd(), a.newSnapshotsCmd(), a.newLBCmd(), a.newOpsCmd(), a.newCostCmd(), a.newSandboxCmd(), a.newSecretsCmd(), a.newImagesCmd(), a.newVaultCmd()} {
 		c.GroupID = "client"
 		root.AddCommand(c)
 	}

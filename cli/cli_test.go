@@ -213,8 +213,11 @@ func TestSandboxStatusNotInSandboxMode(t *testing.T) {
 
 func TestDeleteConfirmation(t *testing.T) {
 	calls := 0
+	var last lightsail.InstanceInput
 	env := fakeAPI(t, func(w http.ResponseWriter, r *http.Request) {
 		calls++
+		last = lightsail.InstanceInput{}
+		_ = json.NewDecoder(r.Body).Decode(&last)
 		_ = json.NewEncoder(w).Encode(api.OperationResult{Status: "success", Message: "Instance web-1 deleted in eu-central-1", Changed: true,
 			Operation: &fountain.Operation{ID: "op_d"}})
 	})
@@ -228,7 +231,7 @@ func TestDeleteConfirmation(t *testing.T) {
 	if stderr, code := run(false, "web-1\n", "instances", "delete", "web-1"); code != ExitUsage || !strings.Contains(stderr, "pass --yes") {
 		t.Errorf("without a terminal: code %d, stderr %q", code, stderr)
 	}
-	if stderr, code := run(true, "web\n", "instances", "delete", "web-1"); code != ExitUsage || !strings.Contains(stderr, `not deleted: "web" does not match "web-1"`) {
+	if stderr, code := run(true, "n\nweb\n", "instances", "delete", "web-1"); code != ExitUsage || !strings.Contains(stderr, `not deleted: "web" does not match "web-1"`) {
 		t.Errorf("wrong answer: code %d, stderr %q", code, stderr)
 	}
 	if stderr, code := run(true, "", "instances", "delete", "web-1"); code != ExitUsage || !strings.Contains(stderr, "not deleted: read answer: EOF") {
@@ -237,14 +240,27 @@ func TestDeleteConfirmation(t *testing.T) {
 	if calls != 0 {
 		t.Fatalf("the API was called %d times before confirmation", calls)
 	}
-	if stderr, code := run(true, "web-1\n", "instances", "delete", "web-1"); code != 0 || !strings.Contains(stderr, "Type web-1 to confirm") {
-		t.Errorf("right answer: code %d, stderr %q", code, stderr)
+	// At a terminal a final snapshot is offered first (y/N), unless a flag
+	// says; off a terminal there is none unless --final-snapshot.
+	if stderr, code := run(true, "\nweb-1\n", "instances", "delete", "web-1"); code != 0 || !strings.Contains(stderr, "Type web-1 to confirm") ||
+		!strings.Contains(stderr, "Take a final snapshot of web-1 first (kept, billed per GB-month)? [y/N]") || last.FinalSnapshot {
+		t.Errorf("right answer, no snapshot: code %d, stderr %q, body %+v", code, stderr, last)
 	}
-	if _, code := run(false, "", "instances", "delete", "web-1", "--yes"); code != 0 {
-		t.Errorf("--yes: code %d", code)
+	if stderr, code := run(true, "y\nweb-1\n", "instances", "delete", "web-1"); code != 0 || !last.FinalSnapshot {
+		t.Errorf("right answer, a snapshot: code %d, stderr %q, body %+v", code, stderr, last)
 	}
-	if calls != 2 {
-		t.Errorf("the API was called %d times, want 2", calls)
+	if stderr, code := run(true, "web-1\n", "instances", "delete", "web-1", "--no-final-snapshot"); code != 0 || strings.Contains(stderr, "[y/N]") || last.FinalSnapshot {
+		t.Errorf("--no-final-snapshot: code %d, stderr %q, body %+v", code, stderr, last)
+	}
+	if _, code := run(false, "", "instances", "delete", "web-1", "--yes"); code != 0 || last.FinalSnapshot {
+		t.Errorf("--yes: code %d, body %+v", code, last)
+	}
+	if _, code := run(false, "", "instances", "delete", "web-1", "--yes", "--final-snapshot-name", "keep-1"); code != 0 || !last.FinalSnapshot ||
+		last.FinalSnapshotName != "keep-1" {
+		t.Errorf("--final-snapshot-name: code %d, body %+v", code, last)
+	}
+	if calls != 5 {
+		t.Errorf("the API was called %d times, want 5", calls)
 	}
 }
 

@@ -19,8 +19,9 @@ func (a *app) newCostCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "cost",
 		Short: "Show the monthly cost of the region's resources",
-		Long:  "Show what the region's instances and unattached static IPs cost a month, per resource and in total (US dollars).",
-		Args:  cobra.NoArgs,
+		Long: "Show what the region's instances, unattached static IPs, instance snapshots (per GB-month) and load balancers\n" +
+			"cost a month, per resource and in total (US dollars).",
+		Args: cobra.NoArgs,
 	}
 	a.addClientFlags(cmd)
 	cmd.Flags().StringVar(&o.Region, "region", "", "AWS `region` (default: the server's)")

@@ -209,31 +209,36 @@ func printInstance(w io.Writer, in lightsail.Instance) {
 
 // instancesCreateOptions are the flags of `instances create`.
 type instancesCreateOptions struct {
-	Name        string
-	Blueprint   string
-	Bundle      string
-	Zone        string
-	Region      string
-	KeyPair     string
-	StaticIP    bool
-	Wait        bool
-	WaitTimeout time.Duration
-	Tags        []string
+	Name         string
+	FromSnapshot string
+	Blueprint    string
+	Bundle       string
+	Zone         string
+	Region       string
+	KeyPair      string
+	StaticIP     bool
+	Wait         bool
+	WaitTimeout  time.Duration
+	Tags         []string
 	mutateFlags
 }
 
 func (a *app) newInstancesCreateCmd() *cobra.Command {
 	o := &instancesCreateOptions{}
 	cmd := &cobra.Command{
-		Use:   "create NAME --blueprint ID --bundle ID --zone ZONE",
+		Use:   "create NAME (--blueprint ID | --from-snapshot SNAPSHOT) --bundle ID --zone ZONE",
 		Short: "Create an instance",
 		Long: "Create an instance, idempotently: if one of the same name exists with the same blueprint, bundle and zone,\n" +
-			"nothing changes; with other settings, the server answers a conflict.",
-		Example: "  fountain instances create web-1 --blueprint ubuntu_24_04 --bundle nano_3_0 --zone eu-central-1a --static-ip --tag env=dev",
-		Args:    exactArgs(1, "one instance NAME"),
+			"nothing changes; with other settings, the server answers a conflict.\n\n" +
+			"--from-snapshot creates it from a snapshot (fountain snapshots list) in place of a blueprint: with the\n" +
+			"snapshot's files, Docker images, containers and volumes. The bundle's disk must be at least the snapshot's size.",
+		Example: "  fountain instances create web-1 --blueprint ubuntu_24_04 --bundle nano_3_0 --zone eu-central-1a --static-ip --tag env=dev\n" +
+			"  fountain instances create web-2 --from-snapshot web-1-20250102-150405 --bundle nano_3_0 --zone eu-central-1a --wait",
+		Args: exactArgs(1, "one instance NAME"),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Blueprint, "blueprint", "", "image `id`, e.g. ubuntu_24_04")
+	f.StringVar(&o.FromSnapshot, "from-snapshot", "", "create it from this `snapshot` in place of --blueprint")
 	f.StringVar(&o.Bundle, "bundle", "", "plan `id`, e.g. nano_3_0")
 	f.StringVar(&o.Zone, "zone", "", "availability `zone`, e.g. eu-central-1a")
 	f.StringVar(&o.Region, "region", "", "AWS `region` (default: the server's)")
@@ -243,13 +248,15 @@ func (a *app) newInstancesCreateCmd() *cobra.Command {
 	f.DurationVar(&o.WaitTimeout, "wait-timeout", 0, "deadline for --wait (default: the server's, 5m)")
 	f.StringArrayVar(&o.Tags, "tag", nil, "tag `key=value` to set (repeatable)")
 	o.mutateFlags.add(cmd)
-	for _, name := range []string{"blueprint", "bundle", "zone"} {
+	for _, name := range []string{"bundle", "zone"} {
 		_ = cmd.MarkFlagRequired(name)
 	}
+	cmd.MarkFlagsMutuallyExclusive("blueprint", "from-snapshot")
+	cmd.MarkFlagsOneRequired("blueprint", "from-snapshot")
 	cmd.RunE = a.runE(func(cmd *cobra.Command, args []string) error {
 		o.Name = args[0]
 		body := lightsail.CreateInstanceInput{
-			InstanceName: o.Name, BlueprintID: o.Blueprint, BundleID: o.Bundle, Region: o.Region,
+			InstanceName: o.Name, BlueprintID: o.Blueprint, FromSnapshot: o.FromSnapshot, BundleID: o.Bundle, Region: o.Region,
 			AvailabilityZone: o.Zone, KeyPairName: o.KeyPair, StaticIP: o.StaticIP, Wait: o.Wait,
 		}
 		if o.WaitTimeout > 0 {
@@ -307,7 +314,11 @@ type instanceActionOptions struct {
 	Name   string
 	Region string
 	Wait   bool
-	Yes    bool // delete only: do not ask
+	Yes    bool // delete only: do not ask to type the name
+	// Delete only: take a final snapshot first (FinalSnapshot), or not
+	// (NoFinalSnapshot); neither asks on a terminal.
+	FinalSnapshot, NoFinalSnapshot bool
+	FinalSnapshotName              string
 	mutateFlags
 }
 
@@ -324,23 +335,42 @@ func (a *app) newInstanceActionCmd(verb, short string) *cobra.Command {
 	f.BoolVar(&o.Wait, "wait", false, "wait until the instance "+waitFor)
 	if verb == "delete" {
 		cmd.Long = "Delete an instance and its disk. This cannot be undone.\n\n" +
-			"On a terminal, you are asked to type the instance's name to confirm; elsewhere, pass --yes.\n" +
-			"Deleting an instance that does not exist changes nothing."
-		f.BoolVarP(&o.Yes, "yes", "y", false, "delete without asking for confirmation")
+			"On a terminal, you are asked whether to take a final snapshot first (unless --final-snapshot or\n" +
+			"--no-final-snapshot says), then to type the instance's name to confirm; elsewhere, pass --yes.\n" +
+			"A final snapshot is taken and available before anything is deleted; it is billed per GB-month until\n" +
+			"you delete it (fountain snapshots rm). Deleting an instance that does not exist changes nothing."
+		f.BoolVarP(&o.Yes, "yes", "y", false, "delete without asking to type the name")
+		f.BoolVar(&o.FinalSnapshot, "final-snapshot", false, "take a final snapshot first, without asking")
+		f.BoolVar(&o.NoFinalSnapshot, "no-final-snapshot", false, "take no final snapshot, without asking")
+		f.StringVar(&o.FinalSnapshotName, "final-snapshot-name", "", "the final snapshot's `name` (default: NAME-final-<UTC date and time>)")
+		cmd.MarkFlagsMutuallyExclusive("final-snapshot", "no-final-snapshot")
 	}
 	o.mutateFlags.add(cmd)
 	cmd.RunE = a.runE(func(cmd *cobra.Command, args []string) error {
 		o.Name = args[0]
-		if o.Verb == "delete" && !o.Yes {
-			if err := a.confirmDelete(cmd, o.Name); err != nil {
-				return err
+		if o.Verb == "delete" {
+			if o.FinalSnapshotName != "" && !o.NoFinalSnapshot {
+				o.FinalSnapshot = true
+			}
+			if !o.FinalSnapshot && !o.NoFinalSnapshot && a.io.CanPrompt() {
+				yes, err := a.askYesNo(fmt.Sprintf("Take a final snapshot of %s first (kept, billed per GB-month)? [y/N] ", o.Name))
+				if err != nil {
+					return err
+				}
+				o.FinalSnapshot = yes
+			}
+			if !o.Yes {
+				if err := a.confirmDelete(cmd, o.Name); err != nil {
+					return err
+				}
 			}
 		}
 		c, err := a.newClient()
 		if err != nil {
 			return err
 		}
-		body := lightsail.InstanceInput{InstanceName: o.Name, Region: o.Region, Wait: o.Wait}
+		body := lightsail.InstanceInput{InstanceName: o.Name, Region: o.Region, Wait: o.Wait,
+			FinalSnapshot: o.FinalSnapshot, FinalSnapshotName: o.FinalSnapshotName}
 		res, raw, err := c.mutate(cmd.Context(), "/aws/lightsail/"+o.Verb+"-instance", body, o.Async)
 		if err != nil {
 			return err
@@ -348,6 +378,19 @@ func (a *app) newInstanceActionCmd(verb, short string) *cobra.Command {
 		return a.printMutation(o.mutateFlags, res, raw)
 	})
 	return cmd
+}
+
+// askYesNo asks a y/N question on the terminal: only y or yes is yes.
+func (a *app) askYesNo(question string) (bool, error) {
+	answer, err := a.io.Prompt(question)
+	if err != nil {
+		return false, &exitError{code: ExitUsage, msg: "not deleted: " + err.Error()}
+	}
+	switch strings.ToLower(strings.TrimSpace(answer)) {
+	case "y", "yes":
+		return true, nil
+	}
+	return false, nil
 }
 
 // confirmDelete asks the person at the terminal to type the instance's

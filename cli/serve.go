@@ -137,6 +137,7 @@ func (a *app) runServe(cmd *cobra.Command, o *serveOptions, level slog.Level) er
 	if o.Sandbox && o.sandboxDelaySet {
 		d := emulatorDelay(o.SandboxDelay)
 		cfg.Emulator.CreateDelay, cfg.Emulator.StartDelay, cfg.Emulator.StopDelay, cfg.Emulator.RebootDelay = d, d, d, d
+		cfg.Emulator.SnapshotDelay, cfg.Emulator.LoadBalancerDelay, cfg.Emulator.CertificateDelay = d, d, d
 		// Poll often enough that waits end soon after short transitions.
 		cfg.PollInterval = min(max(o.SandboxDelay/10, 10*time.Millisecond), time.Second)
 	}

@@ -27,18 +27,22 @@ import (
 const sdkImport = "github.com/aws/aws-sdk-go-v2/service/lightsail"
 
 // sdkCalls scans the package's Go source (tests excluded) for calls of
-// the SDK client's methods: on a variable declared as *<sdk>.Client or
-// assigned from c.api(...). It returns each operation with where it is
-// called.
+// the SDK client's methods: on a name declared as *<sdk>.Client in any
+// file of the package (a field, a parameter, a variable) or assigned from
+// c.api(...). It returns each operation with where it is called.
 func sdkCalls(t *testing.T) map[string][]string {
 	t.Helper()
-	files, err := filepath.Glob("*.go")
+	names, err := filepath.Glob("*.go")
 	if err != nil {
 		t.Fatal(err)
 	}
 	fset := token.NewFileSet()
-	calls := map[string][]string{}
-	for _, name := range files {
+	type source struct {
+		f     *ast.File
+		alias string
+	}
+	var files []source
+	for _, name := range names {
 		if strings.HasSuffix(name, "_test.go") {
 			continue
 		}
@@ -55,9 +59,19 @@ func sdkCalls(t *testing.T) map[string][]string {
 				}
 			}
 		}
-		if alias == "" {
-			continue
+		if alias != "" {
+			files = append(files, source{f, alias})
 		}
+	}
+	// Names bound to an SDK client: parameters, fields and variables of its
+	// type, and results of c.api(...), per file (locals); and the fields
+	// of its type anywhere in the package, which any file may use
+	// (fields).
+	locals := make([]map[string]bool, len(files))
+	fields := map[string]bool{}
+	for i, src := range files {
+		clients := map[string]bool{}
+		locals[i] = clients
 		isSDKClient := func(e ast.Expr) bool {
 			star, ok := e.(*ast.StarExpr)
 			if !ok {
@@ -68,17 +82,15 @@ func sdkCalls(t *testing.T) map[string][]string {
 				return false
 			}
 			pkg, ok := sel.X.(*ast.Ident)
-			return ok && pkg.Name == alias && sel.Sel.Name == "Client"
+			return ok && pkg.Name == src.alias && sel.Sel.Name == "Client"
 		}
-		// Names bound to an SDK client anywhere in the file: parameters,
-		// fields and variables of its type, and results of c.api(...).
-		clients := map[string]bool{}
-		ast.Inspect(f, func(n ast.Node) bool {
+		ast.Inspect(src.f, func(n ast.Node) bool {
 			switch n := n.(type) {
 			case *ast.Field:
 				if isSDKClient(n.Type) {
 					for _, id := range n.Names {
 						clients[id.Name] = true
+						fields[id.Name] = true
 					}
 				}
 			case *ast.ValueSpec:
@@ -100,7 +112,10 @@ func sdkCalls(t *testing.T) map[string][]string {
 			}
 			return true
 		})
-		ast.Inspect(f, func(n ast.Node) bool {
+	}
+	calls := map[string][]string{}
+	for i, src := range files {
+		ast.Inspect(src.f, func(n ast.Node) bool {
 			call, ok := n.(*ast.CallExpr)
 			if !ok {
 				return true
@@ -110,14 +125,14 @@ func sdkCalls(t *testing.T) map[string][]string {
 				return true
 			}
 			// api.Op(...), or x.api.Op(...) through a field of the type.
-			recv := ""
+			found := false
 			switch x := sel.X.(type) {
 			case *ast.Ident:
-				recv = x.Name
+				found = locals[i][x.Name]
 			case *ast.SelectorExpr:
-				recv = x.Sel.Name
+				found = fields[x.Sel.Name]
 			}
-			if clients[recv] {
+			if found {
 				calls[sel.Sel.Name] = append(calls[sel.Sel.Name], fset.Position(call.Pos()).String())
 			}
 			return true
@@ -157,8 +172,17 @@ func (c) api() (*ls.Client, error) { return nil, nil }
 func a(x c) { api, _ := x.api(); api.GetRegions(nil, nil) }
 func b(cl *ls.Client) { cl.GetDisks(nil, nil) }
 func d() { var k *ls.Client; k.GetDomains(nil, nil) }
+type e struct{ far *ls.Client }
+`
+	// A field declared in one file, called in another.
+	other := `package lightsail
+import ls "` + sdkImport + `"
+func (x e) f() *ls.GetDisksInput { x.far.GetDiskSnapshots(nil, nil); return nil }
 `
 	if err := os.WriteFile(filepath.Join(dir, "x.go"), []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "y.go"), []byte(other), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	wd, _ := os.Getwd()
@@ -167,7 +191,7 @@ func d() { var k *ls.Client; k.GetDomains(nil, nil) }
 	}
 	defer os.Chdir(wd)
 	got := slices.Sorted(maps.Keys(sdkCalls(t)))
-	if want := []string{"GetDisks", "GetDomains", "GetRegions"}; !slices.Equal(got, want) {
+	if want := []string{"GetDiskSnapshots", "GetDisks", "GetDomains", "GetRegions"}; !slices.Equal(got, want) {
 		t.Fatalf("found %v, want %v", got, want)
 	}
 }
@@ -214,7 +238,8 @@ func newRecordedClient(t *testing.T, opts emulator.Options) (*Client, *recorder,
 func TestEveryCallIsInTheActionsTable(t *testing.T) {
 	ctx := context.Background()
 	c, rec, _ := newRecordedClient(t, emulator.Options{CreateDelay: 10 * time.Millisecond, StartDelay: 10 * time.Millisecond,
-		StopDelay: 10 * time.Millisecond, RebootDelay: 10 * time.Millisecond})
+		StopDelay: 10 * time.Millisecond, RebootDelay: 10 * time.Millisecond, SnapshotDelay: 10 * time.Millisecond,
+		LoadBalancerDelay: 10 * time.Millisecond, CertificateDelay: -1})
 	run := &steps{}
 	must := func(what string, err error) {
 		t.Helper()
@@ -242,8 +267,63 @@ func TestEveryCallIsInTheActionsTable(t *testing.T) {
 		_, err = c.Ports(ctx, run, open, ports)
 		must("ports", err)
 	}
+	// Snapshots: one taken, an instance from it, automatic ones.
+	snap := CreateSnapshotInput{InstanceName: "web-1", SnapshotName: "web-1-snap", Wait: true}
+	must("validate snapshot", c.ValidateCreateSnapshot(&snap))
+	_, err = c.CreateSnapshot(ctx, run, snap)
+	must("snapshot", err)
+	_, err = c.ListSnapshots(ctx, "")
+	must("list snapshots", err)
+	restore := CreateInstanceInput{InstanceName: "web-2", FromSnapshot: "web-1-snap", BundleID: "nano_3_0", AvailabilityZone: "eu-central-1a", Wait: true}
+	must("validate restore", c.ValidateCreate(&restore))
+	must("catalogue of restore", c.CheckCatalogue(ctx, &restore))
+	_, err = c.CreateInstance(ctx, run, restore)
+	must("restore", err)
+	for _, enable := range []bool{true, false} {
+		auto := AutoSnapshotInput{InstanceName: "web-1"}
+		must("validate auto", c.ValidateAutoSnapshot(&auto))
+		_, err = c.AutoSnapshot(ctx, run, enable, auto)
+		must("auto", err)
+	}
+	// A load balancer: created with an instance, detached, its health
+	// check path, a certificate, listed, deleted.
+	lb := CreateLoadBalancerInput{LoadBalancerName: "lb-1", InstancePort: 8080, InstanceNames: []string{"web-1"}}
+	must("validate lb", c.ValidateCreateLoadBalancer(&lb))
+	_, err = c.CreateLoadBalancer(ctx, run, lb)
+	must("lb", err)
+	detach := LoadBalancerInstancesInput{LoadBalancerName: "lb-1", InstanceNames: []string{"web-1"}}
+	must("validate detach", c.ValidateLoadBalancerInstances(&detach))
+	_, err = c.LoadBalancerInstances(ctx, run, false, detach)
+	must("detach", err)
+	update := UpdateLoadBalancerInput{LoadBalancerName: "lb-1", HealthCheckPath: "/healthz"}
+	must("validate update", c.ValidateUpdateLoadBalancer(&update))
+	_, err = c.UpdateLoadBalancer(ctx, run, update)
+	must("update", err)
+	cert := CertificateInput{LoadBalancerName: "lb-1", CertificateName: "cert-1", DomainName: "example.com"}
+	must("validate cert", c.ValidateCertificate(&cert))
+	_, err = c.CreateLoadBalancerCertificate(ctx, run, cert)
+	must("cert", err)
+	attachCert := AttachCertificateInput{LoadBalancerName: "lb-1", CertificateName: "cert-1"}
+	must("validate attach cert", c.ValidateAttachCertificate(&attachCert))
+	_, err = c.AttachLoadBalancerCertificate(ctx, run, attachCert)
+	must("attach cert", err)
+	_, err = c.ListLoadBalancers(ctx, "")
+	must("list lbs", err)
+	_, err = c.GetLoadBalancer(ctx, "", "lb-1")
+	must("get lb", err)
+	_, err = c.Cost(ctx, "")
+	must("cost with snapshots and a load balancer", err)
+	dlb := LoadBalancerInput{LoadBalancerName: "lb-1"}
+	must("validate delete lb", c.ValidateLoadBalancer(&dlb))
+	_, err = c.DeleteLoadBalancer(ctx, run, dlb)
+	must("delete lb", err)
+	dsnap := SnapshotInput{SnapshotName: "web-1-snap"}
+	must("validate delete snapshot", c.ValidateSnapshot(&dsnap))
+	_, err = c.DeleteSnapshot(ctx, run, dsnap)
+	must("delete snapshot", err)
+
 	for _, verb := range []string{"stop", "start", "reboot", "delete"} {
-		in := InstanceInput{InstanceName: "web-1", Wait: true}
+		in := InstanceInput{InstanceName: "web-1", Wait: true, FinalSnapshot: verb == "delete"}
 		must("validate "+verb, c.ValidateInstance(&in))
 		_, err = c.Lifecycle(ctx, run, verb, in)
 		must(verb, err)
@@ -297,7 +377,7 @@ func TestActionsTable(t *testing.T) {
 		t.Fatal("GetRegions is not called by Fountain")
 	}
 	all := Actions()
-	if len(all) != 19 || !slices.IsSortedFunc(all, func(a, b Action) int { return strings.Compare(a.Operation, b.Operation) }) {
+	if len(all) != 36 || !slices.IsSortedFunc(all, func(a, b Action) int { return strings.Compare(a.Operation, b.Operation) }) {
 		t.Fatalf("Actions: %d entries, sorted %v", len(all), all)
 	}
 	for _, a := range all {

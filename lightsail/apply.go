@@ -53,6 +53,8 @@ func (x *executor) observe(ctx context.Context, name, staticIP string, ports boo
 			f.Zone = aws.ToString(inst.Location.AvailabilityZone)
 		}
 		f.Price = x.c.bundlePrice(ctx, x.region, f.BundleID)
+		f.DiskGB = x.c.bundleDisk(ctx, x.region, f.BundleID)
+		f.AutoSnapshot = autoSnapshotFacts(inst)
 	}
 	if staticIP != "" {
 		out, err := x.api.GetStaticIp(ctx, &lightsail.GetStaticIpInput{StaticIpName: aws.String(staticIP)})
@@ -160,6 +162,12 @@ func (x *executor) Apply(ctx context.Context, rec fountain.Recorder, ch fountain
 		return fountain.StepResult{Output: "removed"}, nil
 	case conflict:
 		return fountain.StepResult{}, fountain.Errorf(fountain.ECONFLICT, "%s", e.Message)
+	}
+	if res, ok, err := x.applySnapshot(ctx, ch); ok {
+		return res, err
+	}
+	if res, ok, err := x.applyLoadBalancer(ctx, ch); ok {
+		return res, err
 	}
 	return fountain.StepResult{}, fmt.Errorf("lightsail: no executor for %T (step %q)", ch.Effect, ch.Name)
 }

@@ -243,6 +243,20 @@ func (c *Client) bundlePrice(ctx context.Context, region, id string) float64 {
 	return 0
 }
 
+// bundleDisk is the disk of a bundle, in GB (0 when unknown).
+func (c *Client) bundleDisk(ctx context.Context, region, id string) int {
+	bundles, err := c.Bundles(ctx, region)
+	if err != nil {
+		return 0
+	}
+	for _, b := range bundles {
+		if b.ID == id {
+			return b.DiskGB
+		}
+	}
+	return 0
+}
+
 func activeBundleIDs(bundles []Bundle) string {
 	s := ""
 	for _, b := range bundles {

@@ -1,6 +1,7 @@
 // Package lightsail is Fountain's adapter for Amazon Lightsail, through the
 // official aws-sdk-go-v2 client: instances, static IPs, ports, access
-// details, the bundle and blueprint catalogue, and cost. Each change is done
+// details, instance snapshots, load balancers, the bundle and blueprint
+// catalogue, and cost. Each change is done
 // as recorded, idempotent steps.
 package lightsail
 
@@ -42,6 +43,8 @@ type Options struct {
 	// ProbeSSH checks that SSH answers at addr (host:port). The default dials
 	// and reads the SSH banner.
 	ProbeSSH func(ctx context.Context, addr string) error
+	// Now is the clock that names snapshots (default time.Now).
+	Now func() time.Time
 }
 
 // Client is the Lightsail adapter. It is safe for concurrent use.
@@ -67,6 +70,9 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	}
 	if opts.ProbeSSH == nil {
 		opts.ProbeSSH = ProbeSSH
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	loadOpts := []func(*awsconfig.LoadOptions) error{}
 	if opts.DefaultRegion != "" {

@@ -2,6 +2,7 @@ package lightsail
 
 import (
 	"context"
+	"fmt"
 	"math"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -23,12 +24,14 @@ type Cost struct {
 // CostItem is one billed resource.
 type CostItem struct {
 	Resource string  `json:"resource" doc:"Resource name."`
-	Type     string  `json:"type" doc:"instance or static_ip."`
-	Plan     string  `json:"plan" doc:"Bundle id, or the static IP's state."`
+	Type     string  `json:"type" doc:"instance, static_ip, snapshot or load_balancer."`
+	Plan     string  `json:"plan" doc:"Bundle id; the static IP's state; a snapshot's size (billed per GB-month); a load balancer's flat rate."`
 	Monthly  float64 `json:"monthly_usd" doc:"Monthly price in US dollars."`
 }
 
-// Cost reports the monthly cost of the region's instances and static IPs.
+// Cost reports the monthly cost of the region's instances, static IPs,
+// instance snapshots ($0.05 per GB-month of their size) and load
+// balancers.
 func (c *Client) Cost(ctx context.Context, region string) (Cost, error) {
 	insts, err := c.ListInstances(ctx, region)
 	if err != nil {
@@ -59,6 +62,20 @@ func (c *Client) Cost(ctx context.Context, region string) (Cost, error) {
 	})
 	if err != nil {
 		return Cost{}, err
+	}
+	snaps, err := c.ListSnapshots(ctx, region)
+	if err != nil {
+		return Cost{}, err
+	}
+	for _, s := range snaps {
+		cost.Items = append(cost.Items, CostItem{Resource: s.Name, Type: "snapshot", Plan: fmt.Sprintf("%d GB at $%.2f/GB-month", s.SizeGB, SnapshotGBMonthly), Monthly: s.PriceMonthly})
+	}
+	lbs, err := c.ListLoadBalancers(ctx, region)
+	if err != nil {
+		return Cost{}, err
+	}
+	for _, lb := range lbs {
+		cost.Items = append(cost.Items, CostItem{Resource: lb.Name, Type: "load_balancer", Plan: "flat rate", Monthly: lb.PriceMonthly})
 	}
 	for _, it := range cost.Items {
 		cost.TotalUSD += it.Monthly

@@ -55,7 +55,8 @@ type InstanceHostKey struct {
 // CreateInstanceInput is the body of create-instance, in the design's naming.
 type CreateInstanceInput struct {
 	InstanceName     string            `json:"instance_name" minLength:"2" maxLength:"255" doc:"Name of the instance: 2-255 letters, digits, '_', '.', '-', starting and ending with a letter or digit." example:"opensearch-instance"`
-	BlueprintID      string            `json:"blueprint_id" minLength:"1" doc:"Image id (see GET /aws/lightsail/blueprints), e.g. ubuntu_24_04." example:"ubuntu_24_04"`
+	BlueprintID      string            `json:"blueprint_id,omitempty" required:"false" doc:"Image id (see GET /aws/lightsail/blueprints), e.g. ubuntu_24_04. Required unless from_snapshot." example:"ubuntu_24_04"`
+	FromSnapshot     string            `json:"from_snapshot,omitempty" required:"false" maxLength:"255" doc:"Create the instance from this snapshot (see GET /aws/lightsail/snapshots) in place of blueprint_id: its disk, files, Docker images, containers and volumes. The bundle's disk must be at least the snapshot's size."`
 	BundleID         string            `json:"bundle_id" minLength:"1" doc:"Plan id (see GET /aws/lightsail/bundles), e.g. nano_3_0." example:"nano_3_0"`
 	Region           string            `json:"region,omitempty" required:"false" doc:"AWS region (default: the server's)." example:"eu-central-1"`
 	AvailabilityZone string            `json:"availability_zone" doc:"Availability zone in the region." example:"eu-central-1a"`
@@ -75,6 +76,9 @@ type InstanceInput struct {
 	Region       string `json:"region,omitempty" required:"false" doc:"AWS region (default: the server's)." example:"eu-central-1"`
 	Wait         bool   `json:"wait,omitempty" required:"false" doc:"Wait until the instance reaches its new state."`
 	DryRun       bool   `json:"dry_run,omitempty" required:"false" doc:"Only show the plan and change nothing."`
+	// FinalSnapshot and FinalSnapshotName are for delete only.
+	FinalSnapshot     bool   `json:"final_snapshot,omitempty" required:"false" doc:"delete-instance only: first take a snapshot of the instance and wait until it is available; nothing is deleted if it fails. The answer names it as snapshot_name. It is billed per GB-month until deleted."`
+	FinalSnapshotName string `json:"final_snapshot_name,omitempty" required:"false" maxLength:"255" doc:"delete-instance only: the final snapshot's name (default: <instance_name>-final-<UTC date and time>)."`
 }
 
 // Target is the operation target for an instance.
@@ -96,7 +100,16 @@ func (c *Client) ValidateCreate(in *CreateInstanceInput) error {
 	if err := validateID("bundle_id", in.BundleID); err != nil {
 		return err
 	}
-	if err := validateID("blueprint_id", in.BlueprintID); err != nil {
+	if in.FromSnapshot != "" {
+		if in.BlueprintID != "" {
+			return fountain.Invalid("blueprint_id", "give blueprint_id or from_snapshot, not both: an instance from a snapshot has the snapshot's blueprint")
+		}
+		if err := ValidateName("from_snapshot", in.FromSnapshot); err != nil {
+			return err
+		}
+	} else if in.BlueprintID == "" {
+		return fountain.Invalid("blueprint_id", "is required (or from_snapshot, to create the instance from a snapshot)")
+	} else if err := validateID("blueprint_id", in.BlueprintID); err != nil {
 		return err
 	}
 	if in.KeyPairName != "" {
@@ -114,7 +127,19 @@ func (c *Client) ValidateInstance(in *InstanceInput) error {
 		return err
 	}
 	in.Region = region
-	return ValidateName("instance_name", in.InstanceName)
+	if err := ValidateName("instance_name", in.InstanceName); err != nil {
+		return err
+	}
+	if in.FinalSnapshotName != "" && !in.FinalSnapshot {
+		return fountain.Invalid("final_snapshot_name", "names a final snapshot, but final_snapshot is not true")
+	}
+	if in.FinalSnapshot && in.FinalSnapshotName == "" {
+		in.FinalSnapshotName = snapshotName(in.InstanceName+"-final", c.opts.Now())
+	}
+	if in.FinalSnapshot {
+		return ValidateName("final_snapshot_name", in.FinalSnapshotName)
+	}
+	return nil
 }
 
 // CheckCatalogue checks the request's bundle and blueprint against the
@@ -127,6 +152,9 @@ func (c *Client) CheckCatalogue(ctx context.Context, in *CreateInstanceInput) er
 	}
 	if note != "" {
 		in.BundleID, in.Notes = bundle.ID, append(in.Notes, note)
+	}
+	if in.FromSnapshot != "" {
+		return nil // the snapshot's blueprint
 	}
 	blueprint, note, err := c.resolveBlueprint(ctx, in.Region, in.BlueprintID)
 	if err != nil {
@@ -172,6 +200,14 @@ func (c *Client) CreateInstance(ctx context.Context, run fountain.Recorder, in C
 		}
 		if !f.Exists {
 			f.Price = c.bundlePrice(ctx, in.Region, in.BundleID)
+			f.DiskGB = c.bundleDisk(ctx, in.Region, in.BundleID)
+			if in.FromSnapshot != "" {
+				s, err := x.observeSnapshot(ctx, in.FromSnapshot)
+				if err != nil {
+					return fountain.StepResult{}, err
+				}
+				f.Snapshot = &s
+			}
 		}
 		if p, err = PlanCreate(in, f, c.opts.WaitTimeout); err != nil {
 			return fountain.StepResult{}, err

@@ -99,6 +99,13 @@ func (c *Client) Lifecycle(ctx context.Context, run fountain.Recorder, verb stri
 		if f, err = x.observe(ctx, name, "", false); err != nil {
 			return fountain.StepResult{}, err
 		}
+		if verb == "delete" && in.FinalSnapshot && f.Exists {
+			s, err := x.observeSnapshot(ctx, in.FinalSnapshotName)
+			if err != nil {
+				return fountain.StepResult{}, err
+			}
+			f.Snapshot = &s
+		}
 		out := "no instance named " + name
 		if f.Exists {
 			out = "state: " + f.State
@@ -109,10 +116,15 @@ func (c *Client) Lifecycle(ctx context.Context, run fountain.Recorder, verb stri
 		return fountain.Outcome{}, err
 	}
 	steps, err := p.Apply(ctx, run, x, in.DryRun)
-	if err != nil {
-		return fountain.Outcome{Result: PlanResult{Plan: steps, Monthly: p.Monthly}}, err
-	}
 	var result any = PlanResult{Plan: steps, Monthly: p.Monthly}
+	finalSnapshot := ""
+	if verb == "delete" && in.FinalSnapshot && f.Exists {
+		finalSnapshot = in.FinalSnapshotName
+		result = DeleteResult{SnapshotName: finalSnapshot, PlanResult: PlanResult{Plan: steps, Monthly: p.Monthly}}
+	}
+	if err != nil {
+		return fountain.Outcome{Result: result}, err
+	}
 	if verb != "delete" && !in.DryRun {
 		if inst, err := x.get(ctx, name); err == nil && inst != nil {
 			result = map[string]any{"instance": c.view(ctx, in.Region, inst), "plan": steps}
@@ -126,9 +138,23 @@ func (c *Client) Lifecycle(ctx context.Context, run fountain.Recorder, verb stri
 	case !p.Changed():
 		return fountain.Outcome{Message: fmt.Sprintf("Instance %s %s in %s; nothing to do", name, lc.noop[f.State], in.Region), Result: result}, nil
 	case x.removing:
-		return fountain.Outcome{Message: fmt.Sprintf("Instance %s deleted in %s; Lightsail is still removing it (operation %s)", name, in.Region, strings.Join(x.opIDs, ", "))}, nil
+		return fountain.Outcome{Message: fmt.Sprintf("Instance %s deleted in %s; Lightsail is still removing it (operation %s)%s", name, in.Region, strings.Join(x.opIDs, ", "), kept(finalSnapshot)), Result: result}, nil
 	}
-	return fountain.Outcome{Message: fmt.Sprintf("Instance %s %s in %s", name, lc.past, in.Region), Result: result}, nil
+	return fountain.Outcome{Message: fmt.Sprintf("Instance %s %s in %s%s", name, lc.past, in.Region, kept(finalSnapshot)), Result: result}, nil
+}
+
+// kept says which final snapshot a delete kept.
+func kept(snapshot string) string {
+	if snapshot == "" {
+		return ""
+	}
+	return "; its final snapshot is " + snapshot
+}
+
+// DeleteResult is what delete-instance reports with a final snapshot.
+type DeleteResult struct {
+	SnapshotName string `json:"snapshot_name,omitempty" doc:"The final snapshot taken before the delete (final_snapshot)."`
+	PlanResult
 }
 
 // PlanResult is what a Lightsail change reports besides its instance: the

@@ -3,7 +3,6 @@ package lightsail
 import (
 	"fmt"
 	"slices"
-	"sort"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -39,6 +38,14 @@ type InstanceFacts struct {
 	StaticIP *StaticIPFacts
 	// Ports are the instance's firewall rules (PortStates), when asked.
 	Ports []PortFacts
+	// DiskGB is the disk of the instance's bundle (of the bundle asked
+	// for, for an instance that does not exist yet).
+	DiskGB int
+	// AutoSnapshot is the instance's AutoSnapshot add-on.
+	AutoSnapshot *AutoSnapshotFacts
+	// Snapshot is the snapshot a request names (to create the instance
+	// from, or to take), if it names one.
+	Snapshot *SnapshotFacts
 }
 
 // StaticIPFacts is what Lightsail says of one static IP.
@@ -85,13 +92,14 @@ func call(action, what string) string { return "lightsail:" + action + " " + wha
 // the name exists with the same settings (then nothing changes), allocate
 // and attach the static IP if asked, and wait if asked. An instance of the
 // name with other settings is ECONFLICT, as is waiting for one that is
-// stopped.
+// stopped. With from_snapshot the instance is created from the snapshot
+// (planFromSnapshot) and takes its blueprint.
 func PlanCreate(in CreateInstanceInput, f InstanceFacts, waitTimeout time.Duration) (fountain.Plan, error) {
 	var p fountain.Plan
 	name := in.InstanceName
 	if f.Exists {
 		var diffs []string
-		if f.BlueprintID != in.BlueprintID {
+		if in.FromSnapshot == "" && f.BlueprintID != in.BlueprintID {
 			diffs = append(diffs, fmt.Sprintf("blueprint_id is %s, not %s", f.BlueprintID, in.BlueprintID))
 		}
 		if f.BundleID != in.BundleID {
@@ -111,23 +119,23 @@ func PlanCreate(in CreateInstanceInput, f InstanceFacts, waitTimeout time.Durati
 		}
 		p.Add(fountain.Change{Name: "create instance " + name, Reason: "it exists with the same settings"})
 		p.Monthly = &fountain.CostDelta{Before: f.Price, After: f.Price}
+	} else if in.FromSnapshot != "" {
+		step, err := planFromSnapshot(in, f)
+		if err != nil {
+			return p, err
+		}
+		p.Add(step)
+		p.Monthly = &fountain.CostDelta{After: f.Price}
 	} else {
 		req := &lightsail.CreateInstancesInput{
 			InstanceNames:    []string{name},
 			AvailabilityZone: aws.String(in.AvailabilityZone),
 			BlueprintId:      aws.String(in.BlueprintID),
 			BundleId:         aws.String(in.BundleID),
+			Tags:             sortedTags(in.Tags),
 		}
 		if in.KeyPairName != "" {
 			req.KeyPairName = aws.String(in.KeyPairName)
-		}
-		keys := make([]string, 0, len(in.Tags))
-		for k := range in.Tags {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			req.Tags = append(req.Tags, types.Tag{Key: aws.String(k), Value: aws.String(in.Tags[k])})
 		}
 		p.Add(fountain.Change{Name: "create instance " + name, Change: true,
 			Reason: fmt.Sprintf("no instance named %s in %s; it adds $%.2f a month", name, in.Region, f.Price),
@@ -192,7 +200,9 @@ func PlanStaticIP(in StaticIPInput, f InstanceFacts) fountain.Plan {
 // do when the instance is already as asked (a missing one, for delete),
 // a wait first when Lightsail would refuse the call in the state it is in,
 // the call, and the waits. A missing instance is ENOTFOUND (but for
-// delete); rebooting a stopped one is ECONFLICT.
+// delete); rebooting a stopped one is ECONFLICT. A delete with
+// final_snapshot first takes the snapshot and waits until it is available
+// (planFinalSnapshot): if that fails, nothing is deleted.
 func PlanLifecycle(verb string, in InstanceInput, f InstanceFacts, waitTimeout time.Duration) (fountain.Plan, error) {
 	lc, ok := lifecycles[verb]
 	if !ok {
@@ -223,12 +233,21 @@ func PlanLifecycle(verb string, in InstanceInput, f InstanceFacts, waitTimeout t
 			p.Add(fountain.Change{Name: "wait for " + name + " to be " + want + " before it can " + verb, Verify: true,
 				Effect: waitState{Name: name, State: want, Timeout: waitTimeout}})
 		}
+		var kept fountain.CostDelta
+		if verb == "delete" && in.FinalSnapshot {
+			snap, cost, err := planFinalSnapshot(in, f, waitTimeout)
+			if err != nil {
+				return fountain.Plan{}, err
+			}
+			p.Add(snap...)
+			kept = cost
+		}
 		step.Change, step.Reason = true, "it is "+f.State
 		step.Calls = []string{call(lc.action, name)}
 		step.Effect = lc.input(name)
 		p.Add(step)
 		if verb == "delete" {
-			p.Monthly = &fountain.CostDelta{Before: f.Price}
+			p.Monthly = &fountain.CostDelta{Before: f.Price + kept.Before, After: kept.After}
 			timeout := waitTimeout
 			if !in.Wait {
 				timeout = min(timeout, deleteSettle)

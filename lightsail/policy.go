@@ -55,9 +55,10 @@ func (o PolicyOptions) Validate() error {
 // MakePolicy returns the least-privilege IAM policy for every Lightsail
 // call Fountain makes: the actions table, grouped by the resources each
 // action can be limited to. Reads, and the writes IAM cannot limit
-// (creating instances and static IPs, downloading the default key pair),
-// are on "*" (with a region, limited to it by aws:RequestedRegion); the
-// rest are on instance and static IP ARNs of the region and account.
+// (creating instances, static IPs, snapshots and load balancers, add-ons,
+// downloading the default key pair), are on "*" (with a region, limited to
+// it by aws:RequestedRegion); the rest are on instance, static IP,
+// snapshot and load balancer ARNs of the region and account.
 func MakePolicy(o PolicyOptions) (Policy, error) {
 	if err := o.Validate(); err != nil {
 		return Policy{}, err

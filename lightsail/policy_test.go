@@ -66,7 +66,7 @@ func TestPolicyGolden(t *testing.T) {
 // the right types, an ARN or * in every Resource, every table action
 // allowed exactly once, and with a region every statement limited to it.
 func TestPolicyIsAValidIAMPolicy(t *testing.T) {
-	arnRE := regexp.MustCompile(`^arn:aws:lightsail:(\*|[a-z]{2}-[a-z]+-[0-9]):(\*|[0-9]{12}):(Instance|StaticIp)/\*$`)
+	arnRE := regexp.MustCompile(`^arn:aws:lightsail:(\*|[a-z]{2}-[a-z]+-[0-9]):(\*|[0-9]{12}):(Instance|StaticIp|InstanceSnapshot|LoadBalancer)/\*$`)
 	sidRE := regexp.MustCompile(`^[A-Za-z0-9]+$`)
 	for _, o := range []PolicyOptions{{}, {Region: "us-east-1"}, {Account: "000011112222"}, {Region: "ap-south-1", Account: "123456789012"}} {
 		var doc map[string]any

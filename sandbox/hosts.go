@@ -100,6 +100,10 @@ type HostOptions struct {
 	// MemoryMB limits the host's memory like its Lightsail bundle's RAM
 	// (a container memory limit, no swap); 0 is no limit.
 	MemoryMB int
+
+	// fromSnapshot, set by CreateHostFromSnapshot, names the snapshot the
+	// host's disk is copied from.
+	fromSnapshot string
 }
 
 // CreateHost creates and boots a new host and returns once its sshd
@@ -128,6 +132,14 @@ func (s *Sandbox) CreateHostWith(ctx context.Context, name string, opts HostOpti
 	img, gw, err := s.prepare(ctx, opts.Flavour)
 	if err != nil {
 		return Host{}, fmt.Errorf("create host %s: %w", name, err)
+	}
+	if opts.fromSnapshot != "" {
+		l := s.snapLock(opts.fromSnapshot)
+		l.RLock()
+		defer l.RUnlock()
+		if img.Tag, err = s.snapshotImage(ctx, opts.fromSnapshot); err != nil {
+			return Host{}, fmt.Errorf("create host %s: %w", name, err)
+		}
 	}
 	id, addr, err := s.createContainer(ctx, name, img, gw, opts)
 	if err != nil {
@@ -168,6 +180,17 @@ func (s *Sandbox) createContainer(ctx context.Context, name string, img ImageInf
 	}); err != nil {
 		s.removePublic(context.WithoutCancel(ctx), name)
 		return "", "", fmt.Errorf("create volume %s: %w", vol, err)
+	}
+	if opts.fromSnapshot != "" {
+		helper, err := s.runHelper(ctx, img.Tag, "cp -a /from/. /to/", s.snapshotVolumeName(opts.fromSnapshot), vol)
+		if helper != "" {
+			_ = s.removeContainer(context.WithoutCancel(ctx), helper)
+		}
+		if err != nil {
+			s.removeVolume(context.WithoutCancel(ctx), vol)
+			s.removePublic(context.WithoutCancel(ctx), name)
+			return "", "", fmt.Errorf("copy snapshot %s: %w", opts.fromSnapshot, err)
+		}
 	}
 	exposed := network.PortSet{}
 	bindings := network.PortMap{}
@@ -478,5 +501,6 @@ func (s *Sandbox) removeHost(ctx context.Context, id, name string) error {
 	if err := s.removeContainer(ctx, id); err != nil {
 		return err
 	}
+	s.pruneSnapshotImages(ctx)
 	return errors.Join(s.removeVolume(ctx, s.volumeName(name)), s.removePublic(ctx, name))
 }

@@ -97,10 +97,11 @@ type Sandbox struct {
 	gwMu sync.Mutex // guards gw
 	gw   *gateway   // nil until a host or the registry needs it
 
-	netMu    sync.Mutex // serializes network creation (API 1.41 allows duplicate names)
-	mu       sync.Mutex // guards address allocation, images and registry
-	images   map[Flavour]ImageInfo
-	registry *Registry
+	netMu     sync.Mutex // serializes network creation (API 1.41 allows duplicate names)
+	mu        sync.Mutex // guards address allocation, images, registry and snapLocks
+	images    map[Flavour]ImageInfo
+	registry  *Registry
+	snapLocks map[string]*sync.RWMutex // by snapshot name (snapshot.go)
 }
 
 // Errors callers can test with errors.Is.
@@ -389,10 +390,10 @@ func (s *Sandbox) Status(ctx context.Context) (Status, error) {
 	return st, nil
 }
 
-// Down removes every host container, volume and network of this
-// namespace (found by label, so nothing else is touched) and stops the
-// registry, the TLS front and the apt proxy if this Sandbox runs them.
-// Images, the apt cache, the CA and the SSH key are kept.
+// Down removes every host container, volume, network and snapshot image
+// of this namespace (found by label, so nothing else is touched) and stops
+// the registry, the TLS front and the apt proxy if this Sandbox runs them.
+// Host images, the apt cache, the CA and the SSH key are kept.
 //
 // It is idempotent and safe to run while hosts are being removed (by the
 // emulator deleting an instance, or another Down): it waits for removals in
@@ -429,6 +430,9 @@ func (s *Sandbox) Down(ctx context.Context) error {
 				errs = append(errs, err)
 			}
 		}
+	}
+	if err := s.removeSnapshotImages(ctx); err != nil {
+		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("sandbox down: %w", err)
@@ -511,7 +515,8 @@ func (s *Sandbox) Namespaces(ctx context.Context) ([]string, error) {
 }
 
 // Leftovers lists what this namespace still has in Docker: "container NAME",
-// "volume NAME" and "network NAME" lines. After Down it is empty.
+// "volume NAME", "network NAME" and "image TAG" (snapshots) lines. After
+// Down it is empty.
 func (s *Sandbox) Leftovers(ctx context.Context) ([]string, error) {
 	var out []string
 	cs, err := s.docker.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: s.filters()})
@@ -535,5 +540,9 @@ func (s *Sandbox) Leftovers(ctx context.Context) ([]string, error) {
 	for _, n := range ns.Items {
 		out = append(out, "network "+n.Name)
 	}
-	return out, nil
+	imgs, err := s.snapshotImages(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, imgs...), nil
 }

@@ -97,6 +97,12 @@ func startSandbox(ctx context.Context, cfg Config, log *slog.Logger) (*sandboxEn
 			})
 			key := sb.Key()
 			opts.Hosts = emulatorHosts{sb}
+			// Load balancers are real listeners on this machine that
+			// forward to the hosts' private addresses.
+			bal := sandbox.NewBalancers(sandbox.BalancerOptions{
+				Logf: func(format string, args ...any) { log.Info(fmt.Sprintf(format, args...), "component", "load-balancer") }})
+			opts.Balancers = emulatorBalancers{bal}
+			closers = append(closers, bal.Shutdown)
 			opts.DefaultKeyPair = &emulator.KeyMaterial{PrivateKeyPEM: string(key.PrivatePEM), PublicKey: key.AuthorizedKey}
 			// Build (or find cached) the host image now, so the first
 			// create-instance does not wait for it.
@@ -190,10 +196,14 @@ func (s *sandboxEnv) Status(ctx context.Context) (api.SandboxStatus, error) {
 	return st, nil
 }
 
-// emulatorHosts adapts the sandbox's hosts to the emulator's Hosts.
+// emulatorHosts adapts the sandbox's hosts to the emulator's Hosts and
+// SnapshotHosts.
 type emulatorHosts struct{ sb *sandbox.Sandbox }
 
-var _ emulator.Hosts = emulatorHosts{}
+var (
+	_ emulator.Hosts         = emulatorHosts{}
+	_ emulator.SnapshotHosts = emulatorHosts{}
+)
 
 func toEmulator(h sandbox.Host, err error) (emulator.Host, error) {
 	out := emulator.Host{PublicIP: h.PublicIP, PrivateIP: h.PrivateIP}
@@ -234,4 +244,55 @@ func (e emulatorHosts) DeleteHost(ctx context.Context, name string) error {
 		return err
 	}
 	return nil
+}
+
+// SnapshotHost copies the instance's host's disk under the snapshot's name.
+func (e emulatorHosts) SnapshotHost(ctx context.Context, instance, snapshot string) error {
+	return e.sb.SnapshotHost(ctx, instance, snapshot)
+}
+
+// CreateHostFromSnapshot makes the instance's host from a snapshot; a host
+// already there under this name is taken over, as by CreateHost.
+func (e emulatorHosts) CreateHostFromSnapshot(ctx context.Context, name, snapshot string, spec emulator.HostSpec) (emulator.Host, error) {
+	h, err := e.sb.CreateHostFromSnapshot(ctx, name, snapshot, sandbox.HostOptions{MemoryMB: spec.MemoryMB})
+	if errors.Is(err, sandbox.ErrExists) {
+		return toEmulator(e.sb.StartHost(ctx, name))
+	}
+	return toEmulator(h, err)
+}
+
+// DeleteHostSnapshot removes a snapshot's copy.
+func (e emulatorHosts) DeleteHostSnapshot(ctx context.Context, snapshot string) error {
+	return e.sb.DeleteSnapshot(ctx, snapshot)
+}
+
+// emulatorBalancers adapts the sandbox's load balancers to the emulator's
+// Balancers.
+type emulatorBalancers struct{ b *sandbox.Balancers }
+
+var _ emulator.Balancers = emulatorBalancers{}
+
+func (e emulatorBalancers) OpenBalancer(key string, config func() emulator.BalancerConfig) (string, error) {
+	return e.b.Open(key, func() sandbox.BalancerConfig {
+		c := config()
+		out := sandbox.BalancerConfig{InstancePort: c.InstancePort, HealthCheckPath: c.HealthCheckPath}
+		for _, t := range c.Targets {
+			out.Targets = append(out.Targets, sandbox.BalancerTarget(t))
+		}
+		return out
+	})
+}
+
+func (e emulatorBalancers) CloseBalancer(key string) error { return e.b.Close(key) }
+
+func (e emulatorBalancers) BalancerHealth(key string) map[string]emulator.TargetHealth {
+	h := e.b.Health(key)
+	if h == nil {
+		return nil
+	}
+	out := make(map[string]emulator.TargetHealth, len(h))
+	for n, t := range h {
+		out[n] = emulator.TargetHealth(t)
+	}
+	return out
 }

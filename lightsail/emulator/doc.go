@@ -29,6 +29,15 @@
 // mode): the emulator calls the [Hosts] methods in the background and
 // reports the host's address and real SSH host keys.
 //
+// Instance snapshots (pending -> available) and load balancers
+// (provisioning -> active, with their instances' health and TLS
+// certificates that go PENDING_VALIDATION -> ISSUED) are emulated too
+// (snapshots.go, loadbalancers.go, lbcerts.go). Hosts that implement
+// [SnapshotHosts] back snapshots with real copies of a host's disk, and
+// Options.Balancers backs load balancers with real listeners (sandbox
+// mode). The answers are checked against Lightsail's own service model
+// (testdata/lightsail-model.json, from botocore) by fidelity_test.go.
+//
 // Tests make it fail as AWS does with [Server.InjectFault] (a service
 // error, throttling) and [Server.InjectAccessDenied] (IAM's refusal of an
 // action, with IAM's message naming the user, the action and the resource).

@@ -151,15 +151,29 @@ func (s *Server) hostUp(inst *instance, op *operation, gen int, method string, h
 	s.log.Info("lightsail emulator: host up", "method", method, "instance", inst.name, "public_ip", inst.publicIP)
 }
 
-// hostCreate calls CreateHost for a new instance.
+// hostCreate calls CreateHost for a new instance (CreateHostFromSnapshot
+// for one created from a snapshot).
 func (s *Server) hostCreate(inst *instance, op *operation) {
-	gen, name, spec := inst.gen, inst.name, hostSpec(inst.bundle)
+	gen, name, spec, from := inst.gen, inst.name, hostSpec(inst.bundle), inst.fromSnapshot
 	s.enqueueHost(inst, op, func(ctx context.Context) {
-		h, err := s.opts.Hosts.CreateHost(ctx, name, spec)
+		h, err := s.createHost(ctx, name, from, spec)
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.hostUp(inst, op, gen, "CreateHost", h, err)
 	})
+}
+
+// createHost makes a new instance's host: from the snapshot named, or
+// fresh.
+func (s *Server) createHost(ctx context.Context, name, snapshot string, spec HostSpec) (Host, error) {
+	if snapshot == "" {
+		return s.opts.Hosts.CreateHost(ctx, name, spec)
+	}
+	sh, ok := s.opts.Hosts.(SnapshotHosts)
+	if !ok {
+		return Host{}, errNoSnapshotHosts
+	}
+	return sh.CreateHostFromSnapshot(ctx, name, snapshot, spec)
 }
 
 // hostCreated reports whether CreateHost has succeeded for inst. Host jobs
@@ -187,7 +201,7 @@ func (s *Server) hostSettled(inst *instance, op *operation, gen int, method stri
 
 // hostStart calls StartHost, or CreateHost when the host was never created.
 func (s *Server) hostStart(inst *instance, op *operation) {
-	gen, name, spec := inst.gen, inst.name, hostSpec(inst.bundle)
+	gen, name, spec, from := inst.gen, inst.name, hostSpec(inst.bundle), inst.fromSnapshot
 	s.enqueueHost(inst, op, func(ctx context.Context) {
 		method := "StartHost"
 		var h Host
@@ -196,7 +210,7 @@ func (s *Server) hostStart(inst *instance, op *operation) {
 			h, err = s.opts.Hosts.StartHost(ctx, name)
 		} else {
 			method = "CreateHost"
-			h, err = s.opts.Hosts.CreateHost(ctx, name, spec)
+			h, err = s.createHost(ctx, name, from, spec)
 		}
 		s.mu.Lock()
 		defer s.mu.Unlock()

@@ -36,6 +36,7 @@ type instance struct {
 	keyPairName            string
 	userData               string
 	ipType                 string
+	fromSnapshot           string // the snapshot it was created from, if any
 
 	publicIP      string
 	publicPooled  bool // publicIP came from s.public and goes back there
@@ -221,28 +222,15 @@ func (c *call) createInstances() (any, *apiError) {
 	case len(in.InstanceNames) == 0:
 		return nil, errInvalid("1 validation error detected: Value '[]' at 'instanceNames' failed to satisfy constraint: Member must have length greater than or equal to 1")
 	}
-	seen := map[string]bool{}
-	for _, n := range in.InstanceNames {
-		if !validName(n) {
-			return nil, errBadName(n)
-		}
-		if seen[n] {
-			return nil, errInvalid("Duplicate instance names in the request: %s", n)
-		}
-		seen[n] = true
+	if aerr := validNames(in.InstanceNames); aerr != nil {
+		return nil, aerr
 	}
 	if in.CustomImageName != nil {
 		return nil, errInvalid("customImageName is not supported by the Lightsail emulator.")
 	}
-	ipType := str(in.IPAddressType)
-	switch ipType {
-	case "":
-		ipType = "ipv4"
-	case "ipv4", "dualstack":
-	case "ipv6":
-		return nil, errInvalid("The specified bundle does not support IPv6-only instances: %s", *in.BundleID)
-	default:
-		return nil, errInvalid("1 validation error detected: Value '%s' at 'ipAddressType' failed to satisfy constraint: Member must satisfy enum value set: [dualstack, ipv4, ipv6]", ipType)
+	ipType, aerr := ipAddressType(in.IPAddressType, *in.BundleID)
+	if aerr != nil {
+		return nil, aerr
 	}
 	bundle, ok := findBundle(*in.BundleID)
 	if !ok {
@@ -270,12 +258,38 @@ func (c *call) createInstances() (any, *apiError) {
 		return nil, aerr
 	}
 
-	rg := c.lock()
-	if !slices.Contains(zones(rg.name), *in.AvailabilityZone) {
-		return nil, errInvalid("The Availability Zone %s is not valid in %s. Valid zones: %s.", *in.AvailabilityZone, rg.name, strings.Join(zones(rg.name), ", "))
+	return c.launch(launchSpec{names: in.InstanceNames, zone: *in.AvailabilityZone, bp: bp, bundle: bundle, tags: tags,
+		addOns: addOns, keyName: str(in.KeyPairName), userData: str(in.UserData), ipType: ipType, opType: "CreateInstance"})
+}
+
+// launchSpec is what CreateInstances and CreateInstancesFromSnapshot
+// launch, checked but for what needs the region's state.
+type launchSpec struct {
+	names            []string
+	zone             string
+	bp               Blueprint
+	bundle           Bundle
+	tags             []tag
+	addOns           []addOnJSON
+	keyName          string // as asked ("" is the default key pair)
+	userData, ipType string
+	opType           string // CreateInstance or CreateInstancesFromSnapshot
+	fromSnapshot     string // the snapshot the instances start from
+}
+
+// launch checks what needs the region (zone, names, key pair), records the
+// instances pending and starts their creation. It takes the lock unless
+// the caller holds it.
+func (c *call) launch(sp launchSpec) (any, *apiError) {
+	if !c.locked {
+		c.lock()
+	}
+	rg := c.rg
+	if !slices.Contains(zones(rg.name), sp.zone) {
+		return nil, errInvalid("The Availability Zone %s is not valid in %s. Valid zones: %s.", sp.zone, rg.name, strings.Join(zones(rg.name), ", "))
 	}
 	var taken []string
-	for _, n := range in.InstanceNames {
+	for _, n := range sp.names {
 		if rg.instances[n] != nil {
 			taken = append(taken, n)
 		}
@@ -283,7 +297,7 @@ func (c *call) createInstances() (any, *apiError) {
 	if len(taken) > 0 {
 		return nil, errInvalid("Some names are already in use: %s", strings.Join(taken, ", "))
 	}
-	keyName := str(in.KeyPairName)
+	keyName := sp.keyName
 	if keyName == "" || keyName == DefaultKeyPairName {
 		keyName = DefaultKeyPairName
 		if aerr := c.s.ensureDefaultKey(rg, c.now); aerr != nil {
@@ -294,12 +308,12 @@ func (c *call) createInstances() (any, *apiError) {
 	}
 
 	var created []*instance
-	for _, n := range in.InstanceNames {
+	for _, n := range sp.names {
 		inst := &instance{
 			name: n, arn: c.s.arn(rg, "Instance"), supportCode: c.s.account + "/i-" + randomHex(9)[:17],
-			createdAt: c.now, zone: *in.AvailabilityZone, tags: tags, blueprint: bp, bundle: bundle,
-			addOns: addOns, keyPairName: keyName, userData: str(in.UserData), ipType: ipType,
-			ports: defaultPorts(ipType), state: statePending,
+			createdAt: c.now, zone: sp.zone, tags: sp.tags, blueprint: sp.bp, bundle: sp.bundle,
+			addOns: slices.Clone(sp.addOns), keyPairName: keyName, userData: sp.userData, ipType: sp.ipType,
+			ports: defaultPorts(sp.ipType), state: statePending, fromSnapshot: sp.fromSnapshot,
 		}
 		if aerr := c.s.assignPrivateIP(inst); aerr != nil {
 			c.s.rollback(created)
@@ -312,7 +326,7 @@ func (c *call) createInstances() (any, *apiError) {
 				return nil, aerr
 			}
 		}
-		if ipType == "dualstack" {
+		if sp.ipType == "dualstack" {
 			inst.ipv6 = []string{c.s.ipv6.allocate()}
 		}
 		created = append(created, inst)
@@ -320,11 +334,42 @@ func (c *call) createInstances() (any, *apiError) {
 	ops := make([]*operation, 0, len(created))
 	for _, inst := range created {
 		rg.instances[inst.name] = inst
-		op := c.instanceOp(inst, "CreateInstance", false)
+		op := c.instanceOp(inst, sp.opType, false)
+		op.details = sp.fromSnapshot
 		ops = append(ops, op)
 		c.finishTransition(inst, op, c.s.hostCreate, stateRunning, c.s.delays.create)
 	}
 	return opsOutput{wireOps(ops...)}, nil
+}
+
+// validNames checks the instanceNames of a create: valid and distinct.
+func validNames(names []string) *apiError {
+	seen := map[string]bool{}
+	for _, n := range names {
+		if !validName(n) {
+			return errBadName(n)
+		}
+		if seen[n] {
+			return errInvalid("Duplicate instance names in the request: %s", n)
+		}
+		seen[n] = true
+	}
+	return nil
+}
+
+// ipAddressType checks a create's ipAddressType (default ipv4). ipv6 is
+// InvalidInputException: the catalogue has no IPv6-only plan.
+func ipAddressType(v *string, bundle string) (string, *apiError) {
+	ipType := str(v)
+	switch ipType {
+	case "":
+		return "ipv4", nil
+	case "ipv4", "dualstack":
+		return ipType, nil
+	case "ipv6":
+		return "", errInvalid("The specified bundle does not support IPv6-only instances: %s", bundle)
+	}
+	return "", errInvalid("1 validation error detected: Value '%s' at 'ipAddressType' failed to satisfy constraint: Member must satisfy enum value set: [dualstack, ipv4, ipv6]", ipType)
 }
 
 // rollback releases the addresses of instances not yet recorded.

@@ -11,6 +11,8 @@ func (s *Server) settle(rg *region, now time.Time) {
 	for _, inst := range rg.instances {
 		s.advance(inst, now)
 	}
+	s.settleSnapshots(rg, now)
+	s.settleLoadBalancers(rg, now)
 }
 
 // advance applies inst's timed state change if it is due.
@@ -246,6 +248,9 @@ func (c *call) deleteInstance() (any, *apiError) {
 		inst.staticIP = ""
 	}
 	c.s.releaseIPs(inst)
+	for _, lb := range rg.balancers {
+		lb.detach(inst.name)
+	}
 	inst.gen++
 	inst.deleted = true
 	delete(rg.instances, inst.name)

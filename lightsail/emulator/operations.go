@@ -183,7 +183,8 @@ func (c *call) getOperationsForResource() (any, *apiError) {
 			list = append(list, o)
 		}
 	}
-	if len(list) == 0 && rg.instances[name] == nil && rg.staticIPs[name] == nil && rg.keyPairs[name] == nil {
+	if len(list) == 0 && rg.instances[name] == nil && rg.staticIPs[name] == nil && rg.keyPairs[name] == nil &&
+		rg.snapshots[name] == nil && rg.balancers[name] == nil {
 		return nil, errNotFound("The resource %s does not exist.", name)
 	}
 	return c.opsPage(list, in.PageToken)

@@ -39,6 +39,17 @@ const (
 	DefaultStopDelay   = 2 * time.Second
 	DefaultRebootDelay = 2 * time.Second
 	DefaultPageSize    = 100
+	// DefaultSnapshotDelay is how long a snapshot stays pending without
+	// Hosts.
+	DefaultSnapshotDelay = 5 * time.Second
+	// DefaultLoadBalancerDelay is how long a load balancer stays
+	// provisioning, and an attached instance's health initial, without
+	// Balancers.
+	DefaultLoadBalancerDelay = 5 * time.Second
+	// DefaultCertificateDelay is how long a load balancer's certificate
+	// stays PENDING_VALIDATION: the emulator cannot see DNS, so it deems the
+	// validation records added after this long.
+	DefaultCertificateDelay = 30 * time.Second
 )
 
 // Default address prefixes. Both are loopback, so no address the emulator
@@ -73,6 +84,12 @@ type Options struct {
 	// the final state.
 	CreateDelay, StartDelay, StopDelay, RebootDelay time.Duration
 
+	// SnapshotDelay, LoadBalancerDelay and CertificateDelay are how long a
+	// snapshot stays pending (without SnapshotHosts), a load balancer
+	// provisioning (without Balancers) and a certificate
+	// PENDING_VALIDATION. Zero means the default; negative, at once.
+	SnapshotDelay, LoadBalancerDelay, CertificateDelay time.Duration
+
 	// PageSize is the page size of every paged Get* operation
 	// (DefaultPageSize if zero).
 	PageSize int
@@ -83,7 +100,13 @@ type Options struct {
 	PublicPrefix, PrivatePrefix netip.Prefix
 
 	// Hosts, when set, backs instances with real machines (sandbox mode).
+	// Hosts that also implement SnapshotHosts back snapshots with real
+	// copies of their disks.
 	Hosts Hosts
+
+	// Balancers, when set, backs load balancers with real listeners that
+	// forward to the attached instances' private addresses (sandbox mode).
+	Balancers Balancers
 
 	// DefaultKeyPair is what DownloadDefaultKeyPair returns and what
 	// GetInstanceAccessDetails returns as privateKey, in every region. When
@@ -109,7 +132,7 @@ type Server struct {
 	now      func() time.Time
 	account  string
 	pageSize int
-	delays   struct{ create, start, stop, reboot time.Duration }
+	delays   struct{ create, start, stop, reboot, snapshot, lb, cert time.Duration }
 	defKey   *KeyMaterial
 	defPub   ssh.PublicKey
 	userCA   ssh.Signer
@@ -135,6 +158,8 @@ type region struct {
 	staticIPs  map[string]*staticIP
 	keyPairs   map[string]*keyPair
 	defaultKey *keyPair
+	snapshots  map[string]*snapshot
+	balancers  map[string]*loadBalancer
 	ops        []*operation
 	opsByID    map[string]*operation
 	opSeq      int
@@ -172,6 +197,9 @@ func New(opts Options) *Server {
 	s.delays.start = delay(opts.StartDelay, DefaultStartDelay)
 	s.delays.stop = delay(opts.StopDelay, DefaultStopDelay)
 	s.delays.reboot = delay(opts.RebootDelay, DefaultRebootDelay)
+	s.delays.snapshot = delay(opts.SnapshotDelay, DefaultSnapshotDelay)
+	s.delays.lb = delay(opts.LoadBalancerDelay, DefaultLoadBalancerDelay)
+	s.delays.cert = delay(opts.CertificateDelay, DefaultCertificateDelay)
 	s.public = newIPPool(opts.PublicPrefix, DefaultPublicPrefix)
 	s.private = newIPPool(opts.PrivatePrefix, DefaultPrivatePrefix)
 	s.ipv6 = newIPv6Pool()
@@ -227,6 +255,8 @@ func (s *Server) regionState(name string) *region {
 			instances: map[string]*instance{},
 			staticIPs: map[string]*staticIP{},
 			keyPairs:  map[string]*keyPair{},
+			snapshots: map[string]*snapshot{},
+			balancers: map[string]*loadBalancer{},
 			opsByID:   map[string]*operation{},
 		}
 		s.regions[name] = rg
@@ -297,6 +327,25 @@ var handlers = map[string]func(*call) (any, *apiError){
 	"GetOperation":             (*call).getOperation,
 	"GetOperations":            (*call).getOperations,
 	"GetOperationsForResource": (*call).getOperationsForResource,
+
+	"CreateInstanceSnapshot":      (*call).createInstanceSnapshot,
+	"GetInstanceSnapshot":         (*call).getInstanceSnapshot,
+	"GetInstanceSnapshots":        (*call).getInstanceSnapshots,
+	"DeleteInstanceSnapshot":      (*call).deleteInstanceSnapshot,
+	"CreateInstancesFromSnapshot": (*call).createInstancesFromSnapshot,
+	"EnableAddOn":                 (*call).enableAddOn,
+	"DisableAddOn":                (*call).disableAddOn,
+
+	"CreateLoadBalancer":               (*call).createLoadBalancer,
+	"GetLoadBalancer":                  (*call).getLoadBalancer,
+	"GetLoadBalancers":                 (*call).getLoadBalancers,
+	"DeleteLoadBalancer":               (*call).deleteLoadBalancer,
+	"AttachInstancesToLoadBalancer":    (*call).attachInstancesToLoadBalancer,
+	"DetachInstancesFromLoadBalancer":  (*call).detachInstancesFromLoadBalancer,
+	"UpdateLoadBalancerAttribute":      (*call).updateLoadBalancerAttribute,
+	"CreateLoadBalancerTlsCertificate": (*call).createLoadBalancerTLSCertificate,
+	"AttachLoadBalancerTlsCertificate": (*call).attachLoadBalancerTLSCertificate,
+	"GetLoadBalancerTlsCertificates":   (*call).getLoadBalancerTLSCertificates,
 }
 
 // Operations returns the sorted names of the operations the emulator
