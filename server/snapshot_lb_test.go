@@ -44,6 +44,7 @@ func pollUntil(t *testing.T, what string, limit time.Duration, cond func() (bool
 //     and 200 requests through it all succeed. Its cost is counted.
 //   - sandbox down leaves no snapshot image or volume behind.
 func TestSnapshotAndLoadBalancerAcceptance(t *testing.T) {
+	t.Parallel() // a sandbox of its own
 	sandboxtest.RequireDocker(t)
 	ns := sandboxtest.Namespace() + "-snap"
 	dataDir := t.TempDir()
