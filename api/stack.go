@@ -72,7 +72,7 @@ func (s *Server) newStackPlanner(st *stack.Stack, allowDelete bool) *stackPlanne
 func (p *stackPlanner) dryRun(ctx context.Context, c stackCall) (*fountain.Operation, error) {
 	c.dry(true)
 	defer c.dry(false)
-	spec, fn, err := p.s.prepared(ctx, c.route, c.body)
+	spec, fn, err := p.s.prepared(noAudit(ctx), c.route, c.body)
 	if err != nil {
 		return nil, err
 	}
@@ -784,7 +784,7 @@ func (p *stackPlanner) child(run *operation.Run) stack.ChildFunc {
 		spec := operation.Spec{Kind: "stack.resource", Target: key, Request: map[string]string{"resource": key}}
 		for _, c := range calls {
 			c.dry(false)
-			sp, fn, err := p.s.prepared(ctx, c.route, c.body)
+			sp, fn, err := p.s.prepared(noAudit(ctx), c.route, c.body)
 			if err != nil {
 				return nil, err
 			}
@@ -812,6 +812,12 @@ func (p *stackPlanner) child(run *operation.Run) stack.ChildFunc {
 			return last, nil
 		})
 	}
+}
+
+// noAudit is ctx without the request's audit record: a stack's calls
+// run in parallel, and must not each set the request's audit target.
+func noAudit(ctx context.Context) context.Context {
+	return context.WithValue(ctx, auditKey{}, nil)
 }
 
 // stackExit is fountain plan's exit code, as Terraform's
