@@ -64,18 +64,18 @@ type stackView struct {
 // stackPlanView is a stack's plan, as the page shows it.
 type stackPlanView struct {
 	ID        string
-	Region    string    `json:"region"`
-	Summary   string    `json:"summary"`
-	ExitCode  int       `json:"exit_code"`
-	Monthly   costDelta `json:"monthly"`
-	Create    int       `json:"create"`
-	Update    int       `json:"update"`
-	Replace   int       `json:"replace"`
-	Delete    int       `json:"delete"`
-	Unchanged int       `json:"unchanged"`
-	Unmanaged int       `json:"unmanaged"`
-	Drift     int       `json:"drift"`
-	Failed    int       `json:"failed"`
+	Region    string          `json:"region"`
+	Summary   string          `json:"summary"`
+	ExitCode  int             `json:"exit_code"`
+	Monthly   costDelta       `json:"monthly"`
+	Create    int             `json:"create"`
+	Update    int             `json:"update"`
+	Replace   int             `json:"replace"`
+	Delete    int             `json:"delete"`
+	Unchanged int             `json:"unchanged"`
+	Unmanaged int             `json:"unmanaged"`
+	Drift     int             `json:"drift"`
+	Failed    int             `json:"failed"`
 	Resources []stackResource `json:"resources"`
 }
 
@@ -315,9 +315,9 @@ type stackImportView struct {
 	Repos      string
 	Read       bool
 	Download   template.URL // the query that downloads it
-	Stack      string   `json:"stack"`
-	VaultNames []string `json:"vault_names"`
-	Notes      []string `json:"notes"`
+	Stack      string       `json:"stack"`
+	VaultNames []string     `json:"vault_names"`
+	Notes      []string     `json:"notes"`
 	Err        *problem
 }
 

@@ -267,7 +267,7 @@ func TestStackEscaping(t *testing.T) {
 	hostile := "version: 1\nregion: eu-central-1\ninstances:\n  web-1: {bundle: \"" + xss + "\", blueprint: ubuntu_24_04, zone: eu-central-1a}\n" +
 		"  \"" + xss + "\": {bundle: nano_3_0, blueprint: ubuntu_24_04, zone: eu-central-1a}\n"
 	pages := map[string]page{
-		"pasted": b.postStack(url.Values{"csrf": {csrf}, "stack": {hostile}}, "", nil),
+		"pasted":                        b.postStack(url.Values{"csrf": {csrf}, "stack": {hostile}}, "", nil),
 		"uploaded, with a hostile name": b.postStack(url.Values{"csrf": {csrf}}, xss+".yml", []byte(hostile)),
 		"valid, a hostile tag": b.postStack(url.Values{"csrf": {csrf}, "stack": {"version: 1\nregion: eu-central-1\ninstances:\n" +
 			"  web-1: {bundle: nano_3_0, blueprint: ubuntu_24_04, zone: eu-central-1a, tags: {note: \"" + xss + "\"}}\n"}}, "", nil),
