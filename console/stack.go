@@ -187,7 +187,7 @@ func readStackForm(r *http.Request) (stackForm, error) {
 // element, at most 255 bytes of valid UTF-8 (default fountain.yml).
 func fileName(name string) string {
 	name = path.Base(strings.ReplaceAll(name, `\`, "/"))
-	if name == "." || name == "/" || name == "" || !utf8.ValidString(name) {
+	if name == "." || name == ".." || name == "/" || name == "" || !utf8.ValidString(name) {
 		return "fountain.yml"
 	}
 	for len(name) > 255 {
