@@ -1,14 +1,18 @@
 package console_test
 
 import (
+	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
+	"github.com/fountainai/fountain"
 	"github.com/fountainai/fountain/console/consoletest"
 	"github.com/fountainai/fountain/docs"
 )
@@ -136,5 +140,69 @@ func TestBrowserStack(t *testing.T) {
 	}
 	if v := b.CSPViolations(); len(v) > 0 {
 		t.Errorf("CSP violations: %q", v)
+	}
+}
+
+// A stack apply's page follows its resources while it runs: a child that
+// ends shows so without the page being reloaded.
+func TestBrowserStackProgress(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	now := time.Now()
+	parent := &fountain.Operation{ID: "op_stackparent", Kind: "stack.apply", Target: "stack eu-central-1", Status: fountain.StatusRunning,
+		Request: json.RawMessage(`{"changes": ["create instance.web-1", "create instance.web-2"]}`), CreatedAt: now, StartedAt: &now}
+	child := &fountain.Operation{ID: "op_stackchild", Kind: "lightsail.create-instance", Target: "instance.web-1", ParentID: parent.ID,
+		Status: fountain.StatusRunning, CreatedAt: now, StartedAt: &now}
+	for _, op := range []*fountain.Operation{parent, child} {
+		if err := e.db.CreateOperation(ctx, op); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.db.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b := consoletest.New(t, time.Minute)
+	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
+	b.Do("sign in", chromedp.Navigate(e.url+"/"), chromedp.WaitVisible(css("#token")), chromedp.SendKeys(css("#token"), token),
+		chromedp.Submit(css("#token")), chromedp.WaitVisible(css("#h-instances")))
+	// The operation is not the runner's (its log would end at once, and
+	// the page reload): the page's event stream is stubbed out, so that
+	// only the list's own polling can show the child's end.
+	if _, err := chromedp.Call(b.Ctx, cdppage.AddScriptToEvaluateOnNewDocument, cdppage.AddScriptToEvaluateOnNewDocumentParams{
+		Source: `window.EventSource = function () { return { addEventListener() {}, close() {} }; };`}); err != nil {
+		t.Fatal(err)
+	}
+	b.Do("the apply", chromedp.Navigate(e.url+"/ui/operations/"+parent.ID), chromedp.WaitVisible(css("#resources")))
+	rows := func() string {
+		return strings.Join(consoletest.Value(b, "rows", chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#resources tbody tr")).map((r) => r.dataset.key + " " + r.dataset.status)`)), ",")
+	}
+	if got := rows(); got != "instance.web-1 running,instance.web-2 waiting" {
+		t.Fatalf("the resources at first: %s", got)
+	}
+	consoletest.Value(b, "mark the page", chromedp.Evaluate[bool](`window.notReloaded = true`))
+	b.Screenshot("stack-apply-running")
+	end := now.Add(time.Second)
+	child.Status, child.Message, child.FinishedAt = fountain.StatusSucceeded, "Instance web-1 created in eu-central-1", &end
+	if err := e.db.UpdateOperation(ctx, child); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := ""
+	for i := 0; i < 100; i++ {
+		if got = rows(); got == "instance.web-1 succeeded,instance.web-2 waiting" {
+			break
+		}
+		b.Do("wait", chromedp.Sleep(100*time.Millisecond))
+	}
+	if got != "instance.web-1 succeeded,instance.web-2 waiting" {
+		t.Fatalf("the resources did not follow the child: %s", got)
+	}
+	if same := consoletest.Value(b, "not reloaded", chromedp.Evaluate[bool](`window.notReloaded === true`)); !same {
+		t.Fatal("the page was reloaded: the list did not follow by itself")
+	}
+	if got := b.Text("#resources"); !strings.Contains(got, "Instance web-1 created") {
+		t.Fatalf("the child's outcome: %s", got)
 	}
 }

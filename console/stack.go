@@ -106,8 +106,17 @@ func (r stackResource) Changing() []plannedStep {
 	return out
 }
 
-// Unchanged is how many of its steps change nothing.
-func (r stackResource) Unchanged() int { return len(r.Steps) - len(r.Changing()) }
+// Unchanged are its steps that change nothing (checks, and what is as
+// declared already).
+func (r stackResource) Unchanged() []plannedStep {
+	var out []plannedStep
+	for _, s := range r.Steps {
+		if !s.Change {
+			out = append(out, s)
+		}
+	}
+	return out
+}
 
 // actionMark is an action's mark (Terraform's), word and colour class;
 // the class comes from a fixed set, never from the answer.

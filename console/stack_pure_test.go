@@ -46,8 +46,8 @@ func TestActionMarks(t *testing.T) {
 		}
 	}
 	r := stackResource{Steps: []plannedStep{{Name: "a", Change: true}, {Name: "b"}, {Name: "c", Verify: true}, {Name: "d", Change: true}}}
-	if got := r.Changing(); len(got) != 2 || got[0].Name != "a" || got[1].Name != "d" || r.Unchanged() != 2 {
-		t.Fatalf("Changing %v, Unchanged %d", got, r.Unchanged())
+	if got, same := r.Changing(), r.Unchanged(); len(got) != 2 || got[0].Name != "a" || got[1].Name != "d" || len(same) != 2 || same[0].Name != "b" || same[1].Name != "c" {
+		t.Fatalf("Changing %v, Unchanged %v", got, same)
 	}
 }
 
