@@ -42,6 +42,7 @@ type stackPending struct {
 	Resources   json.RawMessage // the plan's resources, as the API answered them
 	Region      string
 	Deletes     int
+	View        *stackPlanView // the plan as shown, to show again
 }
 
 // stackForm is the stack form's values.
@@ -165,6 +166,7 @@ func readStackForm(r *http.Request) (stackForm, error) {
 		if fhs := r.MultipartForm.File["file"]; len(fhs) > 0 && fhs[0].Size > 0 {
 			fh := fhs[0]
 			if fh.Size > maxStack {
+				f.Stack = "" // not shown again
 				return f, fmt.Errorf("the file is %d bytes: a stack file is at most %d", fh.Size, maxStack)
 			}
 			rd, err := fh.Open()
@@ -177,14 +179,16 @@ func readStackForm(r *http.Request) (stackForm, error) {
 				return f, fmt.Errorf("read the uploaded file: %w", err)
 			}
 			if len(b) > maxStack {
+				f.Stack = ""
 				return f, fmt.Errorf("the file is over %d bytes", maxStack)
 			}
 			f.Stack, f.File, f.Uploaded = string(b), fh.Filename, true
 		}
 	}
 	f.File = fileName(f.File)
-	if len(f.Stack) > maxStack {
-		return f, fmt.Errorf("the stack is %d bytes: a stack file is at most %d", len(f.Stack), maxStack)
+	if n := len(f.Stack); n > maxStack {
+		f.Stack = ""
+		return f, fmt.Errorf("the stack is %d bytes: a stack file is at most %d", n, maxStack)
 	}
 	if strings.TrimSpace(f.Stack) == "" {
 		return f, errors.New("paste a stack file, or choose one to upload")
@@ -233,10 +237,13 @@ func (c *Console) stackPlan(w http.ResponseWriter, r *http.Request, s *session) 
 		c.refuse(w, r, http.StatusBadGateway, "The API's plan is something the console cannot read.")
 		return
 	}
-	plan.ID = randomToken()
 	v.Plan = plan
-	s.addPlan(plan.ID, &pending{stack: &stackPending{Stack: f.Stack, File: f.File, AllowDelete: f.AllowDelete, Resources: raw,
-		Region: plan.Region, Deletes: plan.Delete}, expires: c.now().Add(planTTL)}, c.now())
+	// Only a plan that can be applied waits for its confirmation.
+	if plan.Changes() && plan.Failed == 0 {
+		plan.ID = randomToken()
+		s.addPlan(plan.ID, &pending{stack: &stackPending{Stack: f.Stack, File: f.File, AllowDelete: f.AllowDelete, Resources: raw,
+			Region: plan.Region, Deletes: plan.Delete, View: plan}, expires: c.now().Add(planTTL)}, c.now())
+	}
 	c.renderStack(w, r, http.StatusOK, v)
 }
 
@@ -283,7 +290,9 @@ func (c *Console) stackApply(w http.ResponseWriter, r *http.Request, s *session)
 	}
 	sp := p.stack
 	if sp.Deletes > 0 && (r.PostForm.Get("confirm_delete") == "" || strings.TrimSpace(r.PostForm.Get("confirm")) != sp.Region) {
-		c.refuse(w, r, http.StatusUnprocessableEntity, fmt.Sprintf("This plan deletes %d resource(s): tick the box and type the region's name, %s, to confirm. Go back to the plan to do so.", sp.Deletes, sp.Region))
+		c.render(w, r, http.StatusUnprocessableEntity, "stack", &page{Title: "Stack plan", Nav: "stack",
+			Notice: fmt.Sprintf("This plan deletes %d resource(s): tick the box and type the region's name, %s, to confirm.", sp.Deletes, sp.Region),
+			Data:   &stackView{CSRF: s.csrf, Plan: sp.View, Form: stackForm{Stack: sp.Stack, File: sp.File, AllowDelete: sp.AllowDelete}}})
 		return
 	}
 	if s.planOf(id, c.now(), true) == nil {
@@ -303,6 +312,8 @@ func (c *Console) stackApply(w http.ResponseWriter, r *http.Request, s *session)
 			return
 		}
 		v := &stackView{CSRF: s.csrf, Form: stackForm{Stack: sp.Stack, File: sp.File, AllowDelete: sp.AllowDelete}, Problem: stackProblem(pr)}
+		// The API names what changed since (any other refusal, a busy
+		// stack say, is shown as it comes).
 		if what, ok := strings.CutPrefix(pr.Detail, "the saved plan is stale: what it observed has changed since: "); ok && ans.status == http.StatusConflict {
 			v.Stale, v.Problem = what, nil
 		}

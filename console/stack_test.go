@@ -101,7 +101,7 @@ func TestStackPlanApply(t *testing.T) {
 	}
 	for _, want := range []string{"Plan: 1 to create", `<span aria-hidden="true">&#43;</span> create</span>`, "<code>instance.web-1</code>",
 		"no instance named web-1", "$0.00 → <strong>$5.00</strong> (+$5.00/month)", "lightsail:CreateInstances web-1", "Apply this plan",
-		`value="prod.yml"`} {
+		`value="prod.yml"`, "The plan of the uploaded file prod.yml"} {
 		if !strings.Contains(p.body, want) {
 			t.Errorf("the plan lacks %q:\n%s", want, main(p.body))
 		}
@@ -317,7 +317,8 @@ func TestStackDeleteConfirmation(t *testing.T) {
 	for _, f := range []url.Values{{}, {"confirm": {"eu-central-1"}}, {"confirm_delete": {"1"}}, {"confirm_delete": {"1"}, "confirm": {"eu-west-1"}}} {
 		f.Set("csrf", csrf)
 		f.Set("plan", id)
-		if p := b.post("/ui/stack/apply", f); p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "type the region") {
+		if p := b.post("/ui/stack/apply", f); p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "type the region&#39;s name, eu-central-1, to confirm") ||
+			!strings.Contains(p.body, `data-must="eu-central-1"`) {
 			t.Fatalf("confirmed with %v: %d %s", f, p.status, main(p.body))
 		}
 	}
@@ -341,8 +342,8 @@ func TestStackBounds(t *testing.T) {
 	if p := b.postStack(url.Values{"csrf": {csrf}}, "big.yml", []byte(big)); p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "at most 1048576") {
 		t.Errorf("a big upload: %d %s", p.status, main(p.body))
 	}
-	if p := b.postStack(url.Values{"csrf": {csrf}, "stack": {big}}, "", nil); p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "at most 1048576") {
-		t.Errorf("a big paste: %d %s", p.status, main(p.body))
+	if p := b.postStack(url.Values{"csrf": {csrf}, "stack": {big}}, "", nil); p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "at most 1048576") || len(p.body) > 64<<10 {
+		t.Errorf("a big paste: %d, %d bytes %s", p.status, len(p.body), main(p.body[:min(len(p.body), 4096)]))
 	}
 	huge := strings.Repeat("x", 3<<19)
 	if p := b.postStack(url.Values{"csrf": {csrf}, "stack": {huge}}, "huge.yml", []byte(huge)); p.status != http.StatusRequestEntityTooLarge {
