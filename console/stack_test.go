@@ -59,7 +59,7 @@ func (b *browser) planStack(csrf, text string, extra ...string) (string, page) {
 	}
 	p := b.postStack(f, "", nil)
 	if p.status != 200 {
-		b.e.t.Fatalf("plan the stack: %d %s", p.status, main(p.body))
+		b.e.t.Fatalf("plan the stack: %d %s", p.status, mainOf(p.body))
 	}
 	if m := planField.FindStringSubmatch(p.body); m != nil {
 		return m[1], p
@@ -67,8 +67,8 @@ func (b *browser) planStack(csrf, text string, extra ...string) (string, page) {
 	return "", p
 }
 
-// main is a page's <main>, for failure messages.
-func main(body string) string {
+// mainOf is a page's <main>, for failure messages.
+func mainOf(body string) string {
 	if i := strings.Index(body, "<main"); i >= 0 {
 		body = body[i:]
 	}
@@ -91,19 +91,19 @@ func TestStackPlanApply(t *testing.T) {
 	csrf := b.signIn()
 	p := b.get("/ui/stack")
 	if p.status != 200 || !strings.Contains(p.body, `enctype="multipart/form-data"`) || !strings.Contains(p.body, `href="/ui/stack" aria-current="page"`) {
-		t.Fatalf("the stack page: %d %s", p.status, main(p.body))
+		t.Fatalf("the stack page: %d %s", p.status, mainOf(p.body))
 	}
 
 	// Uploaded: the file is planned (not the empty text beside it).
 	p = b.postStack(url.Values{"csrf": {csrf}, "stack": {""}}, "prod.yml", []byte(oneInstance))
 	if p.status != 200 {
-		t.Fatalf("plan an uploaded stack: %d %s", p.status, main(p.body))
+		t.Fatalf("plan an uploaded stack: %d %s", p.status, mainOf(p.body))
 	}
 	for _, want := range []string{"Plan: 1 to create", `<span aria-hidden="true">&#43;</span> create</span>`, "<code>instance.web-1</code>",
 		"no instance named web-1", "$0.00 → <strong>$5.00</strong> (+$5.00/month)", "lightsail:CreateInstances web-1", "Apply this plan",
 		`value="prod.yml"`, "The plan of the uploaded file prod.yml"} {
 		if !strings.Contains(p.body, want) {
-			t.Errorf("the plan lacks %q:\n%s", want, main(p.body))
+			t.Errorf("the plan lacks %q:\n%s", want, mainOf(p.body))
 		}
 	}
 	if ops, _ := e.count(); ops != 0 {
@@ -127,7 +127,7 @@ func TestStackPlanApply(t *testing.T) {
 	p = b.post("/ui/stack/apply", url.Values{"csrf": {csrf}, "plan": {id}})
 	loc := p.header.Get("Location")
 	if p.status != http.StatusSeeOther || !strings.HasPrefix(loc, "/ui/operations/op_") {
-		t.Fatalf("apply: %d %s", p.status, main(p.body))
+		t.Fatalf("apply: %d %s", p.status, mainOf(p.body))
 	}
 	if p := b.post("/ui/stack/apply", url.Values{"csrf": {csrf}, "plan": {id}}); p.status != http.StatusConflict {
 		t.Fatalf("the same plan twice: %d", p.status)
@@ -137,24 +137,24 @@ func TestStackPlanApply(t *testing.T) {
 	// The apply's page: its resources, each with its child operation.
 	p = b.get(loc)
 	if !strings.Contains(p.body, "stack.apply") || !strings.Contains(p.body, `id="h-resources"`) {
-		t.Fatalf("the apply's page: %s", main(p.body))
+		t.Fatalf("the apply's page: %s", mainOf(p.body))
 	}
 	m := childLink.FindStringSubmatch(p.body)
 	if m == nil {
-		t.Fatalf("no child operation of instance.web-1: %s", main(p.body))
+		t.Fatalf("no child operation of instance.web-1: %s", mainOf(p.body))
 	}
 	frag := b.get(loc + "/resources")
 	if frag.status != 200 || !strings.Contains(frag.body, `data-key="instance.web-1" data-status="succeeded"`) {
 		t.Fatalf("the resources fragment: %d %s", frag.status, frag.body)
 	}
 	if child := b.get("/ui/operations/" + m[1]); !strings.Contains(child.body, "Instance web-1 created") || !strings.Contains(child.body, "succeeded") {
-		t.Fatalf("the child operation: %s", main(child.body))
+		t.Fatalf("the child operation: %s", mainOf(child.body))
 	}
 
 	// Planned again: nothing to change, nothing to apply.
 	id, p = b.planStack(csrf, oneInstance)
 	if id != "" || !strings.Contains(p.body, "Nothing to change") || !strings.Contains(p.body, "0 to create") {
-		t.Fatalf("the plan after the apply: %s", main(p.body))
+		t.Fatalf("the plan after the apply: %s", mainOf(p.body))
 	}
 }
 
@@ -169,17 +169,17 @@ func TestStackStalePlan(t *testing.T) {
 	fresh, _ := b.planStack(csrf, oneInstance)
 	p := b.post("/ui/stack/apply", url.Values{"csrf": {csrf}, "plan": {fresh}})
 	if p.status != http.StatusSeeOther {
-		t.Fatalf("apply: %d %s", p.status, main(p.body))
+		t.Fatalf("apply: %d %s", p.status, mainOf(p.body))
 	}
 	waitOp(t, b, p.header.Get("Location"))
 	before, _ := e.count()
 	p = b.post("/ui/stack/apply", url.Values{"csrf": {csrf}, "plan": {stale}})
 	if p.status != http.StatusConflict {
-		t.Fatalf("a stale plan: %d %s", p.status, main(p.body))
+		t.Fatalf("a stale plan: %d %s", p.status, mainOf(p.body))
 	}
 	for _, want := range []string{"Not applied: the plan is stale", "instance.web-1", "Plan the stack again", "web-1: {bundle: nano_3_0"} {
 		if !strings.Contains(p.body, want) {
-			t.Errorf("the stale plan's page lacks %q:\n%s", want, main(p.body))
+			t.Errorf("the stale plan's page lacks %q:\n%s", want, mainOf(p.body))
 		}
 	}
 	if after, _ := e.count(); after != before {
@@ -248,7 +248,7 @@ func TestStackGETChangesNothing(t *testing.T) {
 	// download or plan.
 	imp := b.get("/ui/stack/import?read=1")
 	if !strings.Contains(imp.body, "web-1:") || !strings.Contains(imp.body, `readonly`) || !strings.Contains(imp.body, `data-copy="f-imported"`) {
-		t.Fatalf("the import: %s", main(imp.body))
+		t.Fatalf("the import: %s", mainOf(imp.body))
 	}
 	dl := b.get("/ui/stack/import?read=1&download=1")
 	if !strings.Contains(dl.header.Get("Content-Disposition"), "fountain.yml") || !strings.HasPrefix(dl.header.Get("Content-Type"), "text/plain") ||
@@ -274,10 +274,10 @@ func TestStackEscaping(t *testing.T) {
 	}
 	for name, p := range pages {
 		if strings.Contains(p.body, xss) || strings.Contains(p.body, "<img") {
-			t.Errorf("%s: the canary is markup in the page:\n%s", name, main(p.body))
+			t.Errorf("%s: the canary is markup in the page:\n%s", name, mainOf(p.body))
 		}
 		if !strings.Contains(p.body, "&lt;img src=x onerror=alert(1)&gt;") {
-			t.Errorf("%s: the canary is not shown as text:\n%s", name, main(p.body))
+			t.Errorf("%s: the canary is not shown as text:\n%s", name, mainOf(p.body))
 		}
 	}
 	// The errors quote the file's name, its keys and values: as text.
@@ -286,7 +286,7 @@ func TestStackEscaping(t *testing.T) {
 		"uploaded, with a hostile name": "&lt;img src=x onerror=alert(1)&gt;.yml:5:3: instances[&#34;&lt;img src=x onerror=alert(1)&gt;&#34;]"} {
 		p := pages[name]
 		if got := errs.FindString(p.body); p.status != http.StatusUnprocessableEntity || !strings.Contains(got, want) {
-			t.Errorf("%s: %d, the errors lack %q:\n%s", name, p.status, want, main(p.body))
+			t.Errorf("%s: %d, the errors lack %q:\n%s", name, p.status, want, mainOf(p.body))
 		}
 	}
 }
@@ -305,13 +305,13 @@ func TestStackDeleteConfirmation(t *testing.T) {
 	// Without Allow deletions the plan fails, and offers no Apply.
 	id, p := b.planStack(csrf, remove)
 	if id != "" || !strings.Contains(p.body, "deleting needs allow_delete") {
-		t.Fatalf("a delete without allow_delete: %s", main(p.body))
+		t.Fatalf("a delete without allow_delete: %s", mainOf(p.body))
 	}
 	id, p = b.planStack(csrf, remove, "allow_delete", "1")
 	for _, want := range []string{`<span aria-hidden="true">−</span> delete</span>`, `data-must-check`, `data-must="eu-central-1"`, `class="danger" id="apply"`,
 		`name="allow_delete" type="checkbox" value="1" checked`} {
 		if !strings.Contains(p.body, want) {
-			t.Errorf("the delete plan lacks %q:\n%s", want, main(p.body))
+			t.Errorf("the delete plan lacks %q:\n%s", want, mainOf(p.body))
 		}
 	}
 	for _, f := range []url.Values{{}, {"confirm": {"eu-central-1"}}, {"confirm_delete": {"1"}}, {"confirm_delete": {"1"}, "confirm": {"eu-west-1"}}} {
@@ -319,12 +319,12 @@ func TestStackDeleteConfirmation(t *testing.T) {
 		f.Set("plan", id)
 		if p := b.post("/ui/stack/apply", f); p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "type the region&#39;s name, eu-central-1, to confirm") ||
 			!strings.Contains(p.body, `data-must="eu-central-1"`) {
-			t.Fatalf("confirmed with %v: %d %s", f, p.status, main(p.body))
+			t.Fatalf("confirmed with %v: %d %s", f, p.status, mainOf(p.body))
 		}
 	}
 	p = b.post("/ui/stack/apply", url.Values{"csrf": {csrf}, "plan": {id}, "confirm_delete": {"1"}, "confirm": {"eu-central-1"}})
 	if p.status != http.StatusSeeOther {
-		t.Fatalf("confirmed: %d %s", p.status, main(p.body))
+		t.Fatalf("confirmed: %d %s", p.status, mainOf(p.body))
 	}
 	waitOp(t, b, p.header.Get("Location"))
 	if l := b.get("/ui/"); strings.Contains(l.body, ">web-1<") {
@@ -340,17 +340,17 @@ func TestStackBounds(t *testing.T) {
 	csrf := b.signIn()
 	big := oneInstance + "# " + strings.Repeat("x", 1<<20) + "\n"
 	if p := b.postStack(url.Values{"csrf": {csrf}}, "big.yml", []byte(big)); p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "at most 1048576") {
-		t.Errorf("a big upload: %d %s", p.status, main(p.body))
+		t.Errorf("a big upload: %d %s", p.status, mainOf(p.body))
 	}
 	if p := b.postStack(url.Values{"csrf": {csrf}, "stack": {big}}, "", nil); p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "at most 1048576") || len(p.body) > 64<<10 {
-		t.Errorf("a big paste: %d, %d bytes %s", p.status, len(p.body), main(p.body[:min(len(p.body), 4096)]))
+		t.Errorf("a big paste: %d, %d bytes %s", p.status, len(p.body), mainOf(p.body[:min(len(p.body), 4096)]))
 	}
 	huge := strings.Repeat("x", 3<<19)
 	if p := b.postStack(url.Values{"csrf": {csrf}, "stack": {huge}}, "huge.yml", []byte(huge)); p.status != http.StatusRequestEntityTooLarge {
-		t.Errorf("a form over its bound: %d %s", p.status, main(p.body))
+		t.Errorf("a form over its bound: %d %s", p.status, mainOf(p.body))
 	}
 	if p := b.postStack(url.Values{"csrf": {csrf}, "stack": {"  \n"}}, "", nil); p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "paste a stack file") {
-		t.Errorf("an empty form: %d %s", p.status, main(p.body))
+		t.Errorf("an empty form: %d %s", p.status, mainOf(p.body))
 	}
 	if _, audit := e.count(); audit != 0 {
 		t.Errorf("refused forms reached the API: %d audit entries", audit)
