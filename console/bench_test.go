@@ -83,11 +83,71 @@ func fill(tb testing.TB, e *env) string {
 	return long
 }
 
+// benchStackResources is the size of the stack plan and apply read: a
+// resource per instance.
+const benchStackResources = benchInstances
+
+// fillStackApply puts a stack apply of benchStackResources resources in
+// the store: the parent, a child per resource, its log. It returns the
+// parent's id.
+func fillStackApply(tb testing.TB, e *env) string {
+	tb.Helper()
+	ctx := context.Background()
+	created := time.Now().Add(-time.Minute)
+	finished := created.Add(40 * time.Second)
+	var changes []string
+	var steps []fountain.Step
+	for i := 0; i < benchStackResources; i++ {
+		key := fmt.Sprintf("instance.web-%03d", i)
+		changes = append(changes, "update "+key)
+		steps = append(steps, fountain.Step{Name: key, Status: fountain.StepChanged, StartedAt: finished, Output: "operation op_child" + key})
+		child := &fountain.Operation{ID: fmt.Sprintf("op_stackchild%06d", i), Kind: "lightsail.open-ports", Target: key, ParentID: "op_stackapply",
+			Request: json.RawMessage(`{"instance_name":"web-1","from_port":443}`), Status: fountain.StatusSucceeded, Changed: true,
+			Message: fmt.Sprintf("Ports web-%03d 443-443/tcp from [0.0.0.0/0] are now open", i), CreatedAt: created, StartedAt: &created, FinishedAt: &finished,
+			Steps: []fountain.Step{{Name: "open ports", Status: fountain.StepChanged, StartedAt: created, DurationMS: 20}}}
+		if err := e.db.CreateOperation(ctx, child); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	req, _ := json.Marshal(map[string]any{"file": "fountain.yml", "stack_sha256": strings.Repeat("ab", 32), "changes": changes})
+	op := &fountain.Operation{ID: "op_stackapply", Kind: "stack.apply", Target: "stack eu-central-1", Request: req, Status: fountain.StatusSucceeded,
+		Changed: true, Message: "Stack eu-central-1 applied: 100 resource(s) changed", CreatedAt: created, StartedAt: &created, FinishedAt: &finished, Steps: steps}
+	if err := e.db.CreateOperation(ctx, op); err != nil {
+		tb.Fatal(err)
+	}
+	if err := e.db.Flush(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	return op.ID
+}
+
+// benchStack declares the bench's instances, each with a port to open:
+// its plan updates every one.
+func benchStack() string {
+	var b strings.Builder
+	b.WriteString("version: 1\nregion: eu-central-1\ninstances:\n")
+	for i := 0; i < benchStackResources; i++ {
+		fmt.Fprintf(&b, "  web-%03d: {bundle: nano_3_0, blueprint: ubuntu_24_04, zone: eu-central-1a, ports: [\"22\", \"80\", \"443\"]}\n", i)
+	}
+	return b.String()
+}
+
+// planStackPage posts the bench's stack to its plan, as the browser does.
+func planStackPage(h http.Handler, ck *http.Cookie, csrf string) *httptest.ResponseRecorder {
+	form := url.Values{"csrf": {csrf}, "stack": {benchStack()}}.Encode()
+	req := httptest.NewRequest("POST", "/ui/stack/plan", strings.NewReader(form))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(ck)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	return w
+}
+
 // benchPages are the pages read, by name. Pages that read a host over SSH
 // (an app, Kong, OpenSearch, what runs on an instance) answer here without
 // one (the server has no deploy engine): what they cost beyond that is the
 // host's.
-func benchPages(long string) [][2]string {
+func benchPages(long, stackApply string) [][2]string {
 	return [][2]string{
 		{"sign-in", "/"},
 		{"overview", "/ui/"},
@@ -103,6 +163,9 @@ func benchPages(long string) [][2]string {
 		{"operations-filtered", "/ui/operations?kind=deploy.docker-app&status=succeeded"},
 		{"operation", "/ui/operations/" + long},
 		{"audit", "/ui/audit"},
+		{"stack", "/ui/stack"},
+		{"stack-apply-100", "/ui/operations/" + stackApply},
+		{"stack-apply-100-resources", "/ui/operations/" + stackApply + "/resources"},
 	}
 }
 
@@ -133,9 +196,9 @@ func TestPageWeight(t *testing.T) {
 		t.Skip("fills a store")
 	}
 	e := newEnv(t)
-	long := fill(t, e)
-	ck, _ := session(t, e)
-	for _, p := range benchPages(long) {
+	long, stackApply := fill(t, e), fillStackApply(t, e)
+	ck, csrf := session(t, e)
+	for _, p := range benchPages(long, stackApply) {
 		w := serve(e.srv.Config.Handler, ck, p[1])
 		if w.Code >= 500 && w.Code != http.StatusServiceUnavailable {
 			t.Errorf("%s: %d", p[0], w.Code)
@@ -148,6 +211,15 @@ func TestPageWeight(t *testing.T) {
 	if body := serve(e.srv.Config.Handler, ck, "/ui/operations/"+long).Body.String(); !strings.Contains(body, fmt.Sprintf("%d earlier lines", benchLogLines-400)) {
 		t.Error("the long log is not cut to its tail")
 	}
+	// The plan of a stack of 100 resources, each to update.
+	w := planStackPage(e.srv.Config.Handler, ck, csrf)
+	if w.Code != 200 || !strings.Contains(w.Body.String(), fmt.Sprintf("Plan: 0 to create, %d to update", benchStackResources)) {
+		t.Fatalf("the stack plan: %d %s", w.Code, w.Body.String())
+	}
+	if n := w.Body.Len(); n > maxPageBytes {
+		t.Errorf("the plan of %d resources weighs %d bytes, more than %d", benchStackResources, n, maxPageBytes)
+	}
+	t.Logf("%-20s %3d %7.1f KB", "stack-plan-100", w.Code, float64(w.Body.Len())/1024)
 }
 
 // BenchmarkPages renders each page server-side with 100 instances and
@@ -155,10 +227,10 @@ func TestPageWeight(t *testing.T) {
 // and the plan of a new instance (a dry run through the API).
 func BenchmarkPages(b *testing.B) {
 	e := newEnv(b)
-	long := fill(b, e)
+	long, stackApply := fill(b, e), fillStackApply(b, e)
 	ck, csrf := session(b, e)
 	h := e.srv.Config.Handler
-	for _, p := range benchPages(long) {
+	for _, p := range benchPages(long, stackApply) {
 		b.Run(p[0], func(b *testing.B) {
 			var size int
 			for b.Loop() {
@@ -178,6 +250,20 @@ func BenchmarkPages(b *testing.B) {
 			req.AddCookie(ck)
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, req)
+			if w.Code != 200 {
+				b.Fatalf("plan: %d %s", w.Code, w.Body.String())
+			}
+			size = w.Body.Len()
+		}
+		b.ReportMetric(float64(size)/1024, "KB/page")
+		b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/1000, "ms/page")
+	})
+	// The plan of a stack of 100 resources: the API's plan (a dry run of
+	// each resource's calls against the emulator) and its page.
+	b.Run("stack-plan-100", func(b *testing.B) {
+		var size int
+		for b.Loop() {
+			w := planStackPage(h, ck, csrf)
 			if w.Code != 200 {
 				b.Fatalf("plan: %d %s", w.Code, w.Body.String())
 			}

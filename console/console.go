@@ -19,9 +19,11 @@ import (
 	"context"
 	"embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strings"
 	"sync"
@@ -166,9 +168,13 @@ func (c *Console) read(h handler) http.HandlerFunc {
 
 // change serves a POST that changes something: it needs a session, a
 // request from this origin, and the session's CSRF token.
-func (c *Console) change(h handler) http.HandlerFunc {
+func (c *Console) change(h handler) http.HandlerFunc { return c.changeUpTo(maxForm, h) }
+
+// changeUpTo is change for a form of at most limit bytes, sent
+// url-encoded or as multipart/form-data (a file upload, kept in memory).
+func (c *Console) changeUpTo(limit int64, h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		s := c.session(r)
 		if s == nil {
 			c.refuse(w, r, http.StatusUnauthorized, "You are signed out; sign in again.")
@@ -178,7 +184,20 @@ func (c *Console) change(h handler) http.HandlerFunc {
 			c.refuse(w, r, http.StatusForbidden, "This change did not come from the console's own pages.")
 			return
 		}
-		if err := r.ParseForm(); err != nil {
+		var err error
+		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
+			err = r.ParseMultipartForm(limit)
+			if r.MultipartForm != nil {
+				defer r.MultipartForm.RemoveAll()
+			}
+		} else {
+			err = r.ParseForm()
+		}
+		if tooLarge := new(http.MaxBytesError); errors.As(err, &tooLarge) {
+			c.refuse(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("The form is larger than %d KiB.", limit>>10))
+			return
+		}
+		if err != nil {
 			c.refuse(w, r, http.StatusBadRequest, "The form could not be read.")
 			return
 		}
@@ -224,11 +243,16 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /ui/operations/{id}", c.read(c.operationPage))
 	m.HandleFunc("GET /ui/operations/{id}/events", c.events)
 	m.HandleFunc("GET /ui/operations/{id}/log", c.read(c.downloadLog))
+	m.HandleFunc("GET /ui/operations/{id}/resources", c.read(c.stackResources))
 	m.HandleFunc("POST /ui/operations/{id}/cancel", c.change(c.cancel))
 	m.HandleFunc("GET /ui/audit", c.read(c.auditPage))
 	m.HandleFunc("GET /ui/docs/{name}", c.read(c.docPage))
 	m.HandleFunc("POST /ui/plan/{action}", c.change(c.plan))
 	m.HandleFunc("POST /ui/apply", c.change(c.apply))
+	m.HandleFunc("GET /ui/stack", c.read(c.stackPage))
+	m.HandleFunc("GET /ui/stack/import", c.read(c.stackImport))
+	m.HandleFunc("POST /ui/stack/plan", c.changeUpTo(maxStackForm, c.stackPlan))
+	m.HandleFunc("POST /ui/stack/apply", c.change(c.stackApply))
 	m.HandleFunc("/", c.notFound)
 }
 

@@ -64,6 +64,8 @@ type operationView struct {
 	Lines   []logLine
 	Earlier int   // lines before those shown
 	After   int64 // the last event shown: the live log resumes after it
+	// Stack, for a stack apply: its resources and their child operations.
+	Stack *stackProgress
 }
 
 // operationPage: an operation with its steps, request and result, and its
@@ -88,6 +90,9 @@ func (c *Console) operationPage(w http.ResponseWriter, r *http.Request, s *sessi
 	}
 	if n := len(l.Lines); n > 0 {
 		v.After = l.Lines[n-1].Seq
+	}
+	if op.Kind == "stack.apply" {
+		v.Stack = c.stackProgressOf(r, &op)
 	}
 	c.render(w, r, http.StatusOK, "operation", &page{Title: "Operation " + op.Kind, Nav: "operations", Data: v})
 }

@@ -16,11 +16,13 @@ import (
 // the plan's page is confirmed, exactly as planned. A route without a dry
 // run shows what would be sent instead, and says so.
 
-// pending is a plan shown and waiting for its confirmation.
+// pending is a plan shown and waiting for its confirmation: a form's
+// change (action, req, view), or a stack's.
 type pending struct {
 	action  *action
 	req     *request
 	view    *planView
+	stack   *stackPending
 	expires time.Time
 }
 
@@ -55,7 +57,7 @@ type formView struct {
 }
 
 // addPlan keeps a plan for its confirmation; the oldest goes when there
-// are too many.
+// are too many (of stack plans, which hold a whole stack file, fewer).
 func (s *session) addPlan(id string, p *pending, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -64,15 +66,29 @@ func (s *session) addPlan(id string, p *pending, now time.Time) {
 			delete(s.plans, k)
 		}
 	}
-	for len(s.plans) >= maxPlans {
-		var oldest string
-		for k, v := range s.plans {
-			if oldest == "" || v.expires.Before(s.plans[oldest].expires) {
-				oldest = k
+	evictOldest := func(of func(*pending) bool, keep int) {
+		for {
+			var oldest string
+			n := 0
+			for k, v := range s.plans {
+				if !of(v) {
+					continue
+				}
+				n++
+				if oldest == "" || v.expires.Before(s.plans[oldest].expires) {
+					oldest = k
+				}
 			}
+			if n < keep {
+				return
+			}
+			delete(s.plans, oldest)
 		}
-		delete(s.plans, oldest)
 	}
+	if p.stack != nil {
+		evictOldest(func(v *pending) bool { return v.stack != nil }, maxStackPlans)
+	}
+	evictOldest(func(*pending) bool { return true }, maxPlans)
 	s.plans[id] = p
 }
 
@@ -222,7 +238,7 @@ func stepsAsPlanned(steps []step) []plannedStep {
 func (c *Console) apply(w http.ResponseWriter, r *http.Request, s *session) {
 	id := r.PostForm.Get("plan")
 	p := s.planOf(id, c.now(), false)
-	if p == nil {
+	if p == nil || p.action == nil {
 		c.refuse(w, r, http.StatusConflict, "This plan was applied already, or it expired (plans wait 15 minutes): plan the change again.")
 		return
 	}

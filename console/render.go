@@ -38,10 +38,11 @@ type templates struct {
 
 // pageNames are the templates/<name>.html files that are whole pages.
 var pageNames = []string{"signin", "error", "overview", "instance_new", "instance", "app", "deploy", "kong", "opensearch",
-	"github", "operations", "operation", "audit", "doc", "plan", "form", "password"}
+	"github", "operations", "operation", "audit", "doc", "plan", "form", "password", "stack", "stack_import"}
 
 func parseTemplates() (*templates, error) {
-	base, err := template.New("layout").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/partials.html", "templates/forms.html")
+	base, err := template.New("layout").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/partials.html", "templates/forms.html",
+		"templates/stackparts.html")
 	if err != nil {
 		return nil, fmt.Errorf("console templates: %w", err)
 	}
@@ -128,6 +129,8 @@ var funcs = template.FuncMap{
 	"status": statusClass,
 	"join":   strings.Join,
 	"dict":   dict,
+	"mark":   func(action string) actionMark { return stackResource{Action: action}.Mark() },
+	"lines":  func(s string) []string { return strings.Split(strings.TrimSpace(s), "\n") },
 	"fieldErr": func(v any, field string) string {
 		p, _ := v.(*problem)
 		if p == nil {

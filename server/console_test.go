@@ -29,27 +29,8 @@ const xss = `<img src=x onerror=alert(1)>`
 func TestConsoleAcceptance(t *testing.T) {
 	t.Parallel() // a sandbox of its own: its hosts boot while the others' do
 	// The stand-ins (Kong's image) are built while the first steps run.
-	sandboxtest.RequireDocker(t)
-	bin := sandboxtest.FountainBinary(t)
-	ns, dataDir := sandboxtest.Namespace()+"-console", t.TempDir()
-	t.Cleanup(func() {
-		sb, err := sandbox.New(context.Background(), sandbox.Config{DataDir: dataDir, Namespace: ns})
-		if err == nil {
-			_ = sb.Down(context.Background())
-			sb.Close()
-		}
-	})
-	logs := &lockedBuffer{}
-	url, stop := startSandboxServer(t, dataDir, ns, func(c *server.Config) {
-		c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-		c.StandinBinary, c.StandInsAtStart = bin, true
-	})
+	url, stop := startConsoleSandbox(t, "console", true)
 	defer stop()
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("server log:\n%s", logs.String())
-		}
-	})
 	_, sb := call(t, "GET", url+"/sandbox", "")
 	push := sb["registry_push"].(string)
 	sandboxtest.PushApp(t, push+"/user/repo/my-app:latest", "1 "+xss, sandboxtest.AppOptions{})
@@ -233,6 +214,129 @@ func TestConsoleAcceptance(t *testing.T) {
 	step("done")
 	if d := b.Dialogs(); len(d) > 0 {
 		t.Errorf("dialogs opened (injected script ran): %q", d)
+	}
+	if v := b.CSPViolations(); len(v) > 0 {
+		t.Errorf("CSP violations: %q", v)
+	}
+}
+
+// startConsoleSandbox starts a sandbox server for a console test (with
+// the stand-ins built at its start when standIns), its hosts removed and
+// its log shown when the test fails.
+func startConsoleSandbox(t *testing.T, suffix string, standIns bool) (string, func()) {
+	t.Helper()
+	sandboxtest.RequireDocker(t)
+	bin := ""
+	if standIns {
+		bin = sandboxtest.FountainBinary(t)
+	}
+	ns, dataDir := sandboxtest.Namespace()+"-"+suffix, t.TempDir()
+	t.Cleanup(func() {
+		sb, err := sandbox.New(context.Background(), sandbox.Config{DataDir: dataDir, Namespace: ns})
+		if err == nil {
+			_ = sb.Down(context.Background())
+			sb.Close()
+		}
+	})
+	logs := &lockedBuffer{}
+	url, stop := startSandboxServer(t, dataDir, ns, func(c *server.Config) {
+		c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		c.StandinBinary, c.StandInsAtStart = bin, standIns
+	})
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs.String())
+		}
+	})
+	return url, stop
+}
+
+// consoleStack is a small stack: an instance with nothing on it (no host
+// boot to wait for) and a GitHub secret whose value is in the vault.
+const consoleStack = `version: 1
+region: eu-central-1
+instances:
+  stack-1: {bundle: nano_3_0, blueprint: ubuntu_24_04, zone: eu-central-1a}
+github:
+  repositories:
+    user/repo:
+      secrets: {STACK_KEY: stack-key}
+`
+
+// The console's stack page in the sandbox, in Chromium: paste a small
+// stack, see its plan with the cost delta (the secret's value nowhere in
+// the page), apply it and follow each resource's child operation until it
+// succeeds, plan again: nothing to change. A screenshot of each page.
+func TestConsoleStack(t *testing.T) {
+	url, stop := startConsoleSandbox(t, "cstack", false)
+	defer stop()
+	const secret = "stack-secret-canary-7d2"
+	if status, body := call(t, "PUT", url+"/vault/stack-key", `{"value": "`+secret+`"}`); status != 200 {
+		t.Fatalf("vault: %d %v", status, body)
+	}
+	b := consoletest.New(t, 5*time.Minute)
+	b.StepTimeout = 2 * time.Minute // a plan and an apply wait for the sandbox's hosts
+	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
+	b.Do("sign in", chromedp.Navigate(url+"/"), chromedp.WaitVisible(css("#token")), chromedp.SendKeys(css("#token"), token),
+		chromedp.Submit(css("#token")), chromedp.WaitVisible(css("#h-instances")))
+
+	// Paste the stack and see its plan.
+	b.Do("the stack page", chromedp.Click(css(`header nav a[href="/ui/stack"]`)), chromedp.WaitVisible(css("#f-stack")),
+		chromedp.SetValue(css("#f-stack"), consoleStack))
+	b.Screenshot("22-stack")
+	b.Do("plan", chromedp.Click(css(`form[action="/ui/stack/plan"] button[type=submit]`)), chromedp.WaitVisible(css("#apply")))
+	b.Screenshot("23-stack-plan")
+	b.Do("a window for the docs", chromedp.EmulateViewport(1100, 760), chromedp.ScrollIntoView(css("h1")))
+	b.ScreenshotView("stack-plan-window") // docs/console-stack.png
+	b.Do("back to a laptop", chromedp.EmulateViewport(1280, 900))
+	plan := b.Text("main")
+	for _, want := range []string{"Plan: 2 to create", "instance.stack-1", "secret.user/repo/STACK_KEY", "+ create", "$0.00 → $5.00 (+$5.00/month)"} {
+		if !strings.Contains(plan, want) {
+			t.Errorf("the plan lacks %q: %s", want, plan)
+		}
+	}
+	if html := consoletest.Value(b, "the page", chromedp.OuterHTML(css("html"))); strings.Contains(html, secret) {
+		t.Fatal("the secret's value is in the plan's page")
+	}
+
+	// Apply: the resources follow their child operations until the end.
+	b.Do("apply", chromedp.Click(css("#apply")), chromedp.WaitVisible(css("#h-resources")))
+	seen := map[string]bool{}
+	for i := 0; i < 3000; i++ {
+		if state, err := b.TryText("#log-state"); err == nil && strings.Contains(state, "ended") {
+			break
+		}
+		if got, err := chromedp.Run(b.Ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#resources tbody tr")).map((r) => r.dataset.key + " " + r.dataset.status)`)); err == nil {
+			for _, r := range got {
+				seen[r] = true
+			}
+		}
+		b.Do("wait", chromedp.Sleep(100*time.Millisecond))
+	}
+	t.Logf("resources seen while the apply ran: %v", seen)
+	waitOperation(t, b, "stack.apply")
+	b.Screenshot("24-stack-applied")
+	rows := consoletest.Value(b, "rows", chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#resources tbody tr")).map((r) => r.dataset.key + " " + r.dataset.status)`))
+	if strings.Join(rows, ",") != "instance.stack-1 succeeded,secret.user/repo/STACK_KEY succeeded" {
+		t.Fatalf("the resources: %q\n%s", rows, b.Text("main"))
+	}
+	b.Do("a child", chromedp.Click(css(`#resources a[href^="/ui/operations/op_"]`)), chromedp.WaitVisible(css("#h-steps")))
+	if got := b.Text("h1"); !strings.Contains(got, "succeeded") {
+		t.Fatalf("the child operation: %s", got)
+	}
+	if html := consoletest.Value(b, "the page", chromedp.OuterHTML(css("html"))); strings.Contains(html, secret) {
+		t.Fatal("the secret's value is in the child operation's page")
+	}
+
+	// Planned again: nothing to change.
+	b.Do("plan again", chromedp.Navigate(url+"/ui/stack"), chromedp.WaitVisible(css("#f-stack")), chromedp.SetValue(css("#f-stack"), consoleStack),
+		chromedp.Click(css(`form[action="/ui/stack/plan"] button[type=submit]`)), chromedp.WaitVisible(css("p.okay")))
+	b.Screenshot("25-stack-no-changes")
+	if got := b.Text("main"); !strings.Contains(got, "Plan: 0 to create, 0 to update, 0 to replace, 0 to delete; 2 unchanged") {
+		t.Fatalf("the plan after the apply: %s", got)
+	}
+	if d := b.Dialogs(); len(d) > 0 {
+		t.Errorf("dialogs opened: %q", d)
 	}
 	if v := b.CSPViolations(); len(v) > 0 {
 		t.Errorf("CSP violations: %q", v)

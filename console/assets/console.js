@@ -57,7 +57,7 @@ function followLog() {
 // The class of a status badge, from the stylesheet's fixed set (as the
 // server's statusClass).
 function statusClass(s) {
-  if (["succeeded", "ok", "running", "green", "healthy", "current"].includes(s)) return "good";
+  if (["succeeded", "ok", "running", "green", "healthy", "available", "current"].includes(s)) return "good";
   if (["changed", "would_change", "pending", "starting", "yellow", "previous", "swapping"].includes(s)) return "warn";
   if (["failed", "cancelled", "interrupted", "red", "unhealthy", "exited", "stopped"].includes(s)) return "bad";
   return "plain";
@@ -88,18 +88,64 @@ function showStep(s) {
   row.cells[4].textContent = s.duration_ms < 1000 ? s.duration_ms + " ms" : (s.duration_ms / 1000).toFixed(1) + " s";
 }
 
-// A destructive change: Apply stays disabled until the name is typed.
+// A destructive change: Apply stays disabled until the name is typed
+// (and, for a stack plan that deletes, the box is ticked).
 function guardConfirm() {
-  const input = document.querySelector("input[data-must]");
   const button = document.getElementById("apply");
-  if (!input || !button) return;
-  const check = () => { button.disabled = input.value.trim() !== input.dataset.must; };
-  input.addEventListener("input", check);
+  const musts = Array.from(document.querySelectorAll("input[data-must]"));
+  const ticks = Array.from(document.querySelectorAll("input[data-must-check]"));
+  if (!button || musts.length + ticks.length === 0) return;
+  const check = () => {
+    button.disabled = !(musts.every((i) => i.value.trim() === i.dataset.must) && ticks.every((c) => c.checked));
+  };
+  musts.forEach((i) => i.addEventListener("input", check));
+  ticks.forEach((c) => c.addEventListener("change", check));
   check();
+}
+
+// Polled fragments: a part of the page read again every second while
+// the operation runs (a stack apply's resources); the end of the
+// operation reloads the whole page.
+function pollFragments() {
+  document.querySelectorAll("[data-poll]").forEach((el) => {
+    const tick = () => {
+      fetch(el.dataset.poll, { credentials: "same-origin", headers: { Accept: "text/html" } })
+        .then((r) => r.ok ? r.text() : Promise.reject(new Error("the server answered " + r.status)))
+        .then((html) => {
+          const doc = new DOMParser().parseFromString(html, "text/html");
+          el.replaceChildren(...doc.body.childNodes);
+        })
+        .catch(() => {})
+        .then(() => setTimeout(tick, 1000));
+    };
+    setTimeout(tick, 1000);
+  });
+}
+
+// Copy buttons: the text of a field to the clipboard, or, where the
+// browser does not allow it, selected for Ctrl+C.
+function copyButtons() {
+  document.querySelectorAll("button[data-copy]").forEach((b) => {
+    const from = document.getElementById(b.dataset.copy);
+    const state = document.getElementById(b.dataset.state);
+    if (!from) return;
+    b.hidden = false;
+    const say = (text) => { if (state) state.textContent = text; };
+    const select = () => { from.focus(); from.select(); say("Selected: copy it with Ctrl+C."); };
+    b.addEventListener("click", () => {
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(from.value).then(() => say("Copied."), select);
+      } else {
+        select();
+      }
+    });
+  });
 }
 
 document.addEventListener("DOMContentLoaded", () => {
   loadFragments();
   followLog();
   guardConfirm();
+  pollFragments();
+  copyButtons();
 });
