@@ -217,7 +217,7 @@ func (a *app) newApplyCmd() *cobra.Command {
 			if json.Unmarshal(b, &pf) != nil || pf.Format != planFormat || pf.Plan == nil || pf.Plan.Plan == nil {
 				return usagef(cmd, "%s is not a plan saved by fountain plan --out", args[0])
 			}
-			in = api.StackApplyInput{StackInput: api.StackInput{Stack: pf.Stack, File: pf.File, AllowDelete: pf.AllowDelete}, Plan: pf.Plan.Resources}
+			in = api.StackApplyInput{StackInput: api.StackInput{Stack: pf.Stack, File: pf.File, AllowDelete: pf.AllowDelete}, Plan: stack.Saved(pf.Plan.Resources)}
 			plan = pf.Plan
 			if !o.JSON {
 				fmt.Fprintf(a.io.Out, "Applying the plan saved in %s at %s:\n", args[0], pf.CreatedAt.Local().Format(time.RFC3339))
@@ -230,7 +230,7 @@ func (a *app) newApplyCmd() *cobra.Command {
 			if plan, _, err = stackPlan(ctx, c, name, string(data), o.AllowDelete); err != nil {
 				return err
 			}
-			in = api.StackApplyInput{StackInput: api.StackInput{Stack: string(data), File: name, AllowDelete: o.AllowDelete}, Plan: plan.Resources}
+			in = api.StackApplyInput{StackInput: api.StackInput{Stack: string(data), File: name, AllowDelete: o.AllowDelete}, Plan: stack.Saved(plan.Resources)}
 		}
 		if !o.JSON {
 			printStackPlan(a.io.Out, plan)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/fountainai/fountain/stack"
 	"html/template"
 	"io"
 	"net/http"
@@ -299,7 +300,10 @@ func (c *Console) stackApply(w http.ResponseWriter, r *http.Request, s *session)
 		c.refuse(w, r, http.StatusConflict, "This stack plan was applied already.")
 		return
 	}
-	body := map[string]any{"stack": sp.Stack, "file": sp.File, "allow_delete": sp.AllowDelete, "plan": sp.Resources}
+	// Only what the stale check needs of each resource (not its diffs).
+	var planned []stack.ResourcePlan
+	_ = json.Unmarshal(sp.Resources, &planned)
+	body := map[string]any{"stack": sp.Stack, "file": sp.File, "allow_delete": sp.AllowDelete, "plan": stack.Saved(planned)}
 	ans, err := c.api.call(r.Context(), http.MethodPost, "/stack/apply", nil, body, http.Header{"Prefer": {"respond-async"}})
 	if err != nil {
 		c.refuse(w, r, http.StatusInternalServerError, err.Error())

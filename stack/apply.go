@@ -170,3 +170,15 @@ func Stale(saved, fresh []ResourcePlan) []string {
 	}
 	return stale
 }
+
+// Saved is what a saved plan needs of its resources to be checked for
+// staleness: each key, kind, action and fingerprint, without the steps and
+// diffs (which can be large), so that applying a saved plan stays within
+// the API's request bound.
+func Saved(rs []ResourcePlan) []ResourcePlan {
+	out := make([]ResourcePlan, len(rs))
+	for i, r := range rs {
+		out[i] = ResourcePlan{Key: r.Key, Kind: r.Kind, Action: r.Action, Fingerprint: r.Fingerprint}
+	}
+	return out
+}
