@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/fountainai/fountain/stack"
 	"html/template"
 	"io"
 	"net/http"
@@ -12,6 +11,8 @@ import (
 	"path"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/fountainai/fountain/stack"
 )
 
 // The stack: a stack file (fountain.yml), pasted or uploaded, is planned
