@@ -60,6 +60,42 @@ type stackPlanner struct {
 	// done is closed once discoverHosts is over; discoverErr is its error.
 	done        chan struct{}
 	discoverErr error
+	// turns makes an apply's children that need the same lock wait for
+	// one another.
+	turns turns
+}
+
+// turns are mutexes by lock name, taken in a fixed order (no deadlock).
+type turns struct {
+	mu sync.Mutex
+	m  map[fountain.Lock]*sync.Mutex
+}
+
+// take waits for every lock's turn and returns what ends them.
+func (t *turns) take(locks []fountain.Lock) func() {
+	sorted := slices.Clone(locks)
+	slices.Sort(sorted)
+	sorted = slices.Compact(sorted)
+	var held []*sync.Mutex
+	for _, l := range sorted {
+		t.mu.Lock()
+		if t.m == nil {
+			t.m = map[fountain.Lock]*sync.Mutex{}
+		}
+		m, ok := t.m[l]
+		if !ok {
+			m = &sync.Mutex{}
+			t.m[l] = m
+		}
+		t.mu.Unlock()
+		m.Lock()
+		held = append(held, m)
+	}
+	return func() {
+		for _, m := range held {
+			m.Unlock()
+		}
+	}
 }
 
 func (s *Server) newStackPlanner(st *stack.Stack, allowDelete bool) *stackPlanner {
@@ -83,8 +119,14 @@ func (p *stackPlanner) dryRun(ctx context.Context, c stackCall) (*fountain.Opera
 	if err != nil {
 		return nil, err
 	}
-	final, err := p.dry.Wait(ctx, op.ID)
+	// A plan given up (its caller gone) stops its dry runs too.
+	stop := context.AfterFunc(ctx, func() { _, _ = p.dry.Cancel(context.WithoutCancel(ctx), op.ID) })
+	defer stop()
+	final, err := p.dry.Wait(context.WithoutCancel(ctx), op.ID)
 	p.mem.Forget(op.ID)
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
 	return final, err
 }
 
@@ -99,6 +141,11 @@ func (p *stackPlanner) prepareCalls(key string, calls func() []stackCall, classi
 		var facts []any
 		for _, c := range cs {
 			if fresh || c.after != "" {
+				// Not dry-run yet (its host does not exist): refused now if
+				// the call itself would be, before anything is created.
+				if err := p.check(c); err != nil {
+					return nil, err
+				}
 				why := c.after
 				if why == "" {
 					why = "once what it needs exists"
@@ -133,6 +180,22 @@ func (p *stackPlanner) prepareCalls(key string, calls func() []stackCall, classi
 		prep.Action, prep.Why = classify(all, fresh)
 		return prep, nil
 	}
+}
+
+// check validates a call's body without I/O, as its route will: its own
+// rules, and the server's policy (host binds, addresses).
+func (p *stackPlanner) check(c stackCall) error {
+	if v, ok := c.body.(interface{ Validate() error }); ok {
+		if err := v.Validate(); err != nil {
+			return err
+		}
+	}
+	if a, ok := c.body.(interface{ Admit(deploy.Policy) error }); ok && p.s.deps.Deploy != nil {
+		if err := a.Admit(p.s.deps.Deploy.Policy()); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func orCode(c string) string {
@@ -424,7 +487,7 @@ func (p *stackPlanner) resources(ctx context.Context) ([]stack.Resource, error) 
 				app := st.Apps[r.App]
 				if len(app.Instances) > 0 {
 					needs = append(needs, "app."+r.App+"@"+app.Instances[0])
-					in.App = &deploy.AppRef{ContainerName: r.App, InstanceName: app.Instances[0]}
+					in.App = &deploy.AppRef{ContainerName: r.App, InstanceName: app.Instances[0], Port: r.Port}
 				}
 			}
 			rkey := "route." + name
@@ -796,6 +859,11 @@ func (p *stackPlanner) child(run *operation.Run) stack.ChildFunc {
 			}
 		}
 		spec.Secrets = append(spec.Secrets, prep.Secrets...)
+		// Resources on one host (two routes on one Kong, Kong and an app on
+		// one instance) need each other's locks: they take turns here
+		// rather than refuse each other (409).
+		unlock := p.turns.take(spec.Locks)
+		defer unlock()
 		return run.Child(ctx, spec, func(ctx context.Context, r *operation.Run) (operation.Outcome, error) {
 			var msgs []string
 			var last operation.Outcome

@@ -223,6 +223,9 @@ func (a *app) newApplyCmd() *cobra.Command {
 				fmt.Fprintf(a.io.Out, "Applying the plan saved in %s at %s:\n", args[0], pf.CreatedAt.Local().Format(time.RFC3339))
 			}
 		} else {
+			if o.File == "-" && !o.AutoApprove {
+				return usagef(cmd, "the stack file comes from stdin, so stdin cannot answer the question: pass --auto-approve, or save the plan (fountain plan --out FILE) and apply FILE")
+			}
 			name, data, err := a.readStackFile(o.File)
 			if err != nil {
 				return usagef(cmd, "%v", err)

@@ -315,7 +315,9 @@ func (e *Engine) HostKeyName(ctx context.Context, host string) (string, fountain
 func (h *Host) legacyNames() []string {
 	port := strconv.Itoa(h.Port)
 	names := []string{net.JoinHostPort(h.Address, port)}
-	if h.Spelling != "" && h.Instance == nil {
+	// The spelling as the request gave it (a DNS name, the ::ffff: form),
+	// normalized as older Fountains kept it; an instance_name is none.
+	if h.Spelling != "" && (h.Instance == nil || h.Spelling != h.Instance.Name) {
 		names = append(names, net.JoinHostPort(h.Spelling, port))
 	}
 	if inst := h.Instance; inst != nil {

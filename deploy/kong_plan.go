@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -417,7 +418,7 @@ func (kp *KongChangePlan) next(ch KongChange, app *AppUpstreamFacts) (*kong.Conf
 	case ch.Route != nil:
 		upstream := ch.Route.UpstreamURL
 		if ch.Route.App != nil {
-			u, err := appUpstreamURL(ch.Route.App.ContainerName, app)
+			u, err := appUpstreamURL(ch.Route.App.ContainerName, ch.Route.App.Port, app)
 			if err != nil {
 				return nil, err
 			}
@@ -430,8 +431,9 @@ func (kp *KongChangePlan) next(ch KongChange, app *AppUpstreamFacts) (*kong.Conf
 }
 
 // appUpstreamURL is where an app answers: its host's private address and
-// the lowest TCP port its container publishes.
-func appUpstreamURL(name string, a *AppUpstreamFacts) (string, error) {
+// the TCP port asked for (it must publish it), else the lowest its
+// container publishes.
+func appUpstreamURL(name string, want int, a *AppUpstreamFacts) (string, error) {
 	if a == nil || !a.Exists {
 		target := ""
 		if a != nil {
@@ -447,6 +449,13 @@ func appUpstreamURL(name string, a *AppUpstreamFacts) (string, error) {
 	}
 	if port == 0 {
 		return "", fountain.Errorf(fountain.ECONFLICT, "app %s on %s publishes no TCP port for Kong to reach", name, a.Target)
+	}
+	if want != 0 {
+		if !slices.Contains(a.TCPPorts, want) {
+			return "", &fountain.Error{Code: fountain.ECONFLICT, Field: "app.port",
+				Message: fmt.Sprintf("app %s on %s does not publish port %d for TCP (it publishes %v)", name, a.Target, want, a.TCPPorts)}
+		}
+		port = want
 	}
 	return "http://" + net.JoinHostPort(a.Address, strconv.Itoa(port)), nil
 }

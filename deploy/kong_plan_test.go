@@ -416,3 +416,17 @@ func TestPlanKongChangeAdoptsUnknown(t *testing.T) {
 		t.Fatalf("Kong itself: %v", err)
 	}
 }
+
+// A route to an app goes to the port asked for (one the app publishes),
+// else the lowest it publishes.
+func TestAppUpstreamURLPort(t *testing.T) {
+	a := &AppUpstreamFacts{Target: "app-1", Exists: true, TCPPorts: []int{9090, 8080}, Address: "172.26.0.5"}
+	for want, url := range map[int]string{0: "http://172.26.0.5:8080", 9090: "http://172.26.0.5:9090"} {
+		if got, err := appUpstreamURL("my-app", want, a); err != nil || got != url {
+			t.Errorf("port %d: %q %v", want, got, err)
+		}
+	}
+	if _, err := appUpstreamURL("my-app", 7000, a); fountain.ErrorCode(err) != fountain.ECONFLICT {
+		t.Errorf("a port it does not publish: %v", err)
+	}
+}

@@ -37,6 +37,7 @@ type AppRef struct {
 	ContainerName string `json:"container_name" minLength:"1" maxLength:"128" doc:"The app's container." example:"my-app"`
 	InstanceIP    string `json:"instance_ip,omitempty" maxLength:"253" doc:"The app's host (default: the gateway's host)."`
 	InstanceName  string `json:"instance_name,omitempty" maxLength:"255" doc:"The app's Lightsail instance, instead of instance_ip."`
+	Port          int    `json:"port,omitempty" minimum:"0" maximum:"65535" doc:"The host port of the app to send to: one it publishes for TCP (default: the lowest it publishes)."`
 }
 
 // KongRollbackInput is the body of POST /services/kong/config/rollback.

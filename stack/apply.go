@@ -82,7 +82,7 @@ func (p *Plan) Apply(ctx context.Context, rec fountain.Recorder, child ChildFunc
 			default:
 				sem <- struct{}{}
 				rec.Log(fmt.Sprintf("%s: %s (%s)", r.Key, prep.Action, prep.Why))
-				op, err := child(ctx, r.Key, prep)
+				op, err := safeChild(ctx, child, r.Key, prep)
 				<-sem
 				switch {
 				case err != nil:
@@ -181,4 +181,15 @@ func Saved(rs []ResourcePlan) []ResourcePlan {
 		out[i] = ResourcePlan{Key: r.Key, Kind: r.Kind, Action: r.Action, Fingerprint: r.Fingerprint}
 	}
 	return out
+}
+
+// safeChild runs child, a panic in it being its error (the server goes
+// on).
+func safeChild(ctx context.Context, child ChildFunc, key string, prep *Prepared) (op *fountain.Operation, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			op, err = nil, fmt.Errorf("applying %s failed: %v", key, v)
+		}
+	}()
+	return child(ctx, key, prep)
 }

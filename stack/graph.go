@@ -246,7 +246,7 @@ func MakePlan(ctx context.Context, rs []Resource, parallel int) (*Plan, error) {
 				res.prep = &Prepared{Action: ActionUnmanaged, Why: r.Why, Drift: r.Drift}
 			default:
 				sem <- struct{}{}
-				res.prep, res.err = r.Prepare(ctx, fresh)
+				res.prep, res.err = safePrepare(ctx, r, fresh)
 				<-sem
 			}
 			mu.Lock()
@@ -296,6 +296,17 @@ func MakePlan(ctx context.Context, rs []Resource, parallel int) (*Plan, error) {
 		p.Resources = append(p.Resources, rp)
 	}
 	return p, nil
+}
+
+// safePrepare runs r.Prepare, a panic in it being its error (the server
+// goes on).
+func safePrepare(ctx context.Context, r Resource, fresh bool) (p *Prepared, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			p, err = nil, fmt.Errorf("planning %s failed: %v", r.Key, v)
+		}
+	}()
+	return r.Prepare(ctx, fresh)
 }
 
 // Join puts plans of resources that need nothing of one another (the

@@ -72,10 +72,42 @@ func (v *validator) remove() {
 	}
 	for i, ref := range r.Secrets {
 		path := index("remove.secrets", i)
-		if _, _, _, err := SplitSecretRef(ref); err != nil {
+		repo, env, name, err := SplitSecretRef(ref)
+		if err != nil {
 			v.fail(path, false, "OWNER/REPO/NAME, or OWNER/REPO/ENVIRONMENT/NAME", "%v", err)
+			continue
+		}
+		if v.s.declaresSecret(repo, env, name) {
+			v.fail(path, false, "", "secret %s is declared in github: it cannot also be removed", ref)
 		}
 	}
+}
+
+// declaresSecret reports whether the stack declares the secret.
+func (s *Stack) declaresSecret(repo, env, name string) bool {
+	if s.GitHub == nil {
+		return false
+	}
+	for rn, r := range s.GitHub.Repositories {
+		if !strings.EqualFold(rn, repo) {
+			continue
+		}
+		secrets := r.Secrets
+		if env != "" {
+			secrets = nil
+			for en, e := range r.Environments {
+				if strings.EqualFold(en, env) {
+					secrets = e.Secrets
+				}
+			}
+		}
+		for n := range secrets {
+			if strings.EqualFold(n, name) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // SplitSecretRef splits OWNER/REPO/NAME or OWNER/REPO/ENVIRONMENT/NAME.
