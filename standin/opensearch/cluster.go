@@ -109,14 +109,18 @@ type cluster struct {
 	metaPath  string
 	logf      func(string, ...any)
 
-	mu       sync.Mutex
-	meta     clusterMeta
-	peers    map[string]*peer // by node id
-	manager  *nodeInfo        // the elected manager (nil: none)
-	members  []nodeInfo       // the cluster's nodes, as last published
-	rounds   int
-	noticed  map[string]string // what was last logged about a subject
-	publishM sync.Mutex
+	mu      sync.Mutex
+	meta    clusterMeta
+	peers   map[string]*peer // by node id
+	manager *nodeInfo        // the elected manager (nil: none)
+	members []nodeInfo       // the cluster's nodes, as last published
+	rounds  int
+	// votedTerm, votedFor and votedAt are this node's last vote.
+	votedTerm int64
+	votedFor  string
+	votedAt   time.Time
+	noticed   map[string]string // what was last logged about a subject
+	publishM  sync.Mutex
 }
 
 // clusterMode reports whether the settings make a node of a cluster.
@@ -365,12 +369,15 @@ func (c *cluster) decide(ctx context.Context) {
 			}
 			c.logf("node-left: %s {%s}{%s}, reason: followers check retry count exceeded", m.Name, m.ID, m.Addr)
 		}
-		votes := 0
-		for _, m := range kept {
-			if containsStr(c.meta.Voting, m.Name) {
-				votes++
+		// It leads while it reaches a majority of the voting configuration
+		// (nodes that voted for it and have not joined yet included).
+		reach := []string{c.self.Name}
+		for _, p := range c.peers {
+			if c.aliveLocked(p.hello.Node.ID, now) && (p.hello.UUID == c.meta.UUID || p.hello.UUID == "") {
+				reach = append(reach, p.hello.Node.Name)
 			}
 		}
+		votes := countIn(reach, c.meta.Voting)
 		if !majority(votes, len(c.meta.Voting)) {
 			c.logf("cluster-manager node [%s] stepping down: it sees %d of the voting configuration %v", c.self.Name, votes, c.meta.Voting)
 			c.manager = nil
@@ -422,64 +429,161 @@ func (c *cluster) decide(ctx context.Context) {
 	}
 	if c.meta.UUID != "" && c.self.eligible() {
 		// An election: the eligible node with the newest state that sees a
-		// majority of the voting configuration wins.
+		// majority of the voting configuration asks for their votes.
 		best := c.helloLocked()
 		present := []string{c.self.Name}
+		var voters []nodeInfo
 		for _, p := range c.peers {
 			h := p.hello
 			if !c.aliveLocked(h.Node.ID, now) || h.UUID != c.meta.UUID {
 				continue
 			}
 			present = append(present, h.Node.Name)
+			voters = append(voters, h.Node)
 			if h.Manager == nil && h.Node.eligible() && newer(h, best) {
 				best = h
 			}
 		}
-		votes := 0
-		for _, name := range present {
-			if containsStr(c.meta.Voting, name) {
-				votes++
-			}
-		}
-		if best.Node.ID == c.self.ID && majority(votes, len(c.meta.Voting)) {
-			c.meta.Term++
-			self := c.self
-			c.manager, c.members = &self, []nodeInfo{self}
-			c.persistLocked()
-			c.logf("elected-as-cluster-manager: %s, term %d (%d of the voting configuration %v)", c.self.Name, c.meta.Term, votes, c.meta.Voting)
+		if best.Node.ID != c.self.ID || !majority(countIn(present, c.meta.Voting), len(c.meta.Voting)) || !c.voteLocked(c.self.ID, max(c.meta.Term, c.votedTerm)+1, now) {
 			c.mu.Unlock()
-			c.reconfigure()
-			c.publish(ctx)
 			return
 		}
+		req := voteRequest{Candidate: c.self, UUID: c.meta.UUID, Term: c.votedTerm, LastTerm: c.meta.Term, Version: c.meta.Version}
+		voting := append([]string(nil), c.meta.Voting...)
 		c.mu.Unlock()
+		granted := c.askVotes(ctx, voters, req)
+		if !majority(countIn(append(granted, c.self.Name), voting), len(voting)) {
+			return
+		}
+		c.mu.Lock()
+		if c.manager != nil || c.votedTerm != req.Term {
+			c.mu.Unlock()
+			return
+		}
+		c.meta.Term = req.Term
+		self := c.self
+		c.manager, c.members = &self, []nodeInfo{self}
+		c.persistLocked()
+		c.logf("elected-as-cluster-manager: %s, term %d, with the votes of %v (voting configuration %v)", c.self.Name, c.meta.Term, append(granted, c.self.Name), voting)
+		c.mu.Unlock()
+		c.reconfigure()
+		c.publish(ctx)
 		return
 	}
-	if c.meta.UUID == "" && containsStr(c.initial, c.self.Name) && c.self.eligible() && c.rounds >= 2 {
-		// The first bootstrap: the listed nodes that see each other.
+	if c.meta.UUID == "" && containsStr(c.initial, c.self.Name) && c.self.eligible() {
+		// The first bootstrap: the listed nodes that see each other elect
+		// the smallest name, which sets the cluster's UUID.
 		found := []string{c.self.Name}
+		var voters []nodeInfo
 		for _, p := range c.peers {
 			h := p.hello
 			if c.aliveLocked(h.Node.ID, now) && h.UUID == "" && containsStr(c.initial, h.Node.Name) {
 				found = append(found, h.Node.Name)
+				voters = append(voters, h.Node)
 			}
 		}
 		sort.Strings(found)
-		if majority(len(found), len(c.initial)) && found[0] == c.self.Name {
-			c.meta = clusterMeta{UUID: newUUID(), Term: 1, Voting: append([]string(nil), c.initial...)}
-			self := c.self
-			c.manager, c.members = &self, []nodeInfo{self}
-			c.persistLocked()
-			c.logf("cluster UUID set to [%s]: bootstrapped with the initial cluster-manager nodes %v (found %v)", c.meta.UUID, c.initial, found)
+		if c.rounds < 2 || !majority(len(found), len(c.initial)) || found[0] != c.self.Name || !c.voteLocked(c.self.ID, 1, now) {
+			c.noteLocked("bootstrap", "waiting for a majority of the initial cluster-manager nodes %v to bootstrap a cluster; found %v", c.initial, found)
 			c.mu.Unlock()
-			c.publish(ctx)
 			return
 		}
-		c.noteLocked("bootstrap", "waiting for a majority of the initial cluster-manager nodes %v to bootstrap a cluster; found %v", c.initial, found)
-	} else if c.meta.UUID == "" {
+		initial := append([]string(nil), c.initial...)
+		c.mu.Unlock()
+		granted := c.askVotes(ctx, voters, voteRequest{Candidate: c.self, Term: 1})
+		if !majority(countIn(append(granted, c.self.Name), initial), len(initial)) {
+			return
+		}
+		c.mu.Lock()
+		if c.meta.UUID != "" || c.manager != nil {
+			c.mu.Unlock()
+			return
+		}
+		c.meta = clusterMeta{UUID: newUUID(), Term: 1, Voting: initial}
+		self := c.self
+		c.manager, c.members = &self, []nodeInfo{self}
+		c.persistLocked()
+		c.logf("cluster UUID set to [%s]: bootstrapped with the initial cluster-manager nodes %v, with the votes of %v", c.meta.UUID, initial, append(granted, c.self.Name))
+		c.mu.Unlock()
+		c.publish(ctx)
+		return
+	}
+	if c.meta.UUID == "" {
 		c.noteLocked("bootstrap", "cluster-manager not discovered yet: this node has not previously joined a bootstrapped cluster, and is not one of cluster.initial_cluster_manager_nodes; seed hosts %v", c.seeds)
 	}
 	c.mu.Unlock()
+}
+
+// voteRequest asks a node for its vote: to bootstrap (no UUID, term 1) or
+// to lead the cluster UUID in Term, with a state of (LastTerm, Version).
+type voteRequest struct {
+	Candidate         nodeInfo `json:"candidate"`
+	UUID              string   `json:"cluster_uuid"`
+	Term              int64    `json:"term"`
+	LastTerm, Version int64
+}
+
+// voteTTL is how long a vote binds a node that saw no cluster come of it.
+const voteTTL = 10 * time.Second
+
+// voteLocked gives this node's vote in term to id, unless it gave it to
+// another (recently); the caller holds mu.
+func (c *cluster) voteLocked(id string, term int64, now time.Time) bool {
+	if c.votedTerm > term || c.votedTerm == term && c.votedFor != id && now.Sub(c.votedAt) < voteTTL {
+		return false
+	}
+	c.votedTerm, c.votedFor, c.votedAt = term, id, now
+	return true
+}
+
+// grant answers a vote request.
+func (c *cluster) grant(req voteRequest) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	if c.manager != nil && c.aliveLocked(c.manager.ID, now) {
+		return false // it follows a manager it sees
+	}
+	if req.UUID != c.meta.UUID {
+		return false
+	}
+	if req.UUID != "" && (req.Term <= c.meta.Term || req.LastTerm < c.meta.Term || req.LastTerm == c.meta.Term && req.Version < c.meta.Version) {
+		return false
+	}
+	return c.voteLocked(req.Candidate.ID, req.Term, now)
+}
+
+// askVotes asks the nodes for their votes; it returns the names of those
+// that gave theirs.
+func (c *cluster) askVotes(ctx context.Context, nodes []nodeInfo, req voteRequest) []string {
+	var mu sync.Mutex
+	var granted []string
+	var wg sync.WaitGroup
+	for _, n := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var out struct{ Granted bool }
+			if c.call(ctx, n.Addr, "vote", req, &out) == nil && out.Granted {
+				mu.Lock()
+				granted = append(granted, n.Name)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return granted
+}
+
+// countIn counts the names in set.
+func countIn(names, set []string) int {
+	n := 0
+	for _, x := range names {
+		if containsStr(set, x) {
+			n++
+		}
+	}
+	return n
 }
 
 // newer orders candidates: the newer state, then the smaller name.
@@ -724,6 +828,13 @@ func (c *cluster) transportHandler() http.Handler {
 			return
 		}
 		reply(w, struct{}{})
+	})
+	mux.HandleFunc("POST "+transportPath+"vote", func(w http.ResponseWriter, r *http.Request) {
+		var req voteRequest
+		if !decode(w, r, &req) {
+			return
+		}
+		reply(w, struct{ Granted bool }{c.grant(req)})
 	})
 	mux.HandleFunc("POST "+transportPath+"verify", func(w http.ResponseWriter, r *http.Request) {
 		var v struct{ Dir, Seed string }

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log"
 	"net"
 	"net/http"
 	"os"
@@ -238,7 +239,8 @@ func (n *Node) Serve(ctx context.Context, ls []net.Listener) error {
 	cctx, stopCluster := context.WithCancel(context.Background())
 	clusterDone := make(chan struct{})
 	if c := n.cluster; c != nil {
-		tsrv = &http.Server{Handler: c.transportHandler(), ReadHeaderTimeout: 30 * time.Second, TLSConfig: c.serverTLS}
+		tsrv = &http.Server{Handler: c.transportHandler(), ReadHeaderTimeout: 30 * time.Second, TLSConfig: c.serverTLS,
+			ErrorLog: log.New(logfWriter(n.opts.Logf), "transport: ", 0)}
 		for _, l := range n.transport {
 			wg.Add(1)
 			go func() {
@@ -282,6 +284,14 @@ func (n *Node) Serve(ctx context.Context, ls []net.Listener) error {
 	}
 	wg.Wait()
 	return err
+}
+
+// logfWriter writes a log.Logger's lines to a Logf.
+type logfWriter func(string, ...any)
+
+func (f logfWriter) Write(p []byte) (int, error) {
+	f("%s", strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }
 
 // notify sends a message to systemd's notification socket, if any.
