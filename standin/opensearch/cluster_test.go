@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/opensearch-project/opensearch-go/v4/opensearchapi"
-	"golang.org/x/crypto/bcrypt"
 )
 
 // testCA issues node certificates as Fountain's cluster CA does.
@@ -78,11 +77,7 @@ func newTestCluster(t *testing.T) *testCluster {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	h, err := bcrypt.GenerateFromPassword([]byte(testPassword), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testCluster{t: t, ca: newTestCA(t), port: port, logs: map[string]*strings.Builder{}, hash: string(h)}
+	return &testCluster{t: t, ca: newTestCA(t), port: port, logs: map[string]*strings.Builder{}, hash: fastHash(t)}
 }
 
 func (tc *testCluster) ip(i int) string { return fmt.Sprintf("127.0.77.%d", i) }

@@ -1,18 +1,19 @@
 package opensearch
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/opensearch-project/opensearch-go/v4"
 	"github.com/opensearch-project/opensearch-go/v4/opensearchapi"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // startNodeWith serves a single node whose opensearch.yml has extra
@@ -20,7 +21,7 @@ import (
 func startNodeWith(t *testing.T, extra, dataDir string) (*Node, string, func()) {
 	t.Helper()
 	dir := writeConf(t, "cluster.name: sandbox\nnode.name: node-1\nnetwork.host: 127.0.0.1\nhttp.port: 0\ndiscovery.type: single-node\n"+extra, "-Xms1g\n-Xmx1g\n")
-	if err := InstallDemoConfig(dir, testPassword, &bytes.Buffer{}); err != nil {
+	if err := WriteInternalUsers(dir, fastHash(t)); err != nil {
 		t.Fatal(err)
 	}
 	if dataDir == "" {
@@ -49,6 +50,24 @@ func startNodeWith(t *testing.T, extra, dataDir string) (*Node, string, func()) 
 	}
 	t.Cleanup(stop)
 	return n, "https://" + ls[0].Addr().String(), stop
+}
+
+var fast struct {
+	once sync.Once
+	hash string
+}
+
+// fastHash is the admin password's bcrypt hash at the least cost: the
+// tests' logins stay fast under the race detector.
+func fastHash(t *testing.T) string {
+	fast.once.Do(func() {
+		h, err := bcrypt.GenerateFromPassword([]byte(testPassword), bcrypt.MinCost)
+		if err != nil {
+			panic(err)
+		}
+		fast.hash = string(h)
+	})
+	return fast.hash
 }
 
 func client(t *testing.T, base string) *opensearchapi.Client {
