@@ -100,7 +100,7 @@ func (o *OpenSearch) Deploy(ctx context.Context, rec fountain.Recorder, h *Host,
 	x := &opensearchExec{c: c, keeper: o.e.Keeper, scope: secretScope(h)}
 	var p fountain.Plan
 	err = rec.Step(ctx, "look at the host", func(ctx context.Context) (fountain.StepResult, error) {
-		f, err := x.observe(ctx, rec, h, in.AdminPassword)
+		f, err := x.observe(ctx, rec, h, in.AdminPassword, in.SnapshotPath)
 		if err != nil {
 			return fountain.StepResult{}, err
 		}
