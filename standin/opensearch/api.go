@@ -169,6 +169,8 @@ func (n *Node) route(w http.ResponseWriter, r *http.Request) {
 		n.routeSnapshot(w, r, segs)
 	case len(segs) == 2 && segs[0] == "_cat" && segs[1] == "nodes" && (m == "GET" || m == "HEAD"):
 		n.catNodes(w, r)
+	case len(segs) >= 2 && len(segs) <= 3 && segs[0] == "_cat" && segs[1] == "indices" && (m == "GET" || m == "HEAD"):
+		n.catIndices(w, r, strings.Join(segs[2:], ""))
 	case len(segs) == 2 && (segs[1] == "_close" || segs[1] == "_open") && m == "POST":
 		n.setClosed(w, r, segs[0], segs[1] == "_close")
 	case len(segs) == 1 && (segs[0] == "_search") && (m == "GET" || m == "POST"):

@@ -231,6 +231,11 @@ func TestSnapshotRestore(t *testing.T) {
 			}
 		}
 	}
+	cat, err := c.Cat.Indices(ctx, &opensearchapi.CatIndicesReq{Params: opensearchapi.CatIndicesParams{H: []string{"index", "status", "docs.count"}}})
+	if err != nil || len(cat.Indices) != 2 || cat.Indices[0].Index != "books" || cat.Indices[1].Index != "books_restored" ||
+		cat.Indices[0].Status != "open" || *cat.Indices[1].DocsCount != 3 {
+		t.Errorf("_cat/indices: %+v %v", cat, err)
+	}
 	files, _ := filepath.Glob(filepath.Join(repoDir, "backups", "*.dat"))
 	if len(files) != 4 {
 		t.Errorf("the repository holds %v", files)
