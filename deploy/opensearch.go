@@ -347,7 +347,7 @@ func opensearchConfigFile(current string, settings [][2]string) string {
 		owned[kv[0]] = true
 	}
 	var out []string
-	inBlock := false
+	inBlock, continued := false, false
 	for _, line := range strings.Split(strings.TrimRight(current, "\n"), "\n") {
 		switch {
 		case line == ymlBegin:
@@ -359,8 +359,15 @@ func opensearchConfigFile(current string, settings [][2]string) string {
 		case inBlock:
 			continue
 		}
-		if k, _, ok := strings.Cut(line, ":"); ok && !strings.HasPrefix(strings.TrimSpace(line), "#") && owned[strings.TrimSpace(k)] {
+		// The items of a list whose key is commented out go with it.
+		if continued && (strings.HasPrefix(line, " ") || strings.HasPrefix(line, "\t") || strings.HasPrefix(line, "-")) {
+			out = append(out, "# "+line)
+			continue
+		}
+		continued = false
+		if k, v, ok := strings.Cut(line, ":"); ok && !strings.HasPrefix(strings.TrimSpace(line), "#") && owned[strings.TrimSpace(k)] {
 			line = "# " + line + " # set by Fountain below"
+			continued = strings.TrimSpace(v) == ""
 		}
 		out = append(out, line)
 	}
