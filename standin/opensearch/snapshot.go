@@ -37,6 +37,9 @@ type snapshotInfo struct {
 	FailedShards       int            `json:"failed_shards"`
 }
 
+// snapshotMinDuration is the least time a snapshot is IN_PROGRESS.
+const snapshotMinDuration = 300 * time.Millisecond
+
 // versionID is 2.19.1 as OpenSearch numbers versions.
 const versionID = 136387927
 
@@ -287,7 +290,11 @@ func (n *Node) createSnapshot(w http.ResponseWriter, r *http.Request, repoName, 
 // FAILED with the reason), and ends it.
 func (n *Node) writeSnapshot(dir, key string, info *snapshotInfo, data []byte) {
 	s := n.store
+	began := time.Now()
 	err := writeFileAtomic(filepath.Join(dir, "indices-"+info.UUID+".dat"), data)
+	// A real snapshot is never instant (it writes each shard's files and
+	// the repository's metadata): a client sees it IN_PROGRESS first.
+	time.Sleep(snapshotMinDuration - time.Since(began))
 	s.mu.Lock()
 	info.End = max(s.now().UnixMilli(), info.Start)
 	info.State = "SUCCESS"
