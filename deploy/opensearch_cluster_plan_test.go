@@ -363,3 +363,12 @@ func TestNodeCertificates(t *testing.T) {
 		t.Fatalf("kept CA: %v %v", again, err)
 	}
 }
+
+// A single-node deploy to a node of a cluster is refused: it would take
+// the node out.
+func TestPlanOpenSearchRefusesAClusterNode(t *testing.T) {
+	ca, _ := newClusterCA("logs", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	cf := osClusterDeployed(t, ca, "search-1", "search-2", "search-3")
+	_, err := PlanOpenSearch(osRequest(t), osSource, cf.Nodes[1].OpenSearchFacts)
+	osErr(t, "a cluster node", err, fountain.ECONFLICT, "203.0.113.12 (search-2) is a node of the OpenSearch cluster logs that Fountain deployed: a single-node deploy would take it out")
+}

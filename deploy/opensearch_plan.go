@@ -219,6 +219,12 @@ func PlanOpenSearch(in OpenSearchInput, src AptSource, f OpenSearchFacts) (fount
 	if err := osRefuse(in, f); err != nil {
 		return p, err
 	}
+	if _, ok := ymlValue(f.Config.Body, "discovery.seed_hosts"); ok && strings.Contains(f.Config.Body, ymlBegin) {
+		name, _ := ymlValue(f.Config.Body, "cluster.name")
+		return p, &fountain.Error{Code: fountain.ECONFLICT,
+			Message: fmt.Sprintf("%s is a node of the OpenSearch cluster %s that Fountain deployed: a single-node deploy would take it out", f.Target, name),
+			Hint:    "deploy the cluster: deploy-opensearch with cluster {name, instance_names} (and region)"}
+	}
 	pw := passwordGenerate
 	switch {
 	case in.AdminPassword != "":

@@ -460,10 +460,10 @@ func TestPlanOpenSearchNetworkHost(t *testing.T) {
 func TestParseOpenSearchProbe(t *testing.T) {
 	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 	out := "os=Ubuntu 24.04.1 LTS\napt=yes\npkg=hi |2.19.1\nkeyring=yes\nsources=" + b64("deb x\n") + "\npin=\nmaxmap=262144\n" +
-		"config=" + b64("cluster.name: a\n") + "\nactive=yes\nmem=2000000\nmemmax=1073741824\nip=172.26.0.5\n"
+		"config=" + b64("cluster.name: a\n") + "\nnodecert=" + b64("CERT") + "\nnodeca=" + b64("CA") + "\nnodekey=yes\nactive=yes\nmem=2000000\nmemmax=1073741824\nip=172.26.0.5\n"
 	want := OpenSearchFacts{OS: "Ubuntu 24.04.1 LTS", Apt: true, Installed: "2.19.1", Held: true, Keyring: true,
 		Sources: HostFile{true, "deb x\n"}, Pin: HostFile{true, ""}, MaxMapCount: 262144, Config: HostFile{true, "cluster.name: a\n"},
-		Active: true, MemMiB: 1024, HostIP: "172.26.0.5"}
+		NodeCert: HostFile{true, "CERT"}, NodeCA: HostFile{true, "CA"}, NodeKey: true, Active: true, MemMiB: 1024, HostIP: "172.26.0.5"}
 	osEqual(t, "probe", parseOpenSearchProbe(out), want)
 	// Removed with its config files left ("rc"): not installed.
 	if f := parseOpenSearchProbe("pkg=rc |2.19.1\nmem=4096000\nmemmax=max\n"); f.Installed != "" || f.Held || f.MemMiB != 4000 {
