@@ -117,6 +117,14 @@ func TestOpenSearchClusterAcceptance(t *testing.T) {
 		t.Errorf("no join gate: %v", op["steps"])
 	}
 
+	// An fs repository on the node's own disk is refused on a cluster (the
+	// sandbox's hosts share no file system), with OpenSearch's words.
+	status, body = call(t, "POST", url+"/services/opensearch/snapshots", fmt.Sprintf(`{"instance_name": "search-2", "ssh_key_path": %q, "snapshot": "s1"}`, keyPath))
+	if status != 409 || !strings.Contains(fmt.Sprint(body["detail"]), "repository_verification_exception") ||
+		!strings.Contains(fmt.Sprint(body["detail"]), "is not shared between this node and the cluster-manager node") {
+		t.Fatalf("an fs repository on a cluster: %d %v", status, body)
+	}
+
 	// An index with a copy on every node: green with 4; a node stops:
 	// yellow (3 nodes); it returns: green.
 	_, inst := call(t, "GET", url+"/aws/lightsail/instances/search-1", "")

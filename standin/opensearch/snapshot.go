@@ -2,7 +2,6 @@ package opensearch
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -613,9 +612,7 @@ func (n *Node) setClosed(w http.ResponseWriter, r *http.Request, name string, cl
 	writeJSON(w, r, http.StatusOK, obj{{"acknowledged", true}, {"shards_acknowledged", true}})
 }
 
-// errIndexClosed is what a read or write of a closed index answers.
-var errIndexClosed = errors.New("closed")
-
+// indexClosed is what a read or write of a closed index answers.
 func indexClosed(w http.ResponseWriter, r *http.Request, ix *index) {
-	writeError(w, r, http.StatusBadRequest, "index_closed_exception", errIndexClosed.Error(), pair{"index_uuid", ix.UUID}, pair{"index", ix.Name})
+	writeError(w, r, http.StatusBadRequest, "index_closed_exception", "closed", pair{"index_uuid", ix.UUID}, pair{"index", ix.Name})
 }
