@@ -254,7 +254,7 @@ func TestPlanOpenSearchClusterJoin(t *testing.T) {
 	osEqual(t, "joined", osChange(t, p, "search-4: joined cluster logs (4 nodes)"), fountain.Change{Name: "search-4: joined cluster logs (4 nodes)", Verify: true,
 		Calls:  []string{"GET _cluster/health through search-4 until number_of_nodes is 4"},
 		Effect: osOn{Node: "search-4", Effect: osWaitCluster{Nodes: 4, Status: "yellow", Wait: 3 * time.Minute}}})
-	osEqual(t, "install", osChange(t, p, "search-4: "+osStepInstall).Effect, osOn{Node: "search-4", Effect: osInstall{Version: "2.19.1", Password: passwordKept, Keep: true}})
+	osEqual(t, "search-4's steps", osNodeChanges(p, "search-4"), osJoinSteps())
 	osEqual(t, "end", osChange(t, p, "cluster logs: 4 nodes, yellow or green").Effect, osOn{Node: "search-1", Effect: osWaitCluster{Nodes: 4, Status: "yellow", Wait: 3 * time.Minute}})
 	// A node stopped at the time (it does not answer) is a member still:
 	// started, and waited for.
@@ -371,4 +371,60 @@ func TestPlanOpenSearchRefusesAClusterNode(t *testing.T) {
 	cf := osClusterDeployed(t, ca, "search-1", "search-2", "search-3")
 	_, err := PlanOpenSearch(osRequest(t), osSource, cf.Nodes[1].OpenSearchFacts)
 	osErr(t, "a cluster node", err, fountain.ECONFLICT, "203.0.113.12 (search-2) is a node of the OpenSearch cluster logs that Fountain deployed: a single-node deploy would take it out")
+}
+
+// osNodeChanges are the changes of one node in a cluster plan.
+func osNodeChanges(p fountain.Plan, node string) []fountain.Change {
+	var out []fountain.Change
+	for _, c := range p.Changes {
+		if strings.HasPrefix(c.Name, node+": ") {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// osJoinSteps are the steps of search-4, a fresh instance joining the
+// cluster of three: a single host's steps (osFreshPlan's), its TLS
+// certificate, the cluster's settings without the bootstrap setting, its
+// start, and the wait until the cluster has it.
+func osJoinSteps() []fountain.Change {
+	on := func(c fountain.Change) fountain.Change {
+		c.Name = "search-4: " + c.Name
+		if c.Effect != nil {
+			c.Effect = osOn{Node: "search-4", Effect: c.Effect}
+		}
+		return c
+	}
+	single := osFreshPlan().Changes
+	install := single[4]
+	install.Calls = []string{"apt-get update", "apt-get install -y --allow-downgrades opensearch=2.19.1 (OPENSEARCH_INITIAL_ADMIN_PASSWORD: the admin password Fountain keeps)"}
+	install.Effect = osInstall{Version: "2.19.1", Password: passwordKept, Keep: true}
+	block := "# BEGIN Fountain: settings managed by Fountain (deploy-opensearch)\ncluster.name: logs\nnode.name: search-4\n" +
+		"node.roles: [\"cluster_manager\", \"data\", \"ingest\"]\nnetwork.host: 172.26.0.14\npath.repo: /var/backups/opensearch\n" +
+		"plugins.security.ssl.transport.pemcert_filepath: fountain-node.pem\nplugins.security.ssl.transport.pemkey_filepath: fountain-node-key.pem\n" +
+		"plugins.security.ssl.transport.pemtrustedcas_filepath: fountain-ca.pem\nplugins.security.nodes_dn: [\"CN=*,OU=logs,O=Fountain\"]\n" +
+		"discovery.seed_hosts: [\"172.26.0.11\", \"172.26.0.12\", \"172.26.0.13\", \"172.26.0.14\"]\n# END Fountain\n"
+	return []fountain.Change{on(single[0]), on(single[1]), on(single[2]), on(single[3]), on(install), on(single[5]),
+		on(fountain.Change{Name: "node-to-node TLS certificate", Change: true, Reason: "no /etc/opensearch/fountain-node.pem",
+			Calls: []string{"issue CN=search-4,OU=logs,O=Fountain (172.26.0.14) with the cluster's CA",
+				"write /etc/opensearch/fountain-node.pem, /etc/opensearch/fountain-node-key.pem and /etc/opensearch/fountain-ca.pem (0640 root:opensearch)"},
+			Effect: osNodeCert{Cluster: "logs", Node: "search-4", IP: "172.26.0.14"}}),
+		on(fountain.Change{Name: "opensearch.yml: node search-4 of cluster logs", Change: true,
+			Reason: "set once the package is installed (its opensearch.yml is kept, with Fountain's block at the end)",
+			Diff:   "--- /etc/opensearch/opensearch.yml (the package's)\n+++ /etc/opensearch/opensearch.yml (planned)\n@@ -0,0 +1,12 @@\n" + osPrefixLines("+", block),
+			Calls:  []string{"write /etc/opensearch/opensearch.yml (0640 root:opensearch)"},
+			Effect: osEditConfig{Settings: [][2]string{{"cluster.name", "logs"}, {"node.name", "search-4"}, {"node.roles", `["cluster_manager", "data", "ingest"]`},
+				{"network.host", "172.26.0.14"}, {"path.repo", "/var/backups/opensearch"},
+				{"plugins.security.ssl.transport.pemcert_filepath", "fountain-node.pem"}, {"plugins.security.ssl.transport.pemkey_filepath", "fountain-node-key.pem"},
+				{"plugins.security.ssl.transport.pemtrustedcas_filepath", "fountain-ca.pem"}, {"plugins.security.nodes_dn", `["CN=*,OU=logs,O=Fountain"]`},
+				{"discovery.seed_hosts", `["172.26.0.11", "172.26.0.12", "172.26.0.13", "172.26.0.14"]`}}}}),
+		on(single[7]), on(single[8]),
+		on(fountain.Change{Name: osStepService, Change: true,
+			Reason: "the package, the TLS certificate, opensearch.yml and the JVM heap changed and it is not running: start it; it is not enabled: enable it",
+			Calls:  []string{"systemctl daemon-reload", "systemctl enable opensearch", "systemctl restart opensearch"}, Effect: osService{Enable: true, Verb: "restart"}}),
+		on(fountain.Change{Name: "joined cluster logs (4 nodes)", Verify: true, Calls: []string{"GET _cluster/health through search-4 until number_of_nodes is 4"},
+			Effect: osWaitCluster{Nodes: 4, Status: "yellow", Wait: 3 * time.Minute}}),
+		on(fountain.Change{Name: "keep the admin password", Reason: "kept (encrypted) as the package is given it"}),
+	}
 }

@@ -120,6 +120,11 @@ var osHealthChange = fountain.Change{Name: osStepHealth, Verify: true,
 
 func TestPlanOpenSearchFreshHost(t *testing.T) {
 	p := osMustPlan(t, osRequest(t), osFreshHost())
+	osEqual(t, "fresh host", p, osFreshPlan())
+}
+
+// osFreshPlan is the plan of the default request on osFreshHost.
+func osFreshPlan() fountain.Plan {
 	sysctl := osWriteFile{"/etc/sysctl.d/90-opensearch.conf", "# Written by Fountain: OpenSearch needs vm.max_map_count >= 262144.\nvm.max_map_count = 262144\n", "0644", "root:root"}
 	want := fountain.Plan{Changes: []fountain.Change{
 		{Name: osStepMemory, Reason: "2 GB of memory; heap 1024 MB"},
@@ -167,7 +172,7 @@ func TestPlanOpenSearchFreshHost(t *testing.T) {
 		osHealthChange,
 		{Name: osStepKeep, Reason: "kept (encrypted) as the package is given it"},
 	}}
-	osEqual(t, "fresh host", p, want)
+	return want
 }
 
 func osPrefixLines(prefix, s string) string {
