@@ -1,5 +1,5 @@
-// Package opensearch is Fountain's stand-in for an OpenSearch 2.19 single
-// node installed from the apt package, for sandbox hosts and tests only:
+// Package opensearch is Fountain's stand-in for an OpenSearch 2.19 node
+// installed from the apt package, for sandbox hosts and tests only:
 // OpenSearch cannot be downloaded where Fountain is developed.
 //
 // Like the real service it reads /etc/opensearch/opensearch.yml and the
@@ -8,8 +8,12 @@
 // runs the bootstrap checks when bound to a non-loopback address without
 // single-node discovery, serves HTTPS with demo certificates and HTTP
 // basic auth against internal_users.yml (bcrypt), and answers the REST
-// API a deployment uses (root info, cluster health, index and document
-// APIs, match_all and match searches) with OpenSearch's bodies.
+// API a deployment uses (root info, cluster health, _cat/nodes and
+// _cat/indices, index and document APIs, match_all and match searches,
+// and the _snapshot API with fs repositories under path.repo) with
+// OpenSearch's bodies. With discovery.seed_hosts it is a node of a
+// cluster (cluster.go): what a client sees of one, over the transport
+// port with the security plugin's node-to-node TLS.
 //
 // Every answer carries X-Fountain-Standin: opensearch, and the root
 // info's tagline names the stand-in.
