@@ -105,20 +105,11 @@ func (s *Server) routes(mux *http.ServeMux) {
 			"The package comes from OpenSearch's apt repository (key in a signed-by keyring, pinned version); the initial admin password is given or generated " +
 			"(shown once in the answer, kept encrypted for health checks, never logged). vm.max_map_count is set and persisted, discovery is single-node, the heap is half of the memory. " +
 			"A host with less than 2 GB is refused with 422 naming the plans that fit, unless force. Waits for cluster health yellow or green through an SSH tunnel. " +
-			"Idempotent: a second run changes and restarts nothing; a changed setting restarts it once. A dry run shows each step, why, the diff of each file and the commands."},
-		onHost(s, hostRoute[deploy.OpenSearchInput]{kind: "deploy.opensearch", target: fixed[deploy.OpenSearchInput]("/opensearch"),
-			// A Lightsail plan too small for OpenSearch is refused before
-			// anything runs (the design's own call creates a nano for it).
-			check: func(ctx context.Context, _ Deployer, h *deploy.Host, in *deploy.OpenSearchInput) error {
-				o, err := s.openSearch()
-				if err != nil {
-					return err
-				}
-				return o.CheckFit(ctx, h, *in)
-			},
-			run: func(ctx context.Context, _ Deployer, run *operation.Run, h *deploy.Host, in deploy.OpenSearchInput) (fountain.Outcome, error) {
-				return s.deps.OpenSearch.Deploy(ctx, run, h, in) // check saw it set
-			}}))
+			"Idempotent: a second run changes and restarts nothing; a changed setting restarts it once. A dry run shows each step, why, the diff of each file and the commands. " +
+			"With cluster {name, instance_names} (and region) instead of a host, it deploys a cluster one node at a time: every node cluster-manager-eligible, discovery.seed_hosts the private addresses, " +
+			"cluster.initial_cluster_manager_nodes only for the first bootstrap (removed once it formed; never on later runs, where new nodes join), node-to-node TLS with certificates from a CA Fountain makes for the cluster " +
+			"(plugins.security.nodes_dn); a restart of a member waits for the cluster to be whole again. Two nodes are refused unless force."},
+		s.deployOpenSearch())
 	register(s, huma.Operation{OperationID: "opensearch-health", Method: http.MethodGet, Path: "/services/opensearch/health", Tags: servicesTag,
 		Summary: "OpenSearch cluster health", Description: "The cluster health and version of an OpenSearch Fountain deployed, asked through an SSH tunnel with the admin password Fountain keeps."}, s.openSearchHealth)
 
@@ -126,6 +117,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 		Summary: "Reveal OpenSearch's admin password",
 		Description: "The admin password Fountain keeps (encrypted) for an OpenSearch it deployed, for a caller who did not see it shown once (an async deploy). " +
 			"Each reading is in the audit log; the answer is never stored or replayed."}, s.revealAdminPassword)
+	s.openSearchRoutes()
 	mutation(s, huma.Operation{OperationID: "deploy-kong", Path: "/services/deploy-kong", Tags: servicesTag,
 		Summary: "Deploy Kong Gateway (DB-less)",
 		Description: "Runs Kong Gateway in DB-less mode with Docker on a host over SSH, as the design's call does: {instance_ip, ssh_key_path}. " +

@@ -10,12 +10,12 @@ import (
 )
 
 func (a *app) newOpenSearchCmd() *cobra.Command {
-	cmd := a.newGroupCmd("opensearch", "Ask an OpenSearch that Fountain deployed how it is")
+	cmd := a.newGroupCmd("opensearch", "OpenSearch Fountain deployed: health, snapshots, clusters")
 	cmd.GroupID = "client"
-	cmd.Long = "OpenSearch on a host, deployed with `fountain deploy opensearch`: its cluster health, asked through\n" +
-		"an SSH tunnel with the admin password Fountain keeps.\n\n" + hostFlagsHelp
+	cmd.Long = "OpenSearch on a host, deployed with `fountain deploy opensearch`: its cluster health and its snapshots,\n" +
+		"through an SSH tunnel with the admin password Fountain keeps; and clusters across instances.\n\n" + hostFlagsHelp
 	a.addClientFlags(cmd)
-	cmd.AddCommand(a.newOpenSearchHealthCmd())
+	cmd.AddCommand(a.newOpenSearchHealthCmd(), a.newOpenSearchSnapshotCmd(), a.newOpenSearchClusterCmd())
 	return cmd
 }
 

@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"net/netip"
 	"net/url"
+	"path"
 	"regexp"
 	"sort"
 	"strconv"
@@ -27,6 +28,11 @@ const (
 	opensearchSysctl         = "/etc/sysctl.d/90-opensearch.conf"
 	opensearchYML            = "/etc/opensearch/opensearch.yml"
 	opensearchHeap           = "/etc/opensearch/jvm.options.d/fountain-heap.options"
+	// A cluster node's TLS files (node-to-node), named in opensearch.yml
+	// relative to /etc/opensearch.
+	opensearchNodeCert = "/etc/opensearch/fountain-node.pem"
+	opensearchNodeKey  = "/etc/opensearch/fountain-node-key.pem"
+	opensearchNodeCA   = "/etc/opensearch/fountain-ca.pem"
 	// MinOpenSearchMiB is the least memory OpenSearch runs in: 2 GB is
 	// the practical floor (a 512 MB nano cannot hold its JVM).
 	MinOpenSearchMiB = 2048
@@ -42,8 +48,25 @@ type OpenSearchInput struct {
 	NetworkHost   string `json:"network_host,omitempty" maxLength:"64" doc:"network.host: the address OpenSearch listens on (default: the instance's private address; _local_ keeps it on the host's loopback). Port 9200 opens to the world only if you open it in Lightsail's firewall."`
 	ClusterName   string `json:"cluster_name,omitempty" maxLength:"64" doc:"cluster.name (default fountain)."`
 	HeapMB        int    `json:"heap_mb,omitempty" minimum:"0" maximum:"65536" doc:"JVM heap in MB (default: half of the host's memory)."`
-	Force         bool   `json:"force,omitempty" doc:"Deploy even where the memory check says OpenSearch will not fit."`
+	SnapshotPath  string `json:"snapshot_path,omitempty" maxLength:"200" doc:"path.repo: the directory on the node where fs snapshot repositories may be (default /var/backups/opensearch), made and owned by the opensearch user. It is on the node's own disk: for copies off the host, register an S3 repository (a Lightsail bucket)." example:"/var/backups/opensearch"`
+	Force         bool   `json:"force,omitempty" doc:"Deploy even where the memory check says OpenSearch will not fit (or, for a cluster, with two nodes)."`
+	// Cluster, if set, deploys a cluster across instances instead of one
+	// host.
+	Cluster *OpenSearchClusterInput `json:"cluster,omitempty" doc:"A cluster across Lightsail instances (with region), instead of instance_ip or instance_name: every node cluster-manager-eligible, discovery over the private addresses, node-to-node TLS with certificates from a CA Fountain makes for the cluster. Three nodes is the default shape; two are refused (no majority survives the loss of one) unless force."`
 }
+
+// OpenSearchClusterInput names a cluster and its instances.
+type OpenSearchClusterInput struct {
+	Name          string   `json:"name" maxLength:"64" doc:"cluster.name; with the region, how Fountain knows the cluster (its CA, its admin password)." example:"logs"`
+	InstanceNames []string `json:"instance_names" minItems:"1" maxItems:"16" doc:"The Lightsail instances of the cluster, one node each (node.name is the instance's name), deployed one at a time in this order. Adding names later joins the new nodes to the cluster." example:"[\"search-1\", \"search-2\", \"search-3\"]"`
+}
+
+// OpenSearchDefaultSnapshotPath is path.repo unless asked otherwise.
+const OpenSearchDefaultSnapshotPath = "/var/backups/opensearch"
+
+// snapshotPathRE is a directory Fountain creates and names in
+// opensearch.yml: absolute, plain characters.
+var snapshotPathRE = regexp.MustCompile(`^(/[A-Za-z0-9][A-Za-z0-9._-]*)+$`)
 
 var (
 	// versionRE is a version of the 2.x line as the apt repository names
@@ -80,7 +103,11 @@ func networkHostProblem(v string) string {
 
 // Validate checks the request without I/O and fills in defaults.
 func (in *OpenSearchInput) Validate() error {
-	if err := in.HostInput.Validate(); err != nil {
+	if in.Cluster != nil {
+		if err := in.validateCluster(); err != nil {
+			return err
+		}
+	} else if err := in.HostInput.Validate(); err != nil {
 		return err
 	}
 	if in.Version == "" {
@@ -108,7 +135,72 @@ func (in *OpenSearchInput) Validate() error {
 	if in.HeapMB != 0 && in.HeapMB < 256 {
 		return fountain.Invalid("heap_mb", "must be at least 256")
 	}
+	if in.SnapshotPath == "" {
+		in.SnapshotPath = OpenSearchDefaultSnapshotPath
+	}
+	if p := path.Clean(in.SnapshotPath); p != in.SnapshotPath || !snapshotPathRE.MatchString(p) {
+		return fountain.Invalid("snapshot_path", "%q is not an absolute, clean path of plain characters (like /var/backups/opensearch)", short(in.SnapshotPath))
+	}
+	if why := hostPathProblem(in.SnapshotPath); why != "" || strings.HasPrefix(in.SnapshotPath+"/", "/usr/") || in.SnapshotPath == "/var" {
+		if why == "" {
+			why = "is a system directory"
+		}
+		return fountain.Invalid("snapshot_path", "%s %s: Fountain makes it the opensearch user's", in.SnapshotPath, why)
+	}
 	return nil
+}
+
+// validateCluster checks a cluster request: instance names with a region
+// (never instance_ip or instance_name), distinct; two nodes only with
+// force; cluster_name, if given, the cluster's name.
+func (in *OpenSearchInput) validateCluster() error {
+	c := in.Cluster
+	switch {
+	case in.InstanceIP != "" || in.InstanceName != "":
+		return fountain.Invalid("cluster", "give cluster.instance_names, or instance_ip or instance_name, not both")
+	case !clusterNameRE.MatchString(c.Name):
+		return fountain.Invalid("cluster.name", "%q is not a cluster name (letters, digits, '_', '.', '-')", short(c.Name))
+	case in.ClusterName != "" && in.ClusterName != c.Name:
+		return fountain.Invalid("cluster_name", "is %q, and cluster.name is %q: give one", short(in.ClusterName), short(c.Name))
+	case len(c.InstanceNames) == 0:
+		return fountain.Invalid("cluster.instance_names", "is required: the cluster's instances (three is the usual shape)")
+	case len(c.InstanceNames) > 16:
+		return fountain.Invalid("cluster.instance_names", "at most 16 instances")
+	case len(c.InstanceNames) == 2 && !in.Force:
+		return &fountain.Error{Code: fountain.EINVALID, Field: "cluster.instance_names",
+			Message: "a cluster of two nodes stops when either node stops: a majority of two is both, so no cluster manager can be elected without the other",
+			Hint:    "use three instances (or one, and add two later); force: true deploys two anyway"}
+	}
+	in.ClusterName = c.Name
+	seen := map[string]bool{}
+	for i, name := range c.InstanceNames {
+		if !instanceNameRE.MatchString(name) {
+			return fountain.Invalid(fmt.Sprintf("cluster.instance_names[%d]", i), "%q is not a Lightsail instance name", short(name))
+		}
+		if seen[name] {
+			return fountain.Invalid(fmt.Sprintf("cluster.instance_names[%d]", i), "%s is named twice", name)
+		}
+		seen[name] = true
+		if _, err := in.NodeInput(name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// NodeInput is how a cluster request names one of its instances.
+func (in *OpenSearchInput) NodeInput(name string) (HostInput, error) {
+	h := HostInput{InstanceName: name, Region: in.Region, SSHKeyPath: in.SSHKeyPath, SSHUser: in.SSHUser, SSHPort: in.SSHPort, DryRun: in.DryRun}
+	err := h.Validate()
+	return h, err
+}
+
+// Nodes is the number of nodes a request deploys.
+func (in *OpenSearchInput) Nodes() int {
+	if in.Cluster != nil {
+		return len(in.Cluster.InstanceNames)
+	}
+	return 1
 }
 
 // Secrets are the request's secret values.
@@ -255,7 +347,7 @@ func opensearchConfigFile(current string, settings [][2]string) string {
 		owned[kv[0]] = true
 	}
 	var out []string
-	inBlock := false
+	inBlock, continued := false, false
 	for _, line := range strings.Split(strings.TrimRight(current, "\n"), "\n") {
 		switch {
 		case line == ymlBegin:
@@ -267,8 +359,15 @@ func opensearchConfigFile(current string, settings [][2]string) string {
 		case inBlock:
 			continue
 		}
-		if k, _, ok := strings.Cut(line, ":"); ok && !strings.HasPrefix(strings.TrimSpace(line), "#") && owned[strings.TrimSpace(k)] {
+		// The items of a list whose key is commented out go with it.
+		if continued && (strings.HasPrefix(line, " ") || strings.HasPrefix(line, "\t") || strings.HasPrefix(line, "-")) {
+			out = append(out, "# "+line)
+			continue
+		}
+		continued = false
+		if k, v, ok := strings.Cut(line, ":"); ok && !strings.HasPrefix(strings.TrimSpace(line), "#") && owned[strings.TrimSpace(k)] {
 			line = "# " + line + " # set by Fountain below"
+			continued = strings.TrimSpace(v) == ""
 		}
 		out = append(out, line)
 	}
@@ -287,11 +386,24 @@ func opensearchConfigFile(current string, settings [][2]string) string {
 }
 
 // yamlScalar quotes a value when YAML would read it as something else.
+// A flow sequence Fountain made (yamlList) is written as it is: no value
+// a request gives starts with '['.
 func yamlScalar(v string) string {
-	if regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.:-]*$`).MatchString(v) && !strings.HasSuffix(v, ":") {
+	if plainScalarRE.MatchString(v) && !strings.HasSuffix(v, ":") || strings.HasPrefix(v, "[") && strings.HasSuffix(v, "]") {
 		return v
 	}
 	return strconv.Quote(v)
+}
+
+var plainScalarRE = regexp.MustCompile(`^/?[A-Za-z0-9_][A-Za-z0-9_.:/-]*$`)
+
+// yamlList is a YAML flow sequence of quoted strings.
+func yamlList(items []string) string {
+	q := make([]string, len(items))
+	for i, v := range items {
+		q[i] = strconv.Quote(v)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
 }
 
 // checkRepoURL checks a repository or key URL from the configuration.

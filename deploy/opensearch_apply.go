@@ -25,6 +25,9 @@ echo "maxmap=$(cat /proc/sys/vm/max_map_count)"
 test -f ` + opensearchSysctl + ` && echo "sysctl=$(base64 -w0 ` + opensearchSysctl + `)"
 test -f ` + opensearchYML + ` && echo "config=$(base64 -w0 ` + opensearchYML + `)"
 test -f ` + opensearchHeap + ` && echo "heap=$(base64 -w0 ` + opensearchHeap + `)"
+test -f ` + opensearchNodeCert + ` && echo "nodecert=$(base64 -w0 ` + opensearchNodeCert + `)"
+test -f ` + opensearchNodeCA + ` && echo "nodeca=$(base64 -w0 ` + opensearchNodeCA + `)"
+test -s ` + opensearchNodeKey + ` && echo nodekey=yes
 systemctl is-active --quiet opensearch 2>/dev/null && echo active=yes
 systemctl is-enabled --quiet opensearch 2>/dev/null && echo enabled=yes
 sed -n 's/^MemTotal: *\([0-9]*\) kB/mem=\1/p' /proc/meminfo
@@ -81,6 +84,12 @@ func parseOpenSearchProbe(out string) OpenSearchFacts {
 			f.Config = file(v)
 		case "heap":
 			f.Heap = file(v)
+		case "nodecert":
+			f.NodeCert = file(v)
+		case "nodeca":
+			f.NodeCA = file(v)
+		case "nodekey":
+			f.NodeKey = true
 		case "active":
 			f.Active = true
 		case "enabled":
@@ -102,6 +111,21 @@ func parseOpenSearchProbe(out string) OpenSearchFacts {
 	return f
 }
 
+// statDir reads a directory's owner and mode (a missing one is not an
+// error).
+func statDir(ctx context.Context, c *ssh.Client, dir string) (HostDir, error) {
+	res, err := c.Run(ctx, ssh.Cmd{Name: "look at " + dir, Script: "if test -d " + ssh.Quote(dir) + "; then stat -c '%U:%G %a' " + ssh.Quote(dir) + "; fi",
+		Sudo: true, Timeout: time.Minute})
+	if err != nil {
+		return HostDir{}, err
+	}
+	owner, mode, ok := strings.Cut(strings.TrimSpace(res.Stdout), " ")
+	if !ok {
+		return HostDir{}, nil
+	}
+	return HostDir{Exists: true, Owner: owner, Mode: mode}, nil
+}
+
 // osMaxConfigRead bounds the opensearch.yml Fountain reads to edit.
 const osMaxConfigRead = 1 << 20
 
@@ -120,11 +144,15 @@ type opensearchExec struct {
 	health    *OpenSearchHealth
 }
 
-// observe reads the host (one command) and the vault into facts; given is
-// the request's admin password. The kept password is masked from here on.
-func (x *opensearchExec) observe(ctx context.Context, rec fountain.Recorder, h *Host, given string) (OpenSearchFacts, error) {
+// observe reads the host (one command, and the snapshot directory) and
+// the vault into facts; given is the request's admin password. The kept
+// password is masked from here on.
+func (x *opensearchExec) observe(ctx context.Context, rec fountain.Recorder, h *Host, given, repoDir string) (OpenSearchFacts, error) {
 	f, err := probeOpenSearch(ctx, x.c)
 	if err != nil {
+		return f, err
+	}
+	if f.RepoDir, err = statDir(ctx, x.c, repoDir); err != nil {
 		return f, err
 	}
 	f.Target = h.Target()
@@ -215,6 +243,12 @@ func (x *opensearchExec) Apply(ctx context.Context, rec fountain.Recorder, ch fo
 		}
 		x.health = h
 		return fountain.StepResult{Output: fmt.Sprintf("OpenSearch %s, cluster %s is %s", h.Version, h.ClusterName, h.Status)}, nil
+	case osRepoDir:
+		if _, err := x.c.Run(ctx, ssh.Cmd{Name: "make " + e.Path, Argv: []string{"install", "-d", "-o", "opensearch", "-g", "opensearch", "-m", "0750", e.Path},
+			Sudo: true, Timeout: time.Minute, OnLine: logLine}); err != nil {
+			return fountain.StepResult{}, err
+		}
+		return fountain.StepResult{Changed: true}, nil
 	case osKeepPassword:
 		if err := x.keep(ctx); err != nil {
 			return fountain.StepResult{}, err

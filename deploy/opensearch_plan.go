@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -54,10 +55,25 @@ type OpenSearchFacts struct {
 
 	Enabled, Active bool // the opensearch service
 
+	// RepoDir is the snapshot directory (path.repo) as observed.
+	RepoDir HostDir
+	// NodeCert and NodeCA are a cluster node's TLS certificate and the
+	// CA it trusts, as written by Fountain; NodeKey whether its key is
+	// there (its content is never read).
+	NodeCert, NodeCA HostFile
+	NodeKey          bool
+
 	// Vault says whether Fountain has a secret store; PasswordKept whether
 	// it keeps an admin password for the host; KeptIsGiven whether that
 	// is the request's admin_password. No password is in the facts.
 	Vault, PasswordKept, KeptIsGiven bool
+}
+
+// HostDir is a directory on the host as observed: its owner
+// (user:group) and mode (octal, as stat prints it).
+type HostDir struct {
+	Exists      bool
+	Owner, Mode string
 }
 
 // AptSource is OpenSearch's apt repository and its key's URL.
@@ -71,6 +87,7 @@ const (
 	passwordGiven    passwordSource = iota + 1 // the request's admin_password
 	passwordKept                               // the one Fountain keeps for the host
 	passwordGenerate                           // a new one, generated when applied
+	passwordSame                               // a cluster's: the one an earlier node of the plan was given
 )
 
 func (s passwordSource) String() string {
@@ -81,6 +98,8 @@ func (s passwordSource) String() string {
 		return "the admin password Fountain keeps"
 	case passwordGenerate:
 		return "a password generated now (shown once, kept encrypted)"
+	case passwordSame:
+		return "the cluster's, as the first node's"
 	}
 	return "no password"
 }
@@ -124,6 +143,8 @@ type (
 	}
 	// osKeepPassword keeps the admin password in use in the vault.
 	osKeepPassword struct{}
+	// osRepoDir makes the snapshot directory the opensearch user's.
+	osRepoDir struct{ Path string }
 )
 
 // The file modes and owners Fountain writes.
@@ -164,30 +185,45 @@ func openSearchNetworkHost(in OpenSearchInput, f OpenSearchFacts) string {
 
 // openSearchSettings are Fountain's settings in opensearch.yml.
 func openSearchSettings(in OpenSearchInput, f OpenSearchFacts) [][2]string {
-	return [][2]string{{"cluster.name", in.ClusterName}, {"network.host", openSearchNetworkHost(in, f)}, {"discovery.type", "single-node"}}
+	return [][2]string{{"cluster.name", in.ClusterName}, {"network.host", openSearchNetworkHost(in, f)}, {"discovery.type", "single-node"},
+		{"path.repo", in.SnapshotPath}}
 }
 
-// PlanOpenSearch is the plan of deploy-opensearch for a validated request:
-// the memory check, the apt key, source and pin, the package, the kernel
-// setting, opensearch.yml and the heap, the service (restarted once, only
-// when the package, opensearch.yml or the heap changes), the health wait
-// and keeping the admin password. A host too small (without force), one
-// without apt, or one where OpenSearch is installed with a password
-// Fountain does not know is refused.
-func PlanOpenSearch(in OpenSearchInput, src AptSource, f OpenSearchFacts) (fountain.Plan, error) {
-	var p fountain.Plan
-	mem, heap, netHost := openSearchMemory(f), openSearchHeap(in, f), openSearchNetworkHost(in, f)
-	if err := FitOpenSearch(mem, f.Target, in.Force, nil); err != nil {
-		return p, err
+// osRefuse refuses, before any change, a host too small (without force)
+// or without apt.
+func osRefuse(in OpenSearchInput, f OpenSearchFacts) error {
+	if err := FitOpenSearch(openSearchMemory(f), f.Target, in.Force, nil); err != nil {
+		return err
 	}
 	if !f.Apt {
 		os := f.OS
 		if os == "" {
 			os = "an unknown system"
 		}
-		return p, &fountain.Error{Code: fountain.ECONFLICT,
+		return &fountain.Error{Code: fountain.ECONFLICT,
 			Message: fmt.Sprintf("OpenSearch is installed from its apt repository, and %s (%s) has no apt-get", f.Target, os),
 			Hint:    "deploy it on a Debian or Ubuntu host (Lightsail's ubuntu_24_04 blueprint, say)"}
+	}
+	return nil
+}
+
+// PlanOpenSearch is the plan of deploy-opensearch for a validated request:
+// the memory check, the apt key, source and pin, the package, the kernel
+// setting, opensearch.yml and the heap, the snapshot directory, the
+// service (restarted once, only when the package, opensearch.yml or the
+// heap changes), the health wait and keeping the admin password. A host
+// too small (without force), one without apt, or one where OpenSearch is
+// installed with a password Fountain does not know is refused.
+func PlanOpenSearch(in OpenSearchInput, src AptSource, f OpenSearchFacts) (fountain.Plan, error) {
+	var p fountain.Plan
+	if err := osRefuse(in, f); err != nil {
+		return p, err
+	}
+	if _, ok := ymlValue(f.Config.Body, "discovery.seed_hosts"); ok && strings.Contains(f.Config.Body, ymlBegin) {
+		name, _ := ymlValue(f.Config.Body, "cluster.name")
+		return p, &fountain.Error{Code: fountain.ECONFLICT,
+			Message: fmt.Sprintf("%s is a node of the OpenSearch cluster %s that Fountain deployed: a single-node deploy would take it out", f.Target, name),
+			Hint:    "deploy the cluster: deploy-opensearch with cluster {name, instance_names} (and region)"}
 	}
 	pw := passwordGenerate
 	switch {
@@ -200,11 +236,49 @@ func PlanOpenSearch(in OpenSearchInput, src AptSource, f OpenSearchFacts) (fount
 			Message: "OpenSearch is installed on " + f.Target + " but Fountain does not know its admin password",
 			Hint:    "send admin_password (it is kept encrypted for health checks)"}
 	}
+	netHost := openSearchNetworkHost(in, f)
+	install, restart := planNodeSteps(&p, in, src, f, nodeSpec{settings: openSearchSettings(in, f),
+		config: "opensearch.yml: single node, network.host " + netHost, password: pw,
+		keep: f.Vault && f.Installed == "" && pw != passwordKept && !(pw == passwordGiven && f.KeptIsGiven)})
+	p.Add(osPlanService(f, restart))
+	p.Add(fountain.Change{Name: "cluster health yellow or green", Verify: true,
+		Calls:  []string{"GET https://" + net.JoinHostPort(osHealthAddr(netHost), "9200") + "/_cluster/health?wait_for_status=yellow, through the SSH connection"},
+		Effect: osWaitHealthy{NetworkHost: netHost, Wait: osHealthWait}})
+	p.Add(osPlanKeep(f, pw, install))
+	return p, nil
+}
+
+// nodeSpec is what the steps of one node need beyond the request and
+// the host's facts.
+type nodeSpec struct {
+	prefix   string      // "search-1: " for a node of a cluster
+	settings [][2]string // Fountain's block of opensearch.yml
+	config   string      // the name of opensearch.yml's step
+	password passwordSource
+	keep     bool // the install keeps the password it gives the package
+	// tls is the node's TLS certificate step (a cluster's), added before
+	// opensearch.yml; restart-free keys may change without a restart
+	// (read at start only, and only useful then).
+	tls         *fountain.Change
+	restartFree []string
+}
+
+// planNodeSteps adds one host's steps up to its service: the memory, the
+// apt key, source and pin, the package, vm.max_map_count, the TLS
+// certificate (a cluster's), opensearch.yml, the heap and the snapshot
+// directory. It returns the install step and what changed that needs a
+// restart.
+func planNodeSteps(p *fountain.Plan, in OpenSearchInput, src AptSource, f OpenSearchFacts, n nodeSpec) (fountain.Change, []string) {
+	mem, heap := openSearchMemory(f), openSearchHeap(in, f)
+	add := func(c fountain.Change) {
+		c.Name = n.prefix + c.Name
+		p.Add(c)
+	}
 	fits := fmt.Sprintf("%s of memory; heap %d MB", mib(mem), heap)
 	if mem < MinOpenSearchMiB*9/10 {
 		fits += " (force: it may not run)"
 	}
-	p.Add(fountain.Change{Name: "memory fits OpenSearch", Reason: fits})
+	add(fountain.Change{Name: "memory fits OpenSearch", Reason: fits})
 
 	key := fountain.Change{Name: "apt key in a signed-by keyring", Reason: opensearchKeyring + " is there"}
 	if !f.Keyring {
@@ -212,8 +286,8 @@ func PlanOpenSearch(in OpenSearchInput, src AptSource, f OpenSearchFacts) (fount
 		key.Calls = []string{"curl -fsSL " + src.Key + " | gpg --dearmor -o " + opensearchKeyring}
 		key.Effect = osFetchKey{URL: src.Key}
 	}
-	p.Add(key)
-	p.Add(osFileChange("apt repository "+opensearchSources, osWriteFile{opensearchSources, opensearchSourcesLine(src.Repo), "0644", osRootOwner}, f.Sources,
+	add(key)
+	add(osFileChange("apt repository "+opensearchSources, osWriteFile{opensearchSources, opensearchSourcesLine(src.Repo), "0644", osRootOwner}, f.Sources,
 		"the source is as it should be", "the source differs"))
 	pin := osFileChange("opensearch "+in.Version+" pinned", osWriteFile{opensearchPin, opensearchPinFile(in.Version), "0644", osRootOwner}, f.Pin,
 		"pinned in "+opensearchPin, "")
@@ -223,7 +297,7 @@ func PlanOpenSearch(in OpenSearchInput, src AptSource, f OpenSearchFacts) (fount
 			pin.Reason = "it pins " + v
 		}
 	}
-	p.Add(pin)
+	add(pin)
 
 	// What changes and so restarts OpenSearch, once, at the end.
 	var restart []string
@@ -236,37 +310,45 @@ func PlanOpenSearch(in OpenSearchInput, src AptSource, f OpenSearchFacts) (fount
 		if f.Installed != "" {
 			install.Reason = "opensearch " + f.Installed + " is installed, not " + in.Version
 		}
-		eff := osInstall{Version: in.Version, Password: pw, AllowHeld: f.Held,
-			Keep: f.Vault && f.Installed == "" && pw != passwordKept && !(pw == passwordGiven && f.KeptIsGiven)}
 		held := ""
 		if f.Held {
 			held = " --allow-change-held-packages"
 			install.Reason += " (it is held: the hold is overridden)"
 		}
 		install.Calls = []string{"apt-get update",
-			"apt-get install -y --allow-downgrades" + held + " opensearch=" + in.Version + " (OPENSEARCH_INITIAL_ADMIN_PASSWORD: " + pw.String() + ")"}
-		install.Effect = eff
+			"apt-get install -y --allow-downgrades" + held + " opensearch=" + in.Version + " (OPENSEARCH_INITIAL_ADMIN_PASSWORD: " + n.password.String() + ")"}
+		install.Effect = osInstall{Version: in.Version, Password: n.password, AllowHeld: f.Held, Keep: n.keep}
 		restart = append(restart, "the package")
 	}
-	p.Add(install)
-	p.Add(osPlanMaxMapCount(f))
+	add(install)
+	add(osPlanMaxMapCount(f))
+	if n.tls != nil {
+		add(*n.tls)
+		if n.tls.Change {
+			restart = append(restart, "the TLS certificate")
+		}
+	}
 
-	settings := openSearchSettings(in, f)
-	cfg := fountain.Change{Name: "opensearch.yml: single node, network.host " + netHost, Reason: "the settings are as asked"}
-	switch want := opensearchConfigFile(f.Config.Body, settings); {
+	cfg := fountain.Change{Name: n.config, Reason: "the settings are as asked"}
+	switch want := opensearchConfigFile(f.Config.Body, n.settings); {
 	case f.Installed == "":
 		cfg.Change, cfg.Reason = true, "set once the package is installed (its opensearch.yml is kept, with Fountain's block at the end)"
-		cfg.Diff = textdiff.Unified("", opensearchConfigFile("", settings), opensearchYML+" (the package's)", opensearchYML+" (planned)")
+		cfg.Diff = textdiff.Unified("", opensearchConfigFile("", n.settings), opensearchYML+" (the package's)", opensearchYML+" (planned)")
+		restart = append(restart, "opensearch.yml")
 	case want != f.Config.Body:
-		cfg.Change, cfg.Reason = true, osConfigReason(f.Config, settings)
+		cfg.Change, cfg.Reason = true, osConfigReason(f.Config, n.settings)
 		cfg.Diff = osFileDiff(opensearchYML, f.Config, want)
+		if osConfigNeedsRestart(f.Config.Body, n.settings, n.restartFree) {
+			restart = append(restart, "opensearch.yml")
+		} else {
+			cfg.Reason += " (" + osJoinAnd(n.restartFree) + " are read at start only: written, nothing restarts)"
+		}
 	}
 	if cfg.Change {
 		cfg.Calls = []string{"write " + opensearchYML + " (0640 " + osOpenSearchOwner + ")"}
-		cfg.Effect = osEditConfig{Settings: settings}
-		restart = append(restart, "opensearch.yml")
+		cfg.Effect = osEditConfig{Settings: n.settings}
 	}
-	p.Add(cfg)
+	add(cfg)
 
 	heapCh := osFileChange(fmt.Sprintf("JVM heap %d MB", heap), osWriteFile{opensearchHeap, opensearchHeapFile(heap), "0640", osOpenSearchOwner}, f.Heap,
 		"-Xms and -Xmx are set in "+opensearchHeap, "")
@@ -276,14 +358,48 @@ func PlanOpenSearch(in OpenSearchInput, src AptSource, f OpenSearchFacts) (fount
 		}
 		restart = append(restart, "the JVM heap")
 	}
-	p.Add(heapCh)
+	add(heapCh)
+	add(osPlanRepoDir(in.SnapshotPath, f))
+	return install, restart
+}
 
-	p.Add(osPlanService(f, restart))
-	p.Add(fountain.Change{Name: "cluster health yellow or green", Verify: true,
-		Calls:  []string{"GET https://" + net.JoinHostPort(osHealthAddr(netHost), "9200") + "/_cluster/health?wait_for_status=yellow, through the SSH connection"},
-		Effect: osWaitHealthy{NetworkHost: netHost, Wait: osHealthWait}})
-	p.Add(osPlanKeep(f, pw, install))
-	return p, nil
+// osPlanRepoDir makes the snapshot directory the opensearch user's (0750),
+// once the package has made the user.
+func osPlanRepoDir(dir string, f OpenSearchFacts) fountain.Change {
+	c := fountain.Change{Name: "snapshot directory " + dir, Reason: "owned by opensearch:opensearch, mode 750"}
+	switch {
+	case f.Installed == "":
+		c.Reason = "made once the package is installed (it makes the opensearch user)"
+	case !f.RepoDir.Exists:
+		c.Reason = "no " + dir
+	case f.RepoDir.Owner != "opensearch:opensearch" || f.RepoDir.Mode != "750":
+		c.Reason = "it is owned by " + f.RepoDir.Owner + ", mode " + f.RepoDir.Mode
+	default:
+		return c
+	}
+	c.Change, c.Effect = true, osRepoDir{Path: dir}
+	c.Calls = []string{"install -d -o opensearch -g opensearch -m 0750 " + dir}
+	return c
+}
+
+// osConfigNeedsRestart reports whether opensearch.yml, rewritten with
+// settings, changes more than the restart-free keys.
+func osConfigNeedsRestart(current string, settings [][2]string, free []string) bool {
+	if len(free) == 0 {
+		return true
+	}
+	var alt [][2]string
+	for _, kv := range settings {
+		if !slices.Contains(free, kv[0]) {
+			alt = append(alt, kv)
+		}
+	}
+	for _, k := range free { // as they are now, in the block's order
+		if v, ok := ymlValue(current, k); ok {
+			alt = append(alt, [2]string{k, v})
+		}
+	}
+	return opensearchConfigFile(current, alt) != current
 }
 
 // osFileChange writes w unless the file holds its body already; the reason

@@ -42,7 +42,7 @@ func osFreshHost() OpenSearchFacts {
 const osPackageYML = "# ======================== OpenSearch Configuration =========================\npath.data: /var/lib/opensearch\npath.logs: /var/log/opensearch\n\nplugins.security.ssl.http.enabled: true\n"
 
 // osFountainBlock is Fountain's block for the default request on osFreshHost.
-const osFountainBlock = "# BEGIN Fountain: settings managed by Fountain (deploy-opensearch)\ncluster.name: fountain\nnetwork.host: 172.26.0.5\ndiscovery.type: single-node\n# END Fountain\n"
+const osFountainBlock = "# BEGIN Fountain: settings managed by Fountain (deploy-opensearch)\ncluster.name: fountain\nnetwork.host: 172.26.0.5\ndiscovery.type: single-node\npath.repo: /var/backups/opensearch\n# END Fountain\n"
 
 // osDeployedHost is osFreshHost after a deploy of the default request.
 func osDeployedHost() OpenSearchFacts {
@@ -56,6 +56,7 @@ func osDeployedHost() OpenSearchFacts {
 	f.Config = HostFile{true, osPackageYML + "\n" + osFountainBlock}
 	f.Heap = HostFile{true, opensearchHeapFile(1024)}
 	f.Enabled, f.Active, f.PasswordKept = true, true, true
+	f.RepoDir = HostDir{Exists: true, Owner: "opensearch:opensearch", Mode: "750"}
 	return f
 }
 
@@ -107,6 +108,7 @@ const (
 	osStepMaxMap  = "vm.max_map_count 262144, persisted"
 	osStepConfig  = "opensearch.yml: single node, network.host 172.26.0.5"
 	osStepHeap    = "JVM heap 1024 MB"
+	osStepRepoDir = "snapshot directory /var/backups/opensearch"
 	osStepService = "opensearch enabled and running"
 	osStepHealth  = "cluster health yellow or green"
 	osStepKeep    = "keep the admin password"
@@ -118,6 +120,11 @@ var osHealthChange = fountain.Change{Name: osStepHealth, Verify: true,
 
 func TestPlanOpenSearchFreshHost(t *testing.T) {
 	p := osMustPlan(t, osRequest(t), osFreshHost())
+	osEqual(t, "fresh host", p, osFreshPlan())
+}
+
+// osFreshPlan is the plan of the default request on osFreshHost.
+func osFreshPlan() fountain.Plan {
 	sysctl := osWriteFile{"/etc/sysctl.d/90-opensearch.conf", "# Written by Fountain: OpenSearch needs vm.max_map_count >= 262144.\nvm.max_map_count = 262144\n", "0644", "root:root"}
 	want := fountain.Plan{Changes: []fountain.Change{
 		{Name: osStepMemory, Reason: "2 GB of memory; heap 1024 MB"},
@@ -146,15 +153,18 @@ func TestPlanOpenSearchFreshHost(t *testing.T) {
 			Calls:  []string{"write /etc/sysctl.d/90-opensearch.conf (0644 root:root)", "sysctl -w vm.max_map_count=262144"},
 			Effect: osMaxMapCount{File: &sysctl, SetLive: true}},
 		{Name: osStepConfig, Change: true, Reason: "set once the package is installed (its opensearch.yml is kept, with Fountain's block at the end)",
-			Diff:   "--- /etc/opensearch/opensearch.yml (the package's)\n+++ /etc/opensearch/opensearch.yml (planned)\n@@ -0,0 +1,5 @@\n" + osPrefixLines("+", osFountainBlock),
+			Diff:   "--- /etc/opensearch/opensearch.yml (the package's)\n+++ /etc/opensearch/opensearch.yml (planned)\n@@ -0,0 +1,6 @@\n" + osPrefixLines("+", osFountainBlock),
 			Calls:  []string{"write /etc/opensearch/opensearch.yml (0640 root:opensearch)"},
-			Effect: osEditConfig{Settings: [][2]string{{"cluster.name", "fountain"}, {"network.host", "172.26.0.5"}, {"discovery.type", "single-node"}}}},
+			Effect: osEditConfig{Settings: [][2]string{{"cluster.name", "fountain"}, {"network.host", "172.26.0.5"}, {"discovery.type", "single-node"}, {"path.repo", "/var/backups/opensearch"}}}},
 		{Name: osStepHeap, Change: true, Reason: "no /etc/opensearch/jvm.options.d/fountain-heap.options",
 			Diff: "--- /dev/null\n+++ /etc/opensearch/jvm.options.d/fountain-heap.options (planned)\n@@ -0,0 +1,3 @@\n" +
 				"+# Written by Fountain: half of the host's memory.\n+-Xms1024m\n+-Xmx1024m\n",
 			Calls: []string{"write /etc/opensearch/jvm.options.d/fountain-heap.options (0640 root:opensearch)"},
 			Effect: osWriteFile{"/etc/opensearch/jvm.options.d/fountain-heap.options",
 				"# Written by Fountain: half of the host's memory.\n-Xms1024m\n-Xmx1024m\n", "0640", "root:opensearch"}},
+		{Name: osStepRepoDir, Change: true, Reason: "made once the package is installed (it makes the opensearch user)",
+			Calls:  []string{"install -d -o opensearch -g opensearch -m 0750 /var/backups/opensearch"},
+			Effect: osRepoDir{Path: "/var/backups/opensearch"}},
 		{Name: osStepService, Change: true,
 			Reason: "the package, opensearch.yml and the JVM heap changed and it is not running: start it; it is not enabled: enable it",
 			Calls:  []string{"systemctl daemon-reload", "systemctl enable opensearch", "systemctl restart opensearch"},
@@ -162,7 +172,7 @@ func TestPlanOpenSearchFreshHost(t *testing.T) {
 		osHealthChange,
 		{Name: osStepKeep, Reason: "kept (encrypted) as the package is given it"},
 	}}
-	osEqual(t, "fresh host", p, want)
+	return want
 }
 
 func osPrefixLines(prefix, s string) string {
@@ -182,6 +192,7 @@ func TestPlanOpenSearchNoop(t *testing.T) {
 		{Name: osStepMaxMap, Reason: "vm.max_map_count is 262144, in /etc/sysctl.d/90-opensearch.conf"},
 		{Name: osStepConfig, Reason: "the settings are as asked"},
 		{Name: osStepHeap, Reason: "-Xms and -Xmx are set in /etc/opensearch/jvm.options.d/fountain-heap.options"},
+		{Name: osStepRepoDir, Reason: "owned by opensearch:opensearch, mode 750"},
 		{Name: osStepService, Reason: "enabled and running; nothing to restart"},
 		osHealthChange,
 		{Name: osStepKeep, Reason: "Fountain keeps it (encrypted)"},
@@ -209,10 +220,10 @@ func TestPlanOpenSearchChangedSetting(t *testing.T) {
 	cfg := osChange(t, p, "opensearch.yml: single node, network.host _local_")
 	osEqual(t, "config", cfg, fountain.Change{Name: "opensearch.yml: single node, network.host _local_", Change: true,
 		Reason: "cluster.name is fountain, not logs; network.host is 172.26.0.5, not _local_",
-		Diff: "--- /etc/opensearch/opensearch.yml\n+++ /etc/opensearch/opensearch.yml (planned)\n@@ -5,7 +5,7 @@\n plugins.security.ssl.http.enabled: true\n \n" +
-			" # BEGIN Fountain: settings managed by Fountain (deploy-opensearch)\n-cluster.name: fountain\n-network.host: 172.26.0.5\n+cluster.name: logs\n+network.host: _local_\n discovery.type: single-node\n # END Fountain\n",
+		Diff: "--- /etc/opensearch/opensearch.yml\n+++ /etc/opensearch/opensearch.yml (planned)\n@@ -5,8 +5,8 @@\n plugins.security.ssl.http.enabled: true\n \n" +
+			" # BEGIN Fountain: settings managed by Fountain (deploy-opensearch)\n-cluster.name: fountain\n-network.host: 172.26.0.5\n+cluster.name: logs\n+network.host: _local_\n discovery.type: single-node\n path.repo: /var/backups/opensearch\n # END Fountain\n",
 		Calls:  []string{"write /etc/opensearch/opensearch.yml (0640 root:opensearch)"},
-		Effect: osEditConfig{Settings: [][2]string{{"cluster.name", "logs"}, {"network.host", "_local_"}, {"discovery.type", "single-node"}}}})
+		Effect: osEditConfig{Settings: [][2]string{{"cluster.name", "logs"}, {"network.host", "_local_"}, {"discovery.type", "single-node"}, {"path.repo", "/var/backups/opensearch"}}}})
 	svc := osChange(t, p, osStepService)
 	if svc.Reason != "opensearch.yml and the JVM heap changed: restart it once" || svc.Effect != (osService{Verb: "restart"}) {
 		t.Errorf("service: %#v", svc)
@@ -454,10 +465,10 @@ func TestPlanOpenSearchNetworkHost(t *testing.T) {
 func TestParseOpenSearchProbe(t *testing.T) {
 	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 	out := "os=Ubuntu 24.04.1 LTS\napt=yes\npkg=hi |2.19.1\nkeyring=yes\nsources=" + b64("deb x\n") + "\npin=\nmaxmap=262144\n" +
-		"config=" + b64("cluster.name: a\n") + "\nactive=yes\nmem=2000000\nmemmax=1073741824\nip=172.26.0.5\n"
+		"config=" + b64("cluster.name: a\n") + "\nnodecert=" + b64("CERT") + "\nnodeca=" + b64("CA") + "\nnodekey=yes\nactive=yes\nmem=2000000\nmemmax=1073741824\nip=172.26.0.5\n"
 	want := OpenSearchFacts{OS: "Ubuntu 24.04.1 LTS", Apt: true, Installed: "2.19.1", Held: true, Keyring: true,
 		Sources: HostFile{true, "deb x\n"}, Pin: HostFile{true, ""}, MaxMapCount: 262144, Config: HostFile{true, "cluster.name: a\n"},
-		Active: true, MemMiB: 1024, HostIP: "172.26.0.5"}
+		NodeCert: HostFile{true, "CERT"}, NodeCA: HostFile{true, "CA"}, NodeKey: true, Active: true, MemMiB: 1024, HostIP: "172.26.0.5"}
 	osEqual(t, "probe", parseOpenSearchProbe(out), want)
 	// Removed with its config files left ("rc"): not installed.
 	if f := parseOpenSearchProbe("pkg=rc |2.19.1\nmem=4096000\nmemmax=max\n"); f.Installed != "" || f.Held || f.MemMiB != 4000 {
@@ -497,5 +508,35 @@ func TestWithHint(t *testing.T) {
 	}
 	if _, ok := withHint(errors.New("plain"), "h"); ok {
 		t.Fatal("a plain error took a hint")
+	}
+}
+
+// A host an older Fountain deployed (no path.repo): opensearch.yml gets
+// it, with one restart, and the snapshot directory is made; a directory
+// of another owner is made the opensearch user's, without a restart.
+func TestPlanOpenSearchSnapshotPath(t *testing.T) {
+	f := osDeployedHost()
+	f.Config.Body = strings.Replace(f.Config.Body, "path.repo: /var/backups/opensearch\n", "", 1)
+	f.RepoDir = HostDir{}
+	p := osMustPlan(t, osRequest(t), f)
+	osEqual(t, "changes", osChanged(p), []string{osStepConfig, osStepRepoDir, osStepService})
+	osEqual(t, "config reason", osChange(t, p, osStepConfig).Reason, "path.repo is not set")
+	osEqual(t, "dir", osChange(t, p, osStepRepoDir), fountain.Change{Name: osStepRepoDir, Change: true, Reason: "no /var/backups/opensearch",
+		Calls: []string{"install -d -o opensearch -g opensearch -m 0750 /var/backups/opensearch"}, Effect: osRepoDir{Path: "/var/backups/opensearch"}})
+	f = osDeployedHost()
+	f.RepoDir = HostDir{Exists: true, Owner: "root:root", Mode: "755"}
+	p = osMustPlan(t, osRequest(t), f)
+	osEqual(t, "changes", osChanged(p), []string{osStepRepoDir})
+	osEqual(t, "reason", osChange(t, p, osStepRepoDir).Reason, "it is owned by root:root, mode 755")
+
+	for _, bad := range []string{"var/x", "/var/backups/../etc", "/etc/opensearch", "/", "/usr/share/x", "/var", "/home/ubuntu", "/srv/a b"} {
+		in := OpenSearchInput{HostInput: HostInput{InstanceIP: "203.0.113.7"}, SnapshotPath: bad}
+		if err := in.Validate(); fountain.ErrorCode(err) != fountain.EINVALID || err.(*fountain.Error).Field != "snapshot_path" {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+	in := OpenSearchInput{HostInput: HostInput{InstanceIP: "203.0.113.7"}, SnapshotPath: "/srv/opensearch-snapshots"}
+	if err := in.Validate(); err != nil {
+		t.Errorf("/srv/opensearch-snapshots: %v", err)
 	}
 }

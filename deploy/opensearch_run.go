@@ -100,7 +100,7 @@ func (o *OpenSearch) Deploy(ctx context.Context, rec fountain.Recorder, h *Host,
 	x := &opensearchExec{c: c, keeper: o.e.Keeper, scope: secretScope(h)}
 	var p fountain.Plan
 	err = rec.Step(ctx, "look at the host", func(ctx context.Context) (fountain.StepResult, error) {
-		f, err := x.observe(ctx, rec, h, in.AdminPassword)
+		f, err := x.observe(ctx, rec, h, in.AdminPassword, in.SnapshotPath)
 		if err != nil {
 			return fountain.StepResult{}, err
 		}
@@ -232,15 +232,9 @@ func (o *OpenSearch) Health(ctx context.Context, rec fountain.Recorder, h *Host)
 // tunnel is what is trusted (the traffic never leaves the host). With a
 // wait, it waits up to that long for yellow or green.
 func openSearchHealth(ctx context.Context, c *ssh.Client, netHost, password string, wait time.Duration) (*OpenSearchHealth, error) {
-	client, err := opensearchapi.NewClient(opensearchapi.Config{Client: opensearch.Config{
-		Addresses: []string{"https://" + net.JoinHostPort(osHealthAddr(netHost), "9200")},
-		Username:  "admin", Password: password,
-		Transport: &http.Transport{DialContext: c.DialContext, DisableKeepAlives: true,
-			TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, //nolint:gosec // demo certs, reached through the verified SSH connection
-		DisableRetry: true,
-	}})
+	client, err := openSearchClient(c, netHost, password)
 	if err != nil {
-		return nil, fmt.Errorf("opensearch client: %w", err)
+		return nil, err
 	}
 	deadline := time.Now().Add(wait)
 	var last error
@@ -270,6 +264,25 @@ func openSearchHealth(ctx context.Context, c *ssh.Client, netHost, password stri
 		case <-time.After(2 * time.Second):
 		}
 	}
+}
+
+// openSearchClient is an opensearch-go client of the node at network.host
+// whose connections are made from the host through the SSH connection.
+// The node serves demo TLS certificates, so its certificate is not
+// verified: the tunnel is what is trusted (the traffic never leaves the
+// host).
+func openSearchClient(c *ssh.Client, netHost, password string) (*opensearchapi.Client, error) {
+	client, err := opensearchapi.NewClient(opensearchapi.Config{Client: opensearch.Config{
+		Addresses: []string{"https://" + net.JoinHostPort(osHealthAddr(netHost), "9200")},
+		Username:  "admin", Password: password,
+		Transport: &http.Transport{DialContext: c.DialContext, DisableKeepAlives: true,
+			TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, //nolint:gosec // demo certs, reached through the verified SSH connection
+		DisableRetry: true,
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("opensearch client: %w", err)
+	}
+	return client, nil
 }
 
 // writeRemoteFile replaces a file on the host atomically (a temporary file

@@ -140,3 +140,15 @@ func TestOpenSearchSettingsByItsRules(t *testing.T) {
 		}
 	}
 }
+
+// A list setting Fountain owns, set elsewhere over several lines, is
+// commented out with its items (else its items would be left dangling).
+func TestOpenSearchConfigFileCommentsOutLists(t *testing.T) {
+	current := "plugins.security.nodes_dn:\n  - 'CN=node-0.example.com,OU=node,O=node,L=test,DC=de'\nplugins.security.audit.type: internal_opensearch\n"
+	got := opensearchConfigFile(current, [][2]string{{"plugins.security.nodes_dn", `["CN=*,OU=logs,O=Fountain"]`}})
+	want := "# plugins.security.nodes_dn: # set by Fountain below\n#   - 'CN=node-0.example.com,OU=node,O=node,L=test,DC=de'\nplugins.security.audit.type: internal_opensearch\n\n" +
+		ymlBegin + "\nplugins.security.nodes_dn: [\"CN=*,OU=logs,O=Fountain\"]\n" + ymlEnd + "\n"
+	if got != want {
+		t.Fatalf("got:\n%s\nwant:\n%s", got, want)
+	}
+}

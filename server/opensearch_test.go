@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -142,6 +143,10 @@ func TestDeployOpenSearchAcceptance(t *testing.T) {
 	if status, got := call(t, "POST", url+"/services/opensearch/admin-password", fmt.Sprintf(`{"instance_ip": %q, "ssh_key_path": %q}`, ip, keyPath)); status != 200 || got["admin_password"] != password {
 		t.Fatalf("reveal the admin password: %d", status)
 	}
+	// Issue 16's acceptance: an index with documents: snapshot, delete the
+	// index, restore: the same documents are found.
+	answers += snapshotAcceptance(t, url, ip, keyPath, inst["private_ip"].(string), password)
+
 	_, ops := call(t, "GET", url+"/operations?limit=1000", "")
 	_, audit := call(t, "GET", url+"/audit?limit=1000", "")
 	answers += fmt.Sprint(ops, audit, health)
@@ -164,4 +169,89 @@ func TestDeployOpenSearchAcceptance(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// osCurl asks OpenSearch on a sandbox host, from the host (its private
+// address), as admin.
+func osCurl(t *testing.T, ip, keyPath, private, password, method, path, body string) string {
+	t.Helper()
+	cmd := fmt.Sprintf("curl -sk -u 'admin:%s' -X %s -H 'Content-Type: application/json' 'https://%s:9200%s'", password, method, private, path)
+	if body != "" {
+		cmd += " --data-binary '" + body + "'"
+	}
+	out, err := sshRun(t, ip, keyPath, cmd)
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", method, path, err, out)
+	}
+	return out
+}
+
+// snapshotAcceptance takes a snapshot of an index with documents, deletes
+// the index, restores it and finds the same documents; it returns the
+// answers, for the secrecy checks.
+func snapshotAcceptance(t *testing.T, url, ip, keyPath, private, password string) string {
+	t.Helper()
+	docs := map[string]string{"1": `{"title":"one"}`, "2": `{"title":"two"}`, "3": `{"title":"three"}`}
+	for id, src := range docs {
+		osCurl(t, ip, keyPath, private, password, "PUT", "/books/_doc/"+id+"?refresh=true", src)
+	}
+	host := fmt.Sprintf(`"instance_ip": %q, "ssh_key_path": %q`, ip, keyPath)
+	status, body := call(t, "POST", url+"/services/opensearch/snapshots", `{`+host+`, "snapshot": "nightly-1", "indices": ["books"]}`)
+	steps := fmt.Sprint(body["operation"].(map[string]any)["steps"])
+	if status != 200 || body["changed"] != true || !strings.Contains(steps, "snapshot fountain/nightly-1: SUCCESS") ||
+		!strings.Contains(steps, "name:repository fountain") {
+		t.Fatalf("snapshot: %d %v", status, body)
+	}
+	for _, st := range body["operation"].(map[string]any)["steps"].([]any) {
+		t.Logf("snapshot step: %v (%v)", st.(map[string]any)["name"], st.(map[string]any)["status"])
+	}
+	answers := fmt.Sprint(body)
+	if snap := body["operation"].(map[string]any)["result"].(map[string]any)["snapshot"].(map[string]any); snap["state"] != "SUCCESS" ||
+		fmt.Sprint(snap["indices"]) != "[books]" {
+		t.Fatalf("the snapshot: %v", snap)
+	}
+	// Again: it exists, nothing changes.
+	if status, body = call(t, "POST", url+"/services/opensearch/snapshots", `{`+host+`, "snapshot": "nightly-1", "indices": ["books"]}`); status != 200 || body["changed"] != false {
+		t.Fatalf("the snapshot again: %d %v", status, body)
+	}
+	status, list := call(t, "GET", url+"/services/opensearch/snapshots?instance_ip="+ip+"&ssh_key_path="+keyPath, "")
+	if status != 200 || !strings.Contains(fmt.Sprint(list["snapshots"]), "snapshot:nightly-1") || !strings.Contains(fmt.Sprint(list["repositories"]), "location:/var/backups/opensearch/fountain") {
+		t.Fatalf("list: %d %v", status, list)
+	}
+	// The snapshot is in the repository's directory on the node.
+	if out, err := sshRun(t, ip, keyPath, "sudo ls /var/backups/opensearch/fountain"); err != nil || !strings.Contains(out, "snap-") {
+		t.Fatalf("the repository's directory: %v %s", err, out)
+	}
+	// A restore over the open index is refused before anything.
+	status, body = call(t, "POST", url+"/services/opensearch/restore-snapshot", `{`+host+`, "snapshot": "nightly-1"}`)
+	if status != 409 || !strings.Contains(fmt.Sprint(body["detail"]), "books exists on") {
+		t.Fatalf("restore over the open index: %d %v", status, body)
+	}
+	osCurl(t, ip, keyPath, private, password, "DELETE", "/books", "")
+	if out := osCurl(t, ip, keyPath, private, password, "GET", "/books/_count", ""); !strings.Contains(out, "index_not_found_exception") {
+		t.Fatalf("the index is not deleted: %s", out)
+	}
+	status, body = call(t, "POST", url+"/services/opensearch/restore-snapshot", `{`+host+`, "snapshot": "nightly-1", "indices": ["books"]}`)
+	if status != 200 || body["changed"] != true {
+		t.Fatalf("restore: %d %v", status, body)
+	}
+	answers += fmt.Sprint(body, list)
+	var found struct {
+		Hits struct {
+			Hits []struct {
+				ID     string          `json:"_id"`
+				Source json.RawMessage `json:"_source"`
+			} `json:"hits"`
+		} `json:"hits"`
+	}
+	out := osCurl(t, ip, keyPath, private, password, "GET", "/books/_search?size=10", "")
+	if err := json.Unmarshal([]byte(out), &found); err != nil || len(found.Hits.Hits) != len(docs) {
+		t.Fatalf("after the restore: %v %s", err, out)
+	}
+	for _, h := range found.Hits.Hits {
+		if string(h.Source) != docs[h.ID] {
+			t.Errorf("document %s: %s, want %s", h.ID, h.Source, docs[h.ID])
+		}
+	}
+	return answers
 }

@@ -94,8 +94,32 @@ func (n *Node) Handler() http.Handler {
 			}
 			return
 		}
-		n.route(w, r)
+		n.serveREST(w, r)
 	})
+}
+
+// serveREST answers a REST request: on a single node at once; in a
+// cluster, root info here and the rest on the cluster manager.
+func (n *Node) serveREST(w http.ResponseWriter, r *http.Request) {
+	if n.cluster == nil || strings.Trim(r.URL.Path, "/") == "" {
+		n.route(w, r)
+		return
+	}
+	n.cluster.forward(w, r)
+}
+
+// dataNodes counts the cluster's data nodes (1 for a single node).
+func (n *Node) dataNodes() (nodes, data int) {
+	if n.cluster == nil {
+		return 1, 1
+	}
+	for _, m := range n.cluster.nodes() {
+		nodes++
+		if m.data() {
+			data++
+		}
+	}
+	return nodes, data
 }
 
 func (n *Node) authorized(r *http.Request) bool {
@@ -133,12 +157,22 @@ func (n *Node) route(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case len(segs) == 0 && (m == "GET" || m == "HEAD"):
 		n.rootInfo(w, r)
+	case len(segs) == 0:
+		n.noHandler(w, r)
 	case len(segs) >= 2 && segs[0] == "_cluster" && segs[1] == "health" && len(segs) <= 3 && m == "GET":
 		var names []string
 		if len(segs) == 3 {
 			names = strings.Split(segs[2], ",")
 		}
 		n.clusterHealth(w, r, names)
+	case segs[0] == "_snapshot":
+		n.routeSnapshot(w, r, segs)
+	case len(segs) == 2 && segs[0] == "_cat" && segs[1] == "nodes" && (m == "GET" || m == "HEAD"):
+		n.catNodes(w, r)
+	case len(segs) >= 2 && len(segs) <= 3 && segs[0] == "_cat" && segs[1] == "indices" && (m == "GET" || m == "HEAD"):
+		n.catIndices(w, r, strings.Join(segs[2:], ""))
+	case len(segs) == 2 && (segs[1] == "_close" || segs[1] == "_open") && m == "POST":
+		n.setClosed(w, r, segs[0], segs[1] == "_close")
 	case len(segs) == 1 && (segs[0] == "_search") && (m == "GET" || m == "POST"):
 		n.search(w, r, "")
 	case len(segs) == 1 && segs[0] == "_refresh" && (m == "GET" || m == "POST"):
@@ -186,7 +220,7 @@ func (n *Node) rootInfo(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, r, http.StatusOK, obj{
 		{"name", n.settings.NodeName},
 		{"cluster_name", n.settings.ClusterName},
-		{"cluster_uuid", n.clusterUUID},
+		{"cluster_uuid", n.uuid()},
 		{"version", obj{
 			{"distribution", "opensearch"},
 			{"number", Version},
@@ -250,8 +284,10 @@ func (n *Node) clusterHealth(w http.ResponseWriter, r *http.Request, names []str
 	}
 	timedOut := false
 	var h health
+	var nodes, dataNodes int
 	for {
-		h = n.store.health(names)
+		nodes, dataNodes = n.dataNodes()
+		h = n.store.health(names, dataNodes)
 		if want == "" || statusRank(h.Status) <= statusRank(want) {
 			break
 		}
@@ -281,8 +317,8 @@ func (n *Node) clusterHealth(w http.ResponseWriter, r *http.Request, names []str
 		{"cluster_name", n.settings.ClusterName},
 		{"status", h.Status},
 		{"timed_out", timedOut},
-		{"number_of_nodes", 1},
-		{"number_of_data_nodes", 1},
+		{"number_of_nodes", nodes},
+		{"number_of_data_nodes", dataNodes},
 		{"discovered_master", true},
 		{"discovered_cluster_manager", true},
 		{"active_primary_shards", h.ActivePrimary},
@@ -475,6 +511,9 @@ func (n *Node) indexDoc(w http.ResponseWriter, r *http.Request, name, id string)
 	ix, ok := s.indices[name]
 	if !ok {
 		ix = n.autoCreate(name)
+	} else if ix.Closed {
+		indexClosed(w, r, ix)
+		return
 	}
 	now := s.now()
 	visible := now.Add(refreshInterval)
@@ -520,6 +559,10 @@ func (n *Node) getDoc(w http.ResponseWriter, r *http.Request, name, id string) {
 		indexNotFound(w, r, name)
 		return
 	}
+	if ix.Closed {
+		indexClosed(w, r, ix)
+		return
+	}
 	d, ok := ix.Docs[id]
 	if !ok {
 		writeJSON(w, r, http.StatusNotFound, obj{{"_index", name}, {"_id", id}, {"found", false}})
@@ -536,6 +579,10 @@ func (n *Node) deleteDoc(w http.ResponseWriter, r *http.Request, name, id string
 	ix, ok := s.indices[name]
 	if !ok {
 		indexNotFound(w, r, name)
+		return
+	}
+	if ix.Closed {
+		indexClosed(w, r, ix)
 		return
 	}
 	d, ok := ix.Docs[id]

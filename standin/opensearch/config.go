@@ -1,5 +1,5 @@
-// Package opensearch is Fountain's stand-in for an OpenSearch 2.19 single
-// node installed from the apt package, for sandbox hosts and tests only:
+// Package opensearch is Fountain's stand-in for an OpenSearch 2.19 node
+// installed from the apt package, for sandbox hosts and tests only:
 // OpenSearch cannot be downloaded where Fountain is developed.
 //
 // Like the real service it reads /etc/opensearch/opensearch.yml and the
@@ -8,8 +8,12 @@
 // runs the bootstrap checks when bound to a non-loopback address without
 // single-node discovery, serves HTTPS with demo certificates and HTTP
 // basic auth against internal_users.yml (bcrypt), and answers the REST
-// API a deployment uses (root info, cluster health, index and document
-// APIs, match_all and match searches) with OpenSearch's bodies.
+// API a deployment uses (root info, cluster health, _cat/nodes and
+// _cat/indices, index and document APIs, match_all and match searches,
+// and the _snapshot API with fs repositories under path.repo) with
+// OpenSearch's bodies. With discovery.seed_hosts it is a node of a
+// cluster (cluster.go): what a client sees of one, over the transport
+// port with the security plugin's node-to-node TLS.
 //
 // Every answer carries X-Fountain-Standin: opensearch, and the root
 // info's tagline names the stand-in.
@@ -37,6 +41,25 @@ type Settings struct {
 	DiscoveryType string
 	DataPath      string
 	SeedHosts     bool // discovery.seed_hosts, seed_providers or initial cluster managers set
+	// SeedHostList is discovery.seed_hosts; InitialManagers is
+	// cluster.initial_cluster_manager_nodes (or initial_master_nodes).
+	SeedHostList, InitialManagers []string
+	// Roles is node.roles (default: cluster_manager, data, ingest,
+	// remote_cluster_client).
+	Roles []string
+	// TransportPort is transport.port (default 9300).
+	TransportPort int
+	// RepoPaths is path.repo: where fs snapshot repositories may be.
+	RepoPaths []string
+	// TransportCert, TransportKey and TransportCAs are the security
+	// plugin's node-to-node TLS files (plugins.security.ssl.transport.
+	// pemcert_filepath, pemkey_filepath, pemtrustedcas_filepath), relative
+	// to the configuration directory; NodesDN is plugins.security.nodes_dn
+	// (the certificates' subjects other nodes may have);
+	// VerifyHostnames is ...transport.enforce_hostname_verification.
+	TransportCert, TransportKey, TransportCAs string
+	NodesDN                                   []string
+	VerifyHostnames                           bool
 	// HeapMin and HeapMax are -Xms and -Xmx in bytes (0: not set).
 	HeapMin, HeapMax int64
 }
@@ -48,7 +71,8 @@ const DefaultConfDir = "/etc/opensearch"
 // OPENSEARCH_JAVA_OPTS (from getenv) is applied last, as in the real
 // launcher.
 func LoadSettings(confDir string, getenv func(string) string) (Settings, error) {
-	s := Settings{ClusterName: "opensearch", HTTPPort: 9200, DataPath: "/var/lib/opensearch"}
+	s := Settings{ClusterName: "opensearch", HTTPPort: 9200, TransportPort: 9300, DataPath: "/var/lib/opensearch",
+		Roles: []string{"cluster_manager", "data", "ingest", "remote_cluster_client"}}
 	host, _ := os.Hostname()
 	s.NodeName = host
 	raw, err := os.ReadFile(filepath.Join(confDir, "opensearch.yml"))
@@ -74,16 +98,35 @@ func LoadSettings(confDir string, getenv func(string) string) (Settings, error) 
 	if v, ok := str("node.name"); ok {
 		s.NodeName = v
 	}
-	switch v := flat["network.host"].(type) {
+	s.NetworkHost = strList(flat["network.host"])
+	s.RepoPaths = strList(flat["path.repo"])
+	s.SeedHostList = strList(flat["discovery.seed_hosts"])
+	s.InitialManagers = strList(flat["cluster.initial_cluster_manager_nodes"])
+	if len(s.InitialManagers) == 0 {
+		s.InitialManagers = strList(flat["cluster.initial_master_nodes"])
+	}
+	if v, ok := flat["node.roles"]; ok {
+		s.Roles = strList(v)
+	}
+	s.TransportCert, _ = str("plugins.security.ssl.transport.pemcert_filepath")
+	s.TransportKey, _ = str("plugins.security.ssl.transport.pemkey_filepath")
+	s.TransportCAs, _ = str("plugins.security.ssl.transport.pemtrustedcas_filepath")
+	switch v := flat["plugins.security.nodes_dn"].(type) {
 	case []any:
-		for _, x := range v {
-			s.NetworkHost = append(s.NetworkHost, fmt.Sprint(x))
+		s.NodesDN = strList(v)
+	case string: // one DN: its commas are its own
+		s.NodesDN = []string{v}
+	}
+	s.VerifyHostnames = true // the security plugin's default
+	if v, ok := str("plugins.security.ssl.transport.enforce_hostname_verification"); ok {
+		s.VerifyHostnames = v == "true"
+	}
+	if v, ok := str("transport.port"); ok {
+		p, err := strconv.Atoi(strings.Split(v, "-")[0])
+		if err != nil {
+			return Settings{}, fmt.Errorf("transport.port %q: %w", v, err)
 		}
-	case nil:
-	default:
-		for _, x := range strings.Split(fmt.Sprint(v), ",") {
-			s.NetworkHost = append(s.NetworkHost, strings.TrimSpace(x))
-		}
+		s.TransportPort = p
 	}
 	if v, ok := str("http.port"); ok {
 		p, err := strconv.Atoi(strings.Split(v, "-")[0])
@@ -178,6 +221,26 @@ func ParseJVMSize(v string) (int64, error) {
 		return 0, fmt.Errorf("not a size")
 	}
 	return n * mult, nil
+}
+
+// strList reads a setting given as a YAML list or a comma-separated
+// string.
+func strList(v any) []string {
+	var out []string
+	switch v := v.(type) {
+	case nil:
+	case []any:
+		for _, x := range v {
+			out = append(out, strings.TrimSpace(fmt.Sprint(x)))
+		}
+	default:
+		for _, x := range strings.Split(fmt.Sprint(v), ",") {
+			if x = strings.TrimSpace(x); x != "" {
+				out = append(out, x)
+			}
+		}
+	}
+	return out
 }
 
 // flatten turns nested YAML maps into dotted keys ("cluster.name").

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log"
 	"net"
 	"net/http"
 	"os"
@@ -45,6 +46,10 @@ type Node struct {
 	store       *store
 	addrs       []string
 	authCache   sync.Map // sha256(user, password, hash) of accepted logins
+	// cluster is the node's part of a cluster (nil: a single node);
+	// transport are its transport listeners.
+	cluster   *cluster
+	transport []net.Listener
 }
 
 // New loads the configuration and runs the start-up checks of the real
@@ -114,6 +119,12 @@ func New(opts Options) (*Node, error) {
 	if n.store, err = newStore(dataDir, opts.Now); err != nil {
 		return nil, err
 	}
+	if clusterMode(s) {
+		if n.cluster, err = newCluster(n, dataDir, addrs, !sec.disabled); err != nil {
+			return nil, err
+		}
+		return n, nil
+	}
 	n.clusterUUID, err = clusterUUID(dataDir)
 	if err != nil {
 		return nil, err
@@ -168,8 +179,25 @@ func clusterUUID(dataDir string) (string, error) {
 	return id, nil
 }
 
-// Listen opens the HTTP listeners on the bind addresses and http.port.
+// Listen opens the HTTP listeners on the bind addresses and http.port,
+// and, in a cluster, the transport listeners on transport.port.
 func (n *Node) Listen() ([]net.Listener, error) {
+	if n.cluster != nil && n.transport == nil {
+		for _, a := range n.settings.transportAddrs(n.addrs) {
+			l, err := net.Listen("tcp", a)
+			if err != nil {
+				for _, x := range n.transport {
+					x.Close()
+				}
+				n.transport = nil
+				return nil, fmt.Errorf("BindTransportException: Failed to bind to %s: %w", a, err)
+			}
+			n.transport = append(n.transport, l)
+		}
+		if p := n.transport[0].Addr().(*net.TCPAddr).Port; n.settings.TransportPort == 0 {
+			n.cluster.self.Addr = net.JoinHostPort(n.cluster.self.IP, strconv.Itoa(p))
+		}
+	}
 	var ls []net.Listener
 	for _, a := range n.addrs {
 		l, err := net.Listen("tcp", net.JoinHostPort(a, strconv.Itoa(n.settings.HTTPPort)))
@@ -207,6 +235,35 @@ func (n *Node) Serve(ctx context.Context, ls []net.Listener) error {
 		}()
 		n.opts.Logf("publish_address {%s}, bound_addresses {%s}", l.Addr(), l.Addr())
 	}
+	var tsrv *http.Server
+	cctx, stopCluster := context.WithCancel(context.Background())
+	clusterDone := make(chan struct{})
+	if c := n.cluster; c != nil {
+		tsrv = &http.Server{Handler: c.transportHandler(), ReadHeaderTimeout: 30 * time.Second, TLSConfig: c.serverTLS,
+			ErrorLog: log.New(logfWriter(n.opts.Logf), "transport: ", 0)}
+		for _, l := range n.transport {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var err error
+				if c.serverTLS != nil {
+					err = tsrv.ServeTLS(l, "", "")
+				} else {
+					err = tsrv.Serve(l)
+				}
+				if err != nil && !errors.Is(err, http.ErrServerClosed) {
+					errc <- err
+				}
+			}()
+			n.opts.Logf("transport publish_address {%s}, bound_addresses {%s}; seed hosts %v", c.self.Addr, l.Addr(), c.seeds)
+		}
+		go func() {
+			defer close(clusterDone)
+			c.run(cctx)
+		}()
+	} else {
+		close(clusterDone)
+	}
 	n.opts.Logf("node [%s] started (Fountain stand-in for OpenSearch %s)", n.settings.NodeName, Version)
 	if err := notify(n.opts.Getenv("NOTIFY_SOCKET"), "READY=1"); err != nil {
 		n.opts.Logf("sd_notify: %v", err)
@@ -217,11 +274,24 @@ func (n *Node) Serve(ctx context.Context, ls []net.Listener) error {
 	case err = <-errc:
 	}
 	_ = notify(n.opts.Getenv("NOTIFY_SOCKET"), "STOPPING=1")
+	stopCluster() // the node leaves its cluster
+	<-clusterDone
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(sctx)
+	if tsrv != nil {
+		_ = tsrv.Shutdown(sctx)
+	}
 	wg.Wait()
 	return err
+}
+
+// logfWriter writes a log.Logger's lines to a Logf.
+type logfWriter func(string, ...any)
+
+func (f logfWriter) Write(p []byte) (int, error) {
+	f("%s", strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }
 
 // notify sends a message to systemd's notification socket, if any.

@@ -123,7 +123,9 @@ func (n *Node) search(w http.ResponseWriter, r *http.Request, name string) {
 	var targets []*index
 	if name == "" || name == "_all" || name == "*" {
 		for _, nm := range s.sortedNames() {
-			targets = append(targets, s.indices[nm])
+			if !s.indices[nm].Closed {
+				targets = append(targets, s.indices[nm])
+			}
 		}
 	} else {
 		for _, nm := range strings.Split(name, ",") {
@@ -131,6 +133,11 @@ func (n *Node) search(w http.ResponseWriter, r *http.Request, name string) {
 			if !ok {
 				s.mu.Unlock()
 				indexNotFound(w, r, nm)
+				return
+			}
+			if ix.Closed {
+				s.mu.Unlock()
+				indexClosed(w, r, ix)
 				return
 			}
 			targets = append(targets, ix)

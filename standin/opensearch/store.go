@@ -29,6 +29,9 @@ type index struct {
 	Docs     map[string]*doc `json:"docs"`
 	SeqNo    int64           `json:"seq_no"`
 	Order    []string        `json:"order"`
+	// Closed is set by POST /{index}/_close: the index keeps its data
+	// but answers no reads or writes until it is opened.
+	Closed bool `json:"closed,omitempty"`
 }
 
 // doc is one document.
@@ -39,18 +42,24 @@ type doc struct {
 	Visible time.Time       `json:"visible"` // searchable from then on
 }
 
-// store keeps the indices in memory and, when path is set, in a JSON file
-// written after every change.
+// store keeps the indices and the snapshot repositories in memory and,
+// when path is set, in JSON files written after every change.
 type store struct {
 	mu      sync.Mutex
 	changed *sync.Cond
 	indices map[string]*index
-	path    string
-	now     func() time.Time
+	repos   map[string]*repository
+	// running are the snapshots in progress, by "repo/snapshot".
+	running map[string]*snapshotInfo
+	// version counts the changes (a cluster manager publishes each).
+	version   int64
+	path      string // the indices' file ("": in memory only)
+	reposPath string
+	now       func() time.Time
 }
 
 func newStore(dataDir string, now func() time.Time) (*store, error) {
-	s := &store{indices: map[string]*index{}, now: now}
+	s := &store{indices: map[string]*index{}, repos: map[string]*repository{}, running: map[string]*snapshotInfo{}, now: now}
 	s.changed = sync.NewCond(&s.mu)
 	if dataDir == "" {
 		return s, nil
@@ -59,30 +68,49 @@ func newStore(dataDir string, now func() time.Time) (*store, error) {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	s.path = filepath.Join(dataDir, "fountain-standin-indices.json")
-	b, err := os.ReadFile(s.path)
-	if err == nil {
-		if err := json.Unmarshal(b, &s.indices); err != nil {
-			return nil, fmt.Errorf("read %s: %w", s.path, err)
+	s.reposPath = filepath.Join(dataDir, "fountain-standin-repositories.json")
+	for p, v := range map[string]any{s.path: &s.indices, s.reposPath: &s.repos} {
+		b, err := os.ReadFile(p)
+		if err == nil {
+			if err := json.Unmarshal(b, v); err != nil {
+				return nil, fmt.Errorf("read %s: %w", p, err)
+			}
 		}
+	}
+	if s.repos == nil {
+		s.repos = map[string]*repository{}
 	}
 	return s, nil
 }
 
-// save writes the indices (the caller holds mu) and wakes health waiters.
+// save writes the indices and repositories (the caller holds mu) and
+// wakes health waiters.
 func (s *store) save() error {
+	s.version++
 	s.changed.Broadcast()
 	if s.path == "" {
 		return nil
 	}
-	b, err := json.Marshal(s.indices)
+	for p, v := range map[string]any{s.path: s.indices, s.reposPath: s.repos} {
+		if err := writeJSONFile(p, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeJSONFile replaces a file with v as JSON (a temporary file, then a
+// rename).
+func writeJSONFile(path string, v any) error {
+	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	tmp := s.path + ".tmp"
+	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, b, 0o600); err != nil {
 		return err
 	}
-	return os.Rename(tmp, s.path)
+	return os.Rename(tmp, path)
 }
 
 // randomID is a 20-character id like OpenSearch's auto-generated ones.
@@ -99,17 +127,28 @@ type health struct {
 	Unassigned            int
 }
 
-func (s *store) health(names []string) health {
+// health places each index's copies on the data nodes: a primary and
+// its replicas each on a node of its own, so that a shard has as many
+// active copies as there are data nodes, up to 1 + replicas; what does
+// not fit is unassigned (yellow). With no data node, primaries are
+// unassigned too (red).
+func (s *store) health(names []string, dataNodes int) health {
 	h := health{Status: "green"}
 	for _, ix := range s.indices {
 		if len(names) > 0 && !containsStr(names, ix.Name) {
 			continue
 		}
-		h.ActivePrimary += ix.Shards
-		h.Active += ix.Shards
-		h.Unassigned += ix.Shards * ix.Replicas
+		copies := min(1+ix.Replicas, dataNodes)
+		if copies > 0 {
+			h.ActivePrimary += ix.Shards
+		}
+		h.Active += ix.Shards * copies
+		h.Unassigned += ix.Shards * (1 + ix.Replicas - copies)
+		if copies == 0 {
+			h.Status = "red"
+		}
 	}
-	if h.Unassigned > 0 {
+	if h.Unassigned > 0 && h.Status == "green" {
 		h.Status = "yellow"
 	}
 	return h
