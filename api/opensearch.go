@@ -156,11 +156,11 @@ type snapshotsQuery struct {
 	Repository string `query:"repository" maxLength:"64" doc:"Only this repository's snapshots (default: every repository's)."`
 }
 
-type snapshotsOutput struct {
+type openSearchSnapshotsOutput struct {
 	Body *deploy.OpenSearchSnapshots
 }
 
-func (s *Server) listOpenSearchSnapshots(ctx context.Context, in *snapshotsQuery) (*snapshotsOutput, error) {
+func (s *Server) listOpenSearchSnapshots(ctx context.Context, in *snapshotsQuery) (*openSearchSnapshotsOutput, error) {
 	o, err := s.openSearch()
 	if err != nil {
 		return nil, err
@@ -171,7 +171,7 @@ func (s *Server) listOpenSearchSnapshots(ctx context.Context, in *snapshotsQuery
 	if err != nil {
 		return nil, err
 	}
-	return &snapshotsOutput{Body: list}, nil
+	return &openSearchSnapshotsOutput{Body: list}, nil
 }
 
 // deployOpenSearch is deploy-opensearch's prepare function: one host, or
