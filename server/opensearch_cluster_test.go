@@ -12,6 +12,7 @@ import (
 // is green with 3 nodes; a 4th node joins (no second bootstrap); a
 // stopped node turns health yellow, and green again when it returns.
 func TestOpenSearchClusterAcceptance(t *testing.T) {
+	t.Parallel() // a sandbox of its own
 	url, _, _, stop := startStandInServer(t, "osc")
 	defer stop()
 	_, sbs := call(t, "GET", url+"/sandbox", "")
