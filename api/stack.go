@@ -178,6 +178,9 @@ func (p *stackPlanner) prepareCalls(key string, calls func() []stackCall, classi
 			prep.Facts = facts
 		}
 		prep.Action, prep.Why = classify(all, fresh)
+		if prep.Action != stack.ActionNone && prep.Action != stack.ActionCreate {
+			prep.Drift = drifted(all)
+		}
 		return prep, nil
 	}
 }
@@ -234,6 +237,27 @@ func monthlyOf(raw json.RawMessage) *fountain.CostDelta {
 		return nil
 	}
 	return r.Monthly
+}
+
+// outside are what the services' reasons say when what they find was
+// changed outside Fountain: a container stopped, a secret changed or
+// deleted on GitHub, a gateway running a config Fountain did not write.
+var outside = []string{"it is not running", "deleted on GitHub since", "changed outside Fountain", "has no version of"}
+
+// drifted says what a declared resource's plan undoes of a change made
+// outside Fountain, or "".
+func drifted(steps []fountain.Step) string {
+	for _, st := range steps {
+		if st.Status != fountain.StepWouldChange {
+			continue
+		}
+		for _, o := range outside {
+			if strings.Contains(st.Reason, o) {
+				return "changed outside Fountain (" + st.Name + ": " + st.Reason + "): applying puts it back as declared"
+			}
+		}
+	}
+	return ""
 }
 
 // changes reports whether steps would change anything, and the first

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -106,7 +107,26 @@ func (s *Server) stackImport(ctx context.Context, in *stackImportInput) (*stackI
 				if a.Role != "current" || a.ContainerName == "kong" {
 					continue
 				}
-				f.apps[a.ContainerName] = stack.App{Image: a.Image, Instances: []string{inst.Name}, Ports: portsOf(a.Ports)}
+				if a.Asked == nil {
+					// Its env and volumes cannot be read back safely (a
+					// secret's value would show): declared by hand, or
+					// imported once a redeploy has recorded what it asked.
+					note("app %s on %s was deployed by an older Fountain, which did not record what it asked for: it is left out (the plan lists it as unmanaged); redeploy it once, or declare it by hand", a.ContainerName, inst.Name)
+					continue
+				}
+				app := stack.App{Image: a.Image, Instances: []string{inst.Name}, Ports: a.Asked.Ports, Env: a.Asked.Env, Volumes: a.Asked.Volumes,
+					RestartPolicy: a.Asked.RestartPolicy, HealthCheck: a.Asked.HealthCheck}
+				for _, name := range a.Asked.SecretEnv {
+					if app.SecretEnv == nil {
+						app.SecretEnv = map[string]string{}
+					}
+					v := vaultNameFor(a.ContainerName, name)
+					app.SecretEnv[name] = v
+					mu.Lock()
+					out.VaultNames = append(out.VaultNames, v)
+					mu.Unlock()
+				}
+				f.apps[a.ContainerName] = app
 			}
 		}()
 		go func() {
@@ -150,7 +170,7 @@ func (s *Server) stackImport(ctx context.Context, in *stackImportInput) (*stackI
 			if st.Apps == nil {
 				st.Apps = map[string]stack.App{}
 			}
-			if have, ok := st.Apps[name]; ok && have.Image == a.Image && slices.Equal(have.Ports, a.Ports) {
+			if have, ok := st.Apps[name]; ok && sameApp(have, a) {
 				have.Instances = append(have.Instances, inst)
 				st.Apps[name] = have
 				continue
@@ -209,7 +229,7 @@ func (s *Server) stackImport(ctx context.Context, in *stackImportInput) (*stackI
 		st.Instances = nil
 	}
 	header := []string{"fountain.yml: made by fountain import from what exists in " + region + ".",
-		"Apps are imported with their image and ports; add env, secret_env, volumes and health_check by hand."}
+		"Apps are imported as their last deploy asked (secret env by vault name: set each before planning)."}
 	if len(out.VaultNames) > 0 {
 		header = append(header, "GitHub never returns secret values: set each vault secret this file names before planning:",
 			"  fountain vault set NAME   (the value from stdin) for "+strings.Join(out.VaultNames, ", "))
@@ -223,14 +243,15 @@ func (s *Server) stackImport(ctx context.Context, in *stackImportInput) (*stackI
 	return &stackImportOutput{Body: out}, nil
 }
 
-// portsOf turns listed ports (HOST:CONTAINER/PROTO) into a stack's.
-func portsOf(ports []string) []string {
-	var out []string
-	for _, p := range ports {
-		out = append(out, strings.TrimSuffix(p, "/tcp"))
-	}
-	return out
+// sameApp reports whether two instances run one app alike (what was
+// asked, the instances aside).
+func sameApp(a, b stack.App) bool {
+	a.Instances, b.Instances = nil, nil
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return string(ja) == string(jb)
 }
+
 
 // appAt finds the app of the stack that answers at upstream: an http URL
 // whose host is an app instance's private address and whose port the app
@@ -258,11 +279,11 @@ func appAt(st *stack.Stack, privateIP map[string]string, upstream string) string
 	return ""
 }
 
-// vaultNameFor names the vault secret of a repository's GitHub secret.
-func vaultNameFor(repo, name string) string {
-	r, err := github.ParseRepo("", repo)
-	base := strings.ToLower(name)
-	if err == nil {
+// vaultNameFor names the vault secret of a repository's GitHub secret,
+// or of an app's secret env variable (owner is the app's name then).
+func vaultNameFor(owner, name string) string {
+	base := strings.ToLower(owner + "-" + name)
+	if r, err := github.ParseRepo("", owner); err == nil {
 		base = strings.ToLower(r.Name + "-" + name)
 	}
 	base = strings.Map(func(c rune) rune {

@@ -90,6 +90,7 @@ const (
 	LabelImageRef = "dev.fountain.image"   // the image as asked
 	LabelHealth   = "dev.fountain.health"  // the health check, as JSON
 	LabelRestart  = "dev.fountain.restart" // the restart policy, kept while a container is set aside
+	LabelAsked    = "dev.fountain.asked"   // what was asked, as JSON: ports, env, secret env NAMES, volumes (AskedSpec)
 	RoleCurrent   = "current"
 	RolePrevious  = "previous"
 )
@@ -614,6 +615,29 @@ func (in *DockerAppInput) EnvList() []string {
 	}
 	sort.Strings(env)
 	return env
+}
+
+// AskedSpec is what a deploy asked for, as the container keeps it in a
+// label (LabelAsked): what an import needs to declare the app as it runs.
+// Secret env values are not in it, only their names.
+type AskedSpec struct {
+	Ports         []string          `json:"ports" doc:"The ports asked for (null: each port the image EXPOSEs)."`
+	Env           map[string]string `json:"env,omitempty" doc:"The environment variables asked for."`
+	SecretEnv     []string          `json:"secret_env,omitempty" doc:"The NAMES of the secret environment variables (never their values)."`
+	Volumes       []string          `json:"volumes,omitempty" doc:"The volumes asked for."`
+	RestartPolicy string            `json:"restart_policy,omitempty" doc:"The restart policy asked for."`
+	HealthCheck   *HealthCheck      `json:"health_check,omitempty" doc:"The health check asked for."`
+}
+
+// Asked is the label value of what in asks for (ports nil: the image's).
+func (in *DockerAppInput) Asked() string {
+	a := AskedSpec{Ports: in.Ports, Env: in.Env, Volumes: in.Volumes, RestartPolicy: in.RestartPolicy, HealthCheck: in.HealthCheck}
+	for k := range in.SecretEnv {
+		a.SecretEnv = append(a.SecretEnv, k)
+	}
+	sort.Strings(a.SecretEnv)
+	b, _ := json.Marshal(a)
+	return string(b)
 }
 
 // PreviousName is the name the previous version's container keeps, for

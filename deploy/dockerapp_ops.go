@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -138,6 +139,10 @@ type App struct {
 	UptimeSeconds int64      `json:"uptime_seconds,omitempty" doc:"How long it has been running."`
 	RestartCount  int        `json:"restart_count" doc:"How often Docker restarted it."`
 	Ports         []string   `json:"ports,omitempty" doc:"Published ports, HOST:CONTAINER/PROTO."`
+	// Asked is what the deploy that made the container asked for (its
+	// ports, env, the names of its secret env, volumes, restart policy and
+	// health check), when a Fountain that records it made it.
+	Asked *AskedSpec `json:"asked,omitempty" doc:"What the deploy that made it asked for: ports (null: the image's), env, the NAMES of its secret env (never values), volumes, restart policy, health check. Absent for containers of an older Fountain."`
 }
 
 // List lists the apps Fountain runs on the host (containers it labelled),
@@ -171,6 +176,12 @@ func (a *DockerApps) List(ctx context.Context, rec fountain.Recorder, h *Host) (
 		}
 		if ci.Config != nil {
 			a.Image = ci.Config.Labels[LabelImageRef]
+			if raw := ci.Config.Labels[LabelAsked]; raw != "" {
+				var asked AskedSpec
+				if json.Unmarshal([]byte(raw), &asked) == nil {
+					a.Asked = &asked
+				}
+			}
 		}
 		if st := ci.State; st != nil {
 			a.State = string(st.Status)

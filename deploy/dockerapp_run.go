@@ -251,7 +251,7 @@ func containerConfig(in DockerAppInput, imageID string, exposed []string) (*cont
 		Image: imageID,
 		Env:   in.EnvList(),
 		Labels: map[string]string{LabelApp: in.ContainerName, LabelRole: RoleCurrent, LabelSpec: in.SpecHash(ports),
-			LabelImageRef: in.DockerImage, LabelHealth: string(health), LabelRestart: in.RestartPolicy},
+			LabelImageRef: in.DockerImage, LabelHealth: string(health), LabelRestart: in.RestartPolicy, LabelAsked: in.Asked()},
 		ExposedPorts: network.PortSet{},
 	}
 	host := &container.HostConfig{

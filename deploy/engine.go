@@ -67,7 +67,8 @@ type Instances interface {
 	// FindInstance returns the instance named name, or ENOTFOUND.
 	FindInstance(ctx context.Context, region, name string) (*Instance, error)
 	// InstanceByAddress returns the instance one of whose addresses
-	// (public, private, IPv6) is addr, or nil if Fountain sees none.
+	// (public, private, IPv6) is addr, or nil if Fountain sees none; in
+	// region, or, with region "", in any region.
 	InstanceByAddress(ctx context.Context, region, addr string) (*Instance, error)
 	// DefaultKeyPair returns the region's default key pair's private key
 	// (PEM), as DownloadDefaultKeyPair gives it.
@@ -219,7 +220,9 @@ func (e *Engine) Resolve(ctx context.Context, in HostInput) (*Host, error) {
 		h.Instance, h.IP, h.Spelling = inst, ip.Unmap(), in.InstanceName
 		h.Resolution = fmt.Sprintf("instance %s/%s, at its public address %s", inst.Region, inst.Name, h.IP)
 	} else {
-		ip, inst, how, err := e.identify(ctx, region, in.InstanceIP, policy)
+		// The instance that has the address: in the region asked for, else
+		// in any (InstanceByAddress with no region).
+		ip, inst, how, err := e.identify(ctx, in.Region, in.InstanceIP, policy)
 		if err != nil {
 			return nil, err
 		}
@@ -289,12 +292,9 @@ func (e *Engine) HostKeyName(ctx context.Context, host string) (string, fountain
 	if err := hi.Validate(); err != nil {
 		return "", fountain.HostID{}, fountain.Invalid("host", "%q is not an address or address:port", short(host))
 	}
-	region := ""
-	if e.Instances != nil {
-		region = e.Instances.DefaultRegion()
-	}
-	// Nothing is dialed: any address a key could have been kept under.
-	ip, inst, _, err := e.identify(ctx, region, hi.InstanceIP, Policy{Sandbox: true})
+	// Nothing is dialed: any address a key could have been kept under, of
+	// an instance in any region.
+	ip, inst, _, err := e.identify(ctx, "", hi.InstanceIP, Policy{Sandbox: true})
 	if err != nil {
 		var fe *fountain.Error
 		if errors.As(err, &fe) && fe.Field == "instance_ip" {

@@ -75,6 +75,8 @@ type kongDecision struct {
 	latest  bool // want is Fountain's last version
 	adopted bool // the config found is kept: nothing written or reloaded
 	record  bool // want is a new version (the request's config)
+	// adoptedHash is the configuration_hash of the config adopted.
+	adoptedHash string
 }
 
 // PlanKongDeploy is the plan of deploy-kong: Docker set up, the config
@@ -95,15 +97,22 @@ func PlanKongDeploy(in KongInput, f KongFacts, target string, settle time.Durati
 		return fountain.Plan{}, err
 	}
 	p := fountain.Plan{Changes: planDockerSetup(app.SSHUser, f.App.Host)}
-	p.Add(d.change, planKongFile(d, f))
 	appChanges := planApp(app, f.App, settle)
-	p.Add(appChanges...)
 	swap := false
 	for _, c := range appChanges {
 		if _, ok := c.Effect.(swapContainer); ok {
 			swap = true
 		}
 	}
+	// A Kong that runs and stays, but whose Admin API does not answer,
+	// cannot say what it runs: nothing is loaded blind over it.
+	if f.Admin == nil && f.App.Engine && !swap && f.App.Current != nil && f.App.Current.Running && !d.adopted {
+		return fountain.Plan{}, &fountain.Error{Code: fountain.EUPSTREAM,
+			Message: fmt.Sprintf("Kong runs on %s but its Admin API does not answer, so what it runs cannot be known: nothing is loaded over it", target),
+			Hint:    "look at Kong's logs (fountain apps logs kong), then deploy again"}
+	}
+	p.Add(d.change, planKongFile(d, f, swap))
+	p.Add(appChanges...)
 	p.Add(planKongLoaded(in, f, d, swap))
 	return p, nil
 }
@@ -183,7 +192,7 @@ func decideKongConfig(in KongInput, f KongFacts, target string) (kongDecision, e
 				Message: fmt.Sprintf("Kong on %s runs a config Fountain has no version of (hash %s), and it cannot be read to adopt it", target, unknown),
 				Hint:    "give the config to run (config), or replace it with Fountain's last version (force)"}
 		}
-		d.adopted, d.want, d.latest = true, found, false
+		d.adopted, d.want, d.latest, d.adoptedHash = true, found, false, unknown
 		c.Change = true
 		c.Reason = fmt.Sprintf("Kong runs a config Fountain has no version of (hash %s): it is adopted as version %d (%s), nothing reloaded; give config or force to replace it",
 			unknown, v.Version+1, KongSourceFound)
@@ -197,15 +206,19 @@ func decideKongConfig(in KongInput, f KongFacts, target string) (kongDecision, e
 	return d, nil
 }
 
-// planKongFile makes /etc/kong/kong.yml hold the config Kong is to run
-// (an adopted one stays as it was found).
-func planKongFile(d kongDecision, f KongFacts) fountain.Change {
+// planKongFile makes /etc/kong/kong.yml hold the config Kong is to run.
+// An adopted one is left as found while Kong keeps running; when the plan
+// (re)starts Kong (swap), the file is what Kong loads, so it must hold
+// the adopted config.
+func planKongFile(d kongDecision, f KongFacts, swap bool) fountain.Change {
 	c := fountain.Change{Name: "declarative config " + KongConfigPath}
 	v, running := f.Versions, ""
 	if f.Admin != nil {
 		running = f.Admin.Hash
 	}
 	switch {
+	case d.adopted && swap && !fileHolds(f.File, d.adoptedHash):
+		c.Change, c.Reason = true, "Kong starts anew in this plan and loads the file: it must hold the adopted config"
 	case d.adopted:
 		c.Reason = "left as found (the config Kong runs is adopted)"
 		return c
@@ -217,7 +230,7 @@ func planKongFile(d kongDecision, f KongFacts) fountain.Change {
 	case d.latest && v.LatestFound && fileHolds(f.File, v.LatestHash):
 		c.Reason = fmt.Sprintf("it holds version %d as it was found", v.Version)
 		return c
-	case d.latest && v.LatestFound && running == v.LatestHash:
+	case d.latest && v.LatestFound && running == v.LatestHash && !swap:
 		c.Reason = fmt.Sprintf("Kong runs version %d as it was found (adopted); the file is left as it was, and a restart of Kong would load the file", v.Version)
 		return c
 	default:

@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/fountainai/fountain"
@@ -428,5 +429,49 @@ func TestAppUpstreamURLPort(t *testing.T) {
 	}
 	if _, err := appUpstreamURL("my-app", 7000, a); fountain.ErrorCode(err) != fountain.ECONFLICT {
 		t.Errorf("a port it does not publish: %v", err)
+	}
+}
+
+// A config adopted from Kong's export (the file holds another) while the
+// plan swaps the container: the new Kong loads the file, so the file is
+// written with the adopted config first (nothing reloaded in the running
+// one); without a swap it is left as found.
+func TestPlanKongAdoptThenSwapWritesTheFile(t *testing.T) {
+	f := kongRunning(t)
+	f.Admin = &KongAdminFacts{Hash: handHash, Export: handText}
+	same := f.App.RegistryDigest
+	f.App.RegistryDigest = "sha256:2222222222222222222222222222222222222222222222222222222222222222"
+	p, err := PlanKongDeploy(kongIn(t), f, "203.0.113.7", testSettle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file *fountain.Change
+	for i, c := range p.Changes {
+		if c.Name == "declarative config "+KongConfigPath {
+			file = &p.Changes[i]
+		}
+		if _, ok := c.Effect.(loadKongConfig); ok {
+			t.Errorf("a config is loaded into the running Kong: %+v", c)
+		}
+	}
+	if file == nil || !file.Change || !strings.Contains(file.Reason, "must hold the adopted config") {
+		t.Fatalf("the file with a swap: %+v", file)
+	}
+	f.App.RegistryDigest = same
+	p, _ = PlanKongDeploy(kongIn(t), f, "203.0.113.7", testSettle)
+	for _, c := range p.Changes {
+		if c.Name == "declarative config "+KongConfigPath && c.Change {
+			t.Fatalf("the file without a swap: %+v", c)
+		}
+	}
+}
+
+// A running Kong whose Admin API does not answer this once is not loaded
+// over blind.
+func TestPlanKongAdminSilentRefuses(t *testing.T) {
+	f := kongRunning(t)
+	f.Admin = nil
+	if _, err := PlanKongDeploy(kongIn(t), f, "203.0.113.7", testSettle); fountain.ErrorCode(err) != fountain.EUPSTREAM {
+		t.Fatalf("err %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"slices"
 	"net/netip"
 	"strings"
 	"sync"
@@ -20,6 +21,9 @@ type lightsailInstances struct {
 
 	mu     sync.Mutex
 	listed map[string]listing // by region: a short-lived listing, so that a run of deploys asks once
+	// scanned is when every region was last listed (an address no
+	// instance of the default region has).
+	scanned time.Time
 }
 
 type listing struct {
@@ -54,13 +58,22 @@ func (l *lightsailInstances) FindInstance(ctx context.Context, region, name stri
 // Lightsail that fails to answer is: the address may be an instance's,
 // whose host keys must be pinned, not trusted on first use, and whose
 // lock a delete may hold.
+//
+// With no region, the default region is looked in first, then every other
+// region Lightsail serves (in parallel, their listings reused for a
+// while): an address of an instance elsewhere is still that instance,
+// pinned and locked as such.
 func (l *lightsailInstances) InstanceByAddress(ctx context.Context, region, addr string) (*deploy.Instance, error) {
+	any := region == ""
 	insts, err := l.list(ctx, region, addr)
 	if err != nil {
 		if fountain.ErrorCode(err) == fountain.EUNAVAILABLE {
 			return nil, nil
 		}
 		return nil, err
+	}
+	if any && !slices.ContainsFunc(insts, func(in lightsail.Instance) bool { return hasAddress(in, addr) }) {
+		insts = l.elsewhere(ctx, addr)
 	}
 	for _, in := range insts {
 		if hasAddress(in, addr) {
@@ -75,6 +88,48 @@ func (l *lightsailInstances) InstanceByAddress(ctx context.Context, region, addr
 		}
 	}
 	return nil, nil
+}
+
+// elsewhere lists the instances of every region but the default one, in
+// parallel; a region that cannot be listed (not enabled for the account,
+// say) has none Fountain can use. Within listingTTL of a scan, listings
+// are reused even without addr.
+func (l *lightsailInstances) elsewhere(ctx context.Context, addr string) []lightsail.Instance {
+	l.mu.Lock()
+	fresh := time.Since(l.scanned) < listingTTL
+	l.mu.Unlock()
+	var mu sync.Mutex
+	var all []lightsail.Instance
+	var wg sync.WaitGroup
+	for _, r := range lightsail.Regions() {
+		if r == l.ls.DefaultRegion() {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var insts []lightsail.Instance
+			l.mu.Lock()
+			c, ok := l.listed[r]
+			l.mu.Unlock()
+			if ok && fresh {
+				insts = c.instances
+			} else {
+				var err error
+				if insts, err = l.list(ctx, r, addr); err != nil {
+					return
+				}
+			}
+			mu.Lock()
+			all = append(all, insts...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	l.mu.Lock()
+	l.scanned = time.Now()
+	l.mu.Unlock()
+	return all
 }
 
 // list lists the region's instances, reusing a recent listing that has

@@ -237,6 +237,16 @@ func TestStackAcceptance(t *testing.T) {
 		t.Fatalf("the imported stack plans changes: %v\n%s\n%s", p.changed(), imp["stack"], p.raw)
 	}
 
+	// A container stopped by hand: the plan puts it back, and says it is
+	// drift.
+	_, app1 := call(t, "GET", url+"/aws/lightsail/instances/app-1", "")
+	if out, err := sshRun(t, app1["public_ip"].(string), sb["ssh_key_path"].(string), "docker stop my-app"); err != nil {
+		t.Fatalf("stop the app by hand: %v %s", err, out)
+	}
+	if p := planStack(t, url, text); strings.Join(p.changed(), ";") != "replace app.my-app@app-1" || p.Drift != 1 {
+		t.Fatalf("a stopped container: %v, drift %d\n%s", p.changed(), p.Drift, p.raw)
+	}
+
 	// 5. One env value changed: exactly that app's replace.
 	changedEnv := stackFile("latest", "\n    env: {LOG_LEVEL: debug}")
 	p = planStack(t, url, changedEnv)
@@ -250,7 +260,8 @@ func TestStackAcceptance(t *testing.T) {
 		t.Fatalf("a route by hand: %d %v", status, body)
 	}
 	p = planStack(t, url, changedEnv)
-	if p.Drift != 1 || !strings.Contains(string(p.raw), "route.hand") {
+	// Two drifts: the route by hand, and the container still stopped.
+	if p.Drift != 2 || !strings.Contains(string(p.raw), "route.hand") {
 		t.Fatalf("drift: %d\n%s", p.Drift, p.raw)
 	}
 	if status, body := applyStack(t, url, changedEnv, saved); status != 409 || !strings.Contains(fmt.Sprint(body["detail"]), "stale") {

@@ -287,11 +287,11 @@ func MakePlan(ctx context.Context, rs []Resource, parallel int) (*Plan, error) {
 			p.Delete++
 		case ActionUnmanaged:
 			p.Unmanaged++
-			if prep.Drift != "" {
-				p.Drift++
-			}
 		default:
 			p.Unchanged++
+		}
+		if prep.Drift != "" {
+			p.Drift++
 		}
 		p.Resources = append(p.Resources, rp)
 	}
