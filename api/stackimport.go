@@ -252,7 +252,6 @@ func sameApp(a, b stack.App) bool {
 	return string(ja) == string(jb)
 }
 
-
 // appAt finds the app of the stack that answers at upstream: an http URL
 // whose host is an app instance's private address and whose port the app
 // publishes there.
