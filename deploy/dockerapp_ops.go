@@ -16,7 +16,9 @@ import (
 // AppInput names one app on a host: rollback, remove, logs.
 type AppInput struct {
 	HostInput
-	ContainerName string `json:"container_name" minLength:"1" maxLength:"128" doc:"The app's container." example:"my-app"`
+	ContainerName string      `json:"container_name" minLength:"1" maxLength:"128" doc:"The app's container." example:"my-app"`
+	Gateway       *GatewayRef `json:"gateway,omitempty" doc:"Rollback of an app behind Kong: its gateway (as deploy-docker-app's). The previous version starts beside the running one, Kong moves to it once healthy, and the one rolled back from drains, then stops: no request dropped."`
+	DrainSeconds  *int        `json:"drain_seconds,omitempty" minimum:"0" maximum:"3600" doc:"Behind Kong: how long the version rolled back from keeps its in-flight requests before it stops (default 30)."`
 }
 
 // Validate checks the request without I/O.
@@ -27,7 +29,24 @@ func (in *AppInput) Validate() error {
 	if !validAppName(in.ContainerName) {
 		return fountain.Invalid("container_name", "%q is not a container name", short(in.ContainerName))
 	}
+	if g := in.Gateway; g != nil {
+		if err := g.validate(); err != nil {
+			return err
+		}
+	}
+	if d := in.DrainSeconds; d != nil && (*d < 0 || *d > 3600) {
+		return fountain.Invalid("drain_seconds", "must be 0 to 3600 seconds")
+	}
 	return nil
+}
+
+// GatewayHosts are the gateway's host requests (for the API's locks),
+// reached as the app's host is.
+func (in *AppInput) GatewayHosts() []HostInput {
+	if in.Gateway == nil {
+		return nil
+	}
+	return in.Gateway.hosts(in.HostInput)
 }
 
 // appHost connects to h for a read of its apps: Docker must already be
@@ -65,6 +84,11 @@ func (a *DockerApps) Rollback(ctx context.Context, rec fountain.Recorder, h *Hos
 	defer closeAll()
 	name := in.ContainerName
 	f, p, err := a.observe(ctx, rec, x, name, func(f DockerAppFacts) (fountain.Plan, error) {
+		if f.Current != nil && f.Current.Gateway != nil {
+			return fountain.Plan{}, &fountain.Error{Code: fountain.ECONFLICT,
+				Message: fmt.Sprintf("%s on %s is deployed behind %s: a rollback that does not name it would leave Kong's upstream behind", name, h.Target(), f.Current.Gateway),
+				Hint:    "name the gateway (gateway, or --gateway), so that Kong follows"}
+		}
 		return PlanRollback(in, f, h.Target(), a.e.settle())
 	})
 	if err != nil {
@@ -166,7 +190,7 @@ func (a *DockerApps) List(ctx context.Context, rec fountain.Recorder, h *Host) (
 		switch {
 		case strings.HasSuffix(a.ContainerName, "."+RolePrevious):
 			a.Role = RolePrevious
-		case strings.HasSuffix(a.ContainerName, ".old"), strings.HasSuffix(a.ContainerName, ".rollback"):
+		case strings.HasSuffix(a.ContainerName, ".old"), strings.HasSuffix(a.ContainerName, ".rollback"), strings.HasSuffix(a.ContainerName, ".next"):
 			a.Role = "swapping"
 		}
 		if ci.Config != nil {

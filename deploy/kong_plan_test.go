@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/fountainai/fountain"
@@ -306,32 +307,66 @@ func TestPlanKongRouteAdd(t *testing.T) {
 	}
 	wantChange(t, kp, yamlV1, yamlV2, KongChangePlan{Version: 1, Diff: diffV1V2, Plan: fountain.Plan{Changes: []fountain.Change{loadV2, writeV2, recordV2("route add other")}}})
 
-	// To an app by its container: its host's private address and the
-	// lowest TCP port it publishes.
+	// To an app by its container: a service to the app's upstream, whose
+	// target is its host's private address and the lowest TCP port it
+	// publishes, checked by Kong as the app is (TCP without a health
+	// check).
 	v0, _ := kongVersions("", 0, nil)
 	f := KongChangeFacts{Versions: v0, Admin: KongAdminFacts{Hash: kong.EmptyHash}, File: yamlEmpty,
-		App: &AppUpstreamFacts{Target: "203.0.113.7 (web-1)", Exists: true, TCPPorts: []int{9090, 8080}, Address: "172.26.0.5"}}
+		Apps: []AppUpstreamFacts{{Target: "203.0.113.7 (web-1)", Exists: true, TCPPorts: []int{8080, 9090}, Address: "172.26.0.5"}}}
 	toApp := &KongRouteInput{Name: "my-app", App: &AppRef{ContainerName: "my-app"}, Paths: []string{"/app"}}
 	kp, err = PlanKongChange(KongChange{Source: "route add my-app", Route: toApp}, f)
 	if err != nil {
 		t.Fatal(err)
 	}
-	diff := "--- current\n+++ new\n@@ -1 +1,8 @@\n _format_version: \"3.0\"\n+services:\n+  - name: my-app\n+    url: http://172.26.0.5:8080\n+    routes:\n+      - name: my-app\n+        paths:\n+          - /app\n"
-	wantChange(t, kp, yamlEmpty, yamlV1, KongChangePlan{Diff: diff, Upstream: "http://172.26.0.5:8080", Plan: fountain.Plan{Changes: []fountain.Change{
-		{Name: "Kong loads the config (its own validation decides)", Change: true, Reason: "the config differs", Diff: diff, Calls: []string{kongLoadCall}, Effect: loadKongConfig{Text: yamlV1}},
+	yamlApp := "_format_version: \"3.0\"\nservices:\n  - name: my-app\n    url: http://app-my-app\n    routes:\n      - name: my-app\n        paths:\n          - /app\n" +
+		"upstreams:\n  - name: app-my-app\n    healthchecks:\n      active:\n        healthy:\n          interval: 5\n          successes: 2\n        timeout: 2\n        type: tcp\n" +
+		"        unhealthy:\n          interval: 5\n          tcp_failures: 2\n          timeouts: 2\n    targets:\n      - target: 172.26.0.5:8080\n        weight: 100\n"
+	next := mustConfig(t, yamlApp)
+	diff := kong.Diff(mustConfig(t, yamlEmpty), next, "current", "new")
+	wantChange(t, kp, yamlEmpty, yamlApp, KongChangePlan{Diff: diff, Upstream: "http://app-my-app, whose targets are 172.26.0.5:8080", Plan: fountain.Plan{Changes: []fountain.Change{
+		{Name: "Kong loads the config (its own validation decides)", Change: true, Reason: "the config differs", Diff: diff, Calls: []string{kongLoadCall}, Effect: loadKongConfig{Text: yamlApp}},
 		{Name: "the config file /etc/kong/kong.yml follows", Change: true, Reason: "a restart must keep the config", Calls: []string{writeKongYML},
-			Effect: writeFile{Path: "/etc/kong/kong.yml", Body: yamlV1, Mode: "0644", Owner: "root:root"}},
+			Effect: writeFile{Path: "/etc/kong/kong.yml", Body: yamlApp, Mode: "0644", Owner: "root:root"}},
 		{Name: "version recorded", Change: true, Reason: "a new version", Calls: []string{"fountain: record version 1 of the gateway's config (route add my-app)"},
-			Effect: recordKongVersion{Hash: hashV1, Text: yamlV1, Source: "route add my-app"}},
+			Effect: recordKongVersion{Hash: next.Hash(), Text: yamlApp, Source: "route add my-app"}},
 	}}})
 
+	// On three hosts, one deployed behind Kong (its picked port), with a
+	// health check: a target each, an HTTP check. An upstream that lists
+	// the same serving targets (a deploy's weight-0 ones besides) is kept.
+	hc := &HealthCheck{Path: "/healthz", Port: 8080, TimeoutS: 30, IntervalS: 1}
+	f.Apps = []AppUpstreamFacts{
+		{Target: "web-1", Exists: true, Port: 20001, TCPPorts: []int{20001}, Address: "172.26.0.5", Health: hc},
+		{Target: "web-2", Exists: true, TCPPorts: []int{8080}, Address: "172.26.0.6"},
+		{Target: "web-3", Exists: true, TCPPorts: []int{8080}, Address: "172.26.0.7"},
+	}
+	kp, err = PlanKongChange(KongChange{Source: "route add my-app", Route: toApp}, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := kong.TargetsOf(kp.Next, "app-my-app"); !reflect.DeepEqual(got, []kong.Target{tg("172.26.0.5:20001", 100), tg("172.26.0.6:8080", 100), tg("172.26.0.7:8080", 100)}) ||
+		!strings.Contains(kp.Next.YAML(), "http_path: /healthz") || !strings.Contains(kp.Next.YAML(), "interval: 1\n") {
+		t.Fatalf("three hosts:\n%s", kp.Next.YAML())
+	}
+	withOld, err := kong.SetUpstream(kp.Next, "app-my-app", []kong.Target{tg("172.26.0.7:8080", 100), tg("172.26.0.5:20001", 100), tg("172.26.0.5:20000", 0), tg("172.26.0.6:8080", 100)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Versions, _ = kongVersions(withOld.YAML(), 1, []fountain.ConfigVersion{{Version: 1, Hash: withOld.Hash()}})
+	f.Admin.Hash, f.File = withOld.Hash(), withOld.YAML()
+	kp, err = PlanKongChange(KongChange{Source: "route add my-app", Route: toApp}, f)
+	if err != nil || kp.Changed() {
+		t.Fatalf("the same targets again: %v %s", err, show(kp.Changes))
+	}
+
 	// An app that is not there, or publishes no TCP port.
-	f.App = &AppUpstreamFacts{Target: "203.0.113.7 (web-1)"}
+	f.Apps = []AppUpstreamFacts{{Target: "203.0.113.7 (web-1)"}}
 	if _, err := PlanKongChange(KongChange{Source: "route add my-app", Route: toApp}, f); fountain.ErrorCode(err) != fountain.ENOTFOUND ||
 		fountain.ErrorMessage(err) != "no app my-app on 203.0.113.7 (web-1)" {
 		t.Fatalf("no app: %v", err)
 	}
-	f.App = &AppUpstreamFacts{Target: "203.0.113.7 (web-1)", Exists: true, Address: "172.26.0.5"}
+	f.Apps = []AppUpstreamFacts{{Target: "203.0.113.7 (web-1)", Exists: true, Address: "172.26.0.5"}}
 	if _, err := PlanKongChange(KongChange{Source: "route add my-app", Route: toApp}, f); fountain.ErrorCode(err) != fountain.ECONFLICT ||
 		fountain.ErrorMessage(err) != "app my-app on 203.0.113.7 (web-1) publishes no TCP port for Kong to reach" {
 		t.Fatalf("no port: %v", err)
@@ -416,3 +451,6 @@ func TestPlanKongChangeAdoptsUnknown(t *testing.T) {
 		t.Fatalf("Kong itself: %v", err)
 	}
 }
+
+// tg is a Kong target.
+func tg(addr string, weight int) kong.Target { return kong.Target{Target: addr, Weight: weight} }

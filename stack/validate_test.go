@@ -39,7 +39,7 @@ func TestValidateErrors(t *testing.T) {
 			`fountain.yml:13:24: apps.my-app.instances[1]: names instance "app-2", which the file does not declare (instances: app-1, web-1)` + "\n" +
 			`fountain.yml:13:31: apps.my-app.instances[2]: "app-1" is given twice (also instances[0])`},
 		{"app name", replace(11, "  m:"), `fountain.yml:9:19: kong.routes.my-app.app: names app "my-app", which the file does not declare (apps: m)` + "\n" +
-			`fountain.yml:11:3: apps.m: the app's name is its container's name: "m" is not a container name (2 to 128 letters, digits, '_', '.', '-', starting with a letter or digit; not ending in .previous, .old or .rollback, which Fountain uses)`},
+			`fountain.yml:11:3: apps.m: the app's name is its container's name: "m" is not a container name (2 to 128 letters, digits, '_', '.', '-', starting with a letter or digit; not ending in .previous, .old, .rollback or .next, which Fountain uses)`},
 		{"image", replace(12, "    image: ghcr.io/User/App"), `fountain.yml:12:12: apps.my-app.image: "ghcr.io/User/App" is not an image reference (like ghcr.io/user/repo/app:tag or ...@sha256:digest): invalid reference format: repository name (User/App) must be lowercase`},
 		{"ports", replace(14, `    ports: ["8080:8080", "80", "8080:9090"]`), `fountain.yml:14:26: apps.my-app.ports[1]: "80": want HOST:CONTAINER, e.g. 8080:80 (Fountain publishes fixed host ports)`},
 		{"port taken by kong", strings.NewReplacer("instances: [app-1]", "instances: [web-1]", `ports: ["8080:8080"]`, `ports: ["8080:8080", "80:8080"]`, "app: my-app,", "app: my-app, port: 8080,").Replace(base), `fountain.yml:14:26: apps.my-app.ports[1]: host port 80/tcp of instance web-1 is taken by Kong's proxy`},
