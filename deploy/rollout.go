@@ -37,9 +37,10 @@ type RolloutHost struct {
 
 // rolloutHost is one host of a rollout, connected.
 type rolloutHost struct {
-	h *Host
-	x *dockerExec
-	f RolloutHostFacts
+	h  *Host
+	x  *dockerExec
+	ex fountain.Executor // applies the host's changes: x (tests: a fake)
+	f  RolloutHostFacts
 }
 
 // Rollout deploys the app on each of hosts, behind gw's Kong if gw is
@@ -150,7 +151,7 @@ func (a *DockerApps) connectRollout(ctx context.Context, rec fountain.Recorder, 
 		if err != nil {
 			return rh, nil, closeAll, err
 		}
-		rh = append(rh, &rolloutHost{h: h, x: x})
+		rh = append(rh, &rolloutHost{h: h, x: x, ex: x})
 		if in != nil {
 			if x.auth, err = a.e.registryAuth(*in, x.d.ssh, rec); err != nil {
 				return rh, nil, closeAll, err
@@ -349,7 +350,7 @@ func (rp RolloutPlan) apply(ctx context.Context, rec fountain.Recorder, x *rollo
 		}
 		var up []RolloutHostPlan
 		for _, h := range b.Hosts {
-			if err := run(h.Name, h.Up, x.hosts[h.Host].x); err != nil {
+			if err := run(h.Name, h.Up, x.hosts[h.Host].ex); err != nil {
 				x.failed[h.Host], outcome[h.Host] = err, hostOutcome{hostFailed, err}
 				failures++
 				firstErr = cmpErr(firstErr, fmt.Errorf("%s: %w", h.Name, err))
@@ -361,7 +362,9 @@ func (rp RolloutPlan) apply(ctx context.Context, rec fountain.Recorder, x *rollo
 			if err := run("", []fountain.Change{*b.Switch}, x); err != nil {
 				// Kong did not move: the new versions go, the old ones serve.
 				for _, h := range up {
-					x.hosts[h.Host].x.removeNext(ctx, h)
+					if hx := x.hosts[h.Host].x; hx != nil {
+						hx.removeNext(ctx, h)
+					}
 					x.failed[h.Host], outcome[h.Host] = err, hostOutcome{hostFailed, err}
 				}
 				return steps, outcome, cmpErr(firstErr, err)
@@ -373,7 +376,7 @@ func (rp RolloutPlan) apply(ctx context.Context, rec fountain.Recorder, x *rollo
 			}
 		}
 		for _, h := range up {
-			if err := run(h.Name, h.After, x.hosts[h.Host].x); err != nil {
+			if err := run(h.Name, h.After, x.hosts[h.Host].ex); err != nil {
 				outcome[h.Host] = hostOutcome{hostFailed, err}
 				failures++
 				firstErr = cmpErr(firstErr, fmt.Errorf("%s: %w", h.Name, err))

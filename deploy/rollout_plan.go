@@ -275,7 +275,7 @@ func planBehindKong(in DockerAppInput, h RolloutHostFacts, base *kong.Config, se
 	if n := f.Next; n != nil && base != nil && servingTarget(base, kong.AppUpstream(name), target(n.kongPort())) {
 		z.up = append(z.up, fountain.Change{Name: "finish the interrupted deploy of " + name, Change: true,
 			Reason: fmt.Sprintf("Kong sends %s's traffic to %s, which a deploy started and did not finish: it becomes %s", h.Name, nextName(name), name),
-			Calls:  promoteCalls(name, f.Current != nil, f.Previous != nil || f.Current != nil),
+			Calls:  promoteCalls(name, f.Current != nil, f.Previous != nil),
 			Effect: promoteNext{Name: name, Current: f.Current != nil}})
 		if f.Current != nil {
 			f.Previous = f.Current
