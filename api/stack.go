@@ -256,7 +256,7 @@ func (p *stackPlanner) discoverHosts(ctx context.Context) error {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				out, err := p.s.getKongConfig(ctx, &HostQuery{InstanceName: k.Instance, Region: p.st.Region})
+				out, err := p.s.getKongConfig(ctx, &KongQuery{HostQuery: HostQuery{InstanceName: k.Instance, Region: p.st.Region}})
 				if err != nil {
 					// No Kong there yet: no routes.
 					return

@@ -111,7 +111,7 @@ func (s *Server) stackImport(ctx context.Context, in *stackImportInput) (*stackI
 		}()
 		go func() {
 			defer wg.Done()
-			cfg, err := s.getKongConfig(ctx, &q)
+			cfg, err := s.getKongConfig(ctx, &KongQuery{HostQuery: q})
 			if err != nil {
 				return // no Kong there
 			}

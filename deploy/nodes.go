@@ -200,3 +200,40 @@ type prefixRecorder struct {
 func (p prefixRecorder) Step(ctx context.Context, name string, fn func(ctx context.Context) (fountain.StepResult, error)) error {
 	return p.Recorder.Step(ctx, p.prefix+name, fn)
 }
+
+// Hosts validates the gateway's fields with the host's (as a request's
+// Validate does) and returns each node's host request and the gateway's
+// name ("" for one host named alone).
+func (n *NodesInput) Hosts(h *HostInput) ([]HostInput, string, error) {
+	if err := n.validate(h); err != nil {
+		return nil, "", err
+	}
+	hosts, name := n.nodeHosts(*h)
+	return hosts, name, nil
+}
+
+// nodeHosts are the nodes' host requests (one: h) and the gateway's name.
+func (n NodesInput) nodeHosts(h HostInput) ([]HostInput, string) {
+	if len(n.InstanceNames) == 0 {
+		return []HostInput{h}, n.Gateway
+	}
+	return hostsOf(h, n.InstanceNames), n.Gateway
+}
+
+// NodeHosts are the gateway's nodes' host requests and its name.
+func (in KongInput) NodeHosts() ([]HostInput, string) { return in.NodesInput.nodeHosts(in.HostInput) }
+
+// NodeHosts are the gateway's nodes' host requests and its name.
+func (in KongConfigInput) NodeHosts() ([]HostInput, string) {
+	return in.NodesInput.nodeHosts(in.HostInput)
+}
+
+// NodeHosts are the gateway's nodes' host requests and its name.
+func (in KongRouteInput) NodeHosts() ([]HostInput, string) {
+	return in.NodesInput.nodeHosts(in.HostInput)
+}
+
+// NodeHosts are the gateway's nodes' host requests and its name.
+func (in KongRollbackInput) NodeHosts() ([]HostInput, string) {
+	return in.NodesInput.nodeHosts(in.HostInput)
+}
