@@ -2,8 +2,8 @@ package api
 
 import (
 	"context"
-	"strings"
 	"net/http"
+	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 

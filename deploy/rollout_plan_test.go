@@ -192,7 +192,9 @@ func TestPlanRolloutFixedPorts(t *testing.T) {
 // Three hosts, two at a time: two batches, each one Kong load; without a
 // gateway, no Kong step at all.
 func TestPlanRolloutBatches(t *testing.T) {
-	in := behind(t, func(in *DockerAppInput) { in.InstanceNames, in.Batch, in.MaxFailures = []string{"web-1", "web-2", "web-3"}, "2", 1 })
+	in := behind(t, func(in *DockerAppInput) {
+		in.InstanceNames, in.Batch, in.MaxFailures = []string{"web-1", "web-2", "web-3"}, "2", 1
+	})
 	var hosts []RolloutHostFacts
 	var targets []kong.Target
 	for i, a := range []string{addr1, addr2, addr3} {
