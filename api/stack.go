@@ -251,12 +251,12 @@ func (p *stackPlanner) discoverHosts(ctx context.Context) error {
 			p.mu.Unlock()
 		}()
 	}
-	if k := p.st.Kong; k != nil {
-		if in, ok := p.instances[k.Instance]; ok && in.State == "running" {
+	if k := p.st.Kong; k != nil && len(k.Hosts()) > 0 {
+		if in, ok := p.instances[k.Hosts()[0]]; ok && in.State == "running" {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				out, err := p.s.getKongConfig(ctx, &KongQuery{HostQuery: HostQuery{InstanceName: k.Instance, Region: p.st.Region}})
+				out, err := p.s.getKongConfig(ctx, kongQuery(p.st))
 				if err != nil {
 					// No Kong there yet: no routes.
 					return
@@ -409,22 +409,32 @@ func (p *stackPlanner) resources(ctx context.Context) ([]stack.Resource, error) 
 			}})
 	}
 	if k := st.Kong; k != nil {
-		key := "kong@" + k.Instance
-		rs = append(rs, stack.Resource{Key: key, Kind: "kong", Needs: []string{instanceKey(k.Instance)},
+		// Kong on several instances is one gateway: one resource, each
+		// call naming every node.
+		gw, nodes := kongHost(st)
+		key := "kong@" + strings.Join(k.Hosts(), ",")
+		var needs []string
+		for _, inst := range k.Hosts() {
+			needs = append(needs, instanceKey(inst))
+		}
+		rs = append(rs, stack.Resource{Key: key, Kind: "kong", Needs: needs,
 			Prepare: p.prepareCalls(key, func() []stackCall {
-				in := &deploy.KongInput{HostInput: host(k.Instance), Image: k.Image, ProxyPort: k.ProxyPort, ProxyTLSPort: k.ProxyTLSPort}
+				in := &deploy.KongInput{HostInput: gw, NodesInput: nodes, Image: k.Image, ProxyPort: k.ProxyPort, ProxyTLSPort: k.ProxyTLSPort}
 				return []stackCall{{route: "deploy-kong", body: in, dry: func(d bool) { in.DryRun = d }}}
-			}, classifyAs(stack.ActionUpdate, func() bool { return p.hasApp(k.Instance, deploy.KongContainer) }))})
+			}, classifyAs(stack.ActionUpdate, func() bool { return p.hasApp(k.Hosts()[0], deploy.KongContainer) }))})
 		for _, name := range sortedKeys(k.Routes) {
 			r := k.Routes[name]
 			needs := []string{key}
-			in := &deploy.KongRouteInput{HostInput: host(k.Instance), Name: name, UpstreamURL: r.UpstreamURL, Paths: r.Paths, Hosts: r.Hosts,
+			in := &deploy.KongRouteInput{HostInput: gw, NodesInput: nodes, Name: name, UpstreamURL: r.UpstreamURL, Paths: r.Paths, Hosts: r.Hosts,
 				Methods: r.Methods, StripPath: r.StripPath, PreserveHost: r.PreserveHost}
 			if r.App != "" {
 				app := st.Apps[r.App]
 				if len(app.Instances) > 0 {
-					needs = append(needs, "app."+r.App+"@"+app.Instances[0])
+					needs = append(needs, appKey(r.App, app))
 					in.App = &deploy.AppRef{ContainerName: r.App, InstanceName: app.Instances[0]}
+					if len(app.Instances) > 1 {
+						in.App.InstanceName, in.App.InstanceNames = "", app.Instances
+					}
 				}
 			}
 			rkey := "route." + name
@@ -436,34 +446,47 @@ func (p *stackPlanner) resources(ctx context.Context) ([]stack.Resource, error) 
 	}
 	for _, name := range sortedKeys(st.Apps) {
 		app := st.Apps[name]
+		// An app on several instances is one rollout (one child
+		// operation); one behind the stack's Kong without fixed ports
+		// names its gateway, so that its deploys drop no request.
+		key := appKey(name, app)
+		var needs []string
 		for _, inst := range app.Instances {
-			key := "app." + name + "@" + inst
-			rs = append(rs, stack.Resource{Key: key, Kind: "app", Needs: []string{instanceKey(inst)},
-				Prepare: func(ctx context.Context, fresh bool) (*stack.Prepared, error) {
-					in := &deploy.DockerAppInput{HostInput: host(inst), DockerImage: app.Image, ContainerName: name, Ports: app.Ports,
-						Env: app.Env, Volumes: app.Volumes, RestartPolicy: app.RestartPolicy, HealthCheck: app.HealthCheck}
-					if app.Ports == nil {
-						in.Ports = nil
-					}
-					if len(app.SecretEnv) > 0 {
-						in.SecretEnv = map[string]string{}
-						for env, vname := range app.SecretEnv {
-							v, err := p.vault(ctx, vname)
-							if err != nil {
-								return nil, err
-							}
-							in.SecretEnv[env] = v
-						}
-					}
-					prep, err := p.prepareCalls(key, func() []stackCall {
-						return []stackCall{{route: "deploy-docker-app", body: in, dry: func(d bool) { in.DryRun = d }}}
-					}, classifyAs(stack.ActionReplace, func() bool { return p.hasApp(inst, name) }))(ctx, fresh)
-					if prep != nil {
-						prep.Secrets = in.Secrets()
-					}
-					return prep, err
-				}})
+			needs = append(needs, instanceKey(inst))
 		}
+		var gateway *deploy.GatewayRef
+		if routed(st, name) && app.Ports == nil {
+			gateway = &deploy.GatewayRef{InstanceName: st.Kong.Instance, InstanceNames: st.Kong.Instances}
+			needs = append(needs, "kong@"+strings.Join(st.Kong.Hosts(), ","))
+		}
+		rs = append(rs, stack.Resource{Key: key, Kind: "app", Needs: needs,
+			Prepare: func(ctx context.Context, fresh bool) (*stack.Prepared, error) {
+				in := &deploy.DockerAppInput{HostInput: host(app.Instances[0]), DockerImage: app.Image, ContainerName: name, Ports: app.Ports,
+					Env: app.Env, Volumes: app.Volumes, RestartPolicy: app.RestartPolicy, HealthCheck: app.HealthCheck, Gateway: gateway}
+				if len(app.Instances) > 1 {
+					in.InstanceName, in.InstanceNames = "", app.Instances
+				}
+				if app.Ports == nil {
+					in.Ports = nil
+				}
+				if len(app.SecretEnv) > 0 {
+					in.SecretEnv = map[string]string{}
+					for env, vname := range app.SecretEnv {
+						v, err := p.vault(ctx, vname)
+						if err != nil {
+							return nil, err
+						}
+						in.SecretEnv[env] = v
+					}
+				}
+				prep, err := p.prepareCalls(key, func() []stackCall {
+					return []stackCall{{route: "deploy-docker-app", body: in, dry: func(d bool) { in.DryRun = d }}}
+				}, classifyAs(stack.ActionReplace, func() bool { return p.hasAppOnAll(app.Instances, name) }))(ctx, fresh)
+				if prep != nil {
+					prep.Secrets = in.Secrets()
+				}
+				return prep, err
+			}})
 	}
 	if gh := st.GitHub; gh != nil {
 		for _, repo := range sortedKeys(gh.Repositories) {
@@ -504,7 +527,7 @@ func (p *stackPlanner) found() []stack.Resource {
 				continue
 			}
 			rs = append(rs, stack.Resource{Key: "route." + name, Kind: "route", Unmanaged: true,
-				Why:   "Kong on " + k.Instance + " has a route " + name + " that the file does not declare",
+				Why:   "Kong on " + strings.Join(k.Hosts(), ", ") + " has a route " + name + " that the file does not declare",
 				Drift: "added to the gateway outside the file: Fountain leaves it (declare it in kong.routes to manage it, or list it in remove.routes and apply with --allow-delete to remove it)"})
 		}
 	}
@@ -652,7 +675,8 @@ func (p *stackPlanner) removals(rs *[]stack.Resource) {
 		if !p.routes[name] || st.Kong == nil {
 			continue
 		}
-		in := &kongRouteDeletion{HostInput: deploy.HostInput{InstanceName: st.Kong.Instance, Region: st.Region}, Name: name}
+		gw, nodes := kongHost(st)
+		in := &kongRouteDeletion{HostInput: gw, NodesInput: nodes, Name: name}
 		*rs = append(*rs, deleting("route."+name, "route "+name, func() []stackCall {
 			return []stackCall{{route: "delete-kong-route", body: in, dry: func(d bool) { in.DryRun = d }}}
 		}))
@@ -675,7 +699,7 @@ func hostsSomething(st *stack.Stack, inst string) bool {
 	if o := st.OpenSearch; o != nil && o.Instance == inst {
 		return true
 	}
-	if k := st.Kong; k != nil && k.Instance == inst {
+	if k := st.Kong; k != nil && slices.Contains(k.Hosts(), inst) {
 		return true
 	}
 	for _, a := range st.Apps {
@@ -699,6 +723,51 @@ func removeList(st *stack.Stack, what string) []string {
 		return st.Remove.Secrets
 	}
 	return st.Remove.Instances
+}
+
+// kongHost is how the stack's calls name its Kong: one instance, or the
+// nodes of a gateway of several.
+func kongHost(st *stack.Stack) (deploy.HostInput, deploy.NodesInput) {
+	k := st.Kong
+	if len(k.Instances) > 0 {
+		return deploy.HostInput{Region: st.Region}, deploy.NodesInput{InstanceNames: k.Instances}
+	}
+	return deploy.HostInput{InstanceName: k.Instance, Region: st.Region}, deploy.NodesInput{}
+}
+
+// kongQuery is the read of the stack's Kong.
+func kongQuery(st *stack.Stack) *KongQuery {
+	h, n := kongHost(st)
+	return &KongQuery{HostQuery: HostQuery{InstanceName: h.InstanceName, Region: st.Region}, InstanceNames: n.InstanceNames}
+}
+
+// appKey is an app's resource key: app.NAME@INSTANCE, or, on several
+// instances (one rollout), app.NAME@I1,I2,...
+func appKey(name string, app stack.App) string {
+	return "app." + name + "@" + strings.Join(app.Instances, ",")
+}
+
+// routed reports whether a route of the stack's Kong goes to the app.
+func routed(st *stack.Stack, app string) bool {
+	if st.Kong == nil {
+		return false
+	}
+	for _, r := range st.Kong.Routes {
+		if r.App == app {
+			return true
+		}
+	}
+	return false
+}
+
+// hasAppOnAll reports whether the app runs on each instance.
+func (p *stackPlanner) hasAppOnAll(insts []string, name string) bool {
+	for _, inst := range insts {
+		if !p.hasApp(inst, name) {
+			return false
+		}
+	}
+	return true
 }
 
 // hasApp reports whether the app runs on the instance (as discovered).

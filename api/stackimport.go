@@ -106,7 +106,11 @@ func (s *Server) stackImport(ctx context.Context, in *stackImportInput) (*stackI
 				if a.Role != "current" || a.ContainerName == "kong" {
 					continue
 				}
-				f.apps[a.ContainerName] = stack.App{Image: a.Image, Instances: []string{inst.Name}, Ports: portsOf(a.Ports)}
+				app := stack.App{Image: a.Image, Instances: []string{inst.Name}, Ports: portsOf(a.Ports)}
+				if a.PickedPort != 0 {
+					app.Ports = nil // behind Kong: Fountain picks them
+				}
+				f.apps[a.ContainerName] = app
 			}
 		}()
 		go func() {
@@ -179,7 +183,12 @@ func (s *Server) stackImport(ctx context.Context, in *stackImportInput) (*stackI
 	// a port it publishes) is a route to the app.
 	if st.Kong != nil {
 		for name, r := range st.Kong.Routes {
-			if app := appAt(st, privateIP, r.UpstreamURL); app != "" {
+			app := appAt(st, privateIP, r.UpstreamURL)
+			// A route to an app's upstream (app-NAME) is a route to it.
+			if name, ok := strings.CutPrefix(r.UpstreamURL, "http://app-"); ok && st.Apps[name].Image != "" {
+				app = name
+			}
+			if app != "" {
 				r.App, r.UpstreamURL = app, ""
 				st.Kong.Routes[name] = r
 			}

@@ -2,8 +2,10 @@ package deploy
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -162,6 +164,9 @@ type App struct {
 	UptimeSeconds int64      `json:"uptime_seconds,omitempty" doc:"How long it has been running."`
 	RestartCount  int        `json:"restart_count" doc:"How often Docker restarted it."`
 	Ports         []string   `json:"ports,omitempty" doc:"Published ports, HOST:CONTAINER/PROTO."`
+	// Behind Kong (deploy-docker-app's gateway).
+	PickedPort int    `json:"picked_port,omitempty" doc:"Behind Kong: the host port Fountain picked for it (its ports are not fixed)."`
+	Gateway    string `json:"gateway,omitempty" doc:"Behind Kong: the gateway it was deployed behind."`
 }
 
 // List lists the apps Fountain runs on the host (containers it labelled),
@@ -194,7 +199,13 @@ func (a *DockerApps) List(ctx context.Context, rec fountain.Recorder, h *Host) (
 			a.Role = "swapping"
 		}
 		if ci.Config != nil {
-			a.Image = ci.Config.Labels[LabelImageRef]
+			l := ci.Config.Labels
+			a.Image = l[LabelImageRef]
+			a.PickedPort, _ = strconv.Atoi(l[LabelPort])
+			var g GatewayRef
+			if json.Unmarshal([]byte(l[LabelGateway]), &g) == nil && l[LabelGateway] != "" {
+				a.Gateway = g.String()
+			}
 		}
 		if st := ci.State; st != nil {
 			a.State = string(st.Status)
