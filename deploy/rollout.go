@@ -122,7 +122,7 @@ func (a *DockerApps) Rollout(ctx context.Context, rec fountain.Recorder, hosts [
 		res.Hosts = append(res.Hosts, r.result(in, outcome[i]))
 	}
 	if err != nil {
-		return fountain.Outcome{Result: res, Message: res.summary(in)}, err
+		return fountain.Outcome{Result: res, Message: res.summary(in)}, res.failure(in, err)
 	}
 	msg := res.summary(in)
 	if in.DryRun {
@@ -220,6 +220,38 @@ func (res RolloutResult) summary(in DockerAppInput) string {
 		lead += " (behind Kong, no request dropped)"
 	}
 	return lead + ": " + strings.Join(parts, "; ")
+}
+
+// failure is a rollout's error: what failed where, and what each host
+// runs now, with the first failure's code and hint.
+func (res RolloutResult) failure(in DockerAppInput, err error) error {
+	var failed, left []string
+	for _, h := range res.Hosts {
+		name := h.Instance
+		if name == "" {
+			name = h.Host
+		}
+		switch h.Status {
+		case hostFailed:
+			failed = append(failed, name+": "+h.Error)
+		case hostNotReached:
+			left = append(left, name)
+		}
+	}
+	msg := "the rollout of " + in.ContainerName + " failed"
+	if len(failed) > 0 {
+		msg += ": " + strings.Join(failed, "; ")
+	} else {
+		msg += ": " + fountain.ErrorMessage(err)
+	}
+	if len(left) > 0 {
+		msg += "; not reached (the version before runs there): " + strings.Join(left, ", ")
+	}
+	code := fountain.ErrorCode(err)
+	if code == fountain.EINTERNAL {
+		code = fountain.EUPSTREAM
+	}
+	return &fountain.Error{Code: code, Message: msg, Hint: fountain.ErrorHint(err), Err: err}
 }
 
 // rolloutExec applies a rollout's gateway effects (the config found
