@@ -40,7 +40,10 @@ func PlanRollbackBehindKong(in AppInput, h RolloutHostFacts, gw *KongChangeFacts
 		Why: "the previous version starts beside the running one, and Kong moves the traffic to it once it is healthy; the one rolled back from drains, then stops"}
 	var base *kong.Config
 	if gw != nil {
-		kp, _, err := kongBase(*gw, false)
+		kp, _, err := kongBase(*gw)
+		if err == nil {
+			err = otherNodes(*gw, kp, false, "")
+		}
 		if err != nil {
 			return rp, err
 		}
@@ -115,7 +118,7 @@ func (a *DockerApps) RollbackBehindKong(ctx context.Context, rec fountain.Record
 	}
 	x := &rolloutExec{k: k, hosts: rh, failed: map[int]error{}}
 	if gf != nil {
-		kp, _, _ := kongBase(*gf, false)
+		kp, _, _ := kongBase(*gf)
 		x.current = kp.Current
 		rec.AddSecret(x.current.SecretValues()...)
 	}

@@ -396,12 +396,15 @@ type KongChangePlan struct {
 // refused (EINVALID), as is a route to an app that is not there
 // (ENOTFOUND) or publishes no TCP port (ECONFLICT).
 func PlanKongChange(ch KongChange, f KongChangeFacts) (KongChangePlan, error) {
-	kp, runsCurrent, err := kongBase(f, ch.Config != nil)
+	kp, runsCurrent, err := kongBase(f)
 	if err != nil {
 		return kp, err
 	}
 	next, err := kp.next(ch, f.Apps)
 	if err != nil {
+		return kp, err
+	}
+	if err := otherNodes(f, kp, ch.Config != nil, next.Hash()); err != nil {
 		return kp, err
 	}
 	if err := checkKongUpstreams(next); err != nil {
@@ -428,11 +431,9 @@ func PlanKongChange(ch KongChange, f KongChangeFacts) (KongChangePlan, error) {
 
 // kongBase is what a change is made on: Fountain's last version, or,
 // when Kong (its first node) runs a config Fountain has no version of,
-// that one, kept as a version first (never replaced unseen). Another
-// node running a config Fountain has no version of is a conflict, unless
-// the change is a whole config (which replaces it knowingly). runs says
+// that one, kept as a version first (never replaced unseen). runs says
 // whether a configuration_hash is the config the change is made on.
-func kongBase(f KongChangeFacts, whole bool) (kp KongChangePlan, runs func(string) bool, err error) {
+func kongBase(f KongChangeFacts) (kp KongChangePlan, runs func(string) bool, err error) {
 	v, hash := f.Versions, f.Admin.Hash
 	kp = KongChangePlan{Current: v.Latest, Version: v.Version}
 	runs = v.runsLatest
@@ -451,14 +452,24 @@ func kongBase(f KongChangeFacts, whole bool) (kp KongChangePlan, runs func(strin
 			Calls:  []string{recordCall(kp.Version, KongSourceFound)},
 			Effect: recordKongVersion{Hash: hash, Text: adopt.YAML(), Source: KongSourceFound, Adopt: true}})
 	}
-	for _, o := range f.Others {
-		if _, known := v.knows(o.Admin.Hash); !known && o.Admin.Hash != kp.Adopt && !whole {
-			return kp, nil, &fountain.Error{Code: fountain.ECONFLICT,
-				Message: fmt.Sprintf("Kong on %s runs a config Fountain has no version of (hash %s), unlike %s", o.Node, o.Admin.Hash, orFirst(f.Node)),
-				Hint:    "apply a whole config to the gateway (PUT /services/kong/config), which replaces it on every node"}
-		}
-	}
 	return kp, runs, nil
+}
+
+// otherNodes refuses a change of a gateway one of whose other nodes runs
+// a config Fountain has no version of (not the one the first node runs,
+// nor the one the change makes: next, "" for none), unless the change is
+// a whole config, which replaces it knowingly.
+func otherNodes(f KongChangeFacts, kp KongChangePlan, whole bool, next string) error {
+	for _, o := range f.Others {
+		h := o.Admin.Hash
+		if _, known := f.Versions.knows(h); known || whole || h == kp.Adopt || h == next {
+			continue
+		}
+		return &fountain.Error{Code: fountain.ECONFLICT,
+			Message: fmt.Sprintf("Kong on %s runs a config Fountain has no version of (hash %s), unlike %s", o.Node, h, orFirst(f.Node)),
+			Hint:    "apply a whole config to the gateway (PUT /services/kong/config), which replaces it on every node"}
+	}
+	return nil
 }
 
 func orFirst(node string) string {

@@ -454,3 +454,90 @@ func TestPlanKongChangeAdoptsUnknown(t *testing.T) {
 
 // tg is a Kong target.
 func tg(addr string, weight int) kong.Target { return kong.Target{Target: addr, Weight: weight} }
+
+// A gateway of two nodes: the change is made once, loaded into each node
+// in turn (one that runs it already is left alone) with its file, and
+// recorded once; a node running a config Fountain has no version of
+// stops a route change, but not a whole config.
+func TestPlanKongChangeNodes(t *testing.T) {
+	f := changeFacts(t)
+	f.Node, f.Others = "gw-1", []KongNodeFacts{{Node: "gw-2", Admin: KongAdminFacts{Hash: hashV1}, File: yamlV1}}
+	route := &KongRouteInput{Name: "other", UpstreamURL: "http://172.26.0.5:9", Paths: []string{"/other"}}
+	kp, err := PlanKongChange(KongChange{Source: "route add other", Route: route}, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	on := func(c fountain.Change, node string, i int) fountain.Change {
+		c.Name += " on " + node
+		switch e := c.Effect.(type) {
+		case loadKongConfig:
+			e.Node = i
+			c.Effect, c.Calls = e, []string{"kong " + node + ": POST /config?flatten_errors=1&check_hash=1 (the Admin API on the host's loopback, through SSH)"}
+		case writeFile:
+			e.Node = i
+			c.Effect, c.Calls = e, []string{"ssh " + node + ": write /etc/kong/kong.yml (0644 root:root, atomically)"}
+		}
+		return c
+	}
+	wantChange(t, kp, yamlV1, yamlV2, KongChangePlan{Version: 1, Diff: diffV1V2, Plan: fountain.Plan{Changes: []fountain.Change{
+		on(loadV2, "gw-1", 0), on(writeV2, "gw-1", 0), on(loadV2, "gw-2", 1), on(writeV2, "gw-2", 1), recordV2("route add other")}}})
+
+	// gw-2 runs it already (a change that stopped after gw-2... or a
+	// node added with it): only gw-1 loads it.
+	f.Others[0].Admin.Hash, f.Others[0].File = hashV2, yamlV2
+	kp, _ = PlanKongChange(KongChange{Source: "route add other", Route: route}, f)
+	if c := kp.Changes[2]; c.Change || c.Name != "Kong loads the config (its own validation decides) on gw-2" || c.Reason != "Kong runs this config already" {
+		t.Fatalf("gw-2 runs it: %#v", c)
+	}
+	// gw-2 runs a config Fountain has no version of.
+	f.Others[0].Admin.Hash = handHash
+	if _, err := PlanKongChange(KongChange{Source: "route add other", Route: route}, f); fountain.ErrorCode(err) != fountain.ECONFLICT ||
+		fountain.ErrorMessage(err) != "Kong on gw-2 runs a config Fountain has no version of (hash "+handHash+"), unlike gw-1" {
+		t.Fatalf("gw-2 runs an unknown config: %v", err)
+	}
+	if kp, err := PlanKongChange(KongChange{Source: "apply", Config: mustConfig(t, yamlV2)}, f); err != nil || !kp.Changes[2].Change {
+		t.Fatalf("a whole config replaces it: %v", err)
+	}
+}
+
+// The instance names of a gateway or an app's rollout, without I/O.
+func TestInstanceNames(t *testing.T) {
+	in := KongInput{HostInput: HostInput{SSHKeyPath: "/k"}, NodesInput: NodesInput{InstanceNames: []string{"gw-1", "gw-2"}}}
+	if err := in.Validate(); err != nil || in.Gateway != DefaultGateway || in.SSHUser != "ubuntu" || in.InstanceName != "" {
+		t.Fatalf("two nodes: %v %#v", err, in)
+	}
+	hosts, name := in.NodeHosts()
+	if name != "kong" || !reflect.DeepEqual(hosts, []HostInput{{InstanceName: "gw-1", SSHKeyPath: "/k", SSHUser: "ubuntu", SSHPort: 22},
+		{InstanceName: "gw-2", SSHKeyPath: "/k", SSHUser: "ubuntu", SSHPort: 22}}) {
+		t.Fatalf("nodes: %#v %q", hosts, name)
+	}
+	for _, bad := range []KongInput{
+		{HostInput: HostInput{InstanceName: "gw-1"}, NodesInput: NodesInput{InstanceNames: []string{"gw-2"}}},
+		{NodesInput: NodesInput{InstanceNames: []string{"gw-1", "gw-1"}}},
+		{NodesInput: NodesInput{InstanceNames: []string{"gw 1"}}},
+		{NodesInput: NodesInput{InstanceNames: []string{"gw-1"}, Gateway: "a b"}},
+	} {
+		if err := bad.Validate(); fountain.ErrorCode(err) != fountain.EINVALID {
+			t.Errorf("%#v: %v", bad.NodesInput, err)
+		}
+	}
+	app := DockerAppInput{InstanceNames: []string{"web-1", "web-2"}, DockerImage: testImage, Gateway: &GatewayRef{InstanceIP: "203.0.113.9"}, Batch: "50%"}
+	if err := app.Validate(); err != nil || len(app.HostInputs()) != 2 || app.GatewayHosts()[0].InstanceIP != "203.0.113.9" {
+		t.Fatalf("an app on two hosts: %v", err)
+	}
+	for _, mod := range []func(*DockerAppInput){
+		func(in *DockerAppInput) { in.Gateway = &GatewayRef{} },
+		func(in *DockerAppInput) { in.Gateway = &GatewayRef{InstanceName: "gw-1", InstanceIP: "203.0.113.9"} },
+		func(in *DockerAppInput) { in.Batch = "0" },
+		func(in *DockerAppInput) { in.MaxFailures = -1 },
+		func(in *DockerAppInput) { d := -1; in.DrainSeconds = &d },
+		func(in *DockerAppInput) { in.ContainerName = "my-app.next" },
+		func(in *DockerAppInput) { in.ContainerName = "x-" }, // app-x- is no upstream name
+	} {
+		bad := DockerAppInput{InstanceNames: []string{"web-1"}, DockerImage: testImage, Gateway: &GatewayRef{InstanceName: "gw-1"}}
+		mod(&bad)
+		if err := bad.Validate(); fountain.ErrorCode(err) != fountain.EINVALID {
+			t.Errorf("%+v: %v", bad, err)
+		}
+	}
+}

@@ -110,7 +110,7 @@ func (a *DockerApps) Rollout(ctx context.Context, rec fountain.Recorder, hosts [
 	res.ZeroDowntime, res.Mode = rp.ZeroDowntime, rp.Why
 	x := &rolloutExec{k: k, hosts: rh, failed: map[int]error{}}
 	if facts.Gateway != nil {
-		kp, _, _ := kongBase(*facts.Gateway, false)
+		kp, _, _ := kongBase(*facts.Gateway)
 		x.current = kp.Current
 		if x.current != nil {
 			rec.AddSecret(x.current.SecretValues()...)

@@ -149,7 +149,10 @@ func PlanRollout(in DockerAppInput, f RolloutFacts, settle time.Duration) (Rollo
 	if in.Gateway != nil {
 		rp.Upstream = kong.AppUpstream(in.ContainerName)
 		if f.Gateway != nil {
-			kp, _, err := kongBase(*f.Gateway, false)
+			kp, _, err := kongBase(*f.Gateway)
+			if err == nil {
+				err = otherNodes(*f.Gateway, kp, false, "")
+			}
 			if err != nil {
 				return rp, err
 			}
