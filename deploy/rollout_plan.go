@@ -144,6 +144,8 @@ func PlanRollout(in DockerAppInput, f RolloutFacts, settle time.Duration) (Rollo
 	}
 	rp := RolloutPlan{MaxFailures: in.MaxFailures}
 	rp.ZeroDowntime, rp.Why = rolloutMode(in)
+	// The plan says how hosts change, and why (fixed ports: in place).
+	rp.Pre = []fountain.Change{{Name: "how each host changes", Reason: rp.Why}}
 	var base *kong.Config
 	var moves [][]targetMove
 	if in.Gateway != nil {
@@ -156,7 +158,7 @@ func PlanRollout(in DockerAppInput, f RolloutFacts, settle time.Duration) (Rollo
 			if err != nil {
 				return rp, err
 			}
-			rp.Pre, base, rp.adopted = kp.Changes, kp.Current, kp.Adopt
+			rp.Pre, base, rp.adopted = append(rp.Pre, kp.Changes...), kp.Current, kp.Adopt
 		}
 	}
 	for _, idx := range batches(len(f.Hosts), size) {

@@ -95,7 +95,8 @@ func TestPlanRolloutZeroDowntime(t *testing.T) {
 	spec := in.spec()
 	spec.picked = &pickedPort{Host: portB, Container: 8080, Pair: [2]int{portA, portB}}
 	check := activeCheck(in.HealthCheck)
-	want := append(prefixAll("web-1", append(dockerReady,
+	how := fountain.Change{Name: "how each host changes", Reason: "the new version starts beside the old one on another host port, and Kong moves the traffic to it once it is healthy; the old one drains, then stops"}
+	want := append(append([]fountain.Change{how}, prefixAll("web-1", append(dockerReady,
 		fountain.Change{Name: "pull " + testImage, Change: true, Reason: "the registry has " + digestV2 + "; the host has " + digestV1,
 			Calls: []string{"docker pull " + testImage}, Effect: pullImage{Ref: testImage}},
 		fountain.Change{Name: "container my-app.next runs the new version on port 29219", Change: true,
@@ -104,7 +105,7 @@ func TestPlanRolloutZeroDowntime(t *testing.T) {
 			Effect: startNext{App: spec}},
 		fountain.Change{Name: "health check my-app.next", Verify: true,
 			Reason: "GET /healthz on its port 8080 answers 2xx or 3xx within 20s, or it is removed and Kong never sees it",
-			Effect: nextGate{Name: "my-app.next", Check: in.HealthCheck, Settle: testSettle}})...),
+			Effect: nextGate{Name: "my-app.next", Check: in.HealthCheck, Settle: testSettle}})...)...),
 		fountain.Change{Name: "Kong's upstream app-my-app sends web-1's traffic to the version asked", Change: true,
 			Reason: "one config load on each node (check_hash): web-1 at " + addr1 + ":29219 (" + addr1 + ":29218 at weight 0, kept for rollback)",
 			Diff:   kong.Diff(base, next, "current", "new"),
@@ -136,14 +137,14 @@ func TestPlanRolloutZeroDowntime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantPlan(t, rp.Plan(), append(prefixAll("web-1", append(dockerReady,
+	noop := append([]fountain.Change{how}, prefixAll("web-1", append(dockerReady,
 		fountain.Change{Name: "pull " + testImage, Reason: "the host has the registry's " + digestV1},
 		fountain.Change{Name: "container my-app runs the image and spec asked", Reason: "it runs 111111111111 with the settings asked"},
-		fountain.Change{Name: "health check my-app", Verify: true, Reason: "it runs; nothing is restarted", Effect: runningSince{StartedAt: "2025-05-01T10:00:00Z"}})...),
-		fountain.Change{Name: "Kong's upstream app-my-app sends web-1's traffic to the version asked",
-			Reason: "Kong sends web-1 at " + addr1 + ":29219 (" + addr1 + ":29218 at weight 0, kept for rollback)",
-			Calls:  []string{"kong (each node in turn): POST /config?flatten_errors=1&check_hash=1", "ssh (each node): write /etc/kong/kong.yml", "fountain: record a version of the gateway's config"}},
-	)...)
+		fountain.Change{Name: "health check my-app", Verify: true, Reason: "it runs; nothing is restarted", Effect: runningSince{StartedAt: "2025-05-01T10:00:00Z"}})...)...)
+	noop = append(noop, fountain.Change{Name: "Kong's upstream app-my-app sends web-1's traffic to the version asked",
+		Reason: "Kong sends web-1 at " + addr1 + ":29219 (" + addr1 + ":29218 at weight 0, kept for rollback)",
+		Calls:  []string{"kong (each node in turn): POST /config?flatten_errors=1&check_hash=1", "ssh (each node): write /etc/kong/kong.yml", "fountain: record a version of the gateway's config"}})
+	wantPlan(t, rp.Plan(), noop...)
 	if rp.Plan().Changed() {
 		t.Fatal("a no-op rollout changes something")
 	}
@@ -175,17 +176,17 @@ func TestPlanRolloutFixedPorts(t *testing.T) {
 	for i, c := range p.Changes {
 		names[i] = c.Name
 	}
-	want := []string{"web-1: Docker Engine installed and running", "web-1: login user may use Docker", "web-1: pull " + testImage,
+	want := []string{"how each host changes", "web-1: Docker Engine installed and running", "web-1: login user may use Docker", "web-1: pull " + testImage,
 		"web-1: container my-app runs the image and spec asked", "web-1: health check my-app", "web-1: keep the replaced my-app for rollback",
 		"Kong's upstream app-my-app sends web-1's traffic to the version asked"}
 	if !reflect.DeepEqual(names, want) {
 		t.Fatalf("steps:\n%s", strings.Join(names, "\n"))
 	}
-	if sw := p.Changes[6]; sw.Change || sw.Reason != "Kong sends web-1 at "+addr1+":8080" {
+	if sw := p.Changes[7]; sw.Change || sw.Reason != "Kong sends web-1 at "+addr1+":8080" {
 		t.Fatalf("the target is the fixed port already: %#v", sw)
 	}
-	if _, ok := p.Changes[3].Effect.(swapContainer); !ok || rp.Batches[0].Drain != nil {
-		t.Fatalf("not a swap: %#v", p.Changes[3])
+	if _, ok := p.Changes[4].Effect.(swapContainer); !ok || rp.Batches[0].Drain != nil || p.Changes[0].Reason != rp.Why {
+		t.Fatalf("not a swap: %#v", p.Changes[4])
 	}
 }
 
