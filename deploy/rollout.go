@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fountainai/fountain"
@@ -355,7 +356,7 @@ func (rp RolloutPlan) apply(ctx context.Context, rec fountain.Recorder, x *rollo
 	if err != nil {
 		return steps, outcome, err
 	}
-	run := func(name string, cs []fountain.Change, ex fountain.Executor) error {
+	apply := func(name string, cs []fountain.Change, ex fountain.Executor) ([]fountain.PlannedStep, error) {
 		prefix := ""
 		if name != "" {
 			prefix = name + ": "
@@ -364,6 +365,10 @@ func (rp RolloutPlan) apply(ctx context.Context, rec fountain.Recorder, x *rollo
 		for i := range st {
 			st[i].Name = prefix + st[i].Name
 		}
+		return st, err
+	}
+	run := func(name string, cs []fountain.Change, ex fountain.Executor) error {
+		st, err := apply(name, cs, ex)
 		steps = append(steps, st...)
 		return err
 	}
@@ -380,9 +385,24 @@ func (rp RolloutPlan) apply(ctx context.Context, rec fountain.Recorder, x *rollo
 			}
 			continue
 		}
+		// The batch's hosts come up at once, each health-gated.
+		results := make([]struct {
+			steps []fountain.PlannedStep
+			err   error
+		}, len(b.Hosts))
+		var wg sync.WaitGroup
+		for i, h := range b.Hosts {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results[i].steps, results[i].err = apply(h.Name, h.Up, x.hosts[h.Host].ex)
+			}()
+		}
+		wg.Wait()
 		var up []RolloutHostPlan
-		for _, h := range b.Hosts {
-			if err := run(h.Name, h.Up, x.hosts[h.Host].ex); err != nil {
+		for i, h := range b.Hosts {
+			steps = append(steps, results[i].steps...)
+			if err := results[i].err; err != nil {
 				x.failed[h.Host], outcome[h.Host] = err, hostOutcome{hostFailed, err}
 				failures++
 				firstErr = cmpErr(firstErr, fmt.Errorf("%s: %w", h.Name, err))

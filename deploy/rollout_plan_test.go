@@ -5,6 +5,7 @@ import (
 	"errors"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/fountainai/fountain"
@@ -368,6 +369,7 @@ func TestBatchAndPorts(t *testing.T) {
 // given word, and records the rest as applied.
 type failOn struct {
 	word    string
+	mu      *sync.Mutex
 	applied *[]string
 }
 
@@ -375,6 +377,8 @@ func (f failOn) Apply(_ context.Context, _ fountain.Recorder, c fountain.Change)
 	if f.word != "" && strings.Contains(c.Name, f.word) {
 		return fountain.StepResult{}, errors.New("not healthy")
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	*f.applied = append(*f.applied, c.Name)
 	return fountain.StepResult{Changed: true}, nil
 }
@@ -390,25 +394,28 @@ func TestRolloutStopsAtFailures(t *testing.T) {
 		hosts = append(hosts, host(n, "", f))
 	}
 	for _, c := range []struct {
-		max  int
-		want []string
+		max   int
+		batch string
+		want  []string
 	}{
-		{0, []string{hostDeployed, hostFailed, hostNotReached}},
-		{1, []string{hostDeployed, hostFailed, hostDeployed}},
+		{0, "", []string{hostDeployed, hostFailed, hostNotReached}},
+		{1, "", []string{hostDeployed, hostFailed, hostDeployed}},
+		{0, "2", []string{hostDeployed, hostFailed, hostNotReached}}, // web-1 and web-2 at once
 	} {
-		in.MaxFailures = c.max
+		in.MaxFailures, in.Batch = c.max, c.batch
 		rp, err := PlanRollout(in, RolloutFacts{Hosts: hosts}, testSettle)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var applied []string
+		var mu sync.Mutex
 		x := &rolloutExec{failed: map[int]error{}}
 		for i := range hosts {
 			word := ""
 			if i == 1 {
 				word = "health check"
 			}
-			x.hosts = append(x.hosts, &rolloutHost{ex: failOn{word: word, applied: &applied}})
+			x.hosts = append(x.hosts, &rolloutHost{ex: failOn{word: word, mu: &mu, applied: &applied}})
 		}
 		rec := &logRecorder{}
 		steps, outcome, err := rp.apply(context.Background(), rec, x, false)
@@ -422,7 +429,7 @@ func TestRolloutStopsAtFailures(t *testing.T) {
 		if !reflect.DeepEqual(got, c.want) {
 			t.Fatalf("max %d: %v", c.max, got)
 		}
-		if last := steps[len(steps)-1]; c.max == 0 && (last.Name != "web-3: keep the replaced my-app for rollback" || last.Reason != notReached) {
+		if last := steps[len(steps)-1]; c.max == 0 && c.batch == "" && (last.Name != "web-3: keep the replaced my-app for rollback" || last.Reason != notReached) {
 			t.Fatalf("max 0: the last step %#v", last)
 		}
 		for _, a := range applied {

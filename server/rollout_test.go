@@ -163,16 +163,17 @@ func TestAppOnThreeHostsBehindKong(t *testing.T) {
 	if status, body := call(t, "POST", url+"/services/deploy-kong", `{`+gw+`}`); status != 200 {
 		t.Fatalf("deploy-kong on two nodes: %d %v", status, body)
 	}
-	deploy := func(tag string) (int, map[string]any) {
+	deploy := func(tag, batch string) (int, map[string]any) {
 		return call(t, "POST", url+"/services/deploy-docker-app", `{"instance_names": ["web-1", "web-2", "web-3"], "docker_image": "ghcr.io/user/repo/my-app:`+tag+`",
-			"gateway": {"instance_names": ["web-1", "web-2"], "name": "edge"}, "drain_seconds": 1,
-			"health_check": {"path": "/healthz", "port": 8080, "timeout_s": 10, "interval_s": 1, "unhealthy_threshold": 2, "healthy_threshold": 1}}`)
+			"gateway": {"instance_names": ["web-1", "web-2"], "name": "edge"}, "drain_seconds": 1, "batch": "`+batch+`",
+			"health_check": {"path": "/healthz", "port": 8080, "timeout_s": 5, "interval_s": 1, "unhealthy_threshold": 2, "healthy_threshold": 1}}`)
 	}
+	// The first: the three hosts at once (nothing serves yet).
 	start := time.Now()
-	if status, body := deploy("1"); status != 200 {
+	if status, body := deploy("1", "100%"); status != 200 {
 		t.Fatalf("the first rollout: %d %v", status, body)
 	}
-	t.Logf("first rollout on 3 hosts: %s", time.Since(start).Round(time.Millisecond))
+	t.Logf("first rollout on 3 hosts at once: %s", time.Since(start).Round(time.Millisecond))
 	route := `{` + gw + `, "name": "my-app", "app": {"container_name": "my-app", "instance_names": ["web-1", "web-2", "web-3"]}, "paths": ["/app"]}`
 	if status, body := call(t, "POST", url+"/services/kong/routes", route); status != 200 || body["changed"] != true {
 		t.Fatalf("the route: %d %v", status, body)
@@ -188,7 +189,7 @@ func TestAppOnThreeHostsBehindKong(t *testing.T) {
 	stopLoad := make(chan struct{})
 	l := startLoad(nodes, 40, 40*120, stopLoad)
 	start = time.Now()
-	status, body := deploy("2")
+	status, body := deploy("2", "")
 	close(stopLoad)
 	total, failed, bodies, errs := l.wait()
 	t.Logf("rollout of 2 on 3 hosts: %s; %d requests, %d failed %v, answers %v", time.Since(start).Round(time.Millisecond), total, failed, errs, bodies)
@@ -211,7 +212,7 @@ func TestAppOnThreeHostsBehindKong(t *testing.T) {
 	// one (its /healthz fails; / would answer "version broken").
 	stopLoad = make(chan struct{})
 	l = startLoad(nodes, 40, 40*120, stopLoad)
-	status, body = deploy("broken")
+	status, body = deploy("broken", "")
 	close(stopLoad)
 	total, failed, bodies, errs = l.wait()
 	t.Logf("the broken rollout: %d requests, %d failed %v, answers %v", total, failed, errs, bodies)
