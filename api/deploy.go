@@ -16,6 +16,8 @@ import (
 // services of their own.
 type Deployer interface {
 	Resolve(ctx context.Context, in deploy.HostInput) (*deploy.Host, error)
+	// ResolveNodes resolves a gateway's hosts and names its history.
+	ResolveNodes(ctx context.Context, hosts []deploy.HostInput, name string) (deploy.Nodes, error)
 	// HostKeyName returns the name a host's SSH keys are kept under (its
 	// identity) for "ADDRESS[:PORT]" or "REGION/NAME[:PORT]".
 	HostKeyName(ctx context.Context, host string) (string, fountain.HostID, error)

@@ -10,6 +10,9 @@ import (
 // DockerApps is the deploy engine's Docker apps, as the API uses them.
 type DockerApps interface {
 	Deploy(ctx context.Context, rec fountain.Recorder, h *deploy.Host, in deploy.DockerAppInput) (fountain.Outcome, error)
+	// Rollout deploys over several hosts, or behind a gateway.
+	Rollout(ctx context.Context, rec fountain.Recorder, hosts []*deploy.Host, gw *deploy.Nodes, in deploy.DockerAppInput) (fountain.Outcome, error)
+	RollbackBehindKong(ctx context.Context, rec fountain.Recorder, h *deploy.Host, gw deploy.Nodes, in deploy.AppInput) (fountain.Outcome, error)
 	Rollback(ctx context.Context, rec fountain.Recorder, h *deploy.Host, in deploy.AppInput) (fountain.Outcome, error)
 	Remove(ctx context.Context, rec fountain.Recorder, h *deploy.Host, in deploy.AppInput) (fountain.Outcome, error)
 	List(ctx context.Context, rec fountain.Recorder, h *deploy.Host) ([]deploy.App, error)

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -15,13 +16,13 @@ import (
 // KongManager is the deploy engine's Kong: deploy-kong and the
 // management of its declarative config, as the API uses them.
 type KongManager interface {
-	Deploy(ctx context.Context, rec fountain.Recorder, h *deploy.Host, in deploy.KongInput) (fountain.Outcome, error)
-	Config(ctx context.Context, rec fountain.Recorder, h *deploy.Host) (*deploy.KongConfigView, error)
-	Apply(ctx context.Context, rec fountain.Recorder, h *deploy.Host, cfg *kong.Config, dryRun bool) (fountain.Outcome, error)
-	AddRoute(ctx context.Context, rec fountain.Recorder, h *deploy.Host, in deploy.KongRouteInput) (fountain.Outcome, error)
-	RemoveRoute(ctx context.Context, rec fountain.Recorder, h *deploy.Host, name string, dryRun bool) (fountain.Outcome, error)
-	Rollback(ctx context.Context, rec fountain.Recorder, h *deploy.Host, version int, dryRun bool) (fountain.Outcome, error)
-	History(ctx context.Context, h *deploy.Host) ([]fountain.ConfigVersion, error)
+	Deploy(ctx context.Context, rec fountain.Recorder, n deploy.Nodes, in deploy.KongInput) (fountain.Outcome, error)
+	Config(ctx context.Context, rec fountain.Recorder, n deploy.Nodes) (*deploy.KongConfigView, error)
+	Apply(ctx context.Context, rec fountain.Recorder, n deploy.Nodes, cfg *kong.Config, dryRun bool) (fountain.Outcome, error)
+	AddRoute(ctx context.Context, rec fountain.Recorder, n deploy.Nodes, in deploy.KongRouteInput) (fountain.Outcome, error)
+	RemoveRoute(ctx context.Context, rec fountain.Recorder, n deploy.Nodes, name string, dryRun bool) (fountain.Outcome, error)
+	Rollback(ctx context.Context, rec fountain.Recorder, n deploy.Nodes, version int, dryRun bool) (fountain.Outcome, error)
+	History(ctx context.Context, n deploy.Nodes) ([]fountain.ConfigVersion, error)
 }
 
 // kong returns the engine and its Kong, or a 503 when the server has no
@@ -47,9 +48,97 @@ func kongReady[B any](s *Server) func(context.Context, Deployer, *deploy.Host, *
 }
 
 // kongSpec is the operation of a config change on a gateway: it holds the
-// gateway's host, so that two changes never interleave.
-func kongSpec(kind string, h *deploy.Host, request any, dry bool, secrets []string) operation.Spec {
-	return hostSpec(kind, "/kong", h, request, dry, secrets...)
+// gateway's hosts, so that two changes never interleave.
+func kongSpec(kind string, n deploy.Nodes, request any, dry bool, secrets []string) operation.Spec {
+	return operation.Spec{Kind: kind, Target: n.Key + "/kong", Locks: n.Locks(), Request: request, Secrets: secrets, DryRun: dry}
+}
+
+// gatewayRequest is the body of a Kong route: one host, or a gateway of
+// several nodes.
+type gatewayRequest interface {
+	hostRequest
+	NodeHosts() ([]deploy.HostInput, string)
+}
+
+// gatewayRoute describes a mutating route on a gateway.
+type gatewayRoute[B any] struct {
+	kind string
+	run  func(ctx context.Context, run *operation.Run, n deploy.Nodes, in B) (fountain.Outcome, error)
+}
+
+// onGateway is the prepare function of a Kong route: the body validated
+// and admitted without I/O, the gateway's nodes resolved (reads only),
+// then the operation, holding every node, with a step per node saying
+// which host it is.
+func onGateway[B any, P interface {
+	*B
+	gatewayRequest
+}](s *Server, r gatewayRoute[B]) func(context.Context, *B) (operation.Spec, operation.Func, error) {
+	return func(ctx context.Context, body *B) (operation.Spec, operation.Func, error) {
+		d, _, err := s.kong()
+		if err != nil {
+			return operation.Spec{}, nil, err
+		}
+		req := P(body)
+		if err := req.Validate(); err != nil {
+			return operation.Spec{}, nil, err
+		}
+		if err := req.Admit(d.Policy()); err != nil {
+			return operation.Spec{}, nil, err
+		}
+		in := *body
+		hosts, name := req.NodeHosts()
+		hi := req.Host()
+		setAuditTarget(ctx, hi.InstanceIP+hi.InstanceName+strings.Join(hostNames(hosts), ",")+"/kong")
+		n, err := d.ResolveNodes(ctx, hosts, name)
+		if err != nil {
+			return operation.Spec{}, nil, err
+		}
+		var record any = in
+		if r, ok := any(in).(interface{ Record() any }); ok {
+			record = r.Record()
+		}
+		spec := kongSpec(r.kind, n, record, req.Dry(), append(req.Secrets(), d.Secrets()...))
+		return spec, manyHosts{gw: &n}.identified(func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
+			return r.run(ctx, run, n, in)
+		}), nil
+	}
+}
+
+// hostNames are the instance names of several hosts ("" for one host).
+func hostNames(hosts []deploy.HostInput) []string {
+	if len(hosts) < 2 {
+		return nil
+	}
+	out := make([]string, len(hosts))
+	for i, h := range hosts {
+		out[i] = h.InstanceName
+	}
+	return out
+}
+
+// KongQuery names a gateway in a query string: one host, or several
+// instances under a gateway's name.
+type KongQuery struct {
+	HostQuery
+	InstanceNames []string `query:"instance_names" maxItems:"64" doc:"Several Lightsail instances running Kong as one gateway (instead of instance_ip or instance_name)."`
+	Gateway       string   `query:"gateway" maxLength:"64" doc:"The gateway's name (default with instance_names: kong)."`
+}
+
+// resolveGateway validates and resolves the gateway a query names.
+func (s *Server) resolveGateway(ctx context.Context, q KongQuery) (deploy.Nodes, error) {
+	d, err := s.deployer()
+	if err != nil {
+		return deploy.Nodes{}, err
+	}
+	in := q.input()
+	ni := deploy.NodesInput{InstanceNames: q.InstanceNames, Gateway: q.Gateway}
+	hosts, name, err := ni.Hosts(&in)
+	if err != nil {
+		return deploy.Nodes{}, queryError(err)
+	}
+	n, err := d.ResolveNodes(ctx, hosts, name)
+	return n, queryError(err)
 }
 
 func (s *Server) putKongConfig(ctx context.Context, body *deploy.KongConfigInput) (operation.Spec, operation.Func, error) {
@@ -62,7 +151,8 @@ func (s *Server) putKongConfig(ctx context.Context, body *deploy.KongConfigInput
 		return operation.Spec{}, nil, err
 	}
 	in := *body
-	h, err := d.Resolve(ctx, in.HostInput)
+	hosts, name := in.NodeHosts()
+	n, err := d.ResolveNodes(ctx, hosts, name)
 	if err != nil {
 		return operation.Spec{}, nil, err
 	}
@@ -70,17 +160,18 @@ func (s *Server) putKongConfig(ctx context.Context, body *deploy.KongConfigInput
 	// in the operation record, only its hash; the versions keep it.
 	record := struct {
 		deploy.HostInput
+		deploy.NodesInput
 		ConfigHash string `json:"config_hash"`
-	}{in.HostInput, cfg.Hash()}
+	}{in.HostInput, in.NodesInput, cfg.Hash()}
 	secrets := append(cfg.SecretValues(), d.Secrets()...)
-	return kongSpec("kong.apply-config", h, record, in.DryRun, secrets), onHostFunc(h, func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
-		return k.Apply(ctx, run, h, cfg, in.DryRun)
+	return kongSpec("kong.apply-config", n, record, in.DryRun, secrets), manyHosts{gw: &n}.identified(func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
+		return k.Apply(ctx, run, n, cfg, in.DryRun)
 	}), nil
 }
 
 type deleteKongRouteInput struct {
 	AsyncInput
-	HostQuery
+	KongQuery
 	Name   string `path:"name" minLength:"1" maxLength:"128" doc:"The service and route name."`
 	DryRun bool   `query:"dry_run" doc:"Only show what would change (the diff)."`
 }
@@ -90,11 +181,12 @@ type deleteKongRouteInput struct {
 // its path and query).
 type kongRouteDeletion struct {
 	deploy.HostInput
+	deploy.NodesInput
 	Name string `json:"name"`
 }
 
 func (s *Server) deleteKongRoute(ctx context.Context, in *deleteKongRouteInput) (*OperationOutput, error) {
-	body := &kongRouteDeletion{HostInput: in.input(), Name: in.Name}
+	body := &kongRouteDeletion{HostInput: in.input(), NodesInput: deploy.NodesInput{InstanceNames: in.InstanceNames, Gateway: in.KongQuery.Gateway}, Name: in.Name}
 	body.DryRun = in.DryRun
 	spec, fn, err := s.prepareDeleteKongRoute(ctx, body)
 	if err != nil {
@@ -113,16 +205,17 @@ func (s *Server) prepareDeleteKongRoute(ctx context.Context, in *kongRouteDeleti
 	if err := r.Validate(); err != nil {
 		return operation.Spec{}, nil, err
 	}
-	if err := in.HostInput.Validate(); err != nil {
+	hosts, gw, err := in.NodesInput.Hosts(&in.HostInput)
+	if err != nil {
 		return operation.Spec{}, nil, err
 	}
-	h, err := d.Resolve(ctx, in.HostInput)
+	n, err := d.ResolveNodes(ctx, hosts, gw)
 	if err != nil {
 		return operation.Spec{}, nil, err
 	}
 	name, dry := in.Name, in.DryRun
-	return kongSpec("kong.remove-route", h, *in, dry, d.Secrets()), onHostFunc(h, func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
-		return k.RemoveRoute(ctx, run, h, name, dry)
+	return kongSpec("kong.remove-route", n, *in, dry, d.Secrets()), manyHosts{gw: &n}.identified(func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
+		return k.RemoveRoute(ctx, run, n, name, dry)
 	}), nil
 }
 
@@ -130,14 +223,27 @@ type kongConfigOutput struct {
 	Body *deploy.KongConfigView
 }
 
-func (s *Server) getKongConfig(ctx context.Context, in *HostQuery) (*kongConfigOutput, error) {
+func (s *Server) getKongConfig(ctx context.Context, in *KongQuery) (*kongConfigOutput, error) {
 	_, k, err := s.kong()
 	if err != nil {
 		return nil, err
 	}
-	v, _, err := readOnHost(ctx, s, *in, func(ctx context.Context, _ Deployer, h *deploy.Host) (*deploy.KongConfigView, error) {
-		return k.Config(ctx, readRecorder{s: s}, h)
-	})
+	if len(in.InstanceNames) == 0 {
+		v, _, err := readOnHost(ctx, s, in.HostQuery, func(ctx context.Context, _ Deployer, h *deploy.Host) (*deploy.KongConfigView, error) {
+			return k.Config(ctx, readRecorder{s: s}, deploy.OneNode(h))
+		})
+		if err != nil {
+			return nil, err
+		}
+		return &kongConfigOutput{Body: v}, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, readTimeout)
+	defer cancel()
+	n, err := s.resolveGateway(ctx, *in)
+	if err != nil {
+		return nil, err
+	}
+	v, err := k.Config(ctx, readRecorder{s: s}, n)
 	if err != nil {
 		return nil, err
 	}
@@ -147,26 +253,26 @@ func (s *Server) getKongConfig(ctx context.Context, in *HostQuery) (*kongConfigO
 type kongHistoryOutput struct {
 	Body struct {
 		Host     string                   `json:"host" doc:"The gateway's host, address:port."`
-		Identity string                   `json:"identity" doc:"The host the versions are kept for: its Lightsail instance (REGION/NAME) under every spelling of its address, else its address."`
+		Identity string                   `json:"identity" doc:"What the versions are kept for: the host's Lightsail instance (REGION/NAME) under every spelling of its address, else its address; for a named gateway of several nodes, gateway:REGION/NAME."`
 		Versions []fountain.ConfigVersion `json:"versions" doc:"The versions Fountain applied, newest first (without their text)."`
 	}
 }
 
-func (s *Server) kongHistory(ctx context.Context, in *HostQuery) (*kongHistoryOutput, error) {
+func (s *Server) kongHistory(ctx context.Context, in *KongQuery) (*kongHistoryOutput, error) {
 	_, k, err := s.kong()
 	if err != nil {
 		return nil, err
 	}
-	_, h, err := s.resolveQuery(ctx, *in)
+	n, err := s.resolveGateway(ctx, *in)
 	if err != nil {
 		return nil, err
 	}
-	vs, err := k.History(ctx, h)
+	vs, err := k.History(ctx, n)
 	if err != nil {
 		return nil, err
 	}
 	out := &kongHistoryOutput{}
-	out.Body.Host, out.Body.Identity, out.Body.Versions = h.HostPort(), h.Key(), vs
+	out.Body.Host, out.Body.Identity, out.Body.Versions = n.Hosts[0].HostPort(), n.Key, vs
 	return out, nil
 }
 
@@ -181,15 +287,13 @@ func (s *Server) kongRoutes() {
 			"the fields of services, routes, upstreams and targets by Kong's own rules, and that no upstream is Kong itself (loopback, link-local, localhost...), all with 422 before connecting; " +
 			"then Kong's own validation decides (POST /config?flatten_errors=1&check_hash=1). An invalid config answers 422 with Kong's field errors and the running config stays; " +
 			"an unchanged one is changed=false. On success /etc/kong/kong.yml is replaced atomically (a restart keeps it) and a version is recorded. dry_run shows the diff."}, s.putKongConfig)
-	addRoute := onHost(s, hostRoute[deploy.KongRouteInput]{kind: "kong.add-route", target: fixed[deploy.KongRouteInput]("/kong"),
-		check: kongReady[deploy.KongRouteInput](s),
-		run: func(ctx context.Context, _ Deployer, run *operation.Run, h *deploy.Host, in deploy.KongRouteInput) (fountain.Outcome, error) {
-			return s.deps.Kong.AddRoute(ctx, run, h, in)
+	addRoute := onGateway(s, gatewayRoute[deploy.KongRouteInput]{kind: "kong.add-route",
+		run: func(ctx context.Context, run *operation.Run, n deploy.Nodes, in deploy.KongRouteInput) (fountain.Outcome, error) {
+			return s.deps.Kong.AddRoute(ctx, run, n, in)
 		}})
-	rollback := onHost(s, hostRoute[deploy.KongRollbackInput]{kind: "kong.rollback-config", target: fixed[deploy.KongRollbackInput]("/kong"),
-		check: kongReady[deploy.KongRollbackInput](s),
-		run: func(ctx context.Context, _ Deployer, run *operation.Run, h *deploy.Host, in deploy.KongRollbackInput) (fountain.Outcome, error) {
-			return s.deps.Kong.Rollback(ctx, run, h, in.Version, in.DryRun)
+	rollback := onGateway(s, gatewayRoute[deploy.KongRollbackInput]{kind: "kong.rollback-config",
+		run: func(ctx context.Context, run *operation.Run, n deploy.Nodes, in deploy.KongRollbackInput) (fountain.Outcome, error) {
+			return s.deps.Kong.Rollback(ctx, run, n, in.Version, in.DryRun)
 		}})
 	mutation(s, huma.Operation{OperationID: "add-kong-route", Path: "/services/kong/routes", Tags: tag,
 		Summary: "Add or update a route",

@@ -54,6 +54,11 @@ func (u untouchable) Resolve(_ context.Context, in deploy.HostInput) (*deploy.Ho
 	return nil, errors.New("no host may be resolved")
 }
 
+func (u untouchable) ResolveNodes(_ context.Context, hosts []deploy.HostInput, _ string) (deploy.Nodes, error) {
+	u.t.Errorf("the engine was asked to resolve %d gateway hosts", len(hosts))
+	return deploy.Nodes{}, errors.New("no host may be resolved")
+}
+
 func newUntouchable(t testing.TB) untouchable {
 	fail := func(context.Context, string) error {
 		t.Errorf("the engine was about to connect")
@@ -199,15 +204,20 @@ func (s *standInKong) Resolve(context.Context, deploy.HostInput) (*deploy.Host, 
 	return &deploy.Host{Address: "203.0.113.7", Port: 22, User: "ubuntu"}, nil
 }
 
-func (s *standInKong) Secrets() []string { return nil }
-
-func (s *standInKong) Config(ctx context.Context, _ fountain.Recorder, h *deploy.Host) (*deploy.KongConfigView, error) {
-	text, err := s.admin.Config(ctx)
-	return &deploy.KongConfigView{Host: h.HostPort(), Config: text}, err
+func (s *standInKong) ResolveNodes(ctx context.Context, hosts []deploy.HostInput, _ string) (deploy.Nodes, error) {
+	h, err := s.Resolve(ctx, hosts[0])
+	return deploy.OneNode(h), err
 }
 
-func (s *standInKong) Apply(ctx context.Context, rec fountain.Recorder, h *deploy.Host, cfg *kong.Config, dryRun bool) (fountain.Outcome, error) {
-	res := deploy.KongConfigResult{Host: h.HostPort(), Source: "apply", Hash: cfg.Hash(), Diff: kong.Diff(s.current, cfg, "current", "new")}
+func (s *standInKong) Secrets() []string { return nil }
+
+func (s *standInKong) Config(ctx context.Context, _ fountain.Recorder, n deploy.Nodes) (*deploy.KongConfigView, error) {
+	text, err := s.admin.Config(ctx)
+	return &deploy.KongConfigView{Host: n.Hosts[0].HostPort(), Config: text}, err
+}
+
+func (s *standInKong) Apply(ctx context.Context, rec fountain.Recorder, n deploy.Nodes, cfg *kong.Config, dryRun bool) (fountain.Outcome, error) {
+	res := deploy.KongConfigResult{Host: n.Hosts[0].HostPort(), Source: "apply", Hash: cfg.Hash(), Diff: kong.Diff(s.current, cfg, "current", "new")}
 	err := rec.Step(ctx, "Kong loads the config", func(ctx context.Context) (fountain.StepResult, error) {
 		rec.Log("the new config:\n" + cfg.YAML())
 		if dryRun {
@@ -223,19 +233,19 @@ func (s *standInKong) Apply(ctx context.Context, rec fountain.Recorder, h *deplo
 	return fountain.Outcome{Message: "applied: " + res.Diff, Result: res}, err
 }
 
-func (s *standInKong) Deploy(context.Context, fountain.Recorder, *deploy.Host, deploy.KongInput) (fountain.Outcome, error) {
+func (s *standInKong) Deploy(context.Context, fountain.Recorder, deploy.Nodes, deploy.KongInput) (fountain.Outcome, error) {
 	return fountain.Outcome{}, errors.New("not used")
 }
-func (s *standInKong) AddRoute(context.Context, fountain.Recorder, *deploy.Host, deploy.KongRouteInput) (fountain.Outcome, error) {
+func (s *standInKong) AddRoute(context.Context, fountain.Recorder, deploy.Nodes, deploy.KongRouteInput) (fountain.Outcome, error) {
 	return fountain.Outcome{}, errors.New("not used")
 }
-func (s *standInKong) RemoveRoute(context.Context, fountain.Recorder, *deploy.Host, string, bool) (fountain.Outcome, error) {
+func (s *standInKong) RemoveRoute(context.Context, fountain.Recorder, deploy.Nodes, string, bool) (fountain.Outcome, error) {
 	return fountain.Outcome{}, errors.New("not used")
 }
-func (s *standInKong) Rollback(context.Context, fountain.Recorder, *deploy.Host, int, bool) (fountain.Outcome, error) {
+func (s *standInKong) Rollback(context.Context, fountain.Recorder, deploy.Nodes, int, bool) (fountain.Outcome, error) {
 	return fountain.Outcome{}, errors.New("not used")
 }
-func (s *standInKong) History(context.Context, *deploy.Host) ([]fountain.ConfigVersion, error) {
+func (s *standInKong) History(context.Context, deploy.Nodes) ([]fountain.ConfigVersion, error) {
 	return nil, errors.New("not used")
 }
 

@@ -74,19 +74,15 @@ func (s *Server) routes(mux *http.ServeMux) {
 		Description: "Pulls an image (from GHCR, say) and runs it on a host over SSH, as the design's call does: {instance_ip, docker_image, ssh_key_path}. " +
 			"Docker is installed if missing. Decided by digest and spec: an app already running the registry's image with the same settings is left alone (changed=false, nothing restarted); " +
 			"a re-pushed tag is noticed. A new container replaces the old one only if it proves healthy; otherwise the old one is restored and the operation fails with the new one's last log lines. " +
-			"The previous version is kept stopped for rollback. dry_run reports the plan and changes nothing."},
-		onHost(s, hostRoute[deploy.DockerAppInput]{kind: "deploy.docker-app", target: func(in *deploy.DockerAppInput) string { return "/" + in.ContainerName },
-			check: appsReady[deploy.DockerAppInput](s),
-			run: func(ctx context.Context, _ Deployer, run *operation.Run, h *deploy.Host, in deploy.DockerAppInput) (fountain.Outcome, error) {
-				return s.deps.Apps.Deploy(ctx, run, h, in)
-			}}))
+			"The previous version is kept stopped for rollback. dry_run reports the plan and changes nothing. " +
+			"With instance_names, a rollout over several instances: one host at a time (batch), each health-gated; more failures than max_failures stop it, and the answer says which host runs which digest. " +
+			"With gateway, the app is Kong's upstream app-NAME (its targets: the app's hosts) and, unless ports are fixed, a deploy drops no request: the new container starts beside the old one on a host port Fountain picks, " +
+			"Kong moves to it in one config load once it is healthy, the old one drains (drain_seconds, default 30) and stops, kept for rollback; one that never gets healthy is removed and Kong never sees it."},
+		s.prepareDeployApp())
 	mutation(s, huma.Operation{OperationID: "rollback-docker-app", Path: "/services/rollback-docker-app", Tags: servicesTag,
-		Summary: "Roll a Docker app back", Description: "Swaps the app back to its previous version (kept stopped on the host since the last deploy), health-gated. Rolling back again returns to where it was."},
-		onHost(s, hostRoute[deploy.AppInput]{kind: "deploy.rollback-docker-app", target: appTarget,
-			check: appsReady[deploy.AppInput](s),
-			run: func(ctx context.Context, _ Deployer, run *operation.Run, h *deploy.Host, in deploy.AppInput) (fountain.Outcome, error) {
-				return s.deps.Apps.Rollback(ctx, run, h, in)
-			}}))
+		Summary: "Roll a Docker app back", Description: "Swaps the app back to its previous version (kept stopped on the host since the last deploy), health-gated. Rolling back again returns to where it was. " +
+			"With gateway (an app behind Kong): the previous version starts beside the running one, Kong moves to it once healthy, and the one rolled back from drains, then stops."},
+		s.prepareRollbackApp())
 	mutation(s, huma.Operation{OperationID: "remove-docker-app", Path: "/services/remove-docker-app", Tags: servicesTag,
 		Summary: "Remove a Docker app", Description: "Stops and removes the app's container and its previous version. Images stay on the host. Removing an app that is not there changes nothing."},
 		onHost(s, hostRoute[deploy.AppInput]{kind: "deploy.remove-docker-app", target: appTarget,
@@ -123,11 +119,10 @@ func (s *Server) routes(mux *http.ServeMux) {
 		Description: "Runs Kong Gateway in DB-less mode with Docker on a host over SSH, as the design's call does: {instance_ip, ssh_key_path}. " +
 			"Docker is installed if missing. KONG_DATABASE=off; the declarative config is /etc/kong/kong.yml, owned by Fountain (the last version applied, or an empty one); " +
 			"the proxy listens on the host's ports 80 and 443; the Admin API is bound to the host's loopback only, never published (Fountain reaches it through SSH), and admits only the host (a route to Kong's own address gets nginx's 403). " +
-			"Health-gated and idempotent like an app."},
-		onHost(s, hostRoute[deploy.KongInput]{kind: "deploy.kong", target: fixed[deploy.KongInput]("/kong"),
-			check: kongReady[deploy.KongInput](s),
-			run: func(ctx context.Context, _ Deployer, run *operation.Run, h *deploy.Host, in deploy.KongInput) (fountain.Outcome, error) {
-				return s.deps.Kong.Deploy(ctx, run, h, in)
+			"Health-gated and idempotent like an app. With instance_names, a gateway of several Kong nodes (DB-less: each runs its own copy of the config), deployed one after the other with the same config, under one name (gateway) and one version history."},
+		onGateway(s, gatewayRoute[deploy.KongInput]{kind: "deploy.kong",
+			run: func(ctx context.Context, run *operation.Run, n deploy.Nodes, in deploy.KongInput) (fountain.Outcome, error) {
+				return s.deps.Kong.Deploy(ctx, run, n, in)
 			}}))
 
 	s.kongRoutes()

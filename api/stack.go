@@ -338,12 +338,12 @@ func (p *stackPlanner) discoverHosts(ctx context.Context) error {
 			p.mu.Unlock()
 		}()
 	}
-	if k := p.st.Kong; k != nil {
-		if in, ok := p.instances[k.Instance]; ok && in.State == "running" {
+	if k := p.st.Kong; k != nil && len(k.Hosts()) > 0 {
+		if in, ok := p.instances[k.Hosts()[0]]; ok && in.State == "running" {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				out, err := p.s.getKongConfig(ctx, &HostQuery{InstanceName: k.Instance, Region: p.st.Region})
+				out, err := p.s.getKongConfig(ctx, kongQuery(p.st))
 				if err != nil {
 					// No Kong there yet: no routes.
 					return
@@ -496,22 +496,32 @@ func (p *stackPlanner) resources(ctx context.Context) ([]stack.Resource, error) 
 			}})
 	}
 	if k := st.Kong; k != nil {
-		key := "kong@" + k.Instance
-		rs = append(rs, stack.Resource{Key: key, Kind: "kong", Needs: []string{instanceKey(k.Instance)},
+		// Kong on several instances is one gateway: one resource, each
+		// call naming every node.
+		gw, nodes := kongHost(st)
+		key := "kong@" + strings.Join(k.Hosts(), ",")
+		var needs []string
+		for _, inst := range k.Hosts() {
+			needs = append(needs, instanceKey(inst))
+		}
+		rs = append(rs, stack.Resource{Key: key, Kind: "kong", Needs: needs,
 			Prepare: p.prepareCalls(key, func() []stackCall {
-				in := &deploy.KongInput{HostInput: host(k.Instance), Image: k.Image, ProxyPort: k.ProxyPort, ProxyTLSPort: k.ProxyTLSPort}
+				in := &deploy.KongInput{HostInput: gw, NodesInput: nodes, Image: k.Image, ProxyPort: k.ProxyPort, ProxyTLSPort: k.ProxyTLSPort}
 				return []stackCall{{route: "deploy-kong", body: in, dry: func(d bool) { in.DryRun = d }}}
-			}, classifyAs(stack.ActionUpdate, func() bool { return p.hasApp(k.Instance, deploy.KongContainer) }))})
+			}, classifyAs(stack.ActionUpdate, func() bool { return p.hasApp(k.Hosts()[0], deploy.KongContainer) }))})
 		for _, name := range sortedKeys(k.Routes) {
 			r := k.Routes[name]
 			needs := []string{key}
-			in := &deploy.KongRouteInput{HostInput: host(k.Instance), Name: name, UpstreamURL: r.UpstreamURL, Paths: r.Paths, Hosts: r.Hosts,
+			in := &deploy.KongRouteInput{HostInput: gw, NodesInput: nodes, Name: name, UpstreamURL: r.UpstreamURL, Paths: r.Paths, Hosts: r.Hosts,
 				Methods: r.Methods, StripPath: r.StripPath, PreserveHost: r.PreserveHost}
 			if r.App != "" {
 				app := st.Apps[r.App]
 				if len(app.Instances) > 0 {
-					needs = append(needs, "app."+r.App+"@"+app.Instances[0])
+					needs = append(needs, appKey(r.App, app))
 					in.App = &deploy.AppRef{ContainerName: r.App, InstanceName: app.Instances[0], Port: r.Port}
+					if len(app.Instances) > 1 {
+						in.App.InstanceName, in.App.InstanceNames = "", app.Instances
+					}
 				}
 			}
 			rkey := "route." + name
@@ -523,34 +533,47 @@ func (p *stackPlanner) resources(ctx context.Context) ([]stack.Resource, error) 
 	}
 	for _, name := range sortedKeys(st.Apps) {
 		app := st.Apps[name]
+		// An app on several instances is one rollout (one child
+		// operation); one behind the stack's Kong without fixed ports
+		// names its gateway, so that its deploys drop no request.
+		key := appKey(name, app)
+		var needs []string
 		for _, inst := range app.Instances {
-			key := "app." + name + "@" + inst
-			rs = append(rs, stack.Resource{Key: key, Kind: "app", Needs: []string{instanceKey(inst)},
-				Prepare: func(ctx context.Context, fresh bool) (*stack.Prepared, error) {
-					in := &deploy.DockerAppInput{HostInput: host(inst), DockerImage: app.Image, ContainerName: name, Ports: app.Ports,
-						Env: app.Env, Volumes: app.Volumes, RestartPolicy: app.RestartPolicy, HealthCheck: app.HealthCheck}
-					if app.Ports == nil {
-						in.Ports = nil
-					}
-					if len(app.SecretEnv) > 0 {
-						in.SecretEnv = map[string]string{}
-						for env, vname := range app.SecretEnv {
-							v, err := p.vault(ctx, vname)
-							if err != nil {
-								return nil, err
-							}
-							in.SecretEnv[env] = v
-						}
-					}
-					prep, err := p.prepareCalls(key, func() []stackCall {
-						return []stackCall{{route: "deploy-docker-app", body: in, dry: func(d bool) { in.DryRun = d }}}
-					}, classifyAs(stack.ActionReplace, func() bool { return p.hasApp(inst, name) }))(ctx, fresh)
-					if prep != nil {
-						prep.Secrets = in.Secrets()
-					}
-					return prep, err
-				}})
+			needs = append(needs, instanceKey(inst))
 		}
+		var gateway *deploy.GatewayRef
+		if routed(st, name) && app.Ports == nil {
+			gateway = &deploy.GatewayRef{InstanceName: st.Kong.Instance, InstanceNames: st.Kong.Instances}
+			needs = append(needs, "kong@"+strings.Join(st.Kong.Hosts(), ","))
+		}
+		rs = append(rs, stack.Resource{Key: key, Kind: "app", Needs: needs,
+			Prepare: func(ctx context.Context, fresh bool) (*stack.Prepared, error) {
+				in := &deploy.DockerAppInput{HostInput: host(app.Instances[0]), DockerImage: app.Image, ContainerName: name, Ports: app.Ports,
+					Env: app.Env, Volumes: app.Volumes, RestartPolicy: app.RestartPolicy, HealthCheck: app.HealthCheck, Gateway: gateway}
+				if len(app.Instances) > 1 {
+					in.InstanceName, in.InstanceNames = "", app.Instances
+				}
+				if app.Ports == nil {
+					in.Ports = nil
+				}
+				if len(app.SecretEnv) > 0 {
+					in.SecretEnv = map[string]string{}
+					for env, vname := range app.SecretEnv {
+						v, err := p.vault(ctx, vname)
+						if err != nil {
+							return nil, err
+						}
+						in.SecretEnv[env] = v
+					}
+				}
+				prep, err := p.prepareCalls(key, func() []stackCall {
+					return []stackCall{{route: "deploy-docker-app", body: in, dry: func(d bool) { in.DryRun = d }}}
+				}, classifyAs(stack.ActionReplace, func() bool { return p.hasAppOnAll(app.Instances, name) }))(ctx, fresh)
+				if prep != nil {
+					prep.Secrets = in.Secrets()
+				}
+				return prep, err
+			}})
 	}
 	if gh := st.GitHub; gh != nil {
 		for _, repo := range sortedKeys(gh.Repositories) {
@@ -591,7 +614,7 @@ func (p *stackPlanner) found() []stack.Resource {
 				continue
 			}
 			rs = append(rs, stack.Resource{Key: "route." + name, Kind: "route", Unmanaged: true,
-				Why:   "Kong on " + k.Instance + " has a route " + name + " that the file does not declare",
+				Why:   "Kong on " + strings.Join(k.Hosts(), ", ") + " has a route " + name + " that the file does not declare",
 				Drift: "added to the gateway outside the file: Fountain leaves it (declare it in kong.routes to manage it, or list it in remove.routes and apply with --allow-delete to remove it)"})
 		}
 	}
@@ -739,7 +762,8 @@ func (p *stackPlanner) removals(rs *[]stack.Resource) {
 		if !p.routes[name] || st.Kong == nil {
 			continue
 		}
-		in := &kongRouteDeletion{HostInput: deploy.HostInput{InstanceName: st.Kong.Instance, Region: st.Region}, Name: name}
+		gw, nodes := kongHost(st)
+		in := &kongRouteDeletion{HostInput: gw, NodesInput: nodes, Name: name}
 		*rs = append(*rs, deleting("route."+name, "route "+name, func() []stackCall {
 			return []stackCall{{route: "delete-kong-route", body: in, dry: func(d bool) { in.DryRun = d }}}
 		}))
@@ -762,7 +786,7 @@ func hostsSomething(st *stack.Stack, inst string) bool {
 	if o := st.OpenSearch; o != nil && o.Instance == inst {
 		return true
 	}
-	if k := st.Kong; k != nil && k.Instance == inst {
+	if k := st.Kong; k != nil && slices.Contains(k.Hosts(), inst) {
 		return true
 	}
 	for _, a := range st.Apps {

@@ -126,12 +126,15 @@ func (s *Server) stackImport(ctx context.Context, in *stackImportInput) (*stackI
 					out.VaultNames = append(out.VaultNames, v)
 					mu.Unlock()
 				}
+				if a.PickedPort != 0 {
+					app.Ports = nil // behind Kong: Fountain picks them
+				}
 				f.apps[a.ContainerName] = app
 			}
 		}()
 		go func() {
 			defer wg.Done()
-			cfg, err := s.getKongConfig(ctx, &q)
+			cfg, err := s.getKongConfig(ctx, &KongQuery{HostQuery: q})
 			if err != nil {
 				return // no Kong there
 			}
@@ -199,7 +202,12 @@ func (s *Server) stackImport(ctx context.Context, in *stackImportInput) (*stackI
 	// a port it publishes) is a route to the app.
 	if st.Kong != nil {
 		for name, r := range st.Kong.Routes {
-			if app := appAt(st, privateIP, r.UpstreamURL); app != "" {
+			app := appAt(st, privateIP, r.UpstreamURL)
+			// A route to an app's upstream (app-NAME) is a route to it.
+			if name, ok := strings.CutPrefix(r.UpstreamURL, "http://app-"); ok && st.Apps[name].Image != "" {
+				app = name
+			}
+			if app != "" {
 				r.App, r.UpstreamURL = app, ""
 				st.Kong.Routes[name] = r
 			}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -27,14 +29,18 @@ func (a *app) newAppsCmd() *cobra.Command {
 
 func (a *app) newAppsListCmd() *cobra.Command {
 	o := &hostReadFlags{}
+	o.multi = "the apps across those hosts, with each app's digest per host and the drift between them"
 	cmd := &cobra.Command{
-		Use:     "list (--host ADDRESS --key PATH | --instance NAME)",
+		Use:     "list (--host ADDRESS --key PATH | --instance NAME...)",
 		Aliases: []string{"ls"},
-		Short:   "List the apps on a host, with image, digest, state, health and uptime",
+		Short:   "List the apps on a host (or across hosts), with image, digest, state, health and uptime",
 		Args:    cobra.NoArgs,
 	}
 	o.add(cmd, "")
 	cmd.RunE = a.runE(func(cmd *cobra.Command, args []string) error {
+		if len(o.Instances) > 1 {
+			return a.listAppsAcross(cmd, o)
+		}
 		var out struct {
 			Host string       `json:"host"`
 			Apps []deploy.App `json:"apps"`
@@ -54,6 +60,122 @@ func (a *app) newAppsListCmd() *cobra.Command {
 		return nil
 	})
 	return cmd
+}
+
+// hostApps are the apps of one host, as GET /services/docker-apps answers.
+type hostApps struct {
+	Instance string       `json:"instance"`
+	Host     string       `json:"host"`
+	Apps     []deploy.App `json:"apps"`
+}
+
+// listAppsAcross lists the apps of several instances (a read each): one
+// line per app and host, then, for each app on more than one host, the
+// drift between them (different digests, or not running everywhere).
+func (a *app) listAppsAcross(cmd *cobra.Command, o *hostReadFlags) error {
+	var all []hostApps
+	for _, inst := range o.Instances {
+		one := o.hostFlags
+		one.Instances, one.multi = []string{inst}, ""
+		var out hostApps
+		if _, err := a.hostGet(cmd, &one, "/services/docker-apps", nil, &out); err != nil {
+			return fmt.Errorf("%s: %w", inst, err)
+		}
+		out.Instance = inst
+		all = append(all, out)
+	}
+	if o.JSON {
+		b, _ := json.Marshal(map[string]any{"hosts": all})
+		return writeJSON(a.io.Out, b)
+	}
+	t := newTable(a.io.Out)
+	fmt.Fprintln(t, "NAME	INSTANCE	STATE	HEALTH	IMAGE	DIGEST	UPTIME	PORTS")
+	for _, h := range all {
+		for _, ap := range h.Apps {
+			if ap.Role != deploy.RoleCurrent {
+				continue
+			}
+			uptime := "-"
+			if ap.State == "running" {
+				uptime = fmtUptime(time.Duration(ap.UptimeSeconds) * time.Second)
+			}
+			fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ap.ContainerName, h.Instance, dash(ap.State), dash(ap.Health),
+				dash(ap.Image), dash(shortDigest(ap.Digest)), uptime, dash(strings.Join(ap.Ports, ",")))
+		}
+	}
+	t.Flush()
+	for _, line := range appDrift(all) {
+		fmt.Fprintln(a.io.Out, line)
+	}
+	return nil
+}
+
+// appDrift says, for each app, how its hosts differ: the digests they
+// run, and the hosts where it is missing or not running.
+func appDrift(all []hostApps) []string {
+	type where struct{ digests, down, missing []string }
+	apps := map[string]*where{}
+	var names []string
+	for _, h := range all {
+		for _, ap := range h.Apps {
+			if ap.Role != deploy.RoleCurrent {
+				continue
+			}
+			if apps[ap.ContainerName] == nil {
+				apps[ap.ContainerName] = &where{}
+				names = append(names, ap.ContainerName)
+			}
+		}
+	}
+	sort.Strings(names)
+	var out []string
+	for _, name := range names {
+		w := apps[name]
+		byDigest := map[string][]string{}
+		for _, h := range all {
+			i := slices.IndexFunc(h.Apps, func(ap deploy.App) bool { return ap.ContainerName == name && ap.Role == deploy.RoleCurrent })
+			if i < 0 {
+				w.missing = append(w.missing, h.Instance)
+				continue
+			}
+			ap := h.Apps[i]
+			d := dash(shortDigest(ap.Digest))
+			if d == "-" {
+				d = dash(shortDigest(ap.ImageID))
+			}
+			byDigest[d] = append(byDigest[d], h.Instance)
+			if ap.State != "running" {
+				w.down = append(w.down, h.Instance)
+			}
+		}
+		var parts []string
+		if len(byDigest) > 1 {
+			ds := make([]string, 0, len(byDigest))
+			for d := range byDigest {
+				ds = append(ds, d)
+			}
+			sort.Strings(ds)
+			for _, d := range ds {
+				verb := " run "
+				if len(byDigest[d]) == 1 {
+					verb = " runs "
+				}
+				parts = append(parts, strings.Join(byDigest[d], ", ")+verb+d)
+			}
+		}
+		if len(w.missing) > 0 {
+			parts = append(parts, "not on "+strings.Join(w.missing, ", "))
+		}
+		if len(w.down) > 0 {
+			parts = append(parts, "not running on "+strings.Join(w.down, ", "))
+		}
+		if len(parts) == 0 {
+			out = append(out, fmt.Sprintf("%s: the same on %d hosts", name, len(all)))
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s: DRIFT: %s", name, strings.Join(parts, "; ")))
+	}
+	return out
 }
 
 // printApps prints one line per app container.
@@ -148,10 +270,12 @@ func (a *app) newAppsLogsCmd() *cobra.Command {
 
 // appActionOptions are the flags of `apps rollback` and `apps remove`.
 type appActionOptions struct {
-	Verb   string
-	Name   string
-	DryRun bool
-	Yes    bool // remove only: do not ask
+	Verb    string
+	Name    string
+	DryRun  bool
+	Yes     bool     // remove only: do not ask
+	Gateway []string // rollback only: the app's gateway
+	Drain   time.Duration
 	hostFlags
 	mutateFlags
 }
@@ -166,7 +290,12 @@ func (a *app) newAppActionCmd(verb string) *cobra.Command {
 	case "rollback":
 		cmd.Short = "Roll an app back to its previous version (POST /services/rollback-docker-app)"
 		cmd.Long = "Swap an app back to its previous version, kept stopped on the host since the last deploy that\n" +
-			"replaced it: instant, and health-gated like a deploy. Rolling back again returns to where it was."
+			"replaced it: instant, and health-gated like a deploy. Rolling back again returns to where it was.\n" +
+			"An app behind Kong names its gateway (--gateway): the previous version starts beside the running one,\n" +
+			"Kong moves to it once healthy, and the one rolled back from drains (--drain), then stops."
+		cmd.Flags().StringArrayVar(&o.Gateway, "gateway", nil, "the Kong `instance` the app is routed through (repeatable for a gateway of several)")
+		cmd.Flags().StringVar(&o.GatewayName, "gateway-name", "", "the `name` of a gateway of several --gateway (default kong)")
+		cmd.Flags().DurationVar(&o.Drain, "drain", 0, "behind Kong: how long the version rolled back from keeps its requests, e.g. 30s (default 30s)")
 	case "remove":
 		cmd.Short = "Remove an app and its previous version from a host (POST /services/remove-docker-app)"
 		cmd.Long = "Stop and remove an app's container and its kept previous version (its images stay on the host).\n" +
@@ -193,7 +322,11 @@ func (a *app) newAppActionCmd(verb string) *cobra.Command {
 				return err
 			}
 		}
-		body := &deploy.AppInput{HostInput: host, ContainerName: o.Name}
+		body := &deploy.AppInput{HostInput: host, ContainerName: o.Name, Gateway: gatewayRef(o.Gateway, o.GatewayName)}
+		if cmd.Flags().Changed("drain") {
+			d := int((o.Drain + time.Second - 1) / time.Second)
+			body.DrainSeconds = &d
+		}
 		return a.runHostCall(cmd, o.mutateFlags, hostCall{path: "/services/" + o.Verb + "-docker-app", body: body, dryRun: o.DryRun, summary: rollbackSummary})
 	})
 	return cmd

@@ -3,9 +3,12 @@ package cli
 import (
 	"fmt"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fountainai/fountain/deploy"
 )
 
 func TestAppsListAndLogs(t *testing.T) {
@@ -138,5 +141,41 @@ func TestSSHHostKeysAndForget(t *testing.T) {
 	}
 	if got := rec.requests(); fmt.Sprint(got) != fmt.Sprint(want2) {
 		t.Errorf("requests:\n%+v\nwant:\n%+v", got, want2)
+	}
+}
+
+// Apps across hosts: the digest each host runs, and what drifts.
+func TestAppDrift(t *testing.T) {
+	const d1, d2 = "ghcr.io/u/r/app@sha256:1111111111111111111111111111111111111111111111111111111111111111", "ghcr.io/u/r/app@sha256:2222222222222222222222222222222222222222222222222222222222222222"
+	app := func(name, digest, state string) deploy.App {
+		return deploy.App{ContainerName: name, Role: deploy.RoleCurrent, Digest: digest, State: state}
+	}
+	all := []hostApps{
+		{Instance: "web-1", Apps: []deploy.App{app("my-app", d2, "running"), app("api", d1, "running"), {ContainerName: "my-app.previous", Role: deploy.RolePrevious, Digest: d1}}},
+		{Instance: "web-2", Apps: []deploy.App{app("my-app", d1, "running"), app("api", d1, "running")}},
+		{Instance: "web-3", Apps: []deploy.App{app("my-app", d1, "exited")}},
+	}
+	want := []string{
+		"api: DRIFT: not on web-3",
+		"my-app: DRIFT: web-2, web-3 run sha256:111111111111; web-1 runs sha256:222222222222; not running on web-3",
+	}
+	if got := appDrift(all); !reflect.DeepEqual(got, want) {
+		t.Fatalf("drift:\n%q\nwant\n%q", got, want)
+	}
+	if got := appDrift(all[1:2]); !reflect.DeepEqual(got, []string{"api: the same on 1 hosts", "my-app: the same on 1 hosts"}) {
+		t.Fatalf("one host: %q", got)
+	}
+	for _, c := range []struct {
+		in   []string
+		want *deploy.GatewayRef
+	}{
+		{nil, nil},
+		{[]string{"gw-1"}, &deploy.GatewayRef{InstanceName: "gw-1"}},
+		{[]string{"203.0.113.9"}, &deploy.GatewayRef{InstanceIP: "203.0.113.9"}},
+		{[]string{"gw-1", "gw-2"}, &deploy.GatewayRef{InstanceNames: []string{"gw-1", "gw-2"}}},
+	} {
+		if got := gatewayRef(c.in, ""); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("--gateway %q: %#v", c.in, got)
+		}
 	}
 }

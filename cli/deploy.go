@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -42,12 +43,20 @@ type deployAppOptions struct {
 	RegistryUser   string
 	RegistryPWIn   bool
 	DryRun         bool
+	Gateway        []string
+	HealthInterval time.Duration
+	HealthyN       int
+	UnhealthyN     int
+	Batch          string
+	MaxFailures    int
+	Drain          time.Duration
 	hostFlags
 	mutateFlags
 }
 
 func (a *app) newDeployAppCmd() *cobra.Command {
 	o := &deployAppOptions{}
+	o.multi = "the app on each, a rollout one host at a time (--batch)"
 	cmd := &cobra.Command{
 		Use:   "app IMAGE (--host ADDRESS --key PATH | --instance NAME)",
 		Short: "Pull an image and run it on a host (POST /services/deploy-docker-app)",
@@ -59,8 +68,15 @@ func (a *app) newDeployAppCmd() *cobra.Command {
 			"--secret-env NAME reads NAME's value from stdin (typed without echo on a terminal; piped: one line per\n" +
 			"--secret-env, in order, then the registry password of --registry-password-stdin), and\n" +
 			"--secret-env-file NAME=PATH reads it from a file (one trailing newline dropped). They are masked in\n" +
-			"every record, log and answer.\n\n" + hostFlagsHelp,
+			"every record, log and answer.\n\n" +
+			"Several --instance make a rollout: one host at a time (--batch N or N%), each health-gated; a failure stops it\n" +
+			"(after --max-failures), the hosts not reached keep their version, and the answer says which host runs what.\n" +
+			"--gateway names the Kong instance(s) the app is routed through: the app is Kong's upstream app-NAME and, unless\n" +
+			"-p fixes ports, a deploy drops no request (the new container starts beside the old one on a port Fountain picks,\n" +
+			"Kong moves to it once healthy, the old one drains for --drain and stops).\n\n" + hostFlagsHelp,
 		Example: "  fountain deploy app ghcr.io/user/repo/my-app:latest --instance web-1 -p 80:8000 -e LOG_LEVEL=info\n" +
+			"  fountain deploy app ghcr.io/user/repo/my-app:1.5 --instance web-1 --instance web-2 --instance web-3 \\\n" +
+			"      --gateway gw-1 --health-path /healthz --health-port 8080\n" +
 			"  printf '%s\\n' \"$DB_PASSWORD\" | fountain deploy app ghcr.io/user/repo/api:1.4 --host 203.0.113.7 \\\n" +
 			"      --key ~/.ssh/id_ed25519 --secret-env DB_PASSWORD --health-path /healthz --health-port 8000\n" +
 			"  fountain deploy app ghcr.io/user/repo/my-app:latest --instance web-1 --dry-run",
@@ -81,6 +97,14 @@ func (a *app) newDeployAppCmd() *cobra.Command {
 	f.StringVar(&o.RegistryUser, "registry-user", "", "registry `user` for this pull only (with --registry-password-stdin; default for ghcr.io: the server's)")
 	f.BoolVar(&o.RegistryPWIn, "registry-password-stdin", false, "read the registry password or token from stdin (never stored)")
 	f.BoolVar(&o.DryRun, "dry-run", false, "only check: print the plan (each step, whether it would change anything, why) and change nothing")
+	f.StringArrayVar(&o.Gateway, "gateway", nil, "the Kong `instance` the app is routed through (an address, or a Lightsail instance; repeatable for a gateway of several)")
+	f.StringVar(&o.GatewayName, "gateway-name", "", "the `name` of a gateway of several --gateway (default kong)")
+	f.DurationVar(&o.HealthInterval, "health-interval", 0, "behind Kong: how often Kong checks each target, e.g. 5s (default 5s; needs --health-port)")
+	f.IntVar(&o.HealthyN, "healthy-threshold", 0, "behind Kong: consecutive successes that bring a target back (default 2)")
+	f.IntVar(&o.UnhealthyN, "unhealthy-threshold", 0, "behind Kong: consecutive failures that take a target out (default 2)")
+	f.StringVar(&o.Batch, "batch", "", "a rollout: how many hosts at once, a `count` or a percentage (25%) (default 1)")
+	f.IntVar(&o.MaxFailures, "max-failures", 0, "a rollout: how many hosts may fail before it stops (default 0)")
+	f.DurationVar(&o.Drain, "drain", 0, "behind Kong: how long the old container keeps its requests before it stops, e.g. 30s (default 30s)")
 	o.mutateFlags.add(cmd)
 	cmd.RunE = a.runE(func(cmd *cobra.Command, args []string) error {
 		o.Image = args[0]
@@ -88,7 +112,11 @@ func (a *app) newDeployAppCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		return a.runHostCall(cmd, o.mutateFlags, hostCall{path: "/services/deploy-docker-app", body: body, dryRun: o.DryRun, summary: appSummary})
+		summary := appSummary
+		if len(body.InstanceNames) > 0 || body.Gateway != nil {
+			summary = rolloutSummary
+		}
+		return a.runHostCall(cmd, o.mutateFlags, hostCall{path: "/services/deploy-docker-app", body: body, dryRun: o.DryRun, summary: summary})
 	})
 	return cmd
 }
@@ -96,13 +124,18 @@ func (a *app) newDeployAppCmd() *cobra.Command {
 // deployAppBody builds the request of `deploy app` from its flags, reading
 // secret values from stdin and files. Mistakes are usage errors.
 func (a *app) deployAppBody(cmd *cobra.Command, o *deployAppOptions) (*deploy.DockerAppInput, error) {
-	host, err := o.hostFlags.input(cmd, a.getenv)
+	host, names, err := o.hostFlags.inputs(cmd, a.getenv)
 	if err != nil {
 		return nil, err
 	}
 	host.DryRun = o.DryRun
-	body := &deploy.DockerAppInput{HostInput: host, DockerImage: o.Image, ContainerName: o.Name,
-		Ports: o.Ports, Volumes: o.Volumes, RestartPolicy: o.Restart}
+	body := &deploy.DockerAppInput{HostInput: host, InstanceNames: names, DockerImage: o.Image, ContainerName: o.Name,
+		Ports: o.Ports, Volumes: o.Volumes, RestartPolicy: o.Restart, Batch: o.Batch, MaxFailures: o.MaxFailures,
+		Gateway: gatewayRef(o.Gateway, o.GatewayName)}
+	if cmd.Flags().Changed("drain") {
+		d := int((o.Drain + time.Second - 1) / time.Second)
+		body.DrainSeconds = &d
+	}
 	for _, kv := range o.Env {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
@@ -122,12 +155,13 @@ func (a *app) deployAppBody(cmd *cobra.Command, o *deployAppOptions) (*deploy.Do
 			return nil, usagef(cmd, "--secret-env needs a variable NAME")
 		}
 	}
-	if o.HealthPort == 0 && (o.HealthPath != "" || o.HealthTimeout != 0) {
-		return nil, usagef(cmd, "--health-path and --health-timeout need --health-port (the container's port to check)")
+	if o.HealthPort == 0 && (o.HealthPath != "" || o.HealthTimeout != 0 || o.HealthInterval != 0 || o.HealthyN != 0 || o.UnhealthyN != 0) {
+		return nil, usagef(cmd, "--health-path and --health-timeout need --health-port (the container's port to check), as do --health-interval and the thresholds")
 	}
 	if o.HealthPort != 0 {
 		body.HealthCheck = &deploy.HealthCheck{Path: o.HealthPath, Port: o.HealthPort,
-			TimeoutS: int((o.HealthTimeout + time.Second - 1) / time.Second)}
+			TimeoutS:  int((o.HealthTimeout + time.Second - 1) / time.Second),
+			IntervalS: int((o.HealthInterval + time.Second - 1) / time.Second), HealthyThreshold: o.HealthyN, UnhealthyThreshold: o.UnhealthyN}
 	}
 	if (o.RegistryUser != "") != o.RegistryPWIn {
 		return nil, usagef(cmd, "--registry-user and --registry-password-stdin go together")
@@ -208,6 +242,44 @@ func appSummary(raw json.RawMessage) [][2]string {
 		{"Image ID", r.ImageID},
 		{"Previous", kept(r.Previous)},
 	}
+}
+
+// gatewayRef is the gateway --gateway names: an address, an instance, or
+// several instances (nil: none).
+func gatewayRef(gw []string, name string) *deploy.GatewayRef {
+	switch {
+	case len(gw) == 0:
+		return nil
+	case len(gw) > 1:
+		return &deploy.GatewayRef{InstanceNames: gw, Name: name}
+	case net.ParseIP(gw[0]) != nil || strings.Contains(gw[0], "."):
+		return &deploy.GatewayRef{InstanceIP: gw[0], Name: name}
+	}
+	return &deploy.GatewayRef{InstanceName: gw[0], Name: name}
+}
+
+// rolloutSummary says which host runs which version after a rollout.
+func rolloutSummary(raw json.RawMessage) [][2]string {
+	var r deploy.RolloutResult
+	if json.Unmarshal(raw, &r) != nil || r.ContainerName == "" {
+		return nil
+	}
+	out := [][2]string{{"App", r.ContainerName}, {"Image", r.Image}, {"Gateway", r.Gateway}, {"Upstream", r.Upstream}}
+	for _, h := range r.Hosts {
+		line := strings.ReplaceAll(h.Status, "_", " ") + " " + shortDigest(shortID(h.Digest, h.ImageID))
+		if h.Error != "" {
+			line += ": " + h.Error
+		}
+		out = append(out, [2]string{withInstance(h.Host, h.Instance), line})
+	}
+	return out
+}
+
+func shortID(digest, id string) string {
+	if digest != "" {
+		return digest
+	}
+	return id
 }
 
 func withInstance(host, instance string) string {
@@ -331,6 +403,7 @@ type deployKongOptions struct {
 
 func (a *app) newDeployKongCmd() *cobra.Command {
 	o := &deployKongOptions{}
+	o.multi = "a gateway of several Kong nodes, deployed one after the other under one name (--gateway-name) and one version history"
 	cmd := &cobra.Command{
 		Use:   "kong (--host ADDRESS --key PATH | --instance NAME)",
 		Short: "Run Kong Gateway (DB-less) on a host (POST /services/deploy-kong)",
@@ -352,14 +425,16 @@ func (a *app) newDeployKongCmd() *cobra.Command {
 	f.StringVar(&o.Config, "config", "", "a declarative config `FILE` (YAML or JSON; - for stdin) for Kong to run, recorded as a new version")
 	f.BoolVar(&o.Force, "force", false, "replace a config Fountain has no version of, found running, with Fountain's last version")
 	f.BoolVar(&o.DryRun, "dry-run", false, "only check: print the plan and change nothing")
+	o.hostFlags.addGatewayName(cmd)
 	o.mutateFlags.add(cmd)
 	cmd.RunE = a.runE(func(cmd *cobra.Command, args []string) error {
-		host, err := o.hostFlags.input(cmd, a.getenv)
+		host, names, err := o.hostFlags.inputs(cmd, a.getenv)
 		if err != nil {
 			return err
 		}
 		host.DryRun = o.DryRun
-		body := &deploy.KongInput{HostInput: host, Image: o.Image, ProxyPort: o.ProxyPort, ProxyTLSPort: o.ProxyTLSPort, Force: o.Force}
+		body := &deploy.KongInput{HostInput: host, NodesInput: deploy.NodesInput{InstanceNames: names, Gateway: o.GatewayName},
+			Image: o.Image, ProxyPort: o.ProxyPort, ProxyTLSPort: o.ProxyTLSPort, Force: o.Force}
 		if o.Config != "" {
 			var text []byte
 			if o.Config == "-" {
@@ -372,7 +447,11 @@ func (a *app) newDeployKongCmd() *cobra.Command {
 			}
 			body.Config = string(text)
 		}
-		return a.runHostCall(cmd, o.mutateFlags, hostCall{path: "/services/deploy-kong", body: body, dryRun: o.DryRun, summary: kongSummary})
+		summary := kongSummary
+		if len(names) > 0 {
+			summary = nil
+		}
+		return a.runHostCall(cmd, o.mutateFlags, hostCall{path: "/services/deploy-kong", body: body, dryRun: o.DryRun, summary: summary})
 	})
 	return cmd
 }

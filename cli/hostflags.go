@@ -15,19 +15,29 @@ import (
 // in: --host or --instance, with --region, --key, --user and --ssh-port.
 // Every deploy, apps and opensearch verb has them.
 type hostFlags struct {
-	Host     string
-	Instance string
-	Region   string
-	Key      string
-	User     string
-	SSHPort  int
+	Host      string
+	Instances []string
+	Region    string
+	Key       string
+	User      string
+	SSHPort   int
+	// GatewayName names a Kong gateway of several instances (the Kong
+	// commands' --gateway-name).
+	GatewayName string
+	// multi says the command takes several --instance (an app's rollout,
+	// a gateway of several Kong nodes).
+	multi string
 }
 
 // add adds the host flags to cmd.
 func (h *hostFlags) add(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&h.Host, "host", "", "the host's `address` (IP or DNS name); needs --key")
-	f.StringVar(&h.Instance, "instance", "", "a Lightsail instance `name`, instead of --host (its address and host keys come from Lightsail)")
+	help := "a Lightsail instance `name`, instead of --host (its address and host keys come from Lightsail)"
+	if h.multi != "" {
+		help += "; repeatable: " + h.multi
+	}
+	f.StringArrayVar(&h.Instances, "instance", nil, help)
 	f.StringVar(&h.Region, "region", "", "the instance's AWS `region` (default: the server's)")
 	f.StringVar(&h.Key, "key", "", "the private key that logs in: a `path` on the server's machine, inside an allowed key directory\n(default with --instance: the region's default key pair)")
 	f.StringVar(&h.User, "user", "", "the SSH login `user` (default ubuntu)")
@@ -44,13 +54,34 @@ const hostFlagsHelp = "Name the host with --host ADDRESS (and --key PATH), or wi
 // both of --host and --instance are given. A relative --key is made
 // absolute (the server resolves it), and ~/ is the user's home.
 func (h *hostFlags) input(cmd *cobra.Command, getenv func(string) string) (deploy.HostInput, error) {
+	in, names, err := h.inputs(cmd, getenv)
+	if err == nil && len(names) > 0 {
+		return in, usagef(cmd, "this command acts on one host: give one --instance")
+	}
+	return in, err
+}
+
+// addGatewayName adds --gateway-name, the name of a Kong gateway of
+// several instances.
+func (h *hostFlags) addGatewayName(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&h.GatewayName, "gateway-name", "", "the `name` of a gateway of several --instance (its one version history; default kong)")
+}
+
+// inputs is input for a command that takes several --instance: with
+// more than one, the names come apart (instance_names) and the host
+// fields hold the rest.
+func (h *hostFlags) inputs(cmd *cobra.Command, getenv func(string) string) (deploy.HostInput, []string, error) {
+	instance := ""
+	if len(h.Instances) == 1 {
+		instance = h.Instances[0]
+	}
 	switch {
-	case h.Host == "" && h.Instance == "":
-		return deploy.HostInput{}, usagef(cmd, "name the host: --host ADDRESS or --instance NAME")
-	case h.Host != "" && h.Instance != "":
-		return deploy.HostInput{}, usagef(cmd, "give --host or --instance, not both")
+	case h.Host == "" && len(h.Instances) == 0:
+		return deploy.HostInput{}, nil, usagef(cmd, "name the host: --host ADDRESS or --instance NAME")
+	case h.Host != "" && len(h.Instances) > 0:
+		return deploy.HostInput{}, nil, usagef(cmd, "give --host or --instance, not both")
 	case h.SSHPort < 0 || h.SSHPort > 65535:
-		return deploy.HostInput{}, usagef(cmd, "--ssh-port %d: want a port, 1-65535", h.SSHPort)
+		return deploy.HostInput{}, nil, usagef(cmd, "--ssh-port %d: want a port, 1-65535", h.SSHPort)
 	}
 	key := h.Key
 	if rest, ok := strings.CutPrefix(key, "~/"); ok && getenv("HOME") != "" {
@@ -59,12 +90,16 @@ func (h *hostFlags) input(cmd *cobra.Command, getenv func(string) string) (deplo
 	if key != "" && !filepath.IsAbs(key) {
 		abs, err := filepath.Abs(key)
 		if err != nil {
-			return deploy.HostInput{}, usagef(cmd, "--key %s: %v", key, err)
+			return deploy.HostInput{}, nil, usagef(cmd, "--key %s: %v", key, err)
 		}
 		key = abs
 	}
-	return deploy.HostInput{InstanceIP: h.Host, InstanceName: h.Instance, Region: h.Region,
-		SSHKeyPath: key, SSHUser: h.User, SSHPort: h.SSHPort}, nil
+	in := deploy.HostInput{InstanceIP: h.Host, InstanceName: instance, Region: h.Region,
+		SSHKeyPath: key, SSHUser: h.User, SSHPort: h.SSHPort}
+	if len(h.Instances) > 1 {
+		return in, h.Instances, nil
+	}
+	return in, nil, nil
 }
 
 // hostQuery is a host in the query string of a read (GET) route.
@@ -101,15 +136,24 @@ func (h *hostReadFlags) add(cmd *cobra.Command, jsonHelp string) {
 // hostGet reads path for the host the flags name, with the extra query
 // values, decoding the answer into out; raw is the answer as it came.
 func (a *app) hostGet(cmd *cobra.Command, h *hostFlags, path string, extra url.Values, out any) (raw []byte, err error) {
-	host, err := h.input(cmd, a.getenv)
+	host, names, err := h.inputs(cmd, a.getenv)
 	if err != nil {
 		return nil, err
+	}
+	if len(names) > 0 && h.multi == "" {
+		return nil, usagef(cmd, "this command acts on one host: give one --instance")
 	}
 	c, err := a.newClient()
 	if err != nil {
 		return nil, err
 	}
 	q := hostQuery(host)
+	if len(names) > 0 {
+		q.Set("instance_names", strings.Join(names, ","))
+	}
+	if h.GatewayName != "" {
+		q.Set("gateway", h.GatewayName)
+	}
 	for k, v := range extra {
 		q[k] = v
 	}

@@ -39,7 +39,7 @@ func (a *app) kongConfig(cmd *cobra.Command, o *hostReadFlags) (*deploy.KongConf
 func (a *app) newKongConfigGetCmd() *cobra.Command {
 	o := &hostReadFlags{}
 	cmd := &cobra.Command{Use: "get (--host ADDRESS --key PATH | --instance NAME)", Short: "Print the config Kong runs (YAML)", Args: cobra.NoArgs}
-	o.add(cmd, "print the API's JSON answer (with version, hash and routes)")
+	addKongRead(o, cmd, "print the API's JSON answer (with version, hash and routes)")
 	cmd.RunE = a.runE(func(cmd *cobra.Command, args []string) error {
 		v, raw, err := a.kongConfig(cmd, o)
 		if err != nil {
@@ -67,9 +67,27 @@ type kongChangeOptions struct {
 }
 
 func (o *kongChangeOptions) add(cmd *cobra.Command) {
+	o.multi = kongMulti
 	o.hostFlags.add(cmd)
+	o.addGatewayName(cmd)
 	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "only show what would change (the diff) and change nothing")
 	o.mutateFlags.add(cmd)
+}
+
+// kongMulti says what several --instance are to the Kong commands.
+const kongMulti = "the nodes of a gateway of several Kong instances, changed one after the other (--gateway-name names the gateway)"
+
+// nodes is the gateway's fields of a change: its instances and name.
+func (o *kongChangeOptions) nodes(names []string) deploy.NodesInput {
+	return deploy.NodesInput{InstanceNames: names, Gateway: o.GatewayName}
+}
+
+// addKongRead adds a Kong read's flags: several --instance, the
+// gateway's name, --json.
+func addKongRead(o *hostReadFlags, cmd *cobra.Command, jsonHelp string) {
+	o.multi = kongMulti
+	o.add(cmd, jsonHelp)
+	o.addGatewayName(cmd)
 }
 
 // printKongDiff prints the diff a config change made or would make.
@@ -123,7 +141,7 @@ func (a *app) newKongConfigApplyCmd() *cobra.Command {
 	}
 	o.add(cmd)
 	cmd.RunE = a.runE(func(cmd *cobra.Command, args []string) error {
-		host, err := o.hostFlags.input(cmd, a.getenv)
+		host, names, err := o.hostFlags.inputs(cmd, a.getenv)
 		if err != nil {
 			return err
 		}
@@ -137,7 +155,7 @@ func (a *app) newKongConfigApplyCmd() *cobra.Command {
 			return usagef(cmd, "read the config: %v", err)
 		}
 		host.DryRun = o.DryRun
-		body := &deploy.KongConfigInput{HostInput: host, Config: string(text)}
+		body := &deploy.KongConfigInput{HostInput: host, NodesInput: o.nodes(names), Config: string(text)}
 		return a.runHostCall(cmd, o.mutateFlags, hostCall{method: http.MethodPut, path: "/services/kong/config", body: body,
 			dryRun: o.DryRun, summary: kongConfigSummary, detail: printKongDiff})
 	})
@@ -146,8 +164,8 @@ func (a *app) newKongConfigApplyCmd() *cobra.Command {
 
 func (a *app) newKongConfigHistoryCmd() *cobra.Command {
 	o := &hostReadFlags{}
-	cmd := &cobra.Command{Use: "history (--host ADDRESS --key PATH | --instance NAME)", Short: "List the config versions Fountain applied", Args: cobra.NoArgs}
-	o.add(cmd, "")
+	cmd := &cobra.Command{Use: "history (--host ADDRESS --key PATH | --instance NAME...)", Short: "List the config versions Fountain applied", Args: cobra.NoArgs}
+	addKongRead(o, cmd, "")
 	cmd.RunE = a.runE(func(cmd *cobra.Command, args []string) error {
 		var out struct {
 			Versions []fountain.ConfigVersion `json:"versions"`
@@ -187,12 +205,12 @@ func (a *app) newKongConfigRollbackCmd() *cobra.Command {
 		if err != nil || v < 1 {
 			return usagef(cmd, "VERSION %q: want a version number, 1 or more", args[0])
 		}
-		host, err := o.hostFlags.input(cmd, a.getenv)
+		host, names, err := o.hostFlags.inputs(cmd, a.getenv)
 		if err != nil {
 			return err
 		}
 		host.DryRun = o.DryRun
-		body := &deploy.KongRollbackInput{HostInput: host, Version: v}
+		body := &deploy.KongRollbackInput{HostInput: host, NodesInput: o.nodes(names), Version: v}
 		return a.runHostCall(cmd, o.mutateFlags, hostCall{path: "/services/kong/config/rollback", body: body, dryRun: o.DryRun,
 			summary: kongConfigSummary, detail: printKongDiff})
 	})
@@ -201,8 +219,8 @@ func (a *app) newKongConfigRollbackCmd() *cobra.Command {
 
 func (a *app) newKongRoutesListCmd() *cobra.Command {
 	o := &hostReadFlags{}
-	cmd := &cobra.Command{Use: "list (--host ADDRESS --key PATH | --instance NAME)", Aliases: []string{"ls"}, Short: "List the gateway's routes", Args: cobra.NoArgs}
-	o.add(cmd, "")
+	cmd := &cobra.Command{Use: "list (--host ADDRESS --key PATH | --instance NAME...)", Aliases: []string{"ls"}, Short: "List the gateway's routes", Args: cobra.NoArgs}
+	addKongRead(o, cmd, "")
 	cmd.RunE = a.runE(func(cmd *cobra.Command, args []string) error {
 		v, raw, err := a.kongConfig(cmd, o)
 		if err != nil {
@@ -233,7 +251,7 @@ type kongRouteAddOptions struct {
 	Upstream     string
 	App          string
 	AppHost      string
-	AppInstance  string
+	AppInstances []string
 	Paths        []string
 	Hostnames    []string
 	Methods      []string
@@ -248,7 +266,9 @@ func (a *app) newKongRoutesAddCmd() *cobra.Command {
 		Short: "Add or update a service and its route by name",
 		Long: "Add (or update, by name) a service and its route: traffic matching --path prefixes and/or --hostname\n" +
 			"names goes to --upstream URL, or to an app Fountain deployed (--app CONTAINER, on the gateway's host\n" +
-			"unless --app-host or --app-instance names another). The rest of the config is kept.",
+			"unless --app-host or --app-instance names another; several --app-instance for an app on several hosts).\n" +
+			"A route to an app goes to its upstream app-NAME, whose targets are its hosts, checked by Kong as the app is.\n" +
+			"The rest of the config is kept.",
 		Example: "  fountain kong routes add my-app --app my-app --path /api --host 203.0.113.7 --key ~/.ssh/id_ed25519",
 		Args:    exactArgs(1, "one route NAME"),
 	}
@@ -257,14 +277,14 @@ func (a *app) newKongRoutesAddCmd() *cobra.Command {
 	f.StringVar(&o.Upstream, "upstream", "", "the upstream `URL`, e.g. http://10.0.0.5:8080")
 	f.StringVar(&o.App, "app", "", "an app's `container`, instead of --upstream")
 	f.StringVar(&o.AppHost, "app-host", "", "the app's host `address` (default: the gateway's)")
-	f.StringVar(&o.AppInstance, "app-instance", "", "the app's Lightsail instance `name` (default: the gateway's host)")
+	f.StringArrayVar(&o.AppInstances, "app-instance", nil, "the app's Lightsail instance `name` (default: the gateway's host); repeatable: an app on several, each a target of its upstream")
 	f.StringArrayVar(&o.Paths, "path", nil, "a path `prefix` that matches (repeatable)")
 	f.StringArrayVar(&o.Hostnames, "hostname", nil, "a host `name` that matches (repeatable)")
 	f.StringArrayVar(&o.Methods, "method", nil, "an HTTP `method` that matches (repeatable; default all)")
 	f.BoolVar(&o.StripPath, "strip-path", true, "strip the matched path prefix before proxying")
 	f.BoolVar(&o.PreserveHost, "preserve-host", false, "send the client's Host header upstream")
 	cmd.RunE = a.runE(func(cmd *cobra.Command, args []string) error {
-		host, err := o.hostFlags.input(cmd, a.getenv)
+		host, names, err := o.hostFlags.inputs(cmd, a.getenv)
 		if err != nil {
 			return err
 		}
@@ -275,13 +295,20 @@ func (a *app) newKongRoutesAddCmd() *cobra.Command {
 			return usagef(cmd, "give at least one --path or --hostname")
 		}
 		host.DryRun = o.DryRun
-		body := &deploy.KongRouteInput{HostInput: host, Name: args[0], UpstreamURL: o.Upstream, Paths: o.Paths, Hosts: o.Hostnames,
+		body := &deploy.KongRouteInput{HostInput: host, NodesInput: o.nodes(names), Name: args[0], UpstreamURL: o.Upstream, Paths: o.Paths, Hosts: o.Hostnames,
 			Methods: o.Methods, PreserveHost: o.PreserveHost}
 		if cmd.Flags().Changed("strip-path") {
 			body.StripPath = &o.StripPath
 		}
 		if o.App != "" {
-			body.App = &deploy.AppRef{ContainerName: o.App, InstanceIP: o.AppHost, InstanceName: o.AppInstance}
+			body.App = &deploy.AppRef{ContainerName: o.App, InstanceIP: o.AppHost}
+			switch len(o.AppInstances) {
+			case 0:
+			case 1:
+				body.App.InstanceName = o.AppInstances[0]
+			default:
+				body.App.InstanceNames = o.AppInstances
+			}
 		}
 		return a.runHostCall(cmd, o.mutateFlags, hostCall{path: "/services/kong/routes", body: body, dryRun: o.DryRun,
 			summary: kongConfigSummary, detail: printKongDiff})
@@ -299,11 +326,17 @@ func (a *app) newKongRoutesRmCmd() *cobra.Command {
 	}
 	o.add(cmd)
 	cmd.RunE = a.runE(func(cmd *cobra.Command, args []string) error {
-		host, err := o.hostFlags.input(cmd, a.getenv)
+		host, names, err := o.hostFlags.inputs(cmd, a.getenv)
 		if err != nil {
 			return err
 		}
 		q := hostQuery(host)
+		if len(names) > 0 {
+			q.Set("instance_names", strings.Join(names, ","))
+		}
+		if o.GatewayName != "" {
+			q.Set("gateway", o.GatewayName)
+		}
 		if o.DryRun {
 			q.Set("dry_run", "true")
 		}

@@ -290,7 +290,7 @@ func (a *app) newOpenSearchClusterCmd() *cobra.Command {
 		if o.Name == "" || len(o.Instances) == 0 {
 			return usagef(cmd, "give --name and the instances (--instance, repeated)")
 		}
-		hf := hostFlags{Instance: o.Instances[0], Region: o.Region, Key: o.Key, User: o.User}
+		hf := hostFlags{Instances: o.Instances[:1], Region: o.Region, Key: o.Key, User: o.User}
 		host, err := hf.input(cmd, a.getenv)
 		if err != nil {
 			return err

@@ -34,6 +34,15 @@ type DockerAppInput struct {
 	RestartPolicy string            `json:"restart_policy,omitempty" maxLength:"32" doc:"The restart policy: no, always, unless-stopped (default) or on-failure[:MAX_RETRIES]." example:"unless-stopped"`
 	HealthCheck   *HealthCheck      `json:"health_check,omitempty" doc:"How to tell the new container is healthy before the old one is dropped. Default: the image's HEALTHCHECK if it has one, else the container staying up for a few seconds."`
 	RegistryAuth  *RegistryAuth     `json:"registry_auth,omitempty" doc:"Registry credentials for this pull only: never stored, never written on the host. Default for ghcr.io: the server's FOUNTAIN_GHCR_USER/FOUNTAIN_GHCR_TOKEN; public images need none."`
+	// Several hosts, and Kong in front (behindkong.go, rollout*.go).
+	InstanceNames []string    `json:"instance_names,omitempty" maxItems:"64" doc:"Several Lightsail instances to run the app on (instead of instance_ip or instance_name), with region: a rollout, one host at a time by default (batch), each host health-gated; a failure stops it, and the hosts not reached keep the version they run." example:"[\"web-1\", \"web-2\", \"web-3\"]"`
+	Gateway       *GatewayRef `json:"gateway,omitempty" doc:"The Kong gateway the app is routed through (reached with this request's key): the app is its upstream app-NAME, whose targets are the app's hosts. Unless ports are given, a deploy drops no request: the new container starts beside the old one on another host port Fountain picks, and Kong moves to it once it is healthy (one config load), then the old one drains and stops."`
+	Batch         string      `json:"batch,omitempty" maxLength:"8" doc:"How many hosts a rollout changes at once: a count (default 1) or a percentage of the hosts (25%: at least one), as Kamal's boot.limit." example:"1"`
+	MaxFailures   int         `json:"max_failures,omitempty" minimum:"0" maximum:"64" doc:"How many hosts may fail their health gate before the rollout stops (default 0: the first failure stops it). A failed host keeps the version it ran."`
+	DrainSeconds  *int        `json:"drain_seconds,omitempty" minimum:"0" maximum:"3600" doc:"Behind Kong: how long the old container keeps its in-flight requests after Kong sends it no new ones, before it stops (default 30, as kamal-proxy's drain_timeout)."`
+	// picked, if set, is the host port Fountain picked for the app behind
+	// Kong (set by the plan, never by a request).
+	picked *pickedPort
 	// network, if set, is a Docker network of its own for the container
 	// (Kong's, so that no other container reaches its Admin API); Fountain
 	// sets it, a request cannot.
@@ -44,11 +53,17 @@ type DockerAppInput struct {
 	gatewayEnv string
 }
 
-// HealthCheck is an HTTP check of a new container.
+// HealthCheck is an HTTP check of a new container, and, for an app
+// behind Kong, of each of its targets by Kong (active health checks).
 type HealthCheck struct {
 	Path     string `json:"path,omitempty" maxLength:"1024" doc:"The HTTP path to GET (default /); 2xx or 3xx is healthy." example:"/healthz"`
 	Port     int    `json:"port" minimum:"1" maximum:"65535" doc:"The container's port to check (inside the container)." example:"8000"`
 	TimeoutS int    `json:"timeout_s,omitempty" minimum:"0" maximum:"600" doc:"How long the container has to become healthy, in seconds (default 30)."`
+	// The active health check Kong makes of the app's targets (an app
+	// routed through Kong); left out of the spec's hash when unset.
+	IntervalS          int `json:"interval_s,omitempty" minimum:"0" maximum:"3600" doc:"Behind Kong: how often Kong checks each target, in seconds (default 5)."`
+	HealthyThreshold   int `json:"healthy_threshold,omitempty" minimum:"0" maximum:"255" doc:"Behind Kong: consecutive successes that bring a target back (default 2)."`
+	UnhealthyThreshold int `json:"unhealthy_threshold,omitempty" minimum:"0" maximum:"255" doc:"Behind Kong: consecutive failures (bad status, refused connection, timeout) that take a target out (default 2)."`
 }
 
 // validate checks the health check by the rules of what runs it (an
@@ -73,6 +88,12 @@ func (h *HealthCheck) validate() error {
 	if h.TimeoutS == 0 {
 		h.TimeoutS = 30
 	}
+	if h.IntervalS < 0 || h.IntervalS > 3600 {
+		return fountain.Invalid("health_check.interval_s", "must be 0 to 3600 seconds")
+	}
+	if h.HealthyThreshold < 0 || h.HealthyThreshold > 255 || h.UnhealthyThreshold < 0 || h.UnhealthyThreshold > 255 {
+		return fountain.Invalid("health_check", "healthy_threshold and unhealthy_threshold must be 0 to 255 (Kong's one-byte counters)")
+	}
 	return nil
 }
 
@@ -91,6 +112,9 @@ const (
 	LabelHealth   = "dev.fountain.health"  // the health check, as JSON
 	LabelRestart  = "dev.fountain.restart" // the restart policy, kept while a container is set aside
 	LabelAsked    = "dev.fountain.asked"   // what was asked, as JSON: ports, env, secret env NAMES, volumes (AskedSpec)
+	LabelPort     = "dev.fountain.port"    // the host port Fountain picked (behind a gateway)
+	LabelPorts    = "dev.fountain.ports"   // the two host ports it alternates between, "A,B"
+	LabelGateway  = "dev.fountain.gateway" // the gateway it is deployed behind, as JSON
 	RoleCurrent   = "current"
 	RolePrevious  = "previous"
 )
@@ -118,7 +142,7 @@ const maxPublished = 1024
 // defaults: the image reference normalized, the container name, the
 // restart policy.
 func (in *DockerAppInput) Validate() error {
-	if err := in.HostInput.Validate(); err != nil {
+	if err := checkInstanceNames("instance_names", in.InstanceNames, &in.HostInput); err != nil {
 		return err
 	}
 	ref, err := parseImage("docker_image", in.DockerImage)
@@ -130,7 +154,7 @@ func (in *DockerAppInput) Validate() error {
 		in.ContainerName = defaultContainerName(reference.Path(ref))
 	}
 	if !validAppName(in.ContainerName) {
-		return fountain.Invalid("container_name", "%q is not a container name (2 to 128 letters, digits, '_', '.', '-', starting with a letter or digit; not ending in .previous, .old or .rollback, which Fountain uses)", short(in.ContainerName))
+		return fountain.Invalid("container_name", "%q is not a container name (2 to 128 letters, digits, '_', '.', '-', starting with a letter or digit; not ending in .previous, .old, .rollback or .next, which Fountain uses)", short(in.ContainerName))
 	}
 	if err := checkPorts(in.Ports); err != nil {
 		return err
@@ -185,7 +209,7 @@ func (in *DockerAppInput) Validate() error {
 	if a := in.RegistryAuth; a != nil && (strings.ContainsAny(a.Username, "\r\n\x00") || strings.ContainsRune(a.Password, 0)) {
 		return fountain.Invalid("registry_auth", "must not contain control characters")
 	}
-	return nil
+	return in.validateRollout()
 }
 
 // parseImage parses an image reference as Docker does
@@ -210,6 +234,9 @@ func parseImage(field, s string) (reference.Named, error) {
 // user's request.
 func (in *DockerAppInput) Admit(p Policy) error {
 	if err := in.HostInput.Admit(p); err != nil {
+		return err
+	}
+	if err := in.admitGateway(p); err != nil {
 		return err
 	}
 	if p.AllowHostBinds {
@@ -285,7 +312,7 @@ func (in *DockerAppInput) Secrets() []string {
 // Docker container name that does not end like the names Fountain gives
 // the versions it keeps.
 func validAppName(name string) bool {
-	for _, suffix := range []string{"." + RolePrevious, ".old", ".rollback"} {
+	for _, suffix := range []string{"." + RolePrevious, ".old", ".rollback", ".next"} {
 		if strings.HasSuffix(name, suffix) {
 			return false
 		}
@@ -556,6 +583,13 @@ func (r RestartPolicy) String() string {
 // port of the host.
 func (in *DockerAppInput) PublishedPorts(exposed []string) []Port {
 	var out []Port
+	if p := in.picked; p != nil {
+		c := p.Container
+		if c == 0 {
+			c, _ = exposedTCP(in.DockerImage, exposed)
+		}
+		return []Port{{HostPort: p.Host, ContainerPort: c, Protocol: "tcp"}}
+	}
 	if in.Ports != nil {
 		for _, p := range in.Ports {
 			pp, _ := ParsePorts(p)
@@ -581,9 +615,15 @@ func (in *DockerAppInput) PublishedPorts(exposed []string) []Port {
 // SpecHash identifies what was asked of a container, with the ports it
 // publishes (not the image it runs, which is compared by ID): equal
 // hashes mean nothing to change.
+//
+// Behind Kong, the host port Fountain picked is left out: the two
+// containers it alternates between differ by it alone.
 func (in *DockerAppInput) SpecHash(published []Port) string {
 	ports := make([]string, 0, len(published))
 	for _, p := range published {
+		if in.picked != nil {
+			p.HostPort = 0
+		}
 		ports = append(ports, p.String())
 	}
 	sort.Strings(ports)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -81,7 +82,7 @@ func (x *dockerExec) observeContainers(ctx context.Context, name string) (Docker
 	for _, c := range []struct {
 		name string
 		to   **ContainerFacts
-	}{{name, &f.Current}, {oldName(name), &f.Old}, {PreviousName(name), &f.Previous}, {rollbackName(name), &f.Rollback}} {
+	}{{name, &f.Current}, {oldName(name), &f.Old}, {PreviousName(name), &f.Previous}, {rollbackName(name), &f.Rollback}, {nextName(name), &f.Next}} {
 		if *c.to, err = x.container(ctx, c.name, c.name == name); err != nil {
 			return f, api, err
 		}
@@ -96,10 +97,16 @@ func (x *dockerExec) container(ctx context.Context, name string, digests bool) (
 	if c == nil || err != nil {
 		return nil, err
 	}
-	cf := &ContainerFacts{ID: c.ID, Image: c.Image}
+	cf := &ContainerFacts{ID: c.ID, Image: c.Image, TCPPorts: tcpPorts(c)}
 	if c.Config != nil {
-		cf.Spec = c.Config.Labels[LabelSpec]
-		_ = json.Unmarshal([]byte(c.Config.Labels[LabelHealth]), &cf.Health)
+		l := c.Config.Labels
+		cf.Spec = l[LabelSpec]
+		_ = json.Unmarshal([]byte(l[LabelHealth]), &cf.Health)
+		cf.Port, _ = strconv.Atoi(l[LabelPort])
+		cf.Pair, _ = parsePortPair(l[LabelPorts])
+		if g := l[LabelGateway]; g != "" {
+			_ = json.Unmarshal([]byte(g), &cf.Gateway)
+		}
 	}
 	if c.State != nil {
 		cf.Running, cf.StartedAt = c.State.Running, c.State.StartedAt
@@ -207,6 +214,14 @@ func (x *dockerExec) Apply(ctx context.Context, rec fountain.Recorder, ch founta
 		return x.rollbackSwap(ctx, e)
 	case rollbackGate:
 		return x.rollbackGate(ctx, e)
+	case startNext:
+		return x.startNext(ctx, e.App)
+	case nextGate:
+		return x.nextGate(ctx, e)
+	case promoteNext:
+		return x.promoteNext(ctx, e)
+	case startPrevious:
+		return x.startPrevious(ctx, e.Name)
 	case removeContainer:
 		api, err := x.d.engine(ctx)
 		if err != nil {

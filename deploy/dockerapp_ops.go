@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,7 +18,9 @@ import (
 // AppInput names one app on a host: rollback, remove, logs.
 type AppInput struct {
 	HostInput
-	ContainerName string `json:"container_name" minLength:"1" maxLength:"128" doc:"The app's container." example:"my-app"`
+	ContainerName string      `json:"container_name" minLength:"1" maxLength:"128" doc:"The app's container." example:"my-app"`
+	Gateway       *GatewayRef `json:"gateway,omitempty" doc:"Rollback of an app behind Kong: its gateway (as deploy-docker-app's). The previous version starts beside the running one, Kong moves to it once healthy, and the one rolled back from drains, then stops: no request dropped."`
+	DrainSeconds  *int        `json:"drain_seconds,omitempty" minimum:"0" maximum:"3600" doc:"Behind Kong: how long the version rolled back from keeps its in-flight requests before it stops (default 30)."`
 }
 
 // Validate checks the request without I/O.
@@ -28,7 +31,24 @@ func (in *AppInput) Validate() error {
 	if !validAppName(in.ContainerName) {
 		return fountain.Invalid("container_name", "%q is not a container name", short(in.ContainerName))
 	}
+	if g := in.Gateway; g != nil {
+		if err := g.validate(); err != nil {
+			return err
+		}
+	}
+	if d := in.DrainSeconds; d != nil && (*d < 0 || *d > 3600) {
+		return fountain.Invalid("drain_seconds", "must be 0 to 3600 seconds")
+	}
 	return nil
+}
+
+// GatewayHosts are the gateway's host requests (for the API's locks),
+// reached as the app's host is.
+func (in *AppInput) GatewayHosts() []HostInput {
+	if in.Gateway == nil {
+		return nil
+	}
+	return in.Gateway.hosts(in.HostInput)
 }
 
 // appHost connects to h for a read of its apps: Docker must already be
@@ -66,6 +86,11 @@ func (a *DockerApps) Rollback(ctx context.Context, rec fountain.Recorder, h *Hos
 	defer closeAll()
 	name := in.ContainerName
 	f, p, err := a.observe(ctx, rec, x, name, func(f DockerAppFacts) (fountain.Plan, error) {
+		if f.Current != nil && f.Current.Gateway != nil {
+			return fountain.Plan{}, &fountain.Error{Code: fountain.ECONFLICT,
+				Message: fmt.Sprintf("%s on %s is deployed behind %s: a rollback that does not name it would leave Kong's upstream behind", name, h.Target(), f.Current.Gateway),
+				Hint:    "name the gateway (gateway, or --gateway), so that Kong follows"}
+		}
 		return PlanRollback(in, f, h.Target(), a.e.settle())
 	})
 	if err != nil {
@@ -143,6 +168,9 @@ type App struct {
 	// ports, env, the names of its secret env, volumes, restart policy and
 	// health check), when a Fountain that records it made it.
 	Asked *AskedSpec `json:"asked,omitempty" doc:"What the deploy that made it asked for: ports (null: the image's), env, the NAMES of its secret env (never values), volumes, restart policy, health check. Absent for containers of an older Fountain."`
+	// Behind Kong (deploy-docker-app's gateway).
+	PickedPort int    `json:"picked_port,omitempty" doc:"Behind Kong: the host port Fountain picked for it (its ports are not fixed)."`
+	Gateway    string `json:"gateway,omitempty" doc:"Behind Kong: the gateway it was deployed behind."`
 }
 
 // List lists the apps Fountain runs on the host (containers it labelled),
@@ -171,12 +199,18 @@ func (a *DockerApps) List(ctx context.Context, rec fountain.Recorder, h *Host) (
 		switch {
 		case strings.HasSuffix(a.ContainerName, "."+RolePrevious):
 			a.Role = RolePrevious
-		case strings.HasSuffix(a.ContainerName, ".old"), strings.HasSuffix(a.ContainerName, ".rollback"):
+		case strings.HasSuffix(a.ContainerName, ".old"), strings.HasSuffix(a.ContainerName, ".rollback"), strings.HasSuffix(a.ContainerName, ".next"):
 			a.Role = "swapping"
 		}
 		if ci.Config != nil {
-			a.Image = ci.Config.Labels[LabelImageRef]
-			if raw := ci.Config.Labels[LabelAsked]; raw != "" {
+			l := ci.Config.Labels
+			a.Image = l[LabelImageRef]
+			a.PickedPort, _ = strconv.Atoi(l[LabelPort])
+			var g GatewayRef
+			if json.Unmarshal([]byte(l[LabelGateway]), &g) == nil && l[LabelGateway] != "" {
+				a.Gateway = g.String()
+			}
+			if raw := l[LabelAsked]; raw != "" {
 				var asked AskedSpec
 				if json.Unmarshal([]byte(raw), &asked) == nil {
 					a.Asked = &asked

@@ -33,8 +33,13 @@ type DockerAppFacts struct {
 	RegistryDigest string
 	// Current is the container NAME, Old NAME.old (left by a deploy
 	// interrupted mid-swap), Previous NAME.previous (kept for rollback),
-	// Rollback NAME.rollback (left by an interrupted rollback); nil: none.
-	Current, Old, Previous, Rollback *ContainerFacts
+	// Rollback NAME.rollback (left by an interrupted rollback), Next
+	// NAME.next (the new version behind Kong, before it takes over);
+	// nil: none.
+	Current, Old, Previous, Rollback, Next *ContainerFacts
+	// UsedPorts are the host ports other apps' containers on the host
+	// publish or have picked (behind Kong).
+	UsedPorts []int
 }
 
 // NetworkFacts is what Docker says of a network.
@@ -61,6 +66,29 @@ type ContainerFacts struct {
 	Running      bool
 	StartedAt    string
 	Health       *HealthCheck // the health check it was deployed with (LabelHealth)
+	// Port is the host port Fountain picked for it behind Kong
+	// (LabelPort; 0: none), Pair the two it alternates between.
+	Port int
+	Pair [2]int
+	// TCPPorts are the host ports it publishes for TCP.
+	TCPPorts []int
+	// Gateway is the gateway it was deployed behind (LabelGateway).
+	Gateway *GatewayRef
+}
+
+// kongPort is the host port Kong reaches the container on: the one
+// Fountain picked, else the lowest it publishes for TCP (0: none).
+func (c *ContainerFacts) kongPort() int {
+	if c == nil {
+		return 0
+	}
+	if c.Port > 0 {
+		return c.Port
+	}
+	if len(c.TCPPorts) > 0 {
+		return c.TCPPorts[0]
+	}
+	return 0
 }
 
 // The effects of Docker app plans, applied by dockerExec.
@@ -254,6 +282,7 @@ func swapCalls(in DockerAppInput, f DockerAppFacts) []string {
 func (in DockerAppInput) spec() DockerAppInput {
 	s := in
 	s.HostInput, s.RegistryAuth = HostInput{}, nil
+	s.InstanceNames, s.Batch, s.MaxFailures, s.DrainSeconds = nil, "", 0, nil
 	return s
 }
 
@@ -351,7 +380,7 @@ func PlanRemove(in AppInput, f DockerAppFacts, target string) (fountain.Plan, er
 	for _, c := range []struct {
 		name  string
 		facts *ContainerFacts
-	}{{name, f.Current}, {PreviousName(name), f.Previous}, {oldName(name), f.Old}, {rollbackName(name), f.Rollback}} {
+	}{{name, f.Current}, {PreviousName(name), f.Previous}, {oldName(name), f.Old}, {rollbackName(name), f.Rollback}, {nextName(name), f.Next}} {
 		ch := fountain.Change{Name: "remove container " + c.name, Reason: "no container " + c.name}
 		if c.facts != nil {
 			ch.Change, ch.Reason = true, c.name+" exists"

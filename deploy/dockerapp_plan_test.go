@@ -286,10 +286,11 @@ func TestPlanRemove(t *testing.T) {
 			Calls: []string{"docker rm -f my-app.previous"}, Effect: removeContainer{Name: "my-app.previous"}},
 		fountain.Change{Name: "remove container my-app.old", Reason: "no container my-app.old"},
 		fountain.Change{Name: "remove container my-app.rollback", Reason: "no container my-app.rollback"},
+		fountain.Change{Name: "remove container my-app.next", Reason: "no container my-app.next"},
 	)
 	// Nothing there: nothing changes.
 	p, err = PlanRemove(in, DockerAppFacts{Host: ready, Engine: true}, "203.0.113.7")
-	if err != nil || p.Changed() || len(p.Changes) != 4 || !reflect.DeepEqual(p.Changes[0], fountain.Change{Name: "remove container my-app", Reason: "no container my-app"}) {
+	if err != nil || p.Changed() || len(p.Changes) != 5 || !reflect.DeepEqual(p.Changes[0], fountain.Change{Name: "remove container my-app", Reason: "no container my-app"}) {
 		t.Fatalf("absent: %#v %v", p, err)
 	}
 }

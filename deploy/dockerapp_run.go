@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -60,6 +61,9 @@ func (a *DockerApps) Deploy(ctx context.Context, rec fountain.Recorder, h *Host,
 	var p fountain.Plan
 	if err := rec.Step(ctx, "look at the host", func(ctx context.Context) (fountain.StepResult, error) {
 		if f, err = x.observeApp(ctx, in); err != nil {
+			return fountain.StepResult{}, err
+		}
+		if err := checkGatewayLabel(in, f.Current, h.Target()); err != nil {
 			return fountain.StepResult{}, err
 		}
 		p = PlanDockerApp(in, f, a.e.settle())
@@ -241,6 +245,11 @@ func oldName(app string) string { return app + ".old" }
 // brings the previous version back.
 func rollbackName(app string) string { return app + ".rollback" }
 
+// nextName is where the new version of an app behind Kong runs, beside
+// the old one, until Kong sends it the traffic and it takes the app's
+// name.
+func nextName(app string) string { return app + ".next" }
+
 // containerConfig is the container asked for by the spec in, running the
 // image imageID, which exposes exposed (the ports published when none
 // were asked).
@@ -253,6 +262,13 @@ func containerConfig(in DockerAppInput, imageID string, exposed []string) (*cont
 		Labels: map[string]string{LabelApp: in.ContainerName, LabelRole: RoleCurrent, LabelSpec: in.SpecHash(ports),
 			LabelImageRef: in.DockerImage, LabelHealth: string(health), LabelRestart: in.RestartPolicy, LabelAsked: in.Asked()},
 		ExposedPorts: network.PortSet{},
+	}
+	if g := in.Gateway; g != nil {
+		cfg.Labels[LabelGateway] = g.label()
+	}
+	if p := in.picked; p != nil && len(ports) == 1 {
+		cfg.Labels[LabelPort] = strconv.Itoa(ports[0].HostPort)
+		cfg.Labels[LabelPorts] = fmt.Sprintf("%d,%d", p.Pair[0], p.Pair[1])
 	}
 	host := &container.HostConfig{
 		NetworkMode:   container.NetworkMode(in.network),

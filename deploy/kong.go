@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/distribution/reference"
@@ -28,6 +29,7 @@ const (
 // (instance_ip, ssh_key_path) and the ports and image.
 type KongInput struct {
 	HostInput
+	NodesInput
 	Image        string `json:"image,omitempty" maxLength:"256" doc:"The Kong image (default kong:3.9, the last open-source line)." example:"kong:3.9"`
 	ProxyPort    int    `json:"proxy_port,omitempty" minimum:"0" maximum:"65535" doc:"The host port of Kong's HTTP proxy (default 80)."`
 	ProxyTLSPort int    `json:"proxy_tls_port,omitempty" minimum:"0" maximum:"65535" doc:"The host port of Kong's HTTPS proxy (default 443)."`
@@ -39,7 +41,7 @@ type KongInput struct {
 
 // Validate checks the request without I/O and fills in defaults.
 func (in *KongInput) Validate() error {
-	if err := in.HostInput.Validate(); err != nil {
+	if err := in.NodesInput.validate(&in.HostInput); err != nil {
 		return err
 	}
 	if in.Image == "" {
@@ -194,7 +196,42 @@ func (e *Engine) Gateway() *Gateway { return &Gateway{e: e} }
 // not write: one found running (or in the file, Kong stopped) that it has
 // no version of is adopted, recorded as a version "found on the host",
 // and nothing is reloaded, unless the request brings a config or force.
-func (g *Gateway) Deploy(ctx context.Context, rec fountain.Recorder, h *Host, in KongInput) (fountain.Outcome, error) {
+//
+// A gateway of several nodes is deployed one node after the other, each
+// as above, with one version history; the first failure stops it.
+func (g *Gateway) Deploy(ctx context.Context, rec fountain.Recorder, n Nodes, in KongInput) (fountain.Outcome, error) {
+	if !n.several() {
+		return g.deployNode(ctx, rec, n.Key, n.Hosts[0], in)
+	}
+	res := KongNodesResult{Gateway: n.Name}
+	var msgs []string
+	for _, h := range n.Hosts {
+		out, err := g.deployNode(ctx, prefixed(rec, nodeName(h)+": "), n.Key, h, in)
+		if r, ok := out.Result.(KongResult); ok {
+			res.Nodes = append(res.Nodes, r)
+		}
+		if err != nil {
+			return fountain.Outcome{Result: res}, err
+		}
+		msgs = append(msgs, out.Message)
+	}
+	msg := fmt.Sprintf("Kong runs on the %d nodes of gateway %s: %s", len(n.Hosts), n.Name, strings.Join(msgs, "; "))
+	if in.DryRun {
+		msg = "Dry run: " + strings.Join(msgs, "; ")
+	}
+	return fountain.Outcome{Message: msg, Result: res}, nil
+}
+
+// KongNodesResult is what deploy-kong reports for a gateway of several
+// nodes.
+type KongNodesResult struct {
+	Gateway string       `json:"gateway" doc:"The gateway's name, which its version history is kept under."`
+	Nodes   []KongResult `json:"nodes" doc:"Each node, in the order deployed."`
+}
+
+// deployNode deploys Kong on one node of the gateway whose versions are
+// kept under key.
+func (g *Gateway) deployNode(ctx context.Context, rec fountain.Recorder, key string, h *Host, in KongInput) (fountain.Outcome, error) {
 	e := g.e
 	res := KongResult{Host: h.HostPort(), Image: in.Image, ProxyURL: fmt.Sprintf("http://%s:%d/", h.Address, in.ProxyPort),
 		AdminListen: fmt.Sprintf("127.0.0.1:%d on the host", kongAdminPort)}
@@ -216,7 +253,7 @@ func (g *Gateway) Deploy(ctx context.Context, rec fountain.Recorder, h *Host, in
 	if x.auth, err = e.registryAuth(in.kongApp(""), x.d.ssh, rec); err != nil {
 		return fountain.Outcome{Result: res}, err
 	}
-	k := g.exec(x.d.ssh, h, rec)
+	k := g.exec(key, []kongNode{{h: h, c: x.d.ssh}}, rec)
 	k.docker = x
 	var f KongFacts
 	var p fountain.Plan

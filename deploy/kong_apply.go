@@ -2,12 +2,15 @@ package deploy
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/moby/moby/api/types/container"
 
 	"github.com/fountainai/fountain"
 	"github.com/fountainai/fountain/kong"
@@ -19,20 +22,49 @@ import (
 // plans there; Docker's effects (deploy-kong runs Kong as an app) go to
 // its dockerExec. It lives for one operation.
 type kongExec struct {
-	g      *Gateway
-	c      *ssh.Client
-	h      *Host
-	opID   string
-	docker *dockerExec // deploy-kong only
+	g     *Gateway
+	key   string     // the gateway's history key
+	nodes []kongNode // node 0 is where deploy-kong runs Kong
+	opID  string
+	// docker runs deploy-kong's Docker effects (on node 0).
+	docker *dockerExec
 
 	version    int  // the version recorded last (0: none)
 	adopted    bool // a config found on the host was recorded
 	kongErrors []kong.FlattenedError
 }
 
-// exec is the executor of Kong effects on h through c.
-func (g *Gateway) exec(c *ssh.Client, h *Host, rec fountain.Recorder) *kongExec {
-	return &kongExec{g: g, c: c, h: h, opID: rec.ID()}
+// kongNode is one node of the gateway and the operation's connection to
+// it.
+type kongNode struct {
+	h *Host
+	c *ssh.Client
+}
+
+// exec is the executor of Kong effects on the gateway's nodes, whose
+// versions are kept under key.
+func (g *Gateway) exec(key string, nodes []kongNode, rec fountain.Recorder) *kongExec {
+	return &kongExec{g: g, key: key, nodes: nodes, opID: rec.ID()}
+}
+
+// connectNodes connects to each node of n (a recorded step each); the
+// function returned closes the connections.
+func (g *Gateway) connectNodes(ctx context.Context, rec fountain.Recorder, n Nodes) ([]kongNode, func(), error) {
+	var nodes []kongNode
+	closeAll := func() {
+		for _, kn := range nodes {
+			kn.c.Close()
+		}
+	}
+	for _, h := range n.Hosts {
+		c, err := g.e.connect(ctx, rec, h)
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		nodes = append(nodes, kongNode{h: h, c: c})
+	}
+	return nodes, closeAll, nil
 }
 
 // kongAdmin is the Admin API client, through the SSH connection to the
@@ -48,16 +80,17 @@ func kongAdmin(c *ssh.Client) *kong.Client {
 func (k *kongExec) observeDeploy(ctx context.Context, in KongInput) (KongFacts, error) {
 	var f KongFacts
 	var err error
-	if f.Versions, err = k.g.e.kongVersionsOf(ctx, k.h); err != nil {
+	if f.Versions, err = k.g.e.kongVersionsOf(ctx, k.key); err != nil {
 		return f, err
 	}
 	if f.App, err = k.docker.observeApp(ctx, in.kongApp("")); err != nil {
 		return f, err
 	}
-	if f.File, err = readRemoteFileIfAny(ctx, k.c, KongConfigPath); err != nil && !errors.Is(err, errNoFile) {
+	c := k.nodes[0].c
+	if f.File, err = readRemoteFileIfAny(ctx, c, KongConfigPath); err != nil && !errors.Is(err, errNoFile) {
 		return f, err
 	}
-	admin := kongAdmin(k.c)
+	admin := kongAdmin(c)
 	st, err := admin.Status(ctx)
 	if err != nil {
 		return f, nil // Kong does not answer (not deployed yet, or stopped)
@@ -72,40 +105,65 @@ func (k *kongExec) observeDeploy(ctx context.Context, in KongInput) (KongFacts, 
 }
 
 // observeChange reads what a config change's plan needs: Fountain's
-// versions, what Kong runs (it must answer) and its export when Fountain
-// has no version of it, and the config file.
+// versions, and on each node what Kong runs (it must answer), its export
+// when Fountain has no version of it (the first node's: the others'
+// are never adopted), and the config file.
 func (k *kongExec) observeChange(ctx context.Context) (KongChangeFacts, error) {
 	var f KongChangeFacts
 	var err error
-	if f.Versions, err = k.g.e.kongVersionsOf(ctx, k.h); err != nil {
+	if f.Versions, err = k.g.e.kongVersionsOf(ctx, k.key); err != nil {
 		return f, err
 	}
-	admin := kongAdmin(k.c)
-	st, err := admin.Status(ctx)
-	if err != nil {
-		return f, kongUnreachable(k.h, err)
-	}
-	f.Admin.Hash = st.ConfigurationHash
-	if _, known := f.Versions.knows(st.ConfigurationHash); !known {
-		if f.Admin.Export, err = admin.Config(ctx); err != nil {
-			return f, kongUnreachable(k.h, err)
+	for i, n := range k.nodes {
+		admin := kongAdmin(n.c)
+		st, err := admin.Status(ctx)
+		if err != nil {
+			return f, kongUnreachable(n.h, err)
 		}
+		nf := KongNodeFacts{Node: nodeName(n.h), Admin: KongAdminFacts{Hash: st.ConfigurationHash}}
+		if _, known := f.Versions.knows(st.ConfigurationHash); !known && i == 0 {
+			if nf.Admin.Export, err = admin.Config(ctx); err != nil {
+				return f, kongUnreachable(n.h, err)
+			}
+		}
+		// A file that cannot be read is written again.
+		nf.File, _ = readRemoteFileIfAny(ctx, n.c, KongConfigPath)
+		if i == 0 {
+			f.Admin, f.File = nf.Admin, nf.File
+			if len(k.nodes) > 1 {
+				f.Node = nf.Node
+			}
+			continue
+		}
+		f.Others = append(f.Others, nf)
 	}
-	// A file that cannot be read is written again.
-	f.File, _ = readRemoteFileIfAny(ctx, k.c, KongConfigPath)
 	return f, nil
 }
 
-// observeApp finds where an app Fountain deployed answers: its host's
-// private address and the TCP ports its container publishes. The app is
-// on the gateway's host unless the request names another one (reached
-// with the same key).
-func (k *kongExec) observeApp(ctx context.Context, rec fountain.Recorder, in KongRouteInput) (*AppUpstreamFacts, error) {
+// nodeName names a node in step names: its instance, else its address.
+func nodeName(h *Host) string {
+	if h.Instance != nil {
+		return h.Instance.Name
+	}
+	return h.Address
+}
+
+// observeApps finds where an app Fountain deployed answers on each of its
+// hosts: the host's private address, the port Kong is to send to, the
+// health check it was deployed with. The app is on the gateway's first
+// node unless the request names its hosts (reached with the same key).
+func (k *kongExec) observeApps(ctx context.Context, rec fountain.Recorder, in KongRouteInput) ([]AppUpstreamFacts, error) {
 	a := in.App
-	host, conn := k.h, k.c
-	if a.InstanceIP != "" || a.InstanceName != "" {
-		hi := in.HostInput
-		hi.InstanceIP, hi.InstanceName = a.InstanceIP, a.InstanceName
+	hosts := a.hostInputs(in.HostInput)
+	if hosts == nil {
+		f, err := observeAppUpstream(ctx, rec, k.nodes[0].h, k.nodes[0].c, a.ContainerName)
+		if err != nil {
+			return nil, err
+		}
+		return []AppUpstreamFacts{f}, nil
+	}
+	var out []AppUpstreamFacts
+	for _, hi := range hosts {
 		if err := hi.Validate(); err != nil {
 			return nil, err
 		}
@@ -117,38 +175,66 @@ func (k *kongExec) observeApp(ctx context.Context, rec fountain.Recorder, in Kon
 		if err != nil {
 			return nil, err
 		}
-		defer c.Close()
-		host, conn = h, c
+		f, err := observeAppUpstream(ctx, rec, h, c, a.ContainerName)
+		c.Close()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f)
 	}
+	return out, nil
+}
+
+// observeAppUpstream reads where the app name answers on host: its
+// private address, the port Fountain picked for it (its label) or the
+// TCP ports it publishes, and its health check.
+func observeAppUpstream(ctx context.Context, rec fountain.Recorder, host *Host, conn *ssh.Client, name string) (AppUpstreamFacts, error) {
 	x := &dockerExec{d: &dockerHost{ssh: conn, rec: rec}}
 	defer x.d.close()
-	f := &AppUpstreamFacts{Target: host.Target()}
-	cur, err := x.inspect(ctx, a.ContainerName)
+	f := AppUpstreamFacts{Target: host.Target(), Node: nodeName(host)}
+	cur, err := x.inspect(ctx, name)
 	if err != nil || cur == nil {
 		return f, err
 	}
 	f.Exists = true
-	if cur.HostConfig != nil {
-		for p, bs := range cur.HostConfig.PortBindings {
+	f.TCPPorts = tcpPorts(cur)
+	if cur.Config != nil {
+		f.Port, _ = strconv.Atoi(cur.Config.Labels[LabelPort])
+		_ = json.Unmarshal([]byte(cur.Config.Labels[LabelHealth]), &f.Health)
+	}
+	if f.Address, err = privateAddress(ctx, host, conn); err != nil {
+		return f, err
+	}
+	return f, nil
+}
+
+// tcpPorts are the host ports a container publishes for TCP, sorted.
+func tcpPorts(c *container.InspectResponse) []int {
+	var out []int
+	if c.HostConfig != nil {
+		for p, bs := range c.HostConfig.PortBindings {
 			if p.Proto() == "tcp" && len(bs) > 0 {
 				if n, err := strconv.Atoi(bs[0].HostPort); err == nil {
-					f.TCPPorts = append(f.TCPPorts, n)
+					out = append(out, n)
 				}
 			}
 		}
-		sort.Ints(f.TCPPorts)
+		sort.Ints(out)
 	}
-	if host.Instance != nil {
-		f.Address = host.Instance.PrivateIP
+	return out
+}
+
+// privateAddress is the host's private address: its instance's, else the
+// first the host reports.
+func privateAddress(ctx context.Context, h *Host, c *ssh.Client) (string, error) {
+	if h.Instance != nil && h.Instance.PrivateIP != "" {
+		return h.Instance.PrivateIP, nil
 	}
-	if f.Address == "" {
-		res, err := conn.Run(ctx, ssh.Cmd{Name: "read the host's private address", Script: "hostname -I | cut -d' ' -f1"})
-		if err != nil {
-			return f, err
-		}
-		f.Address = strings.TrimSpace(res.Stdout)
+	res, err := c.Run(ctx, ssh.Cmd{Name: "read the host's private address", Script: "hostname -I | cut -d' ' -f1"})
+	if err != nil {
+		return "", err
 	}
-	return f, nil
+	return strings.TrimSpace(res.Stdout), nil
 }
 
 // Apply applies one change's effect.
@@ -159,7 +245,7 @@ func (k *kongExec) Apply(ctx context.Context, rec fountain.Recorder, ch fountain
 		if configs == nil {
 			return fountain.StepResult{}, nil
 		}
-		n, err := configs.AddKongConfig(ctx, k.h.Key(), fountain.ConfigVersion{Hash: e.Hash, Text: e.Text, Source: e.Source, OperationID: k.opID})
+		n, err := configs.AddKongConfig(ctx, k.key, fountain.ConfigVersion{Hash: e.Hash, Text: e.Text, Source: e.Source, OperationID: k.opID})
 		if err != nil {
 			return fountain.StepResult{}, err
 		}
@@ -171,7 +257,7 @@ func (k *kongExec) Apply(ctx context.Context, rec fountain.Recorder, ch fountain
 		}
 		return fountain.StepResult{Changed: true, Output: fmt.Sprintf("version %d", n)}, nil
 	case loadKongConfig:
-		changed, err := kongAdmin(k.c).Load(ctx, e.Text)
+		changed, err := kongAdmin(k.nodes[e.Node].c).Load(ctx, e.Text)
 		var ce *kong.ConfigError
 		if errors.As(err, &ce) {
 			k.kongErrors = ce.FlattenedErrors
@@ -181,7 +267,7 @@ func (k *kongExec) Apply(ctx context.Context, rec fountain.Recorder, ch fountain
 		}
 		return fountain.StepResult{Changed: changed, Output: ch.Diff}, nil
 	case writeFile:
-		if err := writeRemoteFile(ctx, k.c, "write "+e.Path, e.Path, e.Body, e.Mode, e.Owner); err != nil {
+		if err := writeRemoteFile(ctx, k.nodes[e.Node].c, "write "+e.Path, e.Path, e.Body, e.Mode, e.Owner); err != nil {
 			return fountain.StepResult{}, err
 		}
 		return fountain.StepResult{Changed: true}, nil

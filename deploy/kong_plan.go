@@ -50,12 +50,20 @@ type (
 		Hash, Text, Source string
 		Adopt              bool
 	}
-	// loadKongConfig loads a config into the running Kong through its
-	// Admin API (POST /config with check_hash: an unchanged one is not
-	// reloaded; Kong's own validation decides).
-	loadKongConfig struct{ Text string }
-	// writeFile replaces a file on the host atomically, as root.
-	writeFile struct{ Path, Body, Mode, Owner string }
+	// loadKongConfig loads a config into the running Kong of the
+	// gateway's node Node through its Admin API (POST /config with
+	// check_hash: an unchanged one is not reloaded; Kong's own validation
+	// decides).
+	loadKongConfig struct {
+		Text string
+		Node int
+	}
+	// writeFile replaces a file on the gateway's node Node atomically, as
+	// root.
+	writeFile struct {
+		Path, Body, Mode, Owner string
+		Node                    int
+	}
 )
 
 const kongLoadCall = "kong: POST /config?flatten_errors=1&check_hash=1 (the Admin API on the host's loopback, through SSH)"
@@ -65,7 +73,17 @@ func recordCall(n int, source string) string {
 }
 
 func writeConfigFile(text string) (string, writeFile) {
-	return "ssh: write " + KongConfigPath + " (0644 root:root, atomically)", writeFile{Path: KongConfigPath, Body: text, Mode: "0644", Owner: "root:root"}
+	return writeConfigFileOn(text, 0, "")
+}
+
+// writeConfigFileOn writes the config file on the gateway's node (named
+// in the call when the gateway has several).
+func writeConfigFileOn(text string, node int, name string) (string, writeFile) {
+	call := "ssh: write " + KongConfigPath + " (0644 root:root, atomically)"
+	if name != "" {
+		call = "ssh " + name + ": write " + KongConfigPath + " (0644 root:root, atomically)"
+	}
+	return call, writeFile{Path: KongConfigPath, Body: text, Mode: "0644", Owner: "root:root", Node: node}
 }
 
 // kongDecision is which config Kong is to run, and why.
@@ -309,34 +327,63 @@ func (f KongFacts) describe() string {
 	return out + fmt.Sprintf("; Fountain's last version: %d", f.Versions.Version)
 }
 
-// KongChangeFacts is what a change of a gateway's config observes.
+// KongChangeFacts is what a change of a gateway's config observes: the
+// versions, and what its (first) node runs.
 type KongChangeFacts struct {
 	Versions KongVersions
 	Admin    KongAdminFacts // Kong must answer
 	// File is /etc/kong/kong.yml as found ("": none, or unreadable).
 	File string
-	// App is where the app a route goes to answers (route add to an app).
-	App *AppUpstreamFacts
+	// Node names the first node in step names, when the gateway has
+	// several ("": one).
+	Node string
+	// Others are the gateway's other nodes, changed after the first one
+	// by one.
+	Others []KongNodeFacts
+	// Apps are where the app a route goes to answers, on each of its
+	// hosts (route add to an app).
+	Apps []AppUpstreamFacts
 }
 
-// AppUpstreamFacts is where an app Fountain deployed answers.
+// KongNodeFacts is what one node of a gateway runs.
+type KongNodeFacts struct {
+	Node  string
+	Admin KongAdminFacts
+	File  string
+}
+
+// AppUpstreamFacts is where an app Fountain deployed answers on one host.
 type AppUpstreamFacts struct {
 	Target string // the app's host, for people
+	Node   string // the host, short (its instance's name)
 	Exists bool   // its container exists
+	// Port is the host port Fountain picked for it (a zero-downtime
+	// deploy's; 0: none, TCPPorts say).
+	Port int
 	// TCPPorts are the host ports its container publishes for TCP.
 	TCPPorts []int
 	// Address is the host's private address.
 	Address string
+	// Health is the health check it was deployed with (nil: none).
+	Health *HealthCheck
 }
 
 // KongChange is what a change of a gateway's config asks for: a whole
-// config (apply, rollback), a route to add or update, or a route to
-// remove.
+// config (apply, rollback), a route to add or update, a route to
+// remove, or an app's upstream targets to set.
 type KongChange struct {
-	Source string // what makes the change: apply, route add NAME, ...
-	Config *kong.Config
-	Route  *KongRouteInput
-	Remove string
+	Source   string // what makes the change: apply, route add NAME, ...
+	Config   *kong.Config
+	Route    *KongRouteInput
+	Remove   string
+	Upstream *UpstreamChange
+}
+
+// UpstreamChange sets an upstream's targets and active check.
+type UpstreamChange struct {
+	Name    string
+	Targets []kong.Target
+	Check   *kong.ActiveCheck
 }
 
 // KongChangePlan is the plan of a config change, and what it decided.
@@ -363,26 +410,15 @@ type KongChangePlan struct {
 // refused (EINVALID), as is a route to an app that is not there
 // (ENOTFOUND) or publishes no TCP port (ECONFLICT).
 func PlanKongChange(ch KongChange, f KongChangeFacts) (KongChangePlan, error) {
-	v, hash := f.Versions, f.Admin.Hash
-	kp := KongChangePlan{Current: v.Latest, Version: v.Version}
-	runsCurrent := v.runsLatest
-	if _, known := v.knows(hash); !known {
-		// Never replace a config Fountain did not write: it becomes a
-		// version first, and the change is made on it.
-		adopt, err := kong.Parse([]byte(f.Admin.Export))
-		if err != nil {
-			return kp, &fountain.Error{Code: fountain.EUPSTREAM, Message: "the config Kong runs (hash " + hash + ") does not parse", Err: err}
-		}
-		kp.Current, kp.Adopt, kp.Version = adopt, hash, v.Version+1
-		runsCurrent = func(h string) bool { return h == hash }
-		kp.Add(fountain.Change{Name: "keep the config found on the gateway", Change: true,
-			Reason: fmt.Sprintf("Kong runs a config Fountain has no version of (hash %s): it is kept as version %d (%s) and the change is made on it",
-				hash, kp.Version, KongSourceFound),
-			Calls:  []string{recordCall(kp.Version, KongSourceFound)},
-			Effect: recordKongVersion{Hash: hash, Text: adopt.YAML(), Source: KongSourceFound, Adopt: true}})
-	}
-	next, err := kp.next(ch, f.App)
+	kp, runsCurrent, err := kongBase(f)
 	if err != nil {
+		return kp, err
+	}
+	next, err := kp.next(ch, f.Apps)
+	if err != nil {
+		return kp, err
+	}
+	if err := otherNodes(f, kp, ch.Config != nil, next.Hash()); err != nil {
 		return kp, err
 	}
 	if err := checkKongUpstreams(next); err != nil {
@@ -396,72 +432,191 @@ func PlanKongChange(ch KongChange, f KongChangeFacts) (KongChangePlan, error) {
 	// against Fountain's last version (Kong's own export adds ids and
 	// defaults to every entity).
 	kp.Diff = kong.Diff(kp.Current, next, "current", "new")
-	load := fountain.Change{Name: "Kong loads the config (its own validation decides)"}
-	switch {
-	case hash == next.Hash() || next.Equal(kp.Current) && runsCurrent(hash):
-		load.Reason = "Kong runs this config already"
-	case kp.Diff == "":
-		load.Change, load.Reason = true, "Kong runs another config than Fountain's last version"
-	default:
-		load.Change, load.Reason, load.Diff = true, "the config differs", kp.Diff
-	}
-	if load.Change {
-		load.Calls, load.Effect = []string{kongLoadCall}, loadKongConfig{Text: next.YAML()}
-	}
-	file := fountain.Change{Name: "the config file " + KongConfigPath + " follows", Reason: "it holds this config"}
-	if strings.TrimSpace(f.File) != strings.TrimSpace(next.YAML()) {
-		call, effect := writeConfigFile(next.YAML())
-		file.Change, file.Reason, file.Calls, file.Effect = true, "a restart must keep the config", []string{call}, effect
-	}
+	kp.Add(kongNodeChanges(f, kp, next, runsCurrent)...)
 	record := fountain.Change{Name: "version recorded", Reason: fmt.Sprintf("version %d is this config", kp.Version)}
 	if kp.Current.Hash() != next.Hash() || kp.Version == 0 {
 		record.Change, record.Reason = true, "a new version"
 		record.Calls = []string{recordCall(kp.Version+1, ch.Source)}
 		record.Effect = recordKongVersion{Hash: next.Hash(), Text: next.YAML(), Source: ch.Source}
 	}
-	kp.Add(load, file, record)
+	kp.Add(record)
 	return kp, nil
 }
 
+// kongBase is what a change is made on: Fountain's last version, or,
+// when Kong (its first node) runs a config Fountain has no version of,
+// that one, kept as a version first (never replaced unseen). runs says
+// whether a configuration_hash is the config the change is made on.
+func kongBase(f KongChangeFacts) (kp KongChangePlan, runs func(string) bool, err error) {
+	v, hash := f.Versions, f.Admin.Hash
+	kp = KongChangePlan{Current: v.Latest, Version: v.Version}
+	runs = v.runsLatest
+	if _, known := v.knows(hash); !known {
+		// Never replace a config Fountain did not write: it becomes a
+		// version first, and the change is made on it.
+		adopt, err := kong.Parse([]byte(f.Admin.Export))
+		if err != nil {
+			return kp, nil, &fountain.Error{Code: fountain.EUPSTREAM, Message: "the config Kong runs (hash " + hash + ") does not parse", Err: err}
+		}
+		kp.Current, kp.Adopt, kp.Version = adopt, hash, v.Version+1
+		runs = func(h string) bool { return h == hash }
+		kp.Add(fountain.Change{Name: "keep the config found on the gateway", Change: true,
+			Reason: fmt.Sprintf("Kong runs a config Fountain has no version of (hash %s): it is kept as version %d (%s) and the change is made on it",
+				hash, kp.Version, KongSourceFound),
+			Calls:  []string{recordCall(kp.Version, KongSourceFound)},
+			Effect: recordKongVersion{Hash: hash, Text: adopt.YAML(), Source: KongSourceFound, Adopt: true}})
+	}
+	return kp, runs, nil
+}
+
+// otherNodes refuses a change of a gateway one of whose other nodes runs
+// a config Fountain has no version of (not the one the first node runs,
+// nor the one the change makes: next, "" for none), unless the change is
+// a whole config, which replaces it knowingly.
+func otherNodes(f KongChangeFacts, kp KongChangePlan, whole bool, next string) error {
+	for _, o := range f.Others {
+		h := o.Admin.Hash
+		if _, known := f.Versions.knows(h); known || whole || h == kp.Adopt || h == next {
+			continue
+		}
+		return &fountain.Error{Code: fountain.ECONFLICT,
+			Message: fmt.Sprintf("Kong on %s runs a config Fountain has no version of (hash %s), unlike %s", o.Node, h, orFirst(f.Node)),
+			Hint:    "apply a whole config to the gateway (PUT /services/kong/config), which replaces it on every node"}
+	}
+	return nil
+}
+
+func orFirst(node string) string {
+	if node == "" {
+		return "the first node"
+	}
+	return node
+}
+
+// kongNodeChanges load next into each node that does not run it, and
+// write its file, one node after the other (step names say which node
+// when there are several).
+func kongNodeChanges(f KongChangeFacts, kp KongChangePlan, next *kong.Config, runsCurrent func(string) bool) []fountain.Change {
+	nodes := append([]KongNodeFacts{{Node: f.Node, Admin: f.Admin, File: f.File}}, f.Others...)
+	var out []fountain.Change
+	for i, n := range nodes {
+		on, name := "", ""
+		if len(nodes) > 1 {
+			on, name = " on "+n.Node, n.Node
+		}
+		load := fountain.Change{Name: "Kong loads the config (its own validation decides)" + on}
+		switch hash := n.Admin.Hash; {
+		case hash == next.Hash() || next.Equal(kp.Current) && runsCurrent(hash):
+			load.Reason = "Kong runs this config already"
+		case kp.Diff == "":
+			load.Change, load.Reason = true, "Kong runs another config than Fountain's last version"
+		default:
+			load.Change, load.Reason, load.Diff = true, "the config differs", kp.Diff
+		}
+		if load.Change {
+			call := kongLoadCall
+			if name != "" {
+				call = strings.Replace(kongLoadCall, "kong:", "kong "+name+":", 1)
+			}
+			load.Calls, load.Effect = []string{call}, loadKongConfig{Text: next.YAML(), Node: i}
+		}
+		file := fountain.Change{Name: "the config file " + KongConfigPath + " follows" + on, Reason: "it holds this config"}
+		if strings.TrimSpace(n.File) != strings.TrimSpace(next.YAML()) {
+			call, effect := writeConfigFileOn(next.YAML(), i, name)
+			file.Change, file.Reason, file.Calls, file.Effect = true, "a restart must keep the config", []string{call}, effect
+		}
+		out = append(out, load, file)
+	}
+	return out
+}
+
 // next makes the config the change asks for from the current one.
-func (kp *KongChangePlan) next(ch KongChange, app *AppUpstreamFacts) (*kong.Config, error) {
+func (kp *KongChangePlan) next(ch KongChange, apps []AppUpstreamFacts) (*kong.Config, error) {
 	switch {
 	case ch.Config != nil:
 		return ch.Config, nil
+	case ch.Upstream != nil:
+		u := ch.Upstream
+		return kong.SetUpstream(kp.Current, u.Name, u.Targets, u.Check)
+	case ch.Route != nil && ch.Route.App != nil:
+		return kp.routeToApp(ch.Route, apps)
 	case ch.Route != nil:
-		upstream := ch.Route.UpstreamURL
-		if ch.Route.App != nil {
-			u, err := appUpstreamURL(ch.Route.App.ContainerName, ch.Route.App.Port, app)
-			if err != nil {
-				return nil, err
-			}
-			upstream, kp.Upstream = u, u
-		}
-		return kong.AddRoute(kp.Current, ch.Route.route(upstream))
+		return kong.AddRoute(kp.Current, ch.Route.route(ch.Route.UpstreamURL))
 	}
 	next, _ := kong.RemoveRoute(kp.Current, ch.Remove)
 	return next, nil
 }
 
-// appUpstreamURL is where an app answers: its host's private address and
-// the TCP port asked for (it must publish it), else the lowest its
-// container publishes.
-func appUpstreamURL(name string, want int, a *AppUpstreamFacts) (string, error) {
-	if a == nil || !a.Exists {
-		target := ""
-		if a != nil {
-			target = a.Target
+// routeToApp is a route to an app Fountain runs: a service sending to the
+// app's upstream (app-NAME), whose targets are the app's hosts' private
+// addresses and ports, with an active health check from the app's. An
+// upstream that lists those targets already (with weights, and the
+// targets a deploy keeps at weight 0) is kept as it is.
+func (kp *KongChangePlan) routeToApp(r *KongRouteInput, apps []AppUpstreamFacts) (*kong.Config, error) {
+	name := r.App.ContainerName
+	up := kong.AppUpstream(name)
+	var want []kong.Target
+	var health *HealthCheck
+	for _, a := range apps {
+		addr, err := appTarget(name, r.App.Port, a)
+		if err != nil {
+			return nil, err
 		}
-		return "", fountain.Errorf(fountain.ENOTFOUND, "no app %s on %s", name, target)
+		want = append(want, kong.Target{Target: addr, Weight: targetWeight})
+		if health == nil {
+			health = a.Health
+		}
 	}
-	port := 0
+	targets := want
+	if have, ok := kong.TargetsOf(kp.Current, up); ok && kong.SameTargets(serving(have), want) {
+		targets = have
+	}
+	cfg, err := kong.AddRoute(kp.Current, r.route("http://"+up))
+	if err != nil {
+		return nil, err
+	}
+	addrs := make([]string, len(want))
+	for i, t := range want {
+		addrs[i] = t.Target
+	}
+	kp.Upstream = fmt.Sprintf("http://%s, whose targets are %s", up, strings.Join(addrs, ", "))
+	check := activeCheck(health)
+	return kong.SetUpstream(cfg, up, targets, &check)
+}
+
+// targetWeight is the weight of a target that serves.
+const targetWeight = 100
+
+// serving are the targets with a weight.
+func serving(ts []kong.Target) []kong.Target {
+	var out []kong.Target
+	for _, t := range ts {
+		if t.Weight > 0 {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// appTarget is where an app answers on one host: its private address
+// and the port Fountain picked for it, else the TCP port asked for (one it
+// publishes), else the lowest TCP port it publishes.
+func appTarget(name string, want int, a AppUpstreamFacts) (string, error) {
+	if !a.Exists {
+		return "", fountain.Errorf(fountain.ENOTFOUND, "no app %s on %s", name, a.Target)
+	}
+	port := a.Port
 	for _, p := range a.TCPPorts {
-		if port == 0 || p < port {
+		if port == 0 || (a.Port == 0 && p < port) {
 			port = p
 		}
 	}
 	if port == 0 {
 		return "", fountain.Errorf(fountain.ECONFLICT, "app %s on %s publishes no TCP port for Kong to reach", name, a.Target)
+	}
+	if want != 0 && a.Port != 0 {
+		return "", &fountain.Error{Code: fountain.ECONFLICT, Field: "app.port",
+			Message: fmt.Sprintf("app %s on %s is deployed behind a gateway, on ports Fountain picks and alternates: leave the port out", name, a.Target)}
 	}
 	if want != 0 {
 		if !slices.Contains(a.TCPPorts, want) {
@@ -470,5 +625,5 @@ func appUpstreamURL(name string, want int, a *AppUpstreamFacts) (string, error) 
 		}
 		port = want
 	}
-	return "http://" + net.JoinHostPort(a.Address, strconv.Itoa(port)), nil
+	return net.JoinHostPort(a.Address, strconv.Itoa(port)), nil
 }

@@ -307,32 +307,66 @@ func TestPlanKongRouteAdd(t *testing.T) {
 	}
 	wantChange(t, kp, yamlV1, yamlV2, KongChangePlan{Version: 1, Diff: diffV1V2, Plan: fountain.Plan{Changes: []fountain.Change{loadV2, writeV2, recordV2("route add other")}}})
 
-	// To an app by its container: its host's private address and the
-	// lowest TCP port it publishes.
+	// To an app by its container: a service to the app's upstream, whose
+	// target is its host's private address and the lowest TCP port it
+	// publishes, checked by Kong as the app is (TCP without a health
+	// check).
 	v0, _ := kongVersions("", 0, nil)
 	f := KongChangeFacts{Versions: v0, Admin: KongAdminFacts{Hash: kong.EmptyHash}, File: yamlEmpty,
-		App: &AppUpstreamFacts{Target: "203.0.113.7 (web-1)", Exists: true, TCPPorts: []int{9090, 8080}, Address: "172.26.0.5"}}
+		Apps: []AppUpstreamFacts{{Target: "203.0.113.7 (web-1)", Exists: true, TCPPorts: []int{8080, 9090}, Address: "172.26.0.5"}}}
 	toApp := &KongRouteInput{Name: "my-app", App: &AppRef{ContainerName: "my-app"}, Paths: []string{"/app"}}
 	kp, err = PlanKongChange(KongChange{Source: "route add my-app", Route: toApp}, f)
 	if err != nil {
 		t.Fatal(err)
 	}
-	diff := "--- current\n+++ new\n@@ -1 +1,8 @@\n _format_version: \"3.0\"\n+services:\n+  - name: my-app\n+    url: http://172.26.0.5:8080\n+    routes:\n+      - name: my-app\n+        paths:\n+          - /app\n"
-	wantChange(t, kp, yamlEmpty, yamlV1, KongChangePlan{Diff: diff, Upstream: "http://172.26.0.5:8080", Plan: fountain.Plan{Changes: []fountain.Change{
-		{Name: "Kong loads the config (its own validation decides)", Change: true, Reason: "the config differs", Diff: diff, Calls: []string{kongLoadCall}, Effect: loadKongConfig{Text: yamlV1}},
+	yamlApp := "_format_version: \"3.0\"\nservices:\n  - name: my-app\n    url: http://app-my-app\n    routes:\n      - name: my-app\n        paths:\n          - /app\n" +
+		"upstreams:\n  - name: app-my-app\n    healthchecks:\n      active:\n        healthy:\n          interval: 5\n          successes: 2\n        timeout: 2\n        type: tcp\n" +
+		"        unhealthy:\n          interval: 5\n          tcp_failures: 2\n          timeouts: 2\n    targets:\n      - target: 172.26.0.5:8080\n        weight: 100\n"
+	next := mustConfig(t, yamlApp)
+	diff := kong.Diff(mustConfig(t, yamlEmpty), next, "current", "new")
+	wantChange(t, kp, yamlEmpty, yamlApp, KongChangePlan{Diff: diff, Upstream: "http://app-my-app, whose targets are 172.26.0.5:8080", Plan: fountain.Plan{Changes: []fountain.Change{
+		{Name: "Kong loads the config (its own validation decides)", Change: true, Reason: "the config differs", Diff: diff, Calls: []string{kongLoadCall}, Effect: loadKongConfig{Text: yamlApp}},
 		{Name: "the config file /etc/kong/kong.yml follows", Change: true, Reason: "a restart must keep the config", Calls: []string{writeKongYML},
-			Effect: writeFile{Path: "/etc/kong/kong.yml", Body: yamlV1, Mode: "0644", Owner: "root:root"}},
+			Effect: writeFile{Path: "/etc/kong/kong.yml", Body: yamlApp, Mode: "0644", Owner: "root:root"}},
 		{Name: "version recorded", Change: true, Reason: "a new version", Calls: []string{"fountain: record version 1 of the gateway's config (route add my-app)"},
-			Effect: recordKongVersion{Hash: hashV1, Text: yamlV1, Source: "route add my-app"}},
+			Effect: recordKongVersion{Hash: next.Hash(), Text: yamlApp, Source: "route add my-app"}},
 	}}})
 
+	// On three hosts, one deployed behind Kong (its picked port), with a
+	// health check: a target each, an HTTP check. An upstream that lists
+	// the same serving targets (a deploy's weight-0 ones besides) is kept.
+	hc := &HealthCheck{Path: "/healthz", Port: 8080, TimeoutS: 30, IntervalS: 1}
+	f.Apps = []AppUpstreamFacts{
+		{Target: "web-1", Exists: true, Port: 20001, TCPPorts: []int{20001}, Address: "172.26.0.5", Health: hc},
+		{Target: "web-2", Exists: true, TCPPorts: []int{8080}, Address: "172.26.0.6"},
+		{Target: "web-3", Exists: true, TCPPorts: []int{8080}, Address: "172.26.0.7"},
+	}
+	kp, err = PlanKongChange(KongChange{Source: "route add my-app", Route: toApp}, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := kong.TargetsOf(kp.Next, "app-my-app"); !reflect.DeepEqual(got, []kong.Target{tg("172.26.0.5:20001", 100), tg("172.26.0.6:8080", 100), tg("172.26.0.7:8080", 100)}) ||
+		!strings.Contains(kp.Next.YAML(), "http_path: /healthz") || !strings.Contains(kp.Next.YAML(), "interval: 1\n") {
+		t.Fatalf("three hosts:\n%s", kp.Next.YAML())
+	}
+	withOld, err := kong.SetUpstream(kp.Next, "app-my-app", []kong.Target{tg("172.26.0.7:8080", 100), tg("172.26.0.5:20001", 100), tg("172.26.0.5:20000", 0), tg("172.26.0.6:8080", 100)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Versions, _ = kongVersions(withOld.YAML(), 1, []fountain.ConfigVersion{{Version: 1, Hash: withOld.Hash()}})
+	f.Admin.Hash, f.File = withOld.Hash(), withOld.YAML()
+	kp, err = PlanKongChange(KongChange{Source: "route add my-app", Route: toApp}, f)
+	if err != nil || kp.Changed() {
+		t.Fatalf("the same targets again: %v %s", err, show(kp.Changes))
+	}
+
 	// An app that is not there, or publishes no TCP port.
-	f.App = &AppUpstreamFacts{Target: "203.0.113.7 (web-1)"}
+	f.Apps = []AppUpstreamFacts{{Target: "203.0.113.7 (web-1)"}}
 	if _, err := PlanKongChange(KongChange{Source: "route add my-app", Route: toApp}, f); fountain.ErrorCode(err) != fountain.ENOTFOUND ||
 		fountain.ErrorMessage(err) != "no app my-app on 203.0.113.7 (web-1)" {
 		t.Fatalf("no app: %v", err)
 	}
-	f.App = &AppUpstreamFacts{Target: "203.0.113.7 (web-1)", Exists: true, Address: "172.26.0.5"}
+	f.Apps = []AppUpstreamFacts{{Target: "203.0.113.7 (web-1)", Exists: true, Address: "172.26.0.5"}}
 	if _, err := PlanKongChange(KongChange{Source: "route add my-app", Route: toApp}, f); fountain.ErrorCode(err) != fountain.ECONFLICT ||
 		fountain.ErrorMessage(err) != "app my-app on 203.0.113.7 (web-1) publishes no TCP port for Kong to reach" {
 		t.Fatalf("no port: %v", err)
@@ -420,15 +454,23 @@ func TestPlanKongChangeAdoptsUnknown(t *testing.T) {
 
 // A route to an app goes to the port asked for (one the app publishes),
 // else the lowest it publishes.
-func TestAppUpstreamURLPort(t *testing.T) {
-	a := &AppUpstreamFacts{Target: "app-1", Exists: true, TCPPorts: []int{9090, 8080}, Address: "172.26.0.5"}
-	for want, url := range map[int]string{0: "http://172.26.0.5:8080", 9090: "http://172.26.0.5:9090"} {
-		if got, err := appUpstreamURL("my-app", want, a); err != nil || got != url {
+func TestAppTargetPort(t *testing.T) {
+	a := AppUpstreamFacts{Target: "app-1", Exists: true, TCPPorts: []int{9090, 8080}, Address: "172.26.0.5"}
+	for want, addr := range map[int]string{0: "172.26.0.5:8080", 9090: "172.26.0.5:9090"} {
+		if got, err := appTarget("my-app", want, a); err != nil || got != addr {
 			t.Errorf("port %d: %q %v", want, got, err)
 		}
 	}
-	if _, err := appUpstreamURL("my-app", 7000, a); fountain.ErrorCode(err) != fountain.ECONFLICT {
+	if _, err := appTarget("my-app", 7000, a); fountain.ErrorCode(err) != fountain.ECONFLICT {
 		t.Errorf("a port it does not publish: %v", err)
+	}
+	// Behind a gateway the port is Fountain's pick; one asked for is refused.
+	a.Port, a.TCPPorts = 30001, []int{30001}
+	if got, err := appTarget("my-app", 0, a); err != nil || got != "172.26.0.5:30001" {
+		t.Errorf("picked: %q %v", got, err)
+	}
+	if _, err := appTarget("my-app", 30001, a); fountain.ErrorCode(err) != fountain.ECONFLICT {
+		t.Errorf("a port asked behind a gateway: %v", err)
 	}
 }
 
@@ -473,5 +515,95 @@ func TestPlanKongAdminSilentRefuses(t *testing.T) {
 	f.Admin = nil
 	if _, err := PlanKongDeploy(kongIn(t), f, "203.0.113.7", testSettle); fountain.ErrorCode(err) != fountain.EUPSTREAM {
 		t.Fatalf("err %v", err)
+	}
+}
+
+// tg is a Kong target.
+func tg(addr string, weight int) kong.Target { return kong.Target{Target: addr, Weight: weight} }
+
+// A gateway of two nodes: the change is made once, loaded into each node
+// in turn (one that runs it already is left alone) with its file, and
+// recorded once; a node running a config Fountain has no version of
+// stops a route change, but not a whole config.
+func TestPlanKongChangeNodes(t *testing.T) {
+	f := changeFacts(t)
+	f.Node, f.Others = "gw-1", []KongNodeFacts{{Node: "gw-2", Admin: KongAdminFacts{Hash: hashV1}, File: yamlV1}}
+	route := &KongRouteInput{Name: "other", UpstreamURL: "http://172.26.0.5:9", Paths: []string{"/other"}}
+	kp, err := PlanKongChange(KongChange{Source: "route add other", Route: route}, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	on := func(c fountain.Change, node string, i int) fountain.Change {
+		c.Name += " on " + node
+		switch e := c.Effect.(type) {
+		case loadKongConfig:
+			e.Node = i
+			c.Effect, c.Calls = e, []string{"kong " + node + ": POST /config?flatten_errors=1&check_hash=1 (the Admin API on the host's loopback, through SSH)"}
+		case writeFile:
+			e.Node = i
+			c.Effect, c.Calls = e, []string{"ssh " + node + ": write /etc/kong/kong.yml (0644 root:root, atomically)"}
+		}
+		return c
+	}
+	wantChange(t, kp, yamlV1, yamlV2, KongChangePlan{Version: 1, Diff: diffV1V2, Plan: fountain.Plan{Changes: []fountain.Change{
+		on(loadV2, "gw-1", 0), on(writeV2, "gw-1", 0), on(loadV2, "gw-2", 1), on(writeV2, "gw-2", 1), recordV2("route add other")}}})
+
+	// gw-2 runs it already (a change that stopped after gw-2... or a
+	// node added with it): only gw-1 loads it.
+	f.Others[0].Admin.Hash, f.Others[0].File = hashV2, yamlV2
+	kp, _ = PlanKongChange(KongChange{Source: "route add other", Route: route}, f)
+	if c := kp.Changes[2]; c.Change || c.Name != "Kong loads the config (its own validation decides) on gw-2" || c.Reason != "Kong runs this config already" {
+		t.Fatalf("gw-2 runs it: %#v", c)
+	}
+	// gw-2 runs a config Fountain has no version of.
+	f.Others[0].Admin.Hash = handHash
+	if _, err := PlanKongChange(KongChange{Source: "route add other", Route: route}, f); fountain.ErrorCode(err) != fountain.ECONFLICT ||
+		fountain.ErrorMessage(err) != "Kong on gw-2 runs a config Fountain has no version of (hash "+handHash+"), unlike gw-1" {
+		t.Fatalf("gw-2 runs an unknown config: %v", err)
+	}
+	if kp, err := PlanKongChange(KongChange{Source: "apply", Config: mustConfig(t, yamlV2)}, f); err != nil || !kp.Changes[2].Change {
+		t.Fatalf("a whole config replaces it: %v", err)
+	}
+}
+
+// The instance names of a gateway or an app's rollout, without I/O.
+func TestInstanceNames(t *testing.T) {
+	in := KongInput{HostInput: HostInput{SSHKeyPath: "/k"}, NodesInput: NodesInput{InstanceNames: []string{"gw-1", "gw-2"}}}
+	if err := in.Validate(); err != nil || in.Gateway != DefaultGateway || in.SSHUser != "ubuntu" || in.InstanceName != "" {
+		t.Fatalf("two nodes: %v %#v", err, in)
+	}
+	hosts, name := in.NodeHosts()
+	if name != "kong" || !reflect.DeepEqual(hosts, []HostInput{{InstanceName: "gw-1", SSHKeyPath: "/k", SSHUser: "ubuntu", SSHPort: 22},
+		{InstanceName: "gw-2", SSHKeyPath: "/k", SSHUser: "ubuntu", SSHPort: 22}}) {
+		t.Fatalf("nodes: %#v %q", hosts, name)
+	}
+	for _, bad := range []KongInput{
+		{HostInput: HostInput{InstanceName: "gw-1"}, NodesInput: NodesInput{InstanceNames: []string{"gw-2"}}},
+		{NodesInput: NodesInput{InstanceNames: []string{"gw-1", "gw-1"}}},
+		{NodesInput: NodesInput{InstanceNames: []string{"gw 1"}}},
+		{NodesInput: NodesInput{InstanceNames: []string{"gw-1"}, Gateway: "a b"}},
+	} {
+		if err := bad.Validate(); fountain.ErrorCode(err) != fountain.EINVALID {
+			t.Errorf("%#v: %v", bad.NodesInput, err)
+		}
+	}
+	app := DockerAppInput{InstanceNames: []string{"web-1", "web-2"}, DockerImage: testImage, Gateway: &GatewayRef{InstanceIP: "203.0.113.9"}, Batch: "50%"}
+	if err := app.Validate(); err != nil || len(app.HostInputs()) != 2 || app.GatewayHosts()[0].InstanceIP != "203.0.113.9" {
+		t.Fatalf("an app on two hosts: %v", err)
+	}
+	for _, mod := range []func(*DockerAppInput){
+		func(in *DockerAppInput) { in.Gateway = &GatewayRef{} },
+		func(in *DockerAppInput) { in.Gateway = &GatewayRef{InstanceName: "gw-1", InstanceIP: "203.0.113.9"} },
+		func(in *DockerAppInput) { in.Batch = "0" },
+		func(in *DockerAppInput) { in.MaxFailures = -1 },
+		func(in *DockerAppInput) { d := -1; in.DrainSeconds = &d },
+		func(in *DockerAppInput) { in.ContainerName = "my-app.next" },
+		func(in *DockerAppInput) { in.ContainerName = "x-" }, // app-x- is no upstream name
+	} {
+		bad := DockerAppInput{InstanceNames: []string{"web-1"}, DockerImage: testImage, Gateway: &GatewayRef{InstanceName: "gw-1"}}
+		mod(&bad)
+		if err := bad.Validate(); fountain.ErrorCode(err) != fountain.EINVALID {
+			t.Errorf("%+v: %v", bad, err)
+		}
 	}
 }

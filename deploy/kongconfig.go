@@ -15,6 +15,7 @@ import (
 // KongConfigInput is the body of PUT /services/kong/config.
 type KongConfigInput struct {
 	HostInput
+	NodesInput
 	Config any `json:"config" doc:"The whole declarative config: YAML or JSON text, or a JSON object. It needs _format_version (\"3.0\")."`
 }
 
@@ -22,6 +23,7 @@ type KongConfigInput struct {
 // its route, added or updated by name.
 type KongRouteInput struct {
 	HostInput
+	NodesInput
 	Name         string   `json:"name" minLength:"1" maxLength:"128" doc:"The service and route name." example:"my-app"`
 	UpstreamURL  string   `json:"upstream_url,omitempty" maxLength:"2048" doc:"Where Kong sends the traffic, e.g. http://10.0.0.5:8080 (or give app)."`
 	App          *AppRef  `json:"app,omitempty" doc:"An app deployed by Fountain to send the traffic to, instead of upstream_url: Fountain looks up its published port."`
@@ -32,17 +34,33 @@ type KongRouteInput struct {
 	PreserveHost bool     `json:"preserve_host,omitempty" doc:"Send the client's Host header upstream."`
 }
 
-// AppRef names an app Fountain deployed.
+// AppRef names an app Fountain deployed, on one host or several.
 type AppRef struct {
-	ContainerName string `json:"container_name" minLength:"1" maxLength:"128" doc:"The app's container." example:"my-app"`
-	InstanceIP    string `json:"instance_ip,omitempty" maxLength:"253" doc:"The app's host (default: the gateway's host)."`
-	InstanceName  string `json:"instance_name,omitempty" maxLength:"255" doc:"The app's Lightsail instance, instead of instance_ip."`
-	Port          int    `json:"port,omitempty" minimum:"0" maximum:"65535" doc:"The host port of the app to send to: one it publishes for TCP (default: the lowest it publishes)."`
+	ContainerName string   `json:"container_name" minLength:"1" maxLength:"128" doc:"The app's container." example:"my-app"`
+	InstanceIP    string   `json:"instance_ip,omitempty" maxLength:"253" doc:"The app's host (default: the gateway's host)."`
+	InstanceName  string   `json:"instance_name,omitempty" maxLength:"255" doc:"The app's Lightsail instance, instead of instance_ip."`
+	InstanceNames []string `json:"instance_names,omitempty" maxItems:"64" doc:"The app's Lightsail instances, when it runs on several: each is a target of the app's upstream." example:"[\"web-1\", \"web-2\"]"`
+	Port          int      `json:"port,omitempty" minimum:"0" maximum:"65535" doc:"The host port of the app to send to: one it publishes for TCP (default: the lowest it publishes; behind a gateway, the port Fountain picked)."`
+}
+
+// hostInputs are the app's hosts (reached with the gateway's key, user
+// and port), or nil when the app is on the gateway's host.
+func (a *AppRef) hostInputs(gw HostInput) []HostInput {
+	base := HostInput{Region: gw.Region, SSHKeyPath: gw.SSHKeyPath, SSHUser: gw.SSHUser, SSHPort: gw.SSHPort}
+	switch {
+	case len(a.InstanceNames) > 0:
+		return hostsOf(base, a.InstanceNames)
+	case a.InstanceIP != "" || a.InstanceName != "":
+		base.InstanceIP, base.InstanceName = a.InstanceIP, a.InstanceName
+		return []HostInput{base}
+	}
+	return nil
 }
 
 // KongRollbackInput is the body of POST /services/kong/config/rollback.
 type KongRollbackInput struct {
 	HostInput
+	NodesInput
 	Version int `json:"version" minimum:"1" doc:"The version to return to (see GET /services/kong/config/history)."`
 }
 
@@ -78,7 +96,7 @@ func parseKongConfig(v any) (*kong.Config, error) {
 // fields Fountain knows by Kong's rules, and its upstreams (never Kong
 // itself).
 func (in *KongConfigInput) Validate() (*kong.Config, error) {
-	if err := in.HostInput.Validate(); err != nil {
+	if err := in.NodesInput.validate(&in.HostInput); err != nil {
 		return nil, err
 	}
 	cfg, err := parseKongConfig(in.Config)
@@ -121,7 +139,7 @@ func checkNotKongContainer(field, host string) error {
 
 // Validate checks the request without I/O.
 func (in *KongRouteInput) Validate() error {
-	if err := in.HostInput.Validate(); err != nil {
+	if err := in.NodesInput.validate(&in.HostInput); err != nil {
 		return err
 	}
 	switch {
@@ -135,14 +153,17 @@ func (in *KongRouteInput) Validate() error {
 			return fountain.Invalid("app.container_name", "%q is not a container name", short(a.ContainerName))
 		}
 		h := HostInput{InstanceIP: a.InstanceIP, InstanceName: a.InstanceName}
-		if h.InstanceIP != "" || h.InstanceName != "" {
-			if err := h.Validate(); err != nil {
+		if h.InstanceIP != "" || h.InstanceName != "" || len(a.InstanceNames) > 0 {
+			if err := checkInstanceNames("instance_names", a.InstanceNames, &h); err != nil {
 				var fe *fountain.Error
 				if errors.As(err, &fe) {
 					fe.Field = "app." + fe.Field
 				}
 				return err
 			}
+		}
+		if msg := kong.CheckAppUpstream(a.ContainerName); msg != "" {
+			return fountain.Invalid("app.container_name", "%q cannot name the app's Kong upstream (%s): %s", short(a.ContainerName), kong.AppUpstream(a.ContainerName), msg)
 		}
 	}
 	r := in.route("http://placeholder.invalid")
@@ -166,43 +187,66 @@ func (in *KongRouteInput) route(upstream string) kong.Route {
 
 // KongConfigView is what GET /services/kong/config answers.
 type KongConfigView struct {
-	Host    string           `json:"host" doc:"The gateway's host, address:port."`
+	Host    string           `json:"host" doc:"The gateway's host, address:port (its first node's)."`
 	Version int              `json:"version" doc:"The version Fountain applied last (0: none yet)."`
 	Hash    string           `json:"hash" doc:"Kong's configuration_hash of the running config."`
-	InSync  bool             `json:"in_sync" doc:"Whether Kong runs Fountain's last version (false: it runs another, changed by hand, say; the next change adopts it first)."`
-	Config  string           `json:"config" doc:"The running config (YAML), as Kong exports it."`
+	InSync  bool             `json:"in_sync" doc:"Whether Kong runs Fountain's last version (false: it runs another, changed by hand, say; the next change adopts it first). With several nodes: whether every node does."`
+	Config  string           `json:"config" doc:"The running config (YAML), as Kong exports it (the first node's)."`
 	Routes  []kong.RouteInfo `json:"routes" doc:"Its services and routes."`
 	StandIn bool             `json:"stand_in,omitempty" doc:"Whether the gateway is the sandbox's stand-in for Kong."`
+	Gateway string           `json:"gateway,omitempty" doc:"The gateway's name, for a gateway of several nodes."`
+	Nodes   []KongNodeView   `json:"nodes,omitempty" doc:"Each node of a gateway of several: the config it runs."`
 }
 
-// Config reads the running config of the gateway on h.
-func (g *Gateway) Config(ctx context.Context, rec fountain.Recorder, h *Host) (*KongConfigView, error) {
-	c, err := g.e.connect(ctx, rec, h)
+// KongNodeView is one node of a gateway, as GET /services/kong/config
+// shows it.
+type KongNodeView struct {
+	Host   string `json:"host" doc:"The node, address:port."`
+	Hash   string `json:"hash" doc:"Kong's configuration_hash of the config it runs."`
+	InSync bool   `json:"in_sync" doc:"Whether it runs Fountain's last version."`
+}
+
+// Config reads the running config of the gateway (its first node's, and
+// the hash each other node runs).
+func (g *Gateway) Config(ctx context.Context, rec fountain.Recorder, n Nodes) (*KongConfigView, error) {
+	vs, err := g.e.kongVersionsOf(ctx, n.Key)
 	if err != nil {
 		return nil, err
 	}
-	defer c.Close()
-	admin := kongAdmin(c)
-	text, err := admin.Config(ctx)
-	if err != nil {
-		return nil, kongUnreachable(h, err)
+	var v *KongConfigView
+	for i, h := range n.Hosts {
+		c, err := g.e.connect(ctx, rec, h)
+		if err != nil {
+			return nil, err
+		}
+		admin := kongAdmin(c)
+		st, err := admin.Status(ctx)
+		if err != nil {
+			c.Close()
+			return nil, kongUnreachable(h, err)
+		}
+		if i == 0 {
+			text, err := admin.Config(ctx)
+			if err != nil {
+				c.Close()
+				return nil, kongUnreachable(h, err)
+			}
+			v = &KongConfigView{Host: h.HostPort(), Hash: st.ConfigurationHash, Config: text, Routes: []kong.RouteInfo{}, Gateway: n.Name}
+			if cfg, err := kong.Parse([]byte(text)); err == nil {
+				v.Routes = kong.ListRoutes(cfg)
+			}
+			if info, err := admin.Info(ctx); err == nil {
+				v.StandIn = info.Standin
+			}
+			v.Version, v.InSync = vs.Version, vs.runsLatest(st.ConfigurationHash)
+		}
+		c.Close()
+		if n.several() {
+			in := vs.runsLatest(st.ConfigurationHash)
+			v.Nodes = append(v.Nodes, KongNodeView{Host: h.HostPort(), Hash: st.ConfigurationHash, InSync: in})
+			v.InSync = v.InSync && in
+		}
 	}
-	st, err := admin.Status(ctx)
-	if err != nil {
-		return nil, kongUnreachable(h, err)
-	}
-	v := &KongConfigView{Host: h.HostPort(), Hash: st.ConfigurationHash, Config: text, Routes: []kong.RouteInfo{}}
-	if cfg, err := kong.Parse([]byte(text)); err == nil {
-		v.Routes = kong.ListRoutes(cfg)
-	}
-	if info, err := admin.Info(ctx); err == nil {
-		v.StandIn = info.Standin
-	}
-	vs, err := g.e.kongVersionsOf(ctx, h)
-	if err != nil {
-		return nil, err
-	}
-	v.Version, v.InSync = vs.Version, vs.runsLatest(st.ConfigurationHash)
 	return v, nil
 }
 
@@ -217,7 +261,8 @@ func kongUnreachable(h *Host, err error) error {
 
 // KongConfigResult is what a config change reports.
 type KongConfigResult struct {
-	Host       string                 `json:"host" doc:"The gateway's host."`
+	Host       string                 `json:"host" doc:"The gateway's host (its first node's)."`
+	Gateway    string                 `json:"gateway,omitempty" doc:"The gateway's name, for a gateway of several nodes."`
 	Version    int                    `json:"version" doc:"The version now applied (unchanged: the one before)."`
 	Hash       string                 `json:"hash" doc:"The config's hash (Kong's configuration_hash)."`
 	Diff       string                 `json:"diff,omitempty" doc:"What changed (or would change), as a unified diff of the YAML."`
@@ -226,34 +271,35 @@ type KongConfigResult struct {
 	Plan       []fountain.PlannedStep `json:"plan,omitempty" doc:"The steps, and whether each changed (or would change) something."`
 }
 
-// Apply loads a whole declarative config into the gateway on h: Kong's
-// own validation decides (POST /config with flatten_errors and
-// check_hash); a refused config changes nothing and its field errors are
-// in the result; an unchanged one is changed=false. On success
-// /etc/kong/kong.yml is replaced atomically (a restart keeps it) and the
-// version is recorded. A dry run shows the diff.
-func (g *Gateway) Apply(ctx context.Context, rec fountain.Recorder, h *Host, cfg *kong.Config, dryRun bool) (fountain.Outcome, error) {
-	return g.change(ctx, rec, h, KongChange{Source: "apply", Config: cfg}, dryRun)
+// Apply loads a whole declarative config into the gateway: Kong's own
+// validation decides (POST /config with flatten_errors and check_hash),
+// node by node; a refused config changes nothing (on the nodes not yet
+// reached) and its field errors are in the result; an unchanged one is
+// changed=false. On success /etc/kong/kong.yml is replaced atomically
+// on each node (a restart keeps it) and the version is recorded. A dry
+// run shows the diff.
+func (g *Gateway) Apply(ctx context.Context, rec fountain.Recorder, n Nodes, cfg *kong.Config, dryRun bool) (fountain.Outcome, error) {
+	return g.change(ctx, rec, n, KongChange{Source: "apply", Config: cfg}, dryRun)
 }
 
 // AddRoute adds or updates a service and its route by name, in the
 // config Kong runs (Fountain's last version, or one found and adopted),
 // and applies the result.
-func (g *Gateway) AddRoute(ctx context.Context, rec fountain.Recorder, h *Host, in KongRouteInput) (fountain.Outcome, error) {
-	return g.change(ctx, rec, h, KongChange{Source: "route add " + in.Name, Route: &in}, in.DryRun)
+func (g *Gateway) AddRoute(ctx context.Context, rec fountain.Recorder, n Nodes, in KongRouteInput) (fountain.Outcome, error) {
+	return g.change(ctx, rec, n, KongChange{Source: "route add " + in.Name, Route: &in}, in.DryRun)
 }
 
 // RemoveRoute removes a service and its routes by name.
-func (g *Gateway) RemoveRoute(ctx context.Context, rec fountain.Recorder, h *Host, name string, dryRun bool) (fountain.Outcome, error) {
-	return g.change(ctx, rec, h, KongChange{Source: "route rm " + name, Remove: name}, dryRun)
+func (g *Gateway) RemoveRoute(ctx context.Context, rec fountain.Recorder, n Nodes, name string, dryRun bool) (fountain.Outcome, error) {
+	return g.change(ctx, rec, n, KongChange{Source: "route rm " + name, Remove: name}, dryRun)
 }
 
 // Rollback applies a stored version again (recorded as a new version).
-func (g *Gateway) Rollback(ctx context.Context, rec fountain.Recorder, h *Host, version int, dryRun bool) (fountain.Outcome, error) {
+func (g *Gateway) Rollback(ctx context.Context, rec fountain.Recorder, n Nodes, version int, dryRun bool) (fountain.Outcome, error) {
 	if g.e.KongConfigs == nil {
 		return fountain.Outcome{}, fountain.Errorf(fountain.EUNAVAILABLE, "no config history is kept")
 	}
-	v, err := g.e.KongConfigs.KongConfig(ctx, h.Key(), version)
+	v, err := g.e.KongConfigs.KongConfig(ctx, n.Key, version)
 	if err != nil {
 		return fountain.Outcome{}, err
 	}
@@ -261,34 +307,35 @@ func (g *Gateway) Rollback(ctx context.Context, rec fountain.Recorder, h *Host, 
 	if err != nil {
 		return fountain.Outcome{}, err
 	}
-	return g.change(ctx, rec, h, KongChange{Source: fmt.Sprintf("rollback to %d", version), Config: cfg}, dryRun)
+	return g.change(ctx, rec, n, KongChange{Source: fmt.Sprintf("rollback to %d", version), Config: cfg}, dryRun)
 }
 
-// History lists the versions applied on h.
-func (g *Gateway) History(ctx context.Context, h *Host) ([]fountain.ConfigVersion, error) {
+// History lists the versions applied on the gateway.
+func (g *Gateway) History(ctx context.Context, n Nodes) ([]fountain.ConfigVersion, error) {
 	if g.e.KongConfigs == nil {
 		return nil, fountain.Errorf(fountain.EUNAVAILABLE, "no config history is kept")
 	}
-	return g.e.KongConfigs.KongConfigHistory(ctx, h.Key())
+	return g.e.KongConfigs.KongConfigHistory(ctx, n.Key)
 }
 
-// change runs a config change: it observes the gateway (and the app a
-// route goes to) as a recorded step, plans (PlanKongChange) and applies:
-// a config found that Fountain has no version of is kept, Kong loads the
-// new one, the file follows, the version is recorded.
-func (g *Gateway) change(ctx context.Context, rec fountain.Recorder, h *Host, ch KongChange, dryRun bool) (fountain.Outcome, error) {
-	res := KongConfigResult{Host: h.HostPort(), Source: ch.Source}
+// change runs a config change: it observes the gateway's nodes (and the
+// app a route goes to) as a recorded step, plans (PlanKongChange) and
+// applies: a config found that Fountain has no version of is kept, each
+// node loads the new one in turn and its file follows, the version is
+// recorded.
+func (g *Gateway) change(ctx context.Context, rec fountain.Recorder, n Nodes, ch KongChange, dryRun bool) (fountain.Outcome, error) {
+	res := KongConfigResult{Host: n.Hosts[0].HostPort(), Gateway: n.Name, Source: ch.Source}
 	if ch.Config != nil {
 		if err := checkKongUpstreams(ch.Config); err != nil {
 			return fountain.Outcome{Result: res}, err
 		}
 	}
-	c, err := g.e.connect(ctx, rec, h)
+	nodes, closeAll, err := g.connectNodes(ctx, rec, n)
 	if err != nil {
 		return fountain.Outcome{Result: res}, err
 	}
-	defer c.Close()
-	k := g.exec(c, h, rec)
+	defer closeAll()
+	k := g.exec(n.Key, nodes, rec)
 	var kp KongChangePlan
 	var f KongChangeFacts
 	err = rec.Step(ctx, "read the gateway's config", func(ctx context.Context) (fountain.StepResult, error) {
@@ -297,7 +344,7 @@ func (g *Gateway) change(ctx context.Context, rec fountain.Recorder, h *Host, ch
 			return fountain.StepResult{}, err
 		}
 		if ch.Route != nil && ch.Route.App != nil {
-			if f.App, err = k.observeApp(ctx, rec, *ch.Route); err != nil {
+			if f.Apps, err = k.observeApps(ctx, rec, *ch.Route); err != nil {
 				return fountain.StepResult{}, err
 			}
 		}
@@ -312,7 +359,7 @@ func (g *Gateway) change(ctx context.Context, rec fountain.Recorder, h *Host, ch
 		}
 		rec.AddSecret(kp.Next.SecretValues()...)
 		if kp.Upstream != "" {
-			rec.Log(fmt.Sprintf("app %s on %s answers at %s", ch.Route.App.ContainerName, f.App.Target, kp.Upstream))
+			rec.Log(fmt.Sprintf("app %s answers at %s", ch.Route.App.ContainerName, kp.Upstream))
 		}
 		out := fmt.Sprintf("Fountain's version %d", f.Versions.Version)
 		if kp.Adopt != "" {
@@ -334,15 +381,15 @@ func (g *Gateway) change(ctx context.Context, rec fountain.Recorder, h *Host, ch
 	if err != nil {
 		return fountain.Outcome{Result: res}, err
 	}
-	msg := fmt.Sprintf("Kong on %s runs config version %d (%s)", h.Target(), res.Version, ch.Source)
+	msg := fmt.Sprintf("Kong on %s runs config version %d (%s)", n.Target(), res.Version, ch.Source)
 	switch {
 	case dryRun:
 		msg = "Dry run: " + kp.Summary()
 	case kp.Diff == "" && !kp.Changed():
-		msg = fmt.Sprintf("Kong on %s runs this config already (version %d); nothing changed", h.Target(), res.Version)
+		msg = fmt.Sprintf("Kong on %s runs this config already (version %d); nothing changed", n.Target(), res.Version)
 	}
 	return fountain.Outcome{Message: msg, Result: res}, nil
 }
 
 // Validate checks the request without I/O.
-func (in *KongRollbackInput) Validate() error { return in.HostInput.Validate() }
+func (in *KongRollbackInput) Validate() error { return in.NodesInput.validate(&in.HostInput) }

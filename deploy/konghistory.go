@@ -56,18 +56,18 @@ func kongVersions(text string, latest int, history []fountain.ConfigVersion) (Ko
 	return k, nil
 }
 
-// kongVersionsOf reads the versions kept for h.
-func (e *Engine) kongVersionsOf(ctx context.Context, h *Host) (KongVersions, error) {
+// kongVersionsOf reads the versions kept under a gateway's key.
+func (e *Engine) kongVersionsOf(ctx context.Context, key string) (KongVersions, error) {
 	if e.KongConfigs == nil {
 		return kongVersions("", 0, nil)
 	}
-	text, n, err := e.KongConfigs.LatestKongConfig(ctx, h.Key())
+	text, n, err := e.KongConfigs.LatestKongConfig(ctx, key)
 	if err != nil {
 		return KongVersions{}, err
 	}
 	var vs []fountain.ConfigVersion
 	if n > 0 {
-		if vs, err = e.KongConfigs.KongConfigHistory(ctx, h.Key()); err != nil {
+		if vs, err = e.KongConfigs.KongConfigHistory(ctx, key); err != nil {
 			return KongVersions{}, err
 		}
 	}

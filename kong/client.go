@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -319,4 +320,24 @@ func ctxError(ctx context.Context, what string) error {
 		return &fountain.Error{Code: fountain.ECANCELLED, Message: what + ": cancelled", Err: err}
 	}
 	return &fountain.Error{Code: fountain.EUPSTREAM, Message: what + ": timed out", Err: err}
+}
+
+// TargetHealth is one target of an upstream as a node's balancer sees it
+// (GET /upstreams/{name}/health).
+type TargetHealth struct {
+	Target string `json:"target" doc:"address:port"`
+	Weight int    `json:"weight" doc:"Its weight (0: it receives nothing)."`
+	// Health is HEALTHY, UNHEALTHY, DNS_ERROR or HEALTHCHECKS_OFF.
+	Health string `json:"health" doc:"HEALTHY, UNHEALTHY, DNS_ERROR or HEALTHCHECKS_OFF (no active check on it)."`
+}
+
+// UpstreamHealth asks GET /upstreams/{name}/health.
+func (c *Client) UpstreamHealth(ctx context.Context, name string) ([]TargetHealth, error) {
+	var body struct {
+		Data []TargetHealth `json:"data"`
+	}
+	if _, err := c.getJSON(ctx, "/upstreams/"+url.PathEscape(name)+"/health", &body); err != nil {
+		return nil, err
+	}
+	return body.Data, nil
 }

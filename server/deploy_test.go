@@ -365,7 +365,7 @@ func (m *memKeys) ReplaceHostKeys(_ context.Context, host string, keys []fountai
 }
 
 // sshRun runs a command on a sandbox host as ubuntu with the sandbox key.
-func sshRun(t *testing.T, ip, keyPath, cmd string) (string, error) {
+func sshRun(t testing.TB, ip, keyPath, cmd string) (string, error) {
 	t.Helper()
 	signer, err := fssh.LoadKey(keyPath, []string{filepath.Dir(keyPath)})
 	if err != nil {

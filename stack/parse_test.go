@@ -87,7 +87,7 @@ func TestParseErrors(t *testing.T) {
 			"fountain.yml:5:11: instances.app-1.bundel: unknown key; did you mean \"bundle\"?\n" +
 				"fountain.yml:5:10: instances.app-1.bundle: is required"},
 		{"unknown key, far from all", replace(7, "  instance: web-1", "  replicas: 3"),
-			`fountain.yml:8:3: kong.replicas: unknown key; the keys here are instance, image, proxy_port, proxy_tls_port, routes`},
+			`fountain.yml:8:3: kong.replicas: unknown key; the keys here are instance, instances, image, proxy_port, proxy_tls_port, routes`},
 		{"unknown key, another case", replace(2, "Region: eu-central-1"),
 			"fountain.yml:2:1: Region: unknown key; did you mean \"region\"?\nfountain.yml:1:1: region: is required"},
 		{"duplicate key", replace(15, "    env: {LOG_LEVEL: info}", "    env: {A: b}"),

@@ -29,7 +29,7 @@ type Stack struct {
 	Region     string              `json:"region" minLength:"1" maxLength:"32" doc:"The AWS region of everything in the file (a Lightsail region), e.g. eu-central-1." example:"eu-central-1"`
 	Instances  map[string]Instance `json:"instances,omitempty" doc:"Lightsail instances, by instance name (2 to 255 letters, digits, '_', '.', '-', starting and ending with a letter or digit)."`
 	OpenSearch *OpenSearch         `json:"opensearch,omitempty" doc:"OpenSearch, installed on one instance of this file as deploy-opensearch does."`
-	Kong       *Kong               `json:"kong,omitempty" doc:"Kong Gateway (DB-less) on one instance of this file, and its routes."`
+	Kong       *Kong               `json:"kong,omitempty" doc:"Kong Gateway (DB-less) on one instance of this file (or several, as one gateway), and its routes."`
 	Apps       map[string]App      `json:"apps,omitempty" doc:"Docker apps, by name: the name is the app's container name on each of its instances (2 to 128 letters, digits, '_', '.', '-', starting with a letter or digit)."`
 	GitHub     *GitHub             `json:"github,omitempty" doc:"GitHub repositories: their Actions secrets and the docker-ci.yml workflow Fountain renders."`
 	Remove     *Remove             `json:"remove,omitempty" doc:"What exists and must go. What exists but the file does not declare is only listed, as unmanaged; what is named here is deleted, and only by a plan or apply given allow_delete (--allow-delete)."`
@@ -59,9 +59,12 @@ type OpenSearch struct {
 	AdminPassword string `json:"admin_password,omitempty" maxLength:"64" pattern:"^[a-z0-9][a-z0-9_.-]{0,63}$" doc:"The NAME of a vault secret holding the initial admin password (fountain vault set NAME), never the password itself. Default: Fountain generates one and keeps it." example:"opensearch-admin"`
 }
 
-// Kong is Kong Gateway in DB-less mode on one instance, with its routes.
+// Kong is Kong Gateway in DB-less mode on one instance, or on several as
+// one gateway (each node with its own copy of the config, one version
+// history), with its routes.
 type Kong struct {
-	Instance     string           `json:"instance" minLength:"1" maxLength:"255" doc:"The instance of this file it runs on." example:"gateway-1"`
+	Instance     string           `json:"instance,omitempty" maxLength:"255" doc:"The instance of this file it runs on (or give instances)." example:"gateway-1"`
+	Instances    []string         `json:"instances,omitempty" maxItems:"64" doc:"Several instances of this file running Kong as one gateway (named kong), instead of instance: the same config goes to each node in turn, with one version history." example:"[\"gw-1\", \"gw-2\"]"`
 	Image        string           `json:"image,omitempty" maxLength:"256" doc:"The Kong image (default kong:3.9)." example:"kong:3.9"`
 	ProxyPort    int              `json:"proxy_port,omitempty" minimum:"0" maximum:"65535" doc:"The host port of Kong's HTTP proxy (default 80)."`
 	ProxyTLSPort int              `json:"proxy_tls_port,omitempty" minimum:"0" maximum:"65535" doc:"The host port of Kong's HTTPS proxy (default 443)."`
@@ -71,7 +74,7 @@ type Kong struct {
 // Route is a Kong service and its route: requests matching its paths
 // and/or hosts go to an app of this file, or to an upstream URL.
 type Route struct {
-	App          string   `json:"app,omitempty" maxLength:"128" doc:"An app of this file to send the traffic to (its instance's private address and published port), instead of upstream_url." example:"my-app"`
+	App          string   `json:"app,omitempty" maxLength:"128" doc:"An app of this file to send the traffic to, instead of upstream_url: its upstream app-NAME, whose targets are its instances' private addresses and ports." example:"my-app"`
 	Port         int      `json:"port,omitempty" minimum:"0" maximum:"65535" doc:"With app: the app's published host port to send to (default: its only published port)."`
 	UpstreamURL  string   `json:"upstream_url,omitempty" maxLength:"2048" doc:"Where Kong sends the traffic, an http or https URL without credentials, instead of app." example:"http://10.0.0.9:8080"`
 	Paths        []string `json:"paths,omitempty" maxItems:"32" doc:"Path prefixes that match, e.g. /app." example:"[\"/app\"]"`
@@ -125,6 +128,17 @@ type Remove struct {
 	Apps      []string `json:"apps,omitempty" maxItems:"64" doc:"Docker apps to remove, by name, from every instance of this file."`
 	Routes    []string `json:"routes,omitempty" maxItems:"64" doc:"Kong services and their routes to remove, by name."`
 	Secrets   []string `json:"secrets,omitempty" maxItems:"100" doc:"GitHub secrets to delete: OWNER/REPO/NAME, or OWNER/REPO/ENVIRONMENT/NAME for an environment's."`
+}
+
+// Hosts are the instances Kong runs on: instance, or instances.
+func (k *Kong) Hosts() []string {
+	if len(k.Instances) > 0 {
+		return k.Instances
+	}
+	if k.Instance == "" {
+		return nil
+	}
+	return []string{k.Instance}
 }
 
 // File is the name the stack was parsed under ("" for a Stack built in Go).

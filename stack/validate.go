@@ -314,7 +314,22 @@ func (v *validator) kong() {
 	if k == nil {
 		return
 	}
-	v.instanceRef("kong.instance", k.Instance)
+	switch {
+	case k.Instance != "" && len(k.Instances) > 0:
+		v.fail("kong.instances", false, "", "give instance or instances, not both")
+	case k.Instance == "" && len(k.Instances) == 0:
+		v.fail("kong", false, "", "needs instance (or instances): where Kong runs")
+	case k.Instance != "":
+		v.instanceRef("kong.instance", k.Instance)
+	}
+	for i, inst := range k.Instances {
+		path := index("kong.instances", i)
+		if j := slices.Index(k.Instances, inst); j < i {
+			v.fail(path, false, "", "%s is given twice (also instances[%d])", short(inst), j)
+			continue
+		}
+		v.instanceRef(path, inst)
+	}
 	in := deploy.KongInput{HostInput: hostPlaceholder, Image: k.Image, ProxyPort: k.ProxyPort, ProxyTLSPort: k.ProxyTLSPort}
 	v.engine("kong", in.Validate(), nil)
 	for _, name := range slices.Sorted(maps.Keys(k.Routes)) {
@@ -342,17 +357,14 @@ func (v *validator) route(name string, r Route) {
 	v.engine(base, in.Validate(), map[string]string{"name": "", "app": "app", "app.container_name": "app"})
 }
 
-// routeToApp checks a route's app: declared, on one instance, and the
-// port to send to known.
+// routeToApp checks a route's app: declared, and the port to send to
+// known (on each of its instances: a target of its upstream each).
 func (v *validator) routeToApp(base string, r Route) {
 	app, ok := v.s.Apps[r.App]
 	if !ok {
 		known := slices.Sorted(maps.Keys(v.s.Apps))
 		v.fail(join(base, "app"), false, "", "names app %s, which the file does not declare (apps: %s)", short(r.App), strings.Join(known, ", "))
 		return
-	}
-	if len(app.Instances) > 1 {
-		v.fail(join(base, "app"), false, "route to one of its hosts with upstream_url", "app %s runs on %d instances; a route to an app sends to one host, so the app must run on exactly one", r.App, len(app.Instances))
 	}
 	var published []int
 	for _, spec := range app.Ports {
@@ -596,9 +608,11 @@ func (v *validator) hostPorts() {
 		if tls == 0 {
 			tls = 443
 		}
-		take(k.Instance, "kong", hostPort{proxy, "tcp"}, claim{by: "Kong's proxy"})
-		take(k.Instance, "kong", hostPort{tls, "tcp"}, claim{by: "Kong's TLS proxy"})
-		take(k.Instance, "kong", hostPort{8001, "tcp"}, claim{ip: "127.0.0.1", by: "Kong's Admin API (on loopback)"})
+		for _, inst := range k.Hosts() {
+			take(inst, "kong", hostPort{proxy, "tcp"}, claim{by: "Kong's proxy"})
+			take(inst, "kong", hostPort{tls, "tcp"}, claim{by: "Kong's TLS proxy"})
+			take(inst, "kong", hostPort{8001, "tcp"}, claim{ip: "127.0.0.1", by: "Kong's Admin API (on loopback)"})
+		}
 	}
 	if o := v.s.OpenSearch; o != nil {
 		take(o.Instance, "opensearch", hostPort{9200, "tcp"}, claim{by: "OpenSearch"})

@@ -26,6 +26,9 @@ func TestValidateErrors(t *testing.T) {
 			`fountain.yml:4:119: instances.web-1.ports[4]: "80-70": the range ends before it starts`},
 		{"tags", replace(5, "  app-1: {bundle: micro_3_0, blueprint: ubuntu_24_04, zone: eu-central-1a, tags: {\"aws:x\": y}}"), `fountain.yml:5:82: instances.app-1.tags: tag key "aws:x" starts with "aws:", which AWS reserves for its own tags`},
 		{"kong instance", replace(7, "  instance: web-9"), `fountain.yml:7:13: kong.instance: names instance "web-9", which the file does not declare (instances: app-1, web-1)`},
+		{"kong instances", replace(7, "  instances: [web-1, web-9, web-1]"), `fountain.yml:7:22: kong.instances[1]: names instance "web-9", which the file does not declare (instances: app-1, web-1)` + "\n" +
+			`fountain.yml:7:29: kong.instances[2]: "web-1" is given twice (also instances[0])`},
+		{"kong instance and instances", replace(7, "  instance: web-1\n  instances: [web-1]"), `fountain.yml:8:14: kong.instances: give instance or instances, not both`},
 		{"route to app and url", replace(9, "    my-app: {app: my-app, upstream_url: http://x:1, paths: [/app]}"), `fountain.yml:9:19: kong.routes.my-app.app: give app or upstream_url, not both`},
 		{"route to nothing", replace(9, "    my-app: {paths: [/app]}"), `fountain.yml:9:13: kong.routes.my-app: needs app (an app of this file) or upstream_url`},
 		{"route to a missing app", replace(9, "    my-app: {app: my-ap, paths: [/app]}"), `fountain.yml:9:19: kong.routes.my-app.app: names app "my-ap", which the file does not declare (apps: my-app)`},
@@ -34,12 +37,10 @@ func TestValidateErrors(t *testing.T) {
 		{"route port", replace(9, "    my-app: {app: my-app, port: 9090, paths: [/app]}"), `fountain.yml:9:33: kong.routes.my-app.port: app my-app does not publish port 9090 (it publishes 8080)`},
 		{"route port without app", replace(9, "    my-app: {upstream_url: http://x:1, port: 9090, paths: [/app]}"), `fountain.yml:9:46: kong.routes.my-app.port: is the port of an app; with upstream_url, put the port in the URL`},
 		{"route url credentials", replace(9, "    my-app: {upstream_url: http://u:p@x:1, paths: [/app]}"), `fountain.yml:9:28: kong.routes.my-app.upstream_url: must not hold credentials: Kong would store them in its configuration`},
-		{"app on two instances behind a route", replace(13, "    instances: [app-1, web-1]"), `fountain.yml:9:19: kong.routes.my-app.app: app my-app runs on 2 instances; a route to an app sends to one host, so the app must run on exactly one`},
-		{"app instances", replace(13, "    instances: [app-1, app-2, app-1]"), `fountain.yml:9:19: kong.routes.my-app.app: app my-app runs on 3 instances; a route to an app sends to one host, so the app must run on exactly one` + "\n" +
-			`fountain.yml:13:24: apps.my-app.instances[1]: names instance "app-2", which the file does not declare (instances: app-1, web-1)` + "\n" +
+		{"app instances", replace(13, "    instances: [app-1, app-2, app-1]"), `fountain.yml:13:24: apps.my-app.instances[1]: names instance "app-2", which the file does not declare (instances: app-1, web-1)` + "\n" +
 			`fountain.yml:13:31: apps.my-app.instances[2]: "app-1" is given twice (also instances[0])`},
 		{"app name", replace(11, "  m:"), `fountain.yml:9:19: kong.routes.my-app.app: names app "my-app", which the file does not declare (apps: m)` + "\n" +
-			`fountain.yml:11:3: apps.m: the app's name is its container's name: "m" is not a container name (2 to 128 letters, digits, '_', '.', '-', starting with a letter or digit; not ending in .previous, .old or .rollback, which Fountain uses)`},
+			`fountain.yml:11:3: apps.m: the app's name is its container's name: "m" is not a container name (2 to 128 letters, digits, '_', '.', '-', starting with a letter or digit; not ending in .previous, .old, .rollback or .next, which Fountain uses)`},
 		{"image", replace(12, "    image: ghcr.io/User/App"), `fountain.yml:12:12: apps.my-app.image: "ghcr.io/User/App" is not an image reference (like ghcr.io/user/repo/app:tag or ...@sha256:digest): invalid reference format: repository name (User/App) must be lowercase`},
 		{"ports", replace(14, `    ports: ["8080:8080", "80", "8080:9090"]`), `fountain.yml:14:26: apps.my-app.ports[1]: "80": want HOST:CONTAINER, e.g. 8080:80 (Fountain publishes fixed host ports)`},
 		{"port taken by kong", strings.NewReplacer("instances: [app-1]", "instances: [web-1]", `ports: ["8080:8080"]`, `ports: ["8080:8080", "80:8080"]`, "app: my-app,", "app: my-app, port: 8080,").Replace(base), `fountain.yml:14:26: apps.my-app.ports[1]: host port 80/tcp of instance web-1 is taken by Kong's proxy`},

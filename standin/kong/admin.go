@@ -28,6 +28,7 @@ func (g *Gateway) AdminHandler() http.Handler {
 		mux.HandleFunc("/"+sec+"/{key}", g.handleEntity(sec))
 	}
 	mux.HandleFunc("GET /services/{key}/routes", g.handleServiceRoutes)
+	mux.HandleFunc("GET /upstreams/{key}/health", g.handleUpstreamHealth)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]any{"message": "Not found"})
 	})
@@ -346,4 +347,30 @@ func writeUnsupported(w http.ResponseWriter, op, sec string) {
 		"name":    "operation unsupported",
 		"message": fmt.Sprintf("cannot %s '%s' entities when not using a database", op, sec),
 	})
+}
+
+// handleUpstreamHealth serves GET /upstreams/{name or id}/health: each
+// target of the upstream with its health as this node's balancer sees it
+// (HEALTHY, UNHEALTHY, or HEALTHCHECKS_OFF when no active check runs on
+// it: checks off, or weight 0).
+func (g *Gateway) handleUpstreamHealth(w http.ResponseWriter, r *http.Request) {
+	key := r.PathValue("key")
+	g.mu.RLock()
+	rt := g.rt
+	g.mu.RUnlock()
+	var up *upstream
+	for _, u := range rt.upstreams {
+		if u.name == key || u.id == key {
+			up = u
+		}
+	}
+	if up == nil {
+		writeJSON(w, http.StatusNotFound, map[string]any{"message": "Not found"})
+		return
+	}
+	data := []any{}
+	for _, t := range up.targets {
+		data = append(data, up.healthEntry(t))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": data, "next": nil, "node_id": g.nodeID})
 }

@@ -1,6 +1,7 @@
 package kong
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -55,6 +56,11 @@ type Gateway struct {
 	mu  sync.RWMutex
 	cfg *Config
 	rt  *router
+	// health keeps each target's health across config loads (by upstream
+	// and target); stopChecks ends the running config's active checks.
+	health     map[string]*targetHealth
+	stopChecks context.CancelFunc
+	closed     bool
 
 	loadMu    sync.Mutex
 	loadStart time.Time // zero when no load runs
@@ -112,11 +118,42 @@ func (g *Gateway) Config() *Config {
 // Hash is the running configuration's hash.
 func (g *Gateway) Hash() string { return g.Config().Hash }
 
+// install makes cfg the running configuration: its routes, and its
+// upstreams' balancers, whose targets keep the health they had, and whose
+// active checks replace the previous configuration's.
 func (g *Gateway) install(cfg *Config) {
-	rt := newRouter(cfg)
 	g.mu.Lock()
-	g.cfg, g.rt = cfg, rt
-	g.mu.Unlock()
+	defer g.mu.Unlock()
+	health := map[string]*targetHealth{}
+	rt := newRouter(cfg, func(upstream, addr string) *targetHealth {
+		k := healthKey(upstream, addr)
+		h := g.health[k]
+		if h == nil {
+			h = &targetHealth{}
+		}
+		health[k] = h
+		return h
+	})
+	if g.stopChecks != nil {
+		g.stopChecks()
+	}
+	g.cfg, g.rt, g.health = cfg, rt, health
+	if g.closed {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	g.stopChecks = cancel
+	g.startChecks(ctx, rt)
+}
+
+// Close stops the active health checks (Run stops them when it ends).
+func (g *Gateway) Close() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.closed = true
+	if g.stopChecks != nil {
+		g.stopChecks()
+	}
 }
 
 // errBusy is a load refused because another one runs; retryAfter is in

@@ -12,7 +12,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 )
 
@@ -45,13 +44,9 @@ type router struct {
 	upstreams map[string]*upstream
 }
 
-// upstream balances round-robin over its targets.
-type upstream struct {
-	targets []string
-	next    atomic.Uint64
-}
-
-func newRouter(cfg *Config) *router {
+// newRouter compiles cfg's routes and upstreams; health gives each
+// target its health, kept across config loads.
+func newRouter(cfg *Config, health func(upstream, addr string) *targetHealth) *router {
 	rt := &router{upstreams: map[string]*upstream{}}
 	services := map[any]map[string]any{}
 	for _, s := range cfg.Entities["services"] {
@@ -88,24 +83,24 @@ func newRouter(cfg *Config) *router {
 		}
 		rt.routes = append(rt.routes, r)
 	}
-	upIDs := map[any]string{}
+	upIDs := map[any]*upstream{}
 	for _, u := range cfg.Entities["upstreams"] {
 		name, _ := u["name"].(string)
-		rt.upstreams[name] = &upstream{}
-		upIDs[u["id"]] = name
+		id, _ := u["id"].(string)
+		up := &upstream{name: name, id: id, checks: readActive(u)}
+		rt.upstreams[name] = up
+		upIDs[u["id"]] = up
 	}
 	for _, t := range cfg.Entities["targets"] {
 		fk, _ := t["upstream"].(map[string]any)
-		name, ok := upIDs[fk["id"]]
-		w, _ := t["weight"].(float64)
-		if !ok || w == 0 {
+		up, ok := upIDs[fk["id"]]
+		if !ok {
 			continue
 		}
-		target, _ := t["target"].(string)
-		if _, _, err := net.SplitHostPort(target); err != nil {
-			target = net.JoinHostPort(target, "8000")
-		}
-		rt.upstreams[name].targets = append(rt.upstreams[name].targets, target)
+		w, _ := t["weight"].(float64)
+		s, _ := t["target"].(string)
+		addr := targetAddr(s)
+		up.targets = append(up.targets, &target{entity: t, addr: addr, weight: int(w), health: health(up.name, addr)})
 	}
 	return rt
 }
@@ -372,11 +367,10 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, m *match, svc ma
 	up := g.rt.upstreams[host]
 	g.mu.RUnlock()
 	if up != nil {
-		if len(up.targets) == 0 {
+		if addr = up.pick(); addr == "" {
 			kongError(w, r, http.StatusServiceUnavailable, "failure to get a peer from the ring-balancer", rid, start)
 			return
 		}
-		addr = up.targets[int(up.next.Add(1)-1)%len(up.targets)]
 	}
 	reqURI := r.URL.EscapedPath()
 	if reqURI == "" {

@@ -35,6 +35,7 @@ type field struct {
 	oneOf    []string            // allowed string values
 	check    func(string) string // custom validator for strings: "" when valid
 	ref      string              // foreign: the referenced section
+	fields   []*field            // record: its fields (nil: any record, as given)
 }
 
 // child is an entity type that may be nested in another one, and the
@@ -229,7 +230,7 @@ func init() {
 			{name: "hash_on_query_arg", kind: kString}, {name: "hash_fallback_query_arg", kind: kString},
 			{name: "hash_on_uri_capture", kind: kString}, {name: "hash_fallback_uri_capture", kind: kString},
 			{name: "slots", kind: kInteger, def: 10000.0, between: between(10, 65536)},
-			{name: "healthchecks", kind: kRecord},
+			healthchecksField(),
 			tagsField(),
 			{name: "host_header", kind: kString},
 			{name: "client_certificate", kind: kForeign, ref: "certificates"},
@@ -314,7 +315,7 @@ func validateEntity(s *entitySchema, in map[string]any) (map[string]any, errT) {
 		if msg := validateValue(f, v); msg != nil {
 			errs[f.name] = msg
 		}
-		out[f.name] = v
+		out[f.name] = withDefaults(f, v)
 	}
 	if s.checks != nil {
 		s.checks(out, errs)
@@ -392,8 +393,12 @@ func validateValue(f *field, v any) any {
 			return "expected a map"
 		}
 	case kRecord:
-		if _, ok := v.(map[string]any); !ok {
+		m, ok := v.(map[string]any)
+		if !ok {
 			return "expected a record"
+		}
+		if f.fields != nil {
+			return validateRecord(f.fields, m)
 		}
 	case kForeign:
 		switch r := v.(type) {

@@ -87,6 +87,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		_ = hs.Shutdown(sctx)
 	}
 	wg.Wait()
+	g.Close()
 	return err
 }
 

@@ -1,0 +1,312 @@
+package server_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fountainai/fountain/sandbox/sandboxtest"
+)
+
+// load is a bounded open-loop load: GET each of urls in turn at rate
+// requests per second until stop is closed or max requests were sent,
+// each with a 5 s timeout; it counts what came back.
+type load struct {
+	mu     sync.Mutex
+	total  int
+	failed int
+	bodies map[string]int // the answers of 200s ("version 2": 412)
+	errs   map[string]int // the failures, by status or error
+	wg     sync.WaitGroup
+}
+
+// startLoad starts a load on urls (sandbox addresses only) until stop.
+func startLoad(urls []string, rate, max int, stop <-chan struct{}) *load {
+	l := &load{bodies: map[string]int{}, errs: map[string]int{}}
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		tick := time.NewTicker(time.Second / time.Duration(rate))
+		defer tick.Stop()
+		var inflight sync.WaitGroup
+		defer inflight.Wait()
+		for i := 0; i < max; i++ {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			u := urls[i%len(urls)]
+			inflight.Add(1)
+			go func() {
+				defer inflight.Done()
+				status, body := "", ""
+				res, err := client.Get(u)
+				if err == nil {
+					b, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
+					res.Body.Close()
+					body, status = strings.TrimSpace(string(b)), res.Status
+					if res.StatusCode != 200 {
+						err = fmt.Errorf("%s", res.Status)
+					}
+				}
+				l.mu.Lock()
+				defer l.mu.Unlock()
+				l.total++
+				if err != nil {
+					l.failed++
+					if status == "" {
+						status = err.Error()
+						if i := strings.LastIndex(status, ": "); i >= 0 {
+							status = status[i+2:]
+						}
+					}
+					l.errs[status]++
+					return
+				}
+				l.bodies[body]++
+			}()
+		}
+	}()
+	return l
+}
+
+// wait waits for the load's last answers and reports it.
+func (l *load) wait() (total, failed int, bodies, errs map[string]int) {
+	l.wg.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.total, l.failed, l.bodies, l.errs
+}
+
+// createInstances creates sandbox instances in parallel, waiting until
+// each answers SSH, and returns their public and private addresses.
+func createInstances(tb testing.TB, url string, names ...string) (public, private map[string]string) {
+	tb.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(names))
+	for _, n := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest("POST", url+"/aws/lightsail/create-instance", strings.NewReader(strings.Replace(designCreateWait, "NAME", n, 1)))
+			req.Header.Set("Authorization", "Bearer "+token)
+			req.Header.Set("Content-Type", "application/json")
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				errs <- err
+				return
+			}
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != 200 {
+				errs <- fmt.Errorf("create %s: %d %s", n, res.StatusCode, b)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		tb.Fatal(err)
+	}
+	public, private = map[string]string{}, map[string]string{}
+	for _, n := range names {
+		_, inst := callTB(tb, "GET", url+"/aws/lightsail/instances/"+n, "")
+		public[n], private[n] = inst["public_ip"].(string), inst["private_ip"].(string)
+	}
+	return public, private
+}
+
+// rolloutHosts reads a rollout's answer: each host's instance, status
+// and digest.
+func rolloutHosts(body map[string]any) []map[string]any {
+	res, _ := body["result"].(map[string]any)
+	if res == nil {
+		if op, ok := body["operation"].(map[string]any); ok {
+			res, _ = op["result"].(map[string]any)
+		}
+	}
+	var out []map[string]any
+	hosts, _ := res["hosts"].([]any)
+	for _, h := range hosts {
+		m, _ := h.(map[string]any)
+		out = append(out, m)
+	}
+	return out
+}
+
+// The acceptance of issue 15 for apps on several hosts behind Kong, in the
+// sandbox, on three instances that run the app and two of which run Kong
+// as one gateway of two nodes: a rollout of a new tag reaches all three
+// with no request failed through either Kong node; a broken tag stops
+// after the first host, the other two still serve the old digest, and
+// Kong sends no request to the broken one; the gateway keeps one version
+// history; a target that dies leaves Kong's rotation without a config
+// change, and comes back; a rollback behind Kong drops no request either.
+func TestAppOnThreeHostsBehindKong(t *testing.T) {
+	t.Parallel()
+	url, _, logs, stop := startStandInServer(t, "zdt")
+	defer stop()
+	_, sb := call(t, "GET", url+"/sandbox", "")
+	keyPath, push := sb["ssh_key_path"].(string), sb["registry_push"].(string)
+	public, private := createInstances(t, url, "web-1", "web-2", "web-3")
+	for v, env := range map[string][]string{"1": nil, "2": nil, "broken": {"APP_UNHEALTHY=1"}} {
+		sandboxtest.PushApp(t, push+"/user/repo/my-app:"+v, v, sandboxtest.AppOptions{Env: env})
+	}
+
+	// Kong on web-1 and web-2, one gateway named edge.
+	const gw = `"instance_names": ["web-1", "web-2"], "gateway": "edge"`
+	if status, body := call(t, "POST", url+"/services/deploy-kong", `{`+gw+`}`); status != 200 {
+		t.Fatalf("deploy-kong on two nodes: %d %v", status, body)
+	}
+	deploy := func(tag, batch string) (int, map[string]any) {
+		return call(t, "POST", url+"/services/deploy-docker-app", `{"instance_names": ["web-1", "web-2", "web-3"], "docker_image": "ghcr.io/user/repo/my-app:`+tag+`",
+			"gateway": {"instance_names": ["web-1", "web-2"], "name": "edge"}, "drain_seconds": 1, "batch": "`+batch+`",
+			"health_check": {"path": "/healthz", "port": 8080, "timeout_s": 5, "interval_s": 1, "unhealthy_threshold": 2, "healthy_threshold": 1}}`)
+	}
+	// The first: the three hosts at once (nothing serves yet).
+	start := time.Now()
+	if status, body := deploy("1", "100%"); status != 200 {
+		t.Fatalf("the first rollout: %d %v", status, body)
+	}
+	t.Logf("first rollout on 3 hosts at once: %s", time.Since(start).Round(time.Millisecond))
+	route := `{` + gw + `, "name": "my-app", "app": {"container_name": "my-app", "instance_names": ["web-1", "web-2", "web-3"]}, "paths": ["/app"]}`
+	if status, body := call(t, "POST", url+"/services/kong/routes", route); status != 200 || body["changed"] != true {
+		t.Fatalf("the route: %d %v", status, body)
+	}
+	nodes := []string{"http://" + public["web-1"] + "/app/", "http://" + public["web-2"] + "/app/"}
+	for _, u := range nodes {
+		if got, err := get(u); err != nil || got != "version 1" {
+			t.Fatalf("%s: %q %v", u, got, err)
+		}
+	}
+
+	// 1. A new tag reaches all three, no request failed on either node.
+	stopLoad := make(chan struct{})
+	l := startLoad(nodes, 40, 40*120, stopLoad)
+	start = time.Now()
+	status, body := deploy("2", "")
+	close(stopLoad)
+	total, failed, bodies, errs := l.wait()
+	t.Logf("rollout of 2 on 3 hosts: %s; %d requests, %d failed %v, answers %v", time.Since(start).Round(time.Millisecond), total, failed, errs, bodies)
+	if status != 200 {
+		t.Fatalf("the rollout of 2: %d %v", status, body)
+	}
+	hosts := rolloutHosts(body)
+	digest2, _ := hosts[0]["digest"].(string)
+	for _, h := range hosts {
+		if h["status"] != "deployed" || h["digest"] != digest2 || digest2 == "" {
+			t.Fatalf("after the rollout of 2: %v", hosts)
+		}
+	}
+	if failed != 0 || bodies["version 2"] == 0 {
+		t.Fatalf("the rollout through Kong: %d of %d requests failed (%v)", failed, total, errs)
+	}
+
+	// 2. A broken tag stops after the first host: the other two were not
+	// reached, all three still run 2, and no request reached the broken
+	// one (its /healthz fails; / would answer "version broken").
+	stopLoad = make(chan struct{})
+	l = startLoad(nodes, 40, 40*120, stopLoad)
+	status, body = deploy("broken", "")
+	close(stopLoad)
+	total, failed, bodies, errs = l.wait()
+	t.Logf("the broken rollout: %d requests, %d failed %v, answers %v", total, failed, errs, bodies)
+	hosts = rolloutHosts(body)
+	if status != 502 || len(hosts) != 3 || hosts[0]["status"] != "failed" || hosts[1]["status"] != "not_reached" || hosts[2]["status"] != "not_reached" ||
+		!strings.Contains(fmt.Sprint(body["detail"]), "not reached (the version before runs there): web-2, web-3") {
+		t.Fatalf("the broken rollout: %d %v", status, body)
+	}
+	for _, h := range hosts {
+		if h["digest"] != digest2 {
+			t.Fatalf("a host does not run 2: %v", hosts)
+		}
+	}
+	if bodies["version broken"] != 0 || failed != 0 {
+		t.Fatalf("Kong sent %d requests to the broken version; %d failed (%v)", bodies["version broken"], failed, errs)
+	}
+	for _, inst := range []string{"web-1", "web-2", "web-3"} {
+		if out, err := sshRun(t, public[inst], keyPath, "docker ps -a --format '{{.Names}}'"); err != nil || strings.Contains(out, "my-app.next") {
+			t.Fatalf("%s: %q %v", inst, out, err)
+		}
+	}
+
+	// 3. One version history for the two nodes; each runs its last version.
+	status, hist := call(t, "GET", url+"/services/kong/config/history?instance_names=web-1,web-2&gateway=edge", "")
+	if status != 200 || hist["identity"] != "gateway:eu-central-1/edge" || len(hist["versions"].([]any)) < 5 {
+		t.Fatalf("history: %d %v", status, hist)
+	}
+	status, cfg := call(t, "GET", url+"/services/kong/config?instance_names=web-1,web-2&gateway=edge", "")
+	if status != 200 || cfg["in_sync"] != true || len(cfg["nodes"].([]any)) != 2 {
+		t.Fatalf("config: %d %v", status, cfg)
+	}
+	// The broken version's port never was a target: each host's targets
+	// are its serving port and the one kept for rollback (weight 0).
+	text := cfg["config"].(string)
+	for _, inst := range []string{"web-1", "web-2", "web-3"} {
+		if n := strings.Count(text, private[inst]+":"); n != 2 {
+			t.Fatalf("%s has %d targets:\n%s", inst, n, text)
+		}
+	}
+
+	// 4. A target that dies stops receiving traffic without a config
+	// change (Kong's active health check), and gets it back.
+	health := func() string {
+		out, _ := sshRun(t, public["web-1"], keyPath, "curl -fsS http://127.0.0.1:8001/upstreams/app-my-app/health")
+		return out
+	}
+	waitFor := func(what string, ok func(string) bool) {
+		t.Helper()
+		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(250 * time.Millisecond) {
+			h := health()
+			if ok(h) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %s", what, h)
+			}
+		}
+	}
+	hash := cfg["hash"]
+	if out, err := sshRun(t, public["web-3"], keyPath, "docker stop my-app"); err != nil {
+		t.Fatalf("stop my-app on web-3: %q %v", out, err)
+	}
+	waitFor("web-3 taken out", func(h string) bool { return strings.Contains(h, `"UNHEALTHY"`) })
+	stopLoad = make(chan struct{})
+	l = startLoad(nodes, 40, 60, stopLoad)
+	total, failed, _, errs = l.wait()
+	if failed != 0 || total != 60 {
+		t.Fatalf("with web-3 down: %d of %d failed (%v)", failed, total, errs)
+	}
+	if _, cfg := call(t, "GET", url+"/services/kong/config?instance_names=web-1,web-2&gateway=edge", ""); cfg["hash"] != hash {
+		t.Fatalf("the config changed: %v", cfg["hash"])
+	}
+	if out, err := sshRun(t, public["web-3"], keyPath, "docker start my-app"); err != nil {
+		t.Fatalf("start my-app on web-3: %q %v", out, err)
+	}
+	waitFor("web-3 back", func(h string) bool { return !strings.Contains(h, `"UNHEALTHY"`) })
+
+	// 5. A rollback behind Kong on web-1, no request failed: web-1 runs 1.
+	stopLoad = make(chan struct{})
+	l = startLoad(nodes, 40, 40*60, stopLoad)
+	status, body = call(t, "POST", url+"/services/rollback-docker-app", `{"instance_name": "web-1", "container_name": "my-app", "drain_seconds": 1,
+		"gateway": {"instance_names": ["web-1", "web-2"], "name": "edge"}}`)
+	close(stopLoad)
+	total, failed, bodies, errs = l.wait()
+	if status != 200 || failed != 0 || bodies["version 1"] == 0 {
+		t.Fatalf("rollback behind Kong: %d %v; %d of %d failed %v, answers %v", status, body, failed, total, errs, bodies)
+	}
+	// A deploy that does not name the gateway is refused.
+	status, body = call(t, "POST", url+"/services/deploy-docker-app", `{"instance_name": "web-1", "docker_image": "ghcr.io/user/repo/my-app:2"}`)
+	if status != 409 || !strings.Contains(fmt.Sprint(body["detail"]), "deployed behind gateway edge") {
+		t.Fatalf("a deploy without the gateway: %d %v", status, body)
+	}
+	if t.Failed() {
+		t.Logf("server log:\n%s", logs.String())
+	}
+}
