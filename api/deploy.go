@@ -104,6 +104,9 @@ func onHost[B any, P interface {
 		if err != nil {
 			return operation.Spec{}, nil, err
 		}
+		if err := checkSnapshotFirst(d, body, h); err != nil {
+			return operation.Spec{}, nil, err
+		}
 		if r.check != nil {
 			if err := r.check(ctx, d, h, &in); err != nil {
 				return operation.Spec{}, nil, err
@@ -118,6 +121,20 @@ func onHost[B any, P interface {
 			return r.run(ctx, d, run, h, in)
 		}), nil
 	}
+}
+
+// checkSnapshotFirst admits a request's snapshot_first on its hosts
+// before anything runs: Lightsail reached, each host an instance.
+func checkSnapshotFirst(d Deployer, body any, hosts ...*deploy.Host) error {
+	if r, ok := body.(interface{ SnapshotFirstAsked() bool }); !ok || !r.SnapshotFirstAsked() {
+		return nil
+	}
+	for _, h := range hosts {
+		if err := d.Policy().CheckSnapshotFirst(h); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // fixed is a target that does not depend on the request.

@@ -94,6 +94,9 @@ func onGateway[B any, P interface {
 		if err != nil {
 			return operation.Spec{}, nil, err
 		}
+		if err := checkSnapshotFirst(d, body, n.Hosts...); err != nil {
+			return operation.Spec{}, nil, err
+		}
 		var record any = in
 		if r, ok := any(in).(interface{ Record() any }); ok {
 			record = r.Record()

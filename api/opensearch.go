@@ -234,6 +234,9 @@ func (s *Server) prepareOpenSearchCluster(ctx context.Context, body *deploy.Open
 		if err := o.CheckFit(ctx, h, in); err != nil {
 			return operation.Spec{}, nil, err
 		}
+		if err := checkSnapshotFirst(d, body, h); err != nil {
+			return operation.Spec{}, nil, err
+		}
 		hosts = append(hosts, h)
 		locks = append(locks, h.Locks()...)
 	}

@@ -298,13 +298,14 @@ func kept(prev string) string {
 
 // deployOpenSearchOptions are the flags of `deploy opensearch`.
 type deployOpenSearchOptions struct {
-	Version     string
-	PasswordIn  bool
-	NetworkHost string
-	ClusterName string
-	HeapMB      int
-	Force       bool
-	DryRun      bool
+	Version       string
+	PasswordIn    bool
+	NetworkHost   string
+	ClusterName   string
+	HeapMB        int
+	Force         bool
+	SnapshotFirst bool
+	DryRun        bool
 	hostFlags
 	mutateFlags
 }
@@ -333,6 +334,7 @@ func (a *app) newDeployOpenSearchCmd() *cobra.Command {
 	f.StringVar(&o.ClusterName, "cluster-name", "", "cluster.name (default fountain)")
 	f.IntVar(&o.HeapMB, "heap-mb", 0, "JVM heap in `MB` (default: half of the memory)")
 	f.BoolVar(&o.Force, "force", false, "deploy even where the memory check says OpenSearch will not fit")
+	f.BoolVar(&o.SnapshotFirst, "snapshot-first", false, "before another version replaces the installed one, take a Lightsail snapshot of the instance (and wait for it)")
 	f.BoolVar(&o.DryRun, "dry-run", false, "only check: print the plan and change nothing")
 	o.mutateFlags.add(cmd)
 	cmd.RunE = a.runE(func(cmd *cobra.Command, args []string) error {
@@ -342,7 +344,7 @@ func (a *app) newDeployOpenSearchCmd() *cobra.Command {
 		}
 		host.DryRun = o.DryRun
 		body := &deploy.OpenSearchInput{HostInput: host, Version: o.Version, NetworkHost: o.NetworkHost,
-			ClusterName: o.ClusterName, HeapMB: o.HeapMB, Force: o.Force}
+			ClusterName: o.ClusterName, HeapMB: o.HeapMB, Force: o.Force, SnapshotFirst: deploy.SnapshotFirst{SnapshotFirst: o.SnapshotFirst}}
 		if o.PasswordIn {
 			if body.AdminPassword, err = readHiddenValue(a.io, "OpenSearch admin password (not echoed): "); err != nil {
 				return usagef(cmd, "--admin-password-stdin: %v", err)
@@ -391,12 +393,13 @@ func openSearchSummary(raw json.RawMessage) [][2]string {
 
 // deployKongOptions are the flags of `deploy kong`.
 type deployKongOptions struct {
-	Image        string
-	ProxyPort    int
-	ProxyTLSPort int
-	Config       string
-	Force        bool
-	DryRun       bool
+	Image         string
+	ProxyPort     int
+	ProxyTLSPort  int
+	Config        string
+	Force         bool
+	SnapshotFirst bool
+	DryRun        bool
 	hostFlags
 	mutateFlags
 }
@@ -424,6 +427,7 @@ func (a *app) newDeployKongCmd() *cobra.Command {
 	f.IntVar(&o.ProxyTLSPort, "proxy-tls-port", 0, "the host `port` of Kong's HTTPS proxy (default 443)")
 	f.StringVar(&o.Config, "config", "", "a declarative config `FILE` (YAML or JSON; - for stdin) for Kong to run, recorded as a new version")
 	f.BoolVar(&o.Force, "force", false, "replace a config Fountain has no version of, found running, with Fountain's last version")
+	f.BoolVar(&o.SnapshotFirst, "snapshot-first", false, "before Kong's container is replaced (another image or spec), take a Lightsail snapshot of each instance (and wait for it)")
 	f.BoolVar(&o.DryRun, "dry-run", false, "only check: print the plan and change nothing")
 	o.hostFlags.addGatewayName(cmd)
 	o.mutateFlags.add(cmd)
@@ -434,7 +438,7 @@ func (a *app) newDeployKongCmd() *cobra.Command {
 		}
 		host.DryRun = o.DryRun
 		body := &deploy.KongInput{HostInput: host, NodesInput: deploy.NodesInput{InstanceNames: names, Gateway: o.GatewayName},
-			Image: o.Image, ProxyPort: o.ProxyPort, ProxyTLSPort: o.ProxyTLSPort, Force: o.Force}
+			Image: o.Image, ProxyPort: o.ProxyPort, ProxyTLSPort: o.ProxyTLSPort, Force: o.Force, SnapshotFirst: deploy.SnapshotFirst{SnapshotFirst: o.SnapshotFirst}}
 		if o.Config != "" {
 			var text []byte
 			if o.Config == "-" {

@@ -257,6 +257,7 @@ type openSearchClusterOptions struct {
 	Name, Version, Region, Key, User string
 	Instances                        []string
 	PasswordIn, Force, DryRun        bool
+	SnapshotFirst                    bool
 	HeapMB                           int
 	mutateFlags
 }
@@ -284,6 +285,7 @@ func (a *app) newOpenSearchClusterCmd() *cobra.Command {
 	f.IntVar(&o.HeapMB, "heap-mb", 0, "JVM heap in `MB` (default: half of the memory)")
 	f.BoolVar(&o.PasswordIn, "admin-password-stdin", false, "read the admin password from stdin (default: one is generated and shown once)")
 	f.BoolVar(&o.Force, "force", false, "deploy two nodes, or hosts the memory check refuses")
+	f.BoolVar(&o.SnapshotFirst, "snapshot-first", false, "before another version replaces the installed one, take a Lightsail snapshot of each node's instance (and wait for it)")
 	f.BoolVar(&o.DryRun, "dry-run", false, "only check: print the plan and change nothing")
 	o.mutateFlags.add(cmd)
 	cmd.RunE = a.runE(func(cmd *cobra.Command, args []string) error {
@@ -296,7 +298,7 @@ func (a *app) newOpenSearchClusterCmd() *cobra.Command {
 			return err
 		}
 		host.InstanceName, host.DryRun = "", o.DryRun
-		body := &deploy.OpenSearchInput{HostInput: host, Version: o.Version, HeapMB: o.HeapMB, Force: o.Force,
+		body := &deploy.OpenSearchInput{HostInput: host, Version: o.Version, HeapMB: o.HeapMB, Force: o.Force, SnapshotFirst: deploy.SnapshotFirst{SnapshotFirst: o.SnapshotFirst},
 			Cluster: &deploy.OpenSearchClusterInput{Name: o.Name, InstanceNames: o.Instances}}
 		if o.PasswordIn {
 			if body.AdminPassword, err = readHiddenValue(a.io, "OpenSearch admin password (not echoed): "); err != nil {

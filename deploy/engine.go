@@ -99,6 +99,9 @@ type Engine struct {
 	// AllowHostBinds lets apps bind-mount the host's system directories
 	// (--allow-host-binds); refused otherwise.
 	AllowHostBinds bool
+	// Snapshots takes the Lightsail snapshots of snapshot_first (nil:
+	// refused).
+	Snapshots Snapshotter
 	// Keeper keeps service secrets encrypted (nil: none are kept).
 	Keeper SecretKeeper
 	// LookupHost resolves a DNS name given as instance_ip (default: the

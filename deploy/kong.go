@@ -35,6 +35,7 @@ type KongInput struct {
 	ProxyTLSPort int    `json:"proxy_tls_port,omitempty" minimum:"0" maximum:"65535" doc:"The host port of Kong's HTTPS proxy (default 443)."`
 	Config       any    `json:"config,omitempty" doc:"A declarative config for Kong to run (YAML or JSON text, or a JSON object, as in PUT /services/kong/config), recorded as a new version. Without it, Kong runs Fountain's last version (or an empty config); a config Fountain has no version of, found running, is adopted instead (recorded, nothing reloaded) unless force."`
 	Force        bool   `json:"force,omitempty" doc:"Replace a running config Fountain has no version of (one put there by hand, or by another Fountain) with Fountain's last version, instead of adopting it."`
+	SnapshotFirst
 
 	cfg *kong.Config // Config, parsed by Validate
 }
@@ -173,6 +174,7 @@ type KongResult struct {
 	AdminListen   string                 `json:"admin_listen" doc:"Where the Admin API listens: the host's loopback only, reached by Fountain through SSH; it admits the host only (its address on Kong's network)."`
 	ConfigVersion int                    `json:"config_version" doc:"The version of the declarative config it runs (0: the empty config)."`
 	StandIn       string                 `json:"stand_in,omitempty" doc:"In sandbox mode: what stands in for Kong."`
+	SnapshotNames []string               `json:"snapshot_names,omitempty" doc:"snapshot_first: the Lightsail snapshots taken before the change."`
 	Plan          []fountain.PlannedStep `json:"plan,omitempty" doc:"Each step, whether it changed (or would change) something, and why."`
 }
 
@@ -266,12 +268,16 @@ func (g *Gateway) deployNode(ctx context.Context, rec fountain.Recorder, key str
 		if p, err = PlanKongDeploy(in, f, h.Target(), e.settle()); err != nil {
 			return fountain.StepResult{}, err
 		}
+		p = withSnapshotFirst(p, snapshotFirst(in.SnapshotFirstAsked(), h, "kong", kongRisk(p, f), time.Now()))
 		return fountain.StepResult{Output: f.describe()}, nil
 	}); err != nil {
 		return fountain.Outcome{Result: res}, err
 	}
 	res.ConfigVersion, res.ImageID = f.Versions.Version, f.App.Image.ID
-	res.Plan, err = p.Apply(ctx, rec, k, in.DryRun)
+	res.Plan, err = p.Apply(ctx, rec, snapshotExec{Executor: k, snaps: e.Snapshots}, in.DryRun)
+	if !in.DryRun {
+		res.SnapshotNames = snapshotsTaken(p)
+	}
 	if x.imageID != "" {
 		res.ImageID = x.imageID
 	}

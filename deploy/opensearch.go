@@ -50,6 +50,7 @@ type OpenSearchInput struct {
 	HeapMB        int    `json:"heap_mb,omitempty" minimum:"0" maximum:"65536" doc:"JVM heap in MB (default: half of the host's memory)."`
 	SnapshotPath  string `json:"snapshot_path,omitempty" maxLength:"200" doc:"path.repo: the directory on the node where fs snapshot repositories may be (default /var/backups/opensearch), made and owned by the opensearch user. It is on the node's own disk: for copies off the host, register an S3 repository (a Lightsail bucket)." example:"/var/backups/opensearch"`
 	Force         bool   `json:"force,omitempty" doc:"Deploy even where the memory check says OpenSearch will not fit (or, for a cluster, with two nodes)."`
+	SnapshotFirst
 	// Cluster, if set, deploys a cluster across instances instead of one
 	// host.
 	Cluster *OpenSearchClusterInput `json:"cluster,omitempty" doc:"A cluster across Lightsail instances (with region), instead of instance_ip or instance_name: every node cluster-manager-eligible, discovery over the private addresses, node-to-node TLS with certificates from a CA Fountain makes for the cluster. Three nodes is the default shape; two are refused (no majority survives the loss of one) unless force."`
@@ -311,6 +312,7 @@ type OpenSearchResult struct {
 	NetworkHost   string                 `json:"network_host,omitempty" doc:"network.host."`
 	PasswordSaved bool                   `json:"admin_password_kept" doc:"Whether Fountain keeps the admin password (encrypted) for health checks."`
 	StandIn       string                 `json:"stand_in,omitempty" doc:"In sandbox mode: what stands in for OpenSearch."`
+	SnapshotNames []string               `json:"snapshot_names,omitempty" doc:"snapshot_first: the Lightsail snapshots taken before the change."`
 	Plan          []fountain.PlannedStep `json:"plan,omitempty" doc:"Each step, whether it changed (or would change) something, and why."`
 }
 

@@ -219,6 +219,7 @@ type OpenSearchClusterResult struct {
 	Version       string                  `json:"version,omitempty" doc:"The version OpenSearch reports."`
 	PasswordSaved bool                    `json:"admin_password_kept" doc:"Whether Fountain keeps the admin password (encrypted)."`
 	StandIn       string                  `json:"stand_in,omitempty" doc:"In sandbox mode: what stands in for OpenSearch."`
+	SnapshotNames []string                `json:"snapshot_names,omitempty" doc:"snapshot_first: the Lightsail snapshots taken before the change."`
 	Plan          []fountain.PlannedStep  `json:"plan,omitempty" doc:"Each step, whether it changed (or would change) something, and why."`
 }
 
@@ -265,12 +266,18 @@ func (o *OpenSearch) DeployCluster(ctx context.Context, rec fountain.Recorder, h
 		}
 		p, err = PlanOpenSearchCluster(in, src, cf)
 		res.Bootstrapped = err == nil && bootstraps(p)
+		if err == nil {
+			p = withSnapshotFirst(p, clusterSnapshotsFirst(in, hosts, cf, time.Now())...)
+		}
 		return fountain.StepResult{Output: cf.summary()}, err
 	})
 	if err != nil {
 		return fountain.Outcome{Result: res}, err
 	}
-	res.Plan, err = p.Apply(ctx, rec, cx, in.DryRun)
+	res.Plan, err = p.Apply(ctx, rec, snapshotExec{Executor: cx, snaps: o.e.Snapshots}, in.DryRun)
+	if !in.DryRun {
+		res.SnapshotNames = snapshotsTaken(p)
+	}
 	res.PasswordSaved = cx.password != "" || cx.generated
 	if cx.health != nil {
 		res.Status, res.NumberOfNodes, res.Version, res.ClusterUUID = cx.health.Status, cx.health.Nodes, cx.health.Version, cx.uuid

@@ -106,12 +106,16 @@ func (o *OpenSearch) Deploy(ctx context.Context, rec fountain.Recorder, h *Host,
 		}
 		res.MemoryMB, res.HeapMB, res.NetworkHost = openSearchMemory(f), openSearchHeap(in, f), openSearchNetworkHost(in, f)
 		p, err = PlanOpenSearch(in, src, f)
+		p = withSnapshotFirst(p, snapshotFirst(in.SnapshotFirstAsked(), h, "opensearch", openSearchRisk(in, f), time.Now()))
 		return fountain.StepResult{Output: f.summary()}, err
 	})
 	if err != nil {
 		return fountain.Outcome{Result: res}, err
 	}
-	res.Plan, err = p.Apply(ctx, rec, x, in.DryRun)
+	res.Plan, err = p.Apply(ctx, rec, snapshotExec{Executor: x, snaps: o.e.Snapshots}, in.DryRun)
+	if !in.DryRun {
+		res.SnapshotNames = snapshotsTaken(p)
+	}
 	res.PasswordSaved = x.kept
 	if x.health != nil {
 		res.Version, res.Status = x.health.Version, x.health.Status

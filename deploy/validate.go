@@ -97,10 +97,14 @@ type Policy struct {
 	// AllowHostBinds lets apps bind-mount the host's system directories
 	// (/, /etc, the Docker socket, ...: --allow-host-binds).
 	AllowHostBinds bool
+	// Snapshots says Lightsail snapshots can be taken (snapshot_first).
+	Snapshots bool
 }
 
 // Policy is the engine's.
-func (e *Engine) Policy() Policy { return Policy{Sandbox: e.Sandbox, AllowHostBinds: e.AllowHostBinds} }
+func (e *Engine) Policy() Policy {
+	return Policy{Sandbox: e.Sandbox, AllowHostBinds: e.AllowHostBinds, Snapshots: e.Snapshots != nil}
+}
 
 // addrProblem says why a is not an address to deploy to, or "". Loopback
 // is this server's own machine: a host only when loopbackOK (sandbox

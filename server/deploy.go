@@ -40,6 +40,7 @@ func deployEngine(cfg Config, db *sqlite.DB, ls *lightsail.Client, sandboxKeyDir
 	e := &deploy.Engine{
 		Dialer:         ssh.Dialer{HostKeys: db},
 		Instances:      &lightsailInstances{ls: ls},
+		Snapshots:      lightsailSnapshots{ls: ls},
 		KeyDirs:        dirs,
 		KeyDir:         keyDir,
 		Sandbox:        cfg.Sandbox,

@@ -85,6 +85,7 @@ func TestDeployKongAcceptance(t *testing.T) {
 	}
 	testKongRoutes(t, url, ip, keyPath)
 	testKongAdminNotProxied(t, url, ip, keyPath)
+	testKongSnapshotFirst(t, url, ip, keyPath)
 	testKongCredentialCanary(t, url, ip, keyPath, dataDir, logs, stop)
 }
 
@@ -308,5 +309,48 @@ func testKongRoutes(t *testing.T, url, ip, keyPath string) {
 	}
 	if code, got := proxy("/public/"); code != 200 || got != "version 1" {
 		t.Fatalf("the app through Kong by its public IP %s: %d %q", ip, code, got)
+	}
+
+}
+
+// testKongSnapshotFirst is snapshot_first's acceptance (issue 16): with
+// nothing risky to do, no snapshot; a dry run of a change of Kong's
+// container (another proxy port) shows the snapshot and takes none; the
+// change takes it first, waits until it is available, and names it.
+func testKongSnapshotFirst(t *testing.T, url, ip, keyPath string) {
+	host := fmt.Sprintf(`"instance_ip": %q, "ssh_key_path": %q`, ip, keyPath)
+	snapFirst := `{` + host + `, "snapshot_first": true}`
+	status, body := call(t, "POST", url+"/services/deploy-kong", snapFirst)
+	if status != 200 || body["changed"] != false || !strings.Contains(fmt.Sprint(body["operation"]), "nothing risky to do: no snapshot taken") {
+		t.Fatalf("snapshot_first, nothing to do: %d %v", status, body)
+	}
+	moved := `{` + host + `, "snapshot_first": true, "proxy_port": 8000}`
+	status, body = call(t, "POST", url+"/services/deploy-kong", strings.Replace(moved, "{", `{"dry_run": true,`, 1))
+	if status != 200 || !strings.Contains(fmt.Sprint(body["operation"]), "name:snapshot of instance kong-instance first") ||
+		!strings.Contains(fmt.Sprint(body["operation"]), "CreateInstanceSnapshot kong-instance-before-kong-") {
+		t.Fatalf("snapshot_first, a dry run: %d %v", status, body)
+	}
+	if _, snaps := call(t, "GET", url+"/aws/lightsail/snapshots", ""); strings.Contains(fmt.Sprint(snaps["snapshots"]), "before-kong") {
+		t.Fatalf("a dry run took a snapshot: %v", snaps)
+	}
+	start := time.Now()
+	status, body = call(t, "POST", url+"/services/deploy-kong", moved)
+	result, _ := body["operation"].(map[string]any)["result"].(map[string]any)
+	names, _ := result["snapshot_names"].([]any)
+	if status != 200 || body["changed"] != true || len(names) != 1 || !strings.HasPrefix(fmt.Sprint(names[0]), "kong-instance-before-kong-") {
+		t.Fatalf("snapshot_first: %d %v", status, body)
+	}
+	t.Logf("snapshot first and the new container: %s", time.Since(start).Round(time.Millisecond))
+	_, snaps := call(t, "GET", url+"/aws/lightsail/snapshots", "")
+	if got := fmt.Sprint(snaps["snapshots"]); !strings.Contains(got, "snapshot_name:"+fmt.Sprint(names[0])) || !strings.Contains(got, "state:available") {
+		t.Fatalf("the snapshot taken first: %v", snaps)
+	}
+	res, err := http.Get("http://" + net.JoinHostPort(ip, "8000") + "/public/")
+	if err != nil {
+		t.Fatalf("Kong's proxy on port 8000: %v", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("Kong's proxy on port 8000: %d", res.StatusCode)
 	}
 }
