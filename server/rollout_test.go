@@ -306,6 +306,65 @@ func TestAppOnThreeHostsBehindKong(t *testing.T) {
 	if status != 409 || !strings.Contains(fmt.Sprint(body["detail"]), "deployed behind gateway edge") {
 		t.Fatalf("a deploy without the gateway: %d %v", status, body)
 	}
+
+	// 6. The gateway's two Kong nodes behind a Lightsail load balancer
+	// (issue 15 §3): traffic flows through it; Kong stopped on web-2, its
+	// health shows in GET of the load balancer and requests through it keep
+	// succeeding; started again, it is healthy again.
+	if status, body := call(t, "POST", url+"/aws/lightsail/create-load-balancer",
+		`{"load_balancer_name": "edge-lb", "instance_port": 80, "health_check_path": "/app/healthz", "instance_names": ["web-1", "web-2"]}`); status != 200 {
+		t.Fatalf("the load balancer: %d %v", status, body)
+	}
+	lbHealth := func() map[string]string {
+		_, got := call(t, "GET", url+"/aws/lightsail/load-balancers/edge-lb", "")
+		out := map[string]string{"url": fmt.Sprint(got["url"])}
+		insts, _ := got["instances"].([]any)
+		for _, i := range insts {
+			m := i.(map[string]any)
+			out[m["instance_name"].(string)] = fmt.Sprint(m["health"], " ", m["reason"])
+		}
+		return out
+	}
+	pollUntil(t, "both Kong nodes healthy behind the load balancer", 60*time.Second, func() (bool, string) {
+		h := lbHealth()
+		return strings.HasPrefix(h["web-1"], "healthy") && strings.HasPrefix(h["web-2"], "healthy"), fmt.Sprint(h)
+	})
+	lbApp := strings.TrimSuffix(lbHealth()["url"], "/") + "/app/"
+	through := func(n int) (failed int, last string) {
+		c := &http.Client{Timeout: 5 * time.Second}
+		for range n {
+			res, err := c.Get(lbApp)
+			if err != nil {
+				failed, last = failed+1, err.Error()
+				continue
+			}
+			if res.StatusCode != 200 {
+				failed, last = failed+1, res.Status
+			}
+			res.Body.Close()
+		}
+		return failed, last
+	}
+	if failed, last := through(50); failed > 0 {
+		t.Fatalf("%d of 50 requests through %s failed (last: %s)", failed, lbApp, last)
+	}
+	if out, err := sshRun(t, public["web-2"], keyPath, "docker stop kong"); err != nil {
+		t.Fatalf("stop Kong on web-2: %q %v", out, err)
+	}
+	pollUntil(t, "Kong on web-2 unhealthy in GET of the load balancer", 60*time.Second, func() (bool, string) {
+		h := lbHealth()
+		return strings.HasPrefix(h["web-2"], "unhealthy") && strings.HasPrefix(h["web-1"], "healthy"), fmt.Sprint(h)
+	})
+	if failed, last := through(200); failed > 0 {
+		t.Fatalf("%d of 200 requests through %s failed with Kong stopped on web-2 (last: %s)", failed, lbApp, last)
+	}
+	if out, err := sshRun(t, public["web-2"], keyPath, "docker start kong"); err != nil {
+		t.Fatalf("start Kong on web-2: %q %v", out, err)
+	}
+	pollUntil(t, "Kong on web-2 healthy again", 90*time.Second, func() (bool, string) {
+		h := lbHealth()
+		return strings.HasPrefix(h["web-2"], "healthy"), fmt.Sprint(h)
+	})
 	if t.Failed() {
 		t.Logf("server log:\n%s", logs.String())
 	}
