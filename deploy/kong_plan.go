@@ -95,6 +95,10 @@ type kongDecision struct {
 	record  bool // want is a new version (the request's config)
 	// adoptedHash is the configuration_hash of the config adopted.
 	adoptedHash string
+	// keep records a config found running that Fountain has no version
+	// of before the request's config or force replaces it: nothing is
+	// lost, and a rollback can return to it.
+	keep *fountain.Change
 }
 
 // PlanKongDeploy is the plan of deploy-kong: Docker set up, the config
@@ -128,6 +132,9 @@ func PlanKongDeploy(in KongInput, f KongFacts, target string, settle time.Durati
 		return fountain.Plan{}, &fountain.Error{Code: fountain.EUPSTREAM,
 			Message: fmt.Sprintf("Kong runs on %s but its Admin API does not answer, so what it runs cannot be known: nothing is loaded over it", target),
 			Hint:    "look at Kong's logs (fountain apps logs kong), then deploy again"}
+	}
+	if d.keep != nil {
+		p.Add(*d.keep)
 	}
 	p.Add(d.change, planKongFile(d, f, swap))
 	p.Add(appChanges...)
@@ -187,6 +194,15 @@ func decideKongConfig(in KongInput, f KongFacts, target string) (kongDecision, e
 			unknown = foundHash
 		}
 	}
+	next := v.Version + 1 // the number of the next version recorded
+	if unknown != "" && found != nil && in.cfg != nil {
+		d.keep = &fountain.Change{Name: "keep the config found on the host", Change: true,
+			Reason: fmt.Sprintf("Kong runs a config Fountain has no version of (hash %s): it is kept as version %d (%s) before it is replaced, so that a rollback can return to it",
+				unknown, next, KongSourceFound),
+			Calls:  []string{recordCall(next, KongSourceFound)},
+			Effect: recordKongVersion{Hash: unknown, Text: found.YAML(), Source: KongSourceFound}}
+		next++
+	}
 	switch {
 	case in.cfg != nil:
 		d.want, d.latest = in.cfg, false
@@ -194,13 +210,13 @@ func decideKongConfig(in KongInput, f KongFacts, target string) (kongDecision, e
 		if unknown != "" {
 			reason += fmt.Sprintf(", replacing a config Fountain has no version of (hash %s)", unknown)
 		}
-		if in.cfg.Hash() == v.Latest.Hash() {
+		if in.cfg.Hash() == v.Latest.Hash() && d.keep == nil {
 			c.Reason = reason + fmt.Sprintf(" (Fountain's version %d)", v.Version)
 			break
 		}
 		d.record = true
 		c.Change, c.Reason, c.Diff = true, reason+": a new version", kong.Diff(v.Latest, in.cfg, "current", "new")
-		c.Calls = []string{recordCall(v.Version+1, "deploy-kong")}
+		c.Calls = []string{recordCall(next, "deploy-kong")}
 		c.Effect = recordKongVersion{Hash: in.cfg.Hash(), Text: in.cfg.YAML(), Source: "deploy-kong"}
 	case unknown != "" && in.Force:
 		c.Reason = fmt.Sprintf("force: a config Fountain has no version of (hash %s) is to be replaced by Fountain's version %d", unknown, v.Version)

@@ -254,6 +254,31 @@ func TestPlanKongDeployWithConfig(t *testing.T) {
 	}
 }
 
+// A config in the request while Kong runs one Fountain has no version
+// of: the one found is kept as a version first (a rollback can return to
+// it), then the request's is recorded, even when it is Fountain's last.
+func TestPlanKongDeployConfigKeepsTheUnknown(t *testing.T) {
+	f := kongRunning(t)
+	f.Admin = &KongAdminFacts{Hash: handHash, Export: handText}
+	for _, text := range []string{yamlV2, yamlV1} {
+		in := kongIn(t, func(in *KongInput) { in.Config = text })
+		p, err := PlanKongDeploy(in, f, "203.0.113.7", testSettle)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keep, record := p.Changes[2], p.Changes[3]
+		found, _ := kong.Parse([]byte(handText))
+		if keep.Name != "keep the config found on the host" || !keep.Change ||
+			!reflect.DeepEqual(keep.Effect, recordKongVersion{Hash: handHash, Text: found.YAML(), Source: KongSourceFound}) ||
+			!reflect.DeepEqual(keep.Calls, []string{"fountain: record version 2 of the gateway's config (found on the host)"}) {
+			t.Fatalf("keep: %#v", keep)
+		}
+		if !record.Change || !reflect.DeepEqual(record.Calls, []string{"fountain: record version 3 of the gateway's config (deploy-kong)"}) {
+			t.Fatalf("record: %#v", record)
+		}
+	}
+}
+
 // wantChange compares a config change's plan with what it decided.
 func wantChange(t *testing.T, got KongChangePlan, current, next string, want KongChangePlan) {
 	t.Helper()
