@@ -132,7 +132,9 @@ func (p *Plan) Apply(ctx context.Context, rec fountain.Recorder, child ChildFunc
 				step.Output = "operation " + res.op
 			}
 		}
-		_ = rec.Step(ctx, r.Key, func(context.Context) (fountain.StepResult, error) { return step, err })
+		// Recorded even when the apply was cancelled: the record says what
+		// each resource came to.
+		_ = rec.Step(context.WithoutCancel(ctx), r.Key, func(context.Context) (fountain.StepResult, error) { return step, err })
 	}
 	if out.Failed > 0 {
 		return out, &fountain.Error{Code: fountain.EUPSTREAM,

@@ -89,6 +89,9 @@ type recorder struct {
 }
 
 func (r *recorder) Step(ctx context.Context, name string, fn func(context.Context) (fountain.StepResult, error)) error {
+	if err := context.Cause(ctx); err != nil {
+		return err // as operation.Run: no step starts in a cancelled operation
+	}
 	res, err := fn(ctx)
 	st := res.Status
 	switch {
@@ -160,6 +163,34 @@ func TestApplyStopsDependentsOfAFailure(t *testing.T) {
 	if out, err := p.Apply(context.Background(), &recorder{}, busy, 1); err == nil || out.Failed != 2 || out.Skipped != 2 ||
 		out.Resources[0].Detail != "operation op_x is already changing host:web-1" {
 		t.Fatalf("busy: %+v %v", out, err)
+	}
+}
+
+// A cancelled apply still records what each resource came to: the one
+// that ran, and the rest skipped.
+func TestApplyCancelledRecordsEachResource(t *testing.T) {
+	rs := []Resource{
+		fakeResource("instance.app-1", "instance", ActionCreate),
+		fakeResource("app.my-app@app-1", "app", ActionReplace, "instance.app-1"),
+		fakeResource("secret.DEPLOY_KEY", "secret", ActionCreate, "app.my-app@app-1"),
+	}
+	p, err := MakePlan(context.Background(), rs, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	child := func(_ context.Context, key string, _ *Prepared) (*fountain.Operation, error) {
+		cancel() // the user gives up while the first resource applies
+		return &fountain.Operation{ID: "op_" + key, Status: fountain.StatusSucceeded, Changed: true}, nil
+	}
+	rec := &recorder{}
+	out, _ := p.Apply(ctx, rec, child, 1)
+	if out.Applied != 1 || out.Skipped != 2 {
+		t.Fatalf("outcome %+v", out)
+	}
+	if want := []string{"instance.app-1=changed", "app.my-app@app-1=skipped", "secret.DEPLOY_KEY=skipped"}; !reflect.DeepEqual(rec.steps, want) {
+		t.Fatalf("steps %v, want %v", rec.steps, want)
 	}
 }
 
