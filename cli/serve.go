@@ -142,8 +142,12 @@ func (a *app) runServe(cmd *cobra.Command, o *serveOptions, level slog.Level) er
 		cfg.PollInterval = min(max(o.SandboxDelay/10, 10*time.Millisecond), time.Second)
 	}
 	var readyErr error
-	if o.ReadyFile != "" {
-		cfg.Ready = func(addr string) {
+	cfg.Ready = func(addr string) {
+		// Start-up is over: what it alone used goes back to the kernel.
+		if err := trimStartupPages(); err != nil {
+			log.Debug("memory", "err", err)
+		}
+		if o.ReadyFile != "" {
 			readyErr = writeFileAtomic(o.ReadyFile, addr+"\n")
 			if readyErr != nil {
 				log.Error("write ready file", "err", readyErr)

@@ -11,8 +11,10 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -29,12 +31,42 @@ type page struct {
 	Data     any
 }
 
-// templates are the parsed pages: each is the layout, the shared partials
-// and its own content.
+// templates are the pages: each is the layout, the shared partials and its
+// own content. A page is parsed the first time it is shown (each holds a
+// copy of the partials, escaped for it: about 350 KB), so that a server
+// whose console is not used does not keep them all.
 type templates struct {
-	pages    map[string]*template.Template
-	fragment *template.Template // pages without the layout
+	base *template.Template // the layout and the partials, never executed
+
+	mu    sync.Mutex
+	pages map[string]*template.Template // and the fragments, as fragmentName
 }
+
+// page is the named page's template, parsed on first use.
+func (t *templates) page(name string) (*template.Template, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if p, ok := t.pages[name]; ok {
+		return p, nil
+	}
+	if !slices.Contains(pageNames, name) && name != fragmentName {
+		return nil, fmt.Errorf("console template %s: no such page", name)
+	}
+	clone, err := t.base.Clone()
+	if err != nil {
+		return nil, fmt.Errorf("console template %s: %w", name, err)
+	}
+	p, err := clone.ParseFS(files, "templates/"+name+".html")
+	if err != nil {
+		return nil, fmt.Errorf("console template %s: %w", name, err)
+	}
+	t.pages[name] = p
+	return p, nil
+}
+
+// fragmentName is the file of the fragments: pieces of pages, without
+// the layout.
+const fragmentName = "live"
 
 // pageNames are the templates/<name>.html files that are whole pages.
 var pageNames = []string{"signin", "error", "overview", "instance_new", "instance", "app", "deploy", "kong", "opensearch",
@@ -46,18 +78,7 @@ func parseTemplates() (*templates, error) {
 	if err != nil {
 		return nil, fmt.Errorf("console templates: %w", err)
 	}
-	t := &templates{pages: map[string]*template.Template{}}
-	for _, name := range pageNames {
-		p, err := template.Must(base.Clone()).ParseFS(files, "templates/"+name+".html")
-		if err != nil {
-			return nil, fmt.Errorf("console template %s: %w", name, err)
-		}
-		t.pages[name] = p
-	}
-	if t.fragment, err = template.Must(base.Clone()).ParseFS(files, "templates/live.html"); err != nil {
-		return nil, fmt.Errorf("console template live: %w", err)
-	}
-	return t, nil
+	return &templates{base: base, pages: map[string]*template.Template{}}, nil
 }
 
 // render writes a whole page. It is rendered into a buffer first, so that
@@ -69,7 +90,11 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 		p.Docs = c.docLinks()
 	}
 	var buf bytes.Buffer
-	if err := c.tmpl.pages[name].ExecuteTemplate(&buf, "layout", p); err != nil {
+	t, err := c.tmpl.page(name)
+	if err == nil {
+		err = t.ExecuteTemplate(&buf, "layout", p)
+	}
+	if err != nil {
 		c.cfg.Logger.Error("console page", "page", name, "err", err)
 		http.Error(w, "the page could not be rendered", http.StatusInternalServerError)
 		return
@@ -82,7 +107,11 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 // renderFragment writes a piece of a page (loaded into one by script).
 func (c *Console) renderFragment(w http.ResponseWriter, name string, data any) {
 	var buf bytes.Buffer
-	if err := c.tmpl.fragment.ExecuteTemplate(&buf, name, data); err != nil {
+	t, err := c.tmpl.page(fragmentName)
+	if err == nil {
+		err = t.ExecuteTemplate(&buf, name, data)
+	}
+	if err != nil {
 		c.cfg.Logger.Error("console fragment", "fragment", name, "err", err)
 		http.Error(w, "the fragment could not be rendered", http.StatusInternalServerError)
 		return

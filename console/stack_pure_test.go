@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -139,7 +140,11 @@ func renderStackPlan(tb testing.TB, t *templates, answer []byte) int {
 	plan.ID = "plan-id"
 	var buf bytes.Buffer
 	p := &page{Title: "Stack plan", Nav: "stack", CSRF: "csrf", SignedIn: true, Data: &stackView{CSRF: "csrf", Plan: plan, Form: stackForm{Stack: "version: 1\n"}}}
-	if err := t.pages["stack"].ExecuteTemplate(&buf, "layout", p); err != nil {
+	pt, err := t.page("stack")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := pt.ExecuteTemplate(&buf, "layout", p); err != nil {
 		tb.Fatal(err)
 	}
 	return buf.Len()
@@ -175,4 +180,21 @@ func BenchmarkStackPlanPage(b *testing.B) {
 	}
 	b.ReportMetric(float64(size)/1024, "KB/page")
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/1000, "ms/page")
+}
+
+// Every page parses: pages are parsed on first use, so a broken one
+// would otherwise show only when someone opens it.
+func TestEveryPageParses(t *testing.T) {
+	tm, err := parseTemplates()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range append(slices.Clone(pageNames), fragmentName) {
+		if _, err := tm.page(name); err != nil {
+			t.Error(err)
+		}
+	}
+	if _, err := tm.page("../layout"); err == nil {
+		t.Error("a page that is not one was parsed")
+	}
 }
