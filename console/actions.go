@@ -199,6 +199,7 @@ func actionTable() map[string]*action {
 				return &request{Body: b, Back: gitHubBack(f), Resource: f.Get("secret_name")}, nil
 			}},
 	}
+	acts = append(acts, lbActions()...)
 	m := map[string]*action{}
 	for _, a := range acts {
 		m[a.Name] = a

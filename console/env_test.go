@@ -63,7 +63,8 @@ type envOptions struct {
 }
 
 // instant is an emulator whose instances change state at once.
-var instant = emulator.Options{CreateDelay: -1, StartDelay: -1, StopDelay: -1, RebootDelay: -1}
+var instant = emulator.Options{CreateDelay: -1, StartDelay: -1, StopDelay: -1, RebootDelay: -1,
+	SnapshotDelay: -1, LoadBalancerDelay: -1, CertificateDelay: -1}
 
 func newEnv(t testing.TB, opts ...envOptions) *env {
 	t.Helper()
