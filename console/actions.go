@@ -200,6 +200,7 @@ func actionTable() map[string]*action {
 			}},
 	}
 	acts = append(acts, lbActions()...)
+	acts = append(acts, snapshotActions()...)
 	m := map[string]*action{}
 	for _, a := range acts {
 		m[a.Name] = a

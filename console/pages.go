@@ -111,10 +111,14 @@ func (c *Console) newInstance(w http.ResponseWriter, r *http.Request, s *session
 }
 
 type instanceView struct {
-	Region   string
-	Instance *instance
-	Err      *problem
-	Ops      []operation
+	Region        string
+	Instance      *instance
+	Err           *problem
+	Ops           []operation
+	Snapshots     []snapshot
+	SnapshotsCost float64
+	SnapshotsErr  *problem
+	Hours         []string // the times of day automatic snapshots can be taken at
 }
 
 // instancePage: one instance, its actions, what runs on it (a fragment),
@@ -132,10 +136,17 @@ func (c *Console) instancePage(w http.ResponseWriter, r *http.Request, s *sessio
 	if v.Region == "" {
 		v.Region = inst.Region
 	}
+	v.Hours = hoursOfDay
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		v.Snapshots, v.SnapshotsCost, v.SnapshotsErr = c.instanceSnapshots(r, inst.Region, inst.Name)
+	}()
 	// The instance's operations and those on what runs on it (targets
 	// REGION/NAME/...), among the recent ones.
 	var ops operationList
 	_ = c.api.get(ctx, "/operations", url.Values{"limit": {"300"}}, &ops)
+	<-done
 	target := inst.Region + "/" + inst.Name
 	for _, op := range ops.Operations {
 		if len(v.Ops) < 10 && (op.Target == target || strings.HasPrefix(op.Target, target+"/")) {

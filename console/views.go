@@ -26,6 +26,8 @@ type instance struct {
 	Ports            []port     `json:"ports"`
 	PriceMonthly     float64    `json:"price_monthly_usd"`
 	SSHHostKeys      []hostKey  `json:"ssh_host_keys"`
+	// AutoSnapshot is nil where the API does not say.
+	AutoSnapshot *autoSnapshot `json:"auto_snapshot"`
 }
 
 type port struct {
