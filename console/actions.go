@@ -164,7 +164,7 @@ func actionTable() map[string]*action {
 				if f.Get("force") != "" {
 					b["force"] = true
 				}
-				return &request{Body: b, Back: instanceBack(f, "/kong"), Resource: f.Get("instance_name")}, nil
+				return kongRequest(b, f, f.Get("instance_name")), nil
 			}},
 		{Name: "add-route", Title: "Add a Kong route", Method: http.MethodPost, Route: "/services/kong/routes", build: addRouteRequest},
 		{Name: "remove-route", Title: "Remove a Kong route", Method: http.MethodDelete, Route: "/services/kong/routes/{name}",
@@ -174,14 +174,17 @@ func actionTable() map[string]*action {
 				if r := f.Get("region"); r != "" {
 					q.Set("region", r)
 				}
+				if g := gatewayOf(f); g != nil {
+					q = g.query(q)
+				}
 				return &request{Path: "/services/kong/routes/" + url.PathEscape(f.Get("name")), Query: q,
-					Back: instanceBack(f, "/kong"), Resource: f.Get("name")}, nil
+					Back: gatewayBack(instanceBack(f, "/kong"), f), Resource: f.Get("name")}, nil
 			}},
 		{Name: "rollback-kong", Title: "Roll Kong's config back", Method: http.MethodPost, Route: "/services/kong/config/rollback",
 			build: func(f url.Values) (*request, error) {
 				b := host(f)
 				b["version"] = number(f.Get("version"))
-				return &request{Body: b, Back: instanceBack(f, "/kong"), Resource: "version " + f.Get("version")}, nil
+				return kongRequest(b, f, "version "+f.Get("version")), nil
 			}},
 		{Name: "set-secret", Title: "Set an Actions secret", Method: http.MethodPost, Route: "/github/add-secret",
 			build: func(f url.Values) (*request, error) {
@@ -199,6 +202,8 @@ func actionTable() map[string]*action {
 				return &request{Body: b, Back: gitHubBack(f), Resource: f.Get("secret_name")}, nil
 			}},
 	}
+	acts = append(acts, lbActions()...)
+	acts = append(acts, snapshotActions()...)
 	m := map[string]*action{}
 	for _, a := range acts {
 		m[a.Name] = a
@@ -308,7 +313,16 @@ func addRouteRequest(f url.Values) (*request, error) {
 	case "no":
 		b["strip_path"] = false
 	}
-	return &request{Body: b, Back: instanceBack(f, "/kong"), Resource: b["name"].(string)}, nil
+	return kongRequest(b, f, b["name"].(string)), nil
+}
+
+// kongRequest is a Kong change's request: on the form's instance, or on
+// every node of the gateway it names; back to the Kong page it came from.
+func kongRequest(b map[string]any, f url.Values, resource string) *request {
+	if gatewayBody(b, f) && resource == f.Get("instance_name") {
+		resource = "gateway " + f.Get("gateway") + " (" + strings.Join(list(f.Get("instance_names")), ", ") + ")"
+	}
+	return &request{Body: b, Back: gatewayBack(instanceBack(f, "/kong"), f), Resource: resource}
 }
 
 // shown is a request's body as the plan shows it: secret values replaced

@@ -22,6 +22,10 @@ const (
 	benchOperations = 5000
 	benchLogLines   = 2000 // of the operation whose page is read
 	maxPageBytes    = 200 << 10
+	// benchLoadBalancers, of 10 instances each, and benchSnapshots of the
+	// instance whose page is read.
+	benchLoadBalancers = 10
+	benchSnapshots     = 7
 )
 
 // fill puts the issue's size in the store: instances through the API (the
@@ -42,6 +46,19 @@ func fill(tb testing.TB, e *env) string {
 		if res.StatusCode != 200 {
 			tb.Fatalf("create web-%03d: %d", i, res.StatusCode)
 		}
+	}
+	// Lightsail's quotas of load balancers: 10 a region, each with 10
+	// instances; and a week of snapshots of the instance read.
+	for i := 0; i < benchLoadBalancers; i++ {
+		var names []string
+		for j := 0; j < 10; j++ {
+			names = append(names, fmt.Sprintf(`"web-%03d"`, (i*10+j)%benchInstances))
+		}
+		e.apiCall("POST", "/aws/lightsail/create-load-balancer", fmt.Sprintf(`{"load_balancer_name":"lb-%02d","instance_port":8080,"instance_names":[%s]}`,
+			i, strings.Join(names, ",")), nil)
+	}
+	for i := 0; i < benchSnapshots; i++ {
+		e.apiCall("POST", "/aws/lightsail/create-instance-snapshot", fmt.Sprintf(`{"instance_name":"web-050","snapshot_name":"web-050-day-%d"}`, i), nil)
 	}
 	now := time.Now().Add(-time.Hour)
 	kinds := []string{"deploy.docker-app", "lightsail.stop-instance", "kong.add-route", "deploy.opensearch", "github.add-secret"}
@@ -164,6 +181,8 @@ func benchPages(long, stackApply string) [][2]string {
 		{"operation", "/ui/operations/" + long},
 		{"audit", "/ui/audit"},
 		{"stack", "/ui/stack"},
+		{"load-balancers-10", "/ui/load-balancers"},
+		{"load-balancer", "/ui/load-balancers/lb-05"},
 		{"stack-apply-100", "/ui/operations/" + stackApply},
 		{"stack-apply-100-resources", "/ui/operations/" + stackApply + "/resources"},
 	}

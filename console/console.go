@@ -238,6 +238,8 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /ui/instances/{name}/kong", c.read(c.kongPage))
 	m.HandleFunc("GET /ui/instances/{name}/opensearch", c.read(c.openSearchPage))
 	m.HandleFunc("POST /ui/instances/{name}/opensearch/password", c.change(c.revealPassword))
+	m.HandleFunc("GET /ui/load-balancers", c.read(c.loadBalancersPage))
+	m.HandleFunc("GET /ui/load-balancers/{name}", c.read(c.loadBalancerPage))
 	m.HandleFunc("GET /ui/github", c.read(c.gitHubPage))
 	m.HandleFunc("GET /ui/operations", c.read(c.operationsPage))
 	m.HandleFunc("GET /ui/operations/{id}", c.read(c.operationPage))

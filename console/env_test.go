@@ -60,10 +60,14 @@ type envOptions struct {
 	now   func() time.Time
 	emu   emulator.Options
 	docs  fs.FS
+	// wrap, if set, stands in front of the API (a test's stand-in for
+	// routes the emulator cannot serve).
+	wrap func(http.Handler) http.Handler
 }
 
 // instant is an emulator whose instances change state at once.
-var instant = emulator.Options{CreateDelay: -1, StartDelay: -1, StopDelay: -1, RebootDelay: -1}
+var instant = emulator.Options{CreateDelay: -1, StartDelay: -1, StopDelay: -1, RebootDelay: -1,
+	SnapshotDelay: -1, LoadBalancerDelay: -1, CertificateDelay: -1}
 
 func newEnv(t testing.TB, opts ...envOptions) *env {
 	t.Helper()
@@ -94,7 +98,11 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	a := api.New(api.Deps{Store: db, Runner: runner, Lightsail: ls, Token: token, Logger: log})
 	runner.OnFinish = a.OnOperationFinished
-	c, err := console.New(console.Config{API: a, Token: token, Logger: log, Now: o.now, Docs: o.docs, TrustForwardedProto: o.proxy})
+	var apiHandler http.Handler = a
+	if o.wrap != nil {
+		apiHandler = o.wrap(a)
+	}
+	c, err := console.New(console.Config{API: apiHandler, Token: token, Logger: log, Now: o.now, Docs: o.docs, TrustForwardedProto: o.proxy})
 	if err != nil {
 		t.Fatal(err)
 	}

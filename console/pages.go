@@ -111,10 +111,14 @@ func (c *Console) newInstance(w http.ResponseWriter, r *http.Request, s *session
 }
 
 type instanceView struct {
-	Region   string
-	Instance *instance
-	Err      *problem
-	Ops      []operation
+	Region        string
+	Instance      *instance
+	Err           *problem
+	Ops           []operation
+	Snapshots     []snapshot
+	SnapshotsCost float64
+	SnapshotsErr  *problem
+	Hours         []string // the times of day automatic snapshots can be taken at
 }
 
 // instancePage: one instance, its actions, what runs on it (a fragment),
@@ -132,10 +136,17 @@ func (c *Console) instancePage(w http.ResponseWriter, r *http.Request, s *sessio
 	if v.Region == "" {
 		v.Region = inst.Region
 	}
+	v.Hours = hoursOfDay
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		v.Snapshots, v.SnapshotsCost, v.SnapshotsErr = c.instanceSnapshots(r, inst.Region, inst.Name)
+	}()
 	// The instance's operations and those on what runs on it (targets
 	// REGION/NAME/...), among the recent ones.
 	var ops operationList
 	_ = c.api.get(ctx, "/operations", url.Values{"limit": {"300"}}, &ops)
+	<-done
 	target := inst.Region + "/" + inst.Name
 	for _, op := range ops.Operations {
 		if len(v.Ops) < 10 && (op.Target == target || strings.HasPrefix(op.Target, target+"/")) {
@@ -397,6 +408,11 @@ type kongView struct {
 	Deployed     *operation
 	Apps         []app
 	CSRF         string
+	// Gateway is the gateway of several nodes the instance is one of (the
+	// page's changes act on every node); GatewayNames and GatewayName are
+	// its fields as the forms carry them ("" for one instance).
+	Gateway                   *gatewayRef
+	GatewayNames, GatewayName string
 }
 
 // kongPage: the gateway's running config and routes, its history, and
@@ -411,6 +427,19 @@ func (c *Console) kongPage(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	v := &kongView{Name: name, Region: inst.Region, Instance: &inst, CSRF: s.csrf}
 	hq := url.Values{"instance_name": {name}, "region": {inst.Region}}
+	deployTarget := inst.Region + "/" + name + "/kong"
+	if v.Gateway = gatewayOf(r.URL.Query()); v.Gateway == nil && r.URL.Query().Get("alone") == "" {
+		v.Gateway = c.findGateway(ctx, inst.Region, name)
+	}
+	if g := v.Gateway; g != nil {
+		v.GatewayNames, v.GatewayName = g.Joined(), g.Name
+		hq = g.query(hq)
+		gw := g.Name
+		if gw == "" {
+			gw = "kong"
+		}
+		deployTarget = "gateway:" + inst.Region + "/" + gw + "/kong"
+	}
 	var wg sync.WaitGroup
 	wg.Add(3)
 	go func() {
@@ -434,7 +463,7 @@ func (c *Console) kongPage(w http.ResponseWriter, r *http.Request, s *session) {
 	go func() {
 		defer wg.Done()
 		var l appList
-		if c.api.get(ctx, "/services/docker-apps", hq, &l) == nil {
+		if c.api.get(ctx, "/services/docker-apps", url.Values{"instance_name": {name}, "region": {inst.Region}}, &l) == nil {
 			for _, g := range groupApps(l.Apps) {
 				if g.Current != nil && g.Name != "kong" {
 					v.Apps = append(v.Apps, *g.Current)
@@ -443,7 +472,7 @@ func (c *Console) kongPage(w http.ResponseWriter, r *http.Request, s *session) {
 		}
 	}()
 	wg.Wait()
-	v.Deployed = c.deployed(ctx, "deploy.kong", inst.Region+"/"+name+"/kong")
+	v.Deployed = c.deployed(ctx, "deploy.kong", deployTarget)
 	v.ProxyURL = "http://" + inst.PublicIP
 	if v.Deployed != nil {
 		var res struct {

@@ -298,6 +298,9 @@ func (c *Console) formContext(ctx context.Context, a *action, v url.Values) map[
 	if a.Name == "create-instance" {
 		m["Bundles"], m["Blueprints"] = c.catalogue(ctx, v.Get("region"))
 	}
+	if a.Name == "enable-auto-snapshot" {
+		m["Hours"] = hoursOfDay
+	}
 	return m
 }
 

@@ -70,7 +70,8 @@ const fragmentName = "live"
 
 // pageNames are the templates/<name>.html files that are whole pages.
 var pageNames = []string{"signin", "error", "overview", "instance_new", "instance", "app", "deploy", "kong", "opensearch",
-	"github", "operations", "operation", "audit", "doc", "plan", "form", "password", "stack", "stack_import"}
+	"github", "operations", "operation", "audit", "doc", "plan", "form", "password", "stack", "stack_import",
+	"load_balancers", "load_balancer"}
 
 func parseTemplates() (*templates, error) {
 	base, err := template.New("layout").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/partials.html", "templates/forms.html",
@@ -313,11 +314,13 @@ func pretty(raw json.RawMessage) string {
 // fixed set (a status is never written into a class as it came).
 func statusClass(s string) string {
 	switch s {
-	case "succeeded", "ok", "running", "green", "healthy", "available", "current":
+	case "succeeded", "ok", "running", "green", "healthy", "available", "current", "active":
 		return "good"
-	case "changed", "would_change", "pending", "starting", "yellow", "stopping", "previous", "swapping":
+	case "changed", "would_change", "pending", "starting", "yellow", "stopping", "previous", "swapping",
+		"provisioning", "initial", "draining", "active_impaired":
 		return "warn"
-	case "failed", "cancelled", "interrupted", "red", "unhealthy", "exited", "stopped", "dead":
+	case "failed", "cancelled", "interrupted", "red", "unhealthy", "exited", "stopped", "dead",
+		"unused", "unavailable", "error":
 		return "bad"
 	}
 	return "plain"

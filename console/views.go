@@ -26,6 +26,8 @@ type instance struct {
 	Ports            []port     `json:"ports"`
 	PriceMonthly     float64    `json:"price_monthly_usd"`
 	SSHHostKeys      []hostKey  `json:"ssh_host_keys"`
+	// AutoSnapshot is nil where the API does not say.
+	AutoSnapshot *autoSnapshot `json:"auto_snapshot"`
 }
 
 type port struct {
@@ -119,6 +121,15 @@ type kongConfig struct {
 	Config  string      `json:"config"`
 	Routes  []kongRoute `json:"routes"`
 	StandIn bool        `json:"stand_in"`
+	// A gateway of several nodes: its name, and the config each runs.
+	Gateway string     `json:"gateway"`
+	Nodes   []kongNode `json:"nodes"`
+}
+
+type kongNode struct {
+	Host   string `json:"host"`
+	Hash   string `json:"hash"`
+	InSync bool   `json:"in_sync"`
 }
 
 type kongRoute struct {

@@ -34,6 +34,9 @@ type Instance struct {
 	Ports            []Port            `json:"ports,omitempty" doc:"Open public ports."`
 	PriceMonthly     float64           `json:"price_monthly_usd" doc:"Monthly price of its bundle in US dollars."`
 	SSHHostKeys      []InstanceHostKey `json:"ssh_host_keys,omitempty" doc:"The instance's SSH host keys as Lightsail witnessed them (single-instance view only): pin these."`
+
+	// AutoSnapshot is its AutoSnapshot add-on.
+	AutoSnapshot *AutoSnapshotState `json:"auto_snapshot,omitempty" doc:"Its automatic snapshots (the AutoSnapshot add-on): on or off, and when."`
 }
 
 // Port is an open public port range.
@@ -356,6 +359,8 @@ func (c *Client) view(ctx context.Context, region string, inst *types.Instance) 
 			v.Ports = append(v.Ports, Port{FromPort: int(p.FromPort), ToPort: int(p.ToPort), Protocol: string(p.Protocol), Cidrs: p.Cidrs})
 		}
 	}
+	a := autoSnapshotFacts(inst)
+	v.AutoSnapshot = &AutoSnapshotState{Enabled: a.Enabled, TimeOfDay: a.TimeOfDay}
 	v.PriceMonthly = c.bundlePrice(ctx, region, v.BundleID)
 	return v
 }

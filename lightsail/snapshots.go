@@ -66,6 +66,12 @@ type AutoSnapshotInput struct {
 	DryRun       bool   `json:"dry_run,omitempty" required:"false" doc:"Only show the plan and change nothing."`
 }
 
+// AutoSnapshotState is an instance's AutoSnapshot add-on, in its view.
+type AutoSnapshotState struct {
+	Enabled   bool   `json:"enabled" doc:"Whether Lightsail snapshots the instance daily (and keeps the last seven)."`
+	TimeOfDay string `json:"snapshot_time_of_day,omitempty" doc:"When, HH:00 in UTC."`
+}
+
 // DefaultSnapshotTimeOfDay is when automatic snapshots are taken unless a
 // request says.
 const DefaultSnapshotTimeOfDay = "06:00"
