@@ -128,8 +128,11 @@ func (p Plan) Apply(ctx context.Context, rec Recorder, x Executor, dryRun bool) 
 		})
 		planned = append(planned, step)
 		if err != nil {
+			// Recorded even when ctx is cancelled: the record says what
+			// never ran.
+			bg := context.WithoutCancel(ctx)
 			for _, rest := range p.Changes[i+1:] {
-				_ = rec.Step(ctx, rest.Name, func(context.Context) (StepResult, error) {
+				_ = rec.Step(bg, rest.Name, func(context.Context) (StepResult, error) {
 					return StepResult{Status: StepSkipped, Reason: errEarlierFailed.Error()}, nil
 				})
 				st := rest.planned()

@@ -71,3 +71,34 @@ func TestPlanApply(t *testing.T) {
 }
 
 type failKey struct{}
+
+// refusing records like operation.Run: no step once ctx is done.
+type refusing struct{ recorder }
+
+func (r *refusing) Step(ctx context.Context, name string, fn func(context.Context) (fountain.StepResult, error)) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return r.recorder.Step(ctx, name, fn)
+}
+
+// A plan cancelled mid-way still records the steps it never ran.
+func TestPlanApplyCancelledRecordsTheRest(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	plan := fountain.Plan{Changes: []fountain.Change{
+		{Name: "pull", Change: true, Effect: "pull"},
+		{Name: "start", Change: true, Effect: "start"},
+		{Name: "gate", Verify: true, Effect: "gate"},
+	}}
+	x := fountain.ExecutorFunc(func(ctx context.Context, rec fountain.Recorder, c fountain.Change) (fountain.StepResult, error) {
+		cancel()
+		return fountain.StepResult{}, context.Canceled
+	})
+	rec := &refusing{}
+	if _, err := plan.Apply(ctx, rec, x, false); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v", err)
+	}
+	if got := len(rec.steps); got != 3 {
+		t.Fatalf("recorded %v", rec.steps)
+	}
+}

@@ -80,10 +80,8 @@ func (x *dockerExec) nextGate(ctx context.Context, e nextGate) (fountain.StepRes
 	removed := "it was removed"
 	if e.Restore {
 		// A rollback's: the previous version is kept as it was.
-		timeout := 5
-		_, _ = api.ContainerStop(bg, e.Name, client.ContainerStopOptions{Timeout: &timeout})
 		removed = "it was stopped and kept as before"
-		if rerr := setAside(bg, api, e.Name, PreviousName(strings.TrimSuffix(e.Name, ".next"))); rerr != nil {
+		if rerr := x.putPreviousBack(bg, strings.TrimSuffix(e.Name, ".next")); rerr != nil {
 			removed = "it could not be kept (" + rerr.Error() + ")"
 		}
 	} else if _, rerr := api.ContainerRemove(bg, e.Name, client.ContainerRemoveOptions{Force: true}); rerr != nil && !cerrdefs.IsNotFound(rerr) {
@@ -126,6 +124,18 @@ func (x *dockerExec) promoteNext(ctx context.Context, e promoteNext) (fountain.S
 	}
 	out = append(out, next+" is "+name)
 	return fountain.StepResult{Changed: true, Output: strings.Join(out, "\n")}, nil
+}
+
+// putPreviousBack undoes startPrevious: NAME.next is stopped and set
+// aside again as NAME.previous, without its restart policy.
+func (x *dockerExec) putPreviousBack(ctx context.Context, name string) error {
+	api, err := x.d.engine(ctx)
+	if err != nil {
+		return err
+	}
+	timeout := 5
+	_, _ = api.ContainerStop(ctx, nextName(name), client.ContainerStopOptions{Timeout: &timeout})
+	return setAside(ctx, api, nextName(name), PreviousName(name))
 }
 
 // startPrevious starts the kept previous version as NAME.next, with its

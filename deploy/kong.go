@@ -274,10 +274,8 @@ func (g *Gateway) deployNode(ctx context.Context, rec fountain.Recorder, key str
 		return fountain.Outcome{Result: res}, err
 	}
 	res.ConfigVersion, res.ImageID = f.Versions.Version, f.App.Image.ID
-	res.Plan, err = p.Apply(ctx, rec, snapshotExec{Executor: k, snaps: e.Snapshots}, in.DryRun)
-	if !in.DryRun {
-		res.SnapshotNames = snapshotsTaken(p)
-	}
+	// Only the snapshots taken: a failed one is not named.
+	res.Plan, err = p.Apply(ctx, rec, snapshotExec{Executor: k, snaps: e.Snapshots, taken: &res.SnapshotNames}, in.DryRun)
 	if x.imageID != "" {
 		res.ImageID = x.imageID
 	}

@@ -195,7 +195,7 @@ func decideKongConfig(in KongInput, f KongFacts, target string) (kongDecision, e
 		}
 	}
 	next := v.Version + 1 // the number of the next version recorded
-	if unknown != "" && found != nil && in.cfg != nil {
+	if unknown != "" && found != nil && (in.cfg != nil || in.Force) {
 		d.keep = &fountain.Change{Name: "keep the config found on the host", Change: true,
 			Reason: fmt.Sprintf("Kong runs a config Fountain has no version of (hash %s): it is kept as version %d (%s) before it is replaced, so that a rollback can return to it",
 				unknown, next, KongSourceFound),
@@ -220,6 +220,16 @@ func decideKongConfig(in KongInput, f KongFacts, target string) (kongDecision, e
 		c.Effect = recordKongVersion{Hash: in.cfg.Hash(), Text: in.cfg.YAML(), Source: "deploy-kong"}
 	case unknown != "" && in.Force:
 		c.Reason = fmt.Sprintf("force: a config Fountain has no version of (hash %s) is to be replaced by Fountain's version %d", unknown, v.Version)
+		if d.keep != nil {
+			// The one found is kept as a version: Fountain's is recorded
+			// again after it, so that the latest is what Kong runs.
+			d.record, d.latest = true, false
+			c.Change = true
+			c.Reason += fmt.Sprintf(", recorded again as version %d after the one found", next)
+			c.Diff = kong.Diff(found, v.Latest, "found on the host", fmt.Sprintf("Fountain's version %d", v.Version))
+			c.Calls = []string{recordCall(next, "deploy-kong")}
+			c.Effect = recordKongVersion{Hash: v.Latest.Hash(), Text: v.Latest.YAML(), Source: "deploy-kong"}
+		}
 	case unknown != "":
 		if found == nil {
 			return d, &fountain.Error{Code: fountain.ECONFLICT,

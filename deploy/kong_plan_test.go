@@ -221,8 +221,20 @@ func TestPlanKongDeployForce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The one found is kept first (nothing lost), and Fountain's version
+	// recorded again after it, so that the latest is what Kong runs.
+	found, _ := kong.Parse([]byte(handText))
+	v1, _ := kong.Parse([]byte(yamlV1))
 	want := append(append([]fountain.Change{}, dockerReady...),
-		fountain.Change{Name: "the config Kong is to run", Reason: "force: a config Fountain has no version of (hash " + handHash + ") is to be replaced by Fountain's version 1"},
+		fountain.Change{Name: "keep the config found on the host", Change: true,
+			Reason: "Kong runs a config Fountain has no version of (hash " + handHash + "): it is kept as version 2 (found on the host) before it is replaced, so that a rollback can return to it",
+			Calls:  []string{"fountain: record version 2 of the gateway's config (found on the host)"},
+			Effect: recordKongVersion{Hash: handHash, Text: found.YAML(), Source: KongSourceFound}},
+		fountain.Change{Name: "the config Kong is to run", Change: true,
+			Reason: "force: a config Fountain has no version of (hash " + handHash + ") is to be replaced by Fountain's version 1, recorded again as version 3 after the one found",
+			Diff:   kong.Diff(found, v1, "found on the host", "Fountain's version 1"),
+			Calls:  []string{"fountain: record version 3 of the gateway's config (deploy-kong)"},
+			Effect: recordKongVersion{Hash: v1.Hash(), Text: v1.YAML(), Source: "deploy-kong"}},
 		fountain.Change{Name: "declarative config /etc/kong/kong.yml", Reason: "it holds the config Kong is to run"})
 	want = append(append(want, kongAppUnchanged...), fountain.Change{Name: "Kong runs the declarative config", Change: true,
 		Reason: "Kong runs another config (hash " + handHash + ")", Calls: []string{kongLoadCall}, Effect: loadKongConfig{Text: yamlV1}})

@@ -274,10 +274,8 @@ func (o *OpenSearch) DeployCluster(ctx context.Context, rec fountain.Recorder, h
 	if err != nil {
 		return fountain.Outcome{Result: res}, err
 	}
-	res.Plan, err = p.Apply(ctx, rec, snapshotExec{Executor: cx, snaps: o.e.Snapshots}, in.DryRun)
-	if !in.DryRun {
-		res.SnapshotNames = snapshotsTaken(p)
-	}
+	// Only the snapshots taken: a failed one is not named.
+	res.Plan, err = p.Apply(ctx, rec, snapshotExec{Executor: cx, snaps: o.e.Snapshots, taken: &res.SnapshotNames}, in.DryRun)
 	res.PasswordSaved = cx.password != "" || cx.generated
 	if cx.health != nil {
 		res.Status, res.NumberOfNodes, res.Version, res.ClusterUUID = cx.health.Status, cx.health.Nodes, cx.health.Version, cx.uuid

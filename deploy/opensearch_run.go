@@ -112,10 +112,8 @@ func (o *OpenSearch) Deploy(ctx context.Context, rec fountain.Recorder, h *Host,
 	if err != nil {
 		return fountain.Outcome{Result: res}, err
 	}
-	res.Plan, err = p.Apply(ctx, rec, snapshotExec{Executor: x, snaps: o.e.Snapshots}, in.DryRun)
-	if !in.DryRun {
-		res.SnapshotNames = snapshotsTaken(p)
-	}
+	// Only the snapshots taken: a failed one is not named.
+	res.Plan, err = p.Apply(ctx, rec, snapshotExec{Executor: x, snaps: o.e.Snapshots, taken: &res.SnapshotNames}, in.DryRun)
 	res.PasswordSaved = x.kept
 	if x.health != nil {
 		res.Version, res.Status = x.health.Version, x.health.Status

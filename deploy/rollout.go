@@ -312,37 +312,69 @@ func (x *rolloutExec) kongSwitch(ctx context.Context, rec fountain.Recorder, e k
 	for i, n := range x.k.nodes {
 		changed, err := kongAdmin(n.c).Load(ctx, next.YAML())
 		if err != nil {
+			// The nodes before go back to what they ran. One that cannot
+			// still sends traffic to the new versions: they must stay.
+			var stuck []string
 			for _, back := range x.k.nodes[:i] {
-				_, _ = kongAdmin(back.c).Load(context.WithoutCancel(ctx), x.current.YAML())
+				if _, rerr := kongAdmin(back.c).Load(context.WithoutCancel(ctx), x.current.YAML()); rerr != nil {
+					stuck = append(stuck, fmt.Sprintf("%s (%v)", nodeName(back.h), rerr))
+				}
 			}
 			var ce *kong.ConfigError
 			if errors.As(err, &ce) {
 				x.k.kongErrors = ce.FlattenedErrors
 			}
-			return fountain.StepResult{Output: strings.Join(out, "\n")}, fmt.Errorf("Kong on %s: %w", nodeName(n.h), err)
+			err = fmt.Errorf("Kong on %s: %w", nodeName(n.h), err)
+			if len(stuck) > 0 {
+				out = append(out, "could not be put back: "+strings.Join(stuck, ", "))
+				err = &switchedError{partial: true, err: fmt.Errorf("%w; Kong on %s still routes to the new versions: old and new versions are both kept", err, strings.Join(stuck, ", "))}
+			}
+			return fountain.StepResult{Output: strings.Join(out, "\n")}, err
 		}
 		out = append(out, fmt.Sprintf("%s: loaded (changed %t)", nodeName(n.h), changed))
 	}
-	for i, n := range x.k.nodes {
-		call, w := writeConfigFileOn(next.YAML(), i, "")
-		_ = call
-		if err := writeRemoteFile(ctx, n.c, "write "+w.Path, w.Path, w.Body, w.Mode, w.Owner); err != nil {
-			return fountain.StepResult{Output: strings.Join(out, "\n")}, err
-		}
-	}
-	if !next.Equal(x.current) {
+	// Every node routes to the new versions now: from here a failure is
+	// in the bookkeeping (the version's record, kong.yml on a node), and
+	// the switch stands.
+	prev := x.current
+	x.current = next
+	var recordErr error
+	if !next.Equal(prev) {
 		if configs := x.k.g.e.KongConfigs; configs != nil {
 			v, err := configs.AddKongConfig(ctx, x.k.key, fountain.ConfigVersion{Hash: next.Hash(), Text: next.YAML(), Source: e.Source, OperationID: x.k.opID})
 			if err != nil {
-				return fountain.StepResult{Output: strings.Join(out, "\n")}, err
+				recordErr = fmt.Errorf("record the gateway's version: %w", err)
+			} else {
+				x.k.version = v
+				out = append(out, fmt.Sprintf("version %d recorded", v))
 			}
-			x.k.version = v
-			out = append(out, fmt.Sprintf("version %d recorded", v))
 		}
 	}
-	x.current = next
+	for i, n := range x.k.nodes {
+		_, w := writeConfigFileOn(next.YAML(), i, "")
+		if err := writeRemoteFile(ctx, n.c, "write "+w.Path, w.Path, w.Body, w.Mode, w.Owner); err != nil {
+			recordErr = errors.Join(recordErr, fmt.Errorf("%s: %w", nodeName(n.h), err))
+		}
+	}
+	if recordErr != nil {
+		return fountain.StepResult{Changed: true, Output: strings.Join(out, "\n")},
+			&switchedError{err: fmt.Errorf("Kong switched to the new versions, but: %w", recordErr)}
+	}
 	return fountain.StepResult{Changed: true, Output: strings.Join(out, "\n")}, nil
 }
+
+// switchedError is a switch that failed after Kong moved. On every node
+// (partial false): the new versions serve, so the batch goes on with its
+// drain and promotion, and the rollout stops after it. On some nodes only
+// (one could not be put back): old and new versions both serve, and both
+// are kept as they are.
+type switchedError struct {
+	partial bool
+	err     error
+}
+
+func (e *switchedError) Error() string { return e.err.Error() }
+func (e *switchedError) Unwrap() error { return e.err }
 
 // apply runs the rollout batch by batch (see PlanRollout) and says what
 // became of each host. In a dry run nothing is applied and no host
@@ -372,17 +404,26 @@ func (rp RolloutPlan) apply(ctx context.Context, rec fountain.Recorder, x *rollo
 		steps = append(steps, st...)
 		return err
 	}
+	// skip records changes as not run (also when ctx is cancelled: the
+	// record must say what never ran).
+	skip := func(cs []fountain.Change, why string) {
+		for _, c := range cs {
+			_ = rec.Step(context.WithoutCancel(ctx), c.Name, func(context.Context) (fountain.StepResult, error) {
+				return fountain.StepResult{Status: fountain.StepSkipped, Reason: why}, nil
+			})
+			steps = append(steps, fountain.PlannedStep{Name: c.Name, Change: c.Change, Reason: why, Calls: c.Calls, Verify: c.Verify})
+		}
+	}
+	skipRest := func(from int) {
+		for _, b := range rp.Batches[from:] {
+			skip(batchChanges(b), notReached)
+		}
+	}
 	var firstErr error
 	failures, stopped := 0, false
-	for _, b := range rp.Batches {
+	for bi, b := range rp.Batches {
 		if stopped {
-			for _, c := range batchChanges(b) {
-				_ = rec.Step(ctx, c.Name, func(context.Context) (fountain.StepResult, error) {
-					return fountain.StepResult{Status: fountain.StepSkipped, Reason: notReached}, nil
-				})
-				st := fountain.PlannedStep{Name: c.Name, Change: c.Change, Reason: notReached, Calls: c.Calls, Verify: c.Verify}
-				steps = append(steps, st)
-			}
+			skip(batchChanges(b), notReached)
 			continue
 		}
 		// The batch's hosts come up at once, each health-gated.
@@ -411,7 +452,21 @@ func (rp RolloutPlan) apply(ctx context.Context, rec fountain.Recorder, x *rollo
 			up = append(up, h)
 		}
 		if len(up) > 0 && b.Switch != nil {
-			if err := run("", []fountain.Change{*b.Switch}, x); err != nil {
+			var switched *switchedError
+			err := run("", []fountain.Change{*b.Switch}, x)
+			switch {
+			case errors.As(err, &switched) && switched.partial:
+				// Some nodes route to the new versions, some to the old:
+				// nothing is removed.
+				for _, h := range up {
+					x.failed[h.Host], outcome[h.Host] = err, hostOutcome{hostFailed, err}
+				}
+				skipRest(bi + 1)
+				return steps, outcome, cmpErr(firstErr, err)
+			case switched != nil:
+				// Kong moved: the batch goes on, and the rollout stops after it.
+				firstErr, stopped = cmpErr(firstErr, err), true
+			case err != nil:
 				// Kong did not move: the new versions go, the old ones serve.
 				for _, h := range up {
 					if hx := x.hosts[h.Host].x; hx != nil {
@@ -419,11 +474,20 @@ func (rp RolloutPlan) apply(ctx context.Context, rec fountain.Recorder, x *rollo
 					}
 					x.failed[h.Host], outcome[h.Host] = err, hostOutcome{hostFailed, err}
 				}
+				skipRest(bi + 1)
 				return steps, outcome, cmpErr(firstErr, err)
 			}
 		}
 		if len(up) > 0 && b.Drain != nil {
 			if err := run("", []fountain.Change{*b.Drain}, x); err != nil {
+				// Kong sends these hosts' traffic to the new versions; the
+				// old ones still run beside them, not stopped.
+				err = fmt.Errorf("Kong sends it the new version, but the drain did not end (%w): the old version still runs beside it; deploy again to finish", err)
+				for _, h := range up {
+					outcome[h.Host] = hostOutcome{hostFailed, err}
+					skip(prefixChanges(h.Name, h.After), "the drain did not end")
+				}
+				skipRest(bi + 1)
 				return steps, outcome, cmpErr(firstErr, err)
 			}
 		}
@@ -482,9 +546,15 @@ func batchChanges(b RolloutBatch) []fountain.Change {
 // removeNext removes the new version a batch brought up when Kong did
 // not move to it.
 func (x *dockerExec) removeNext(ctx context.Context, h RolloutHostPlan) {
+	bg := context.WithoutCancel(ctx)
 	for _, c := range h.Up {
-		if e, ok := c.Effect.(startNext); ok {
-			_, _ = x.Apply(context.WithoutCancel(ctx), x.d.rec, fountain.Change{Effect: removeContainer{Name: nextName(e.App.ContainerName)}})
+		switch e := c.Effect.(type) {
+		case startNext:
+			_, _ = x.Apply(bg, x.d.rec, fountain.Change{Effect: removeContainer{Name: nextName(e.App.ContainerName)}})
+		case startPrevious:
+			// A rollback's: the previous version goes back aside as it was,
+			// not removed (it is the one to roll back to).
+			x.putPreviousBack(bg, e.Name)
 		}
 	}
 }

@@ -424,23 +424,39 @@ func servingTarget(cfg *kong.Config, upstream, target string) bool {
 // other hosts' targets are kept, in their order.
 func applyMoves(cfg *kong.Config, upstream string, moves []targetMove, check kong.ActiveCheck) (*kong.Config, error) {
 	have, _ := kong.TargetsOf(cfg, upstream)
-	moved := map[string]bool{}
+	// A moved host's new targets take the place of its first target, so
+	// that a host already as asked leaves the list as it was (a second
+	// rollout changes nothing); a host new to the upstream goes last.
+	byHost := map[string][]kong.Target{}
+	var order []string
 	for _, m := range moves {
-		moved[m.Address] = true
+		if _, ok := byHost[m.Address]; !ok {
+			order = append(order, m.Address)
+			byHost[m.Address] = nil
+		}
+		if m.Serve != "" {
+			byHost[m.Address] = append(byHost[m.Address], kong.Target{Target: m.Serve, Weight: targetWeight})
+		}
+		if m.Retire != "" && m.Retire != m.Serve {
+			byHost[m.Address] = append(byHost[m.Address], kong.Target{Target: m.Retire, Weight: 0})
+		}
 	}
+	placed := map[string]bool{}
 	var out []kong.Target
 	for _, t := range have {
 		host, _, err := net.SplitHostPort(t.Target)
-		if err != nil || !moved[host] {
+		ts, moved := byHost[host]
+		switch {
+		case err != nil || !moved:
 			out = append(out, t)
+		case !placed[host]:
+			out = append(out, ts...)
+			placed[host] = true
 		}
 	}
-	for _, m := range moves {
-		if m.Serve != "" {
-			out = append(out, kong.Target{Target: m.Serve, Weight: targetWeight})
-		}
-		if m.Retire != "" && m.Retire != m.Serve {
-			out = append(out, kong.Target{Target: m.Retire, Weight: 0})
+	for _, host := range order {
+		if !placed[host] {
+			out = append(out, byHost[host]...)
 		}
 	}
 	return kong.SetUpstream(cfg, upstream, out, &check)
@@ -466,7 +482,7 @@ func (rp *RolloutPlan) planSwitches(in DockerAppInput, f RolloutFacts, base *kon
 		}
 		sw := fountain.Change{Name: fmt.Sprintf("Kong's upstream %s sends %s's traffic to the version asked", rp.Upstream, strings.Join(names, ", ")),
 			Effect: kongSwitch{Upstream: rp.Upstream, Check: check, Moves: moves[bi], Source: fmt.Sprintf("deploy %s: %s", in.ContainerName, strings.Join(names, ", "))},
-			Calls:  []string{"kong (each node in turn): POST /config?flatten_errors=1&check_hash=1", "ssh (each node): write " + KongConfigPath, "fountain: record a version of the gateway's config"}}
+			Calls:  []string{"kong (each node in turn): POST /config?flatten_errors=1&check_hash=1", "fountain: record a version of the gateway's config", "ssh (each node): write " + KongConfigPath}}
 		if cur == nil {
 			sw.Change, sw.Reason = true, "the gateway does not answer: "+orNone(f.GatewayDown)+"; its upstream is set once it does"
 			b.Switch = &sw

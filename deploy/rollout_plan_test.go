@@ -110,7 +110,7 @@ func TestPlanRolloutZeroDowntime(t *testing.T) {
 		fountain.Change{Name: "Kong's upstream app-my-app sends web-1's traffic to the version asked", Change: true,
 			Reason: "one config load on each node (check_hash): web-1 at " + addr1 + ":29219 (" + addr1 + ":29218 at weight 0, kept for rollback)",
 			Diff:   kong.Diff(base, next, "current", "new"),
-			Calls:  []string{"kong (each node in turn): POST /config?flatten_errors=1&check_hash=1", "ssh (each node): write /etc/kong/kong.yml", "fountain: record a version of the gateway's config"},
+			Calls:  []string{"kong (each node in turn): POST /config?flatten_errors=1&check_hash=1", "fountain: record a version of the gateway's config", "ssh (each node): write /etc/kong/kong.yml"},
 			Effect: kongSwitch{Upstream: "app-my-app", Check: check, Source: "deploy my-app: web-1",
 				Moves: []targetMove{{Host: 0, Address: addr1, Serve: addr1 + ":29219", Retire: addr1 + ":29218"}}}},
 		fountain.Change{Name: "the old version drains on web-1", Verify: true,
@@ -144,7 +144,7 @@ func TestPlanRolloutZeroDowntime(t *testing.T) {
 		fountain.Change{Name: "health check my-app", Verify: true, Reason: "it runs; nothing is restarted", Effect: runningSince{StartedAt: "2025-05-01T10:00:00Z"}})...)...)
 	noop = append(noop, fountain.Change{Name: "Kong's upstream app-my-app sends web-1's traffic to the version asked",
 		Reason: "Kong sends web-1 at " + addr1 + ":29219 (" + addr1 + ":29218 at weight 0, kept for rollback)",
-		Calls:  []string{"kong (each node in turn): POST /config?flatten_errors=1&check_hash=1", "ssh (each node): write /etc/kong/kong.yml", "fountain: record a version of the gateway's config"}})
+		Calls:  []string{"kong (each node in turn): POST /config?flatten_errors=1&check_hash=1", "fountain: record a version of the gateway's config", "ssh (each node): write /etc/kong/kong.yml"}})
 	wantPlan(t, rp.Plan(), noop...)
 	if rp.Plan().Changed() {
 		t.Fatal("a no-op rollout changes something")
@@ -217,7 +217,8 @@ func TestPlanRolloutBatches(t *testing.T) {
 		t.Fatalf("switch: %q", got)
 	}
 	// The second batch's switch is made on what the first leaves.
-	mid := routed(t, tg(addr3+":29218", 100), tg(addr1+":29219", 100), tg(addr1+":29218", 0), tg(addr2+":29219", 100), tg(addr2+":29218", 0))
+	// Each host's targets stay where its target was.
+	mid := routed(t, tg(addr1+":29219", 100), tg(addr1+":29218", 0), tg(addr2+":29219", 100), tg(addr2+":29218", 0), tg(addr3+":29218", 100))
 	end := routed(t, tg(addr1+":29219", 100), tg(addr1+":29218", 0), tg(addr2+":29219", 100), tg(addr2+":29218", 0), tg(addr3+":29219", 100), tg(addr3+":29218", 0))
 	if rp.Batches[0].Switch.Diff != kong.Diff(base, mid, "current", "new") || rp.Batches[1].Switch.Diff != kong.Diff(mid, end, "current", "new") {
 		t.Fatalf("diffs:\n%s\n%s", rp.Batches[0].Switch.Diff, rp.Batches[1].Switch.Diff)
@@ -437,5 +438,34 @@ func TestRolloutStopsAtFailures(t *testing.T) {
 				t.Fatalf("web-3 was reached: %v", applied)
 			}
 		}
+	}
+}
+
+// Two hosts already as asked, one at a time: no batch's switch changes
+// Kong (each host's targets keep their place, so the first batch does
+// not reorder what the second would put back).
+func TestPlanRolloutTwoHostsAsAskedIsNoOp(t *testing.T) {
+	in := behind(t, func(in *DockerAppInput) { in.InstanceNames = []string{"web-1", "web-2"} })
+	var hosts []RolloutHostFacts
+	for i, a := range []string{addr1, addr2} {
+		f := onPort(in, portB)
+		f.Previous = &ContainerFacts{ID: "c0", Image: imageV2, Port: portA, Pair: [2]int{portA, portB}, TCPPorts: []int{portA}}
+		hosts = append(hosts, host("web-"+string(rune('1'+i)), a, f))
+	}
+	cfg := routed(t, tg(addr1+":29219", 100), tg(addr1+":29218", 0), tg(addr2+":29219", 100), tg(addr2+":29218", 0))
+	rp, err := PlanRollout(in, RolloutFacts{Hosts: hosts, Gateway: gatewayRuns(t, cfg)}, testSettle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rp.Batches) != 2 {
+		t.Fatalf("batches: %d", len(rp.Batches))
+	}
+	for i, b := range rp.Batches {
+		if b.Switch == nil || b.Switch.Change || b.Drain != nil {
+			t.Fatalf("batch %d: %#v", i, b.Switch)
+		}
+	}
+	if rp.Plan().Changed() {
+		t.Fatal("a second rollout on two hosts changes something")
 	}
 }

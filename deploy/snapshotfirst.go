@@ -88,22 +88,12 @@ func withSnapshotFirst(p fountain.Plan, first ...*fountain.Change) fountain.Plan
 	return p
 }
 
-// snapshotsTaken are the names of the snapshots a plan takes.
-func snapshotsTaken(p fountain.Plan) []string {
-	var out []string
-	for _, c := range p.Changes {
-		if e, ok := c.Effect.(takeSnapshot); ok && c.Change {
-			out = append(out, e.Name)
-		}
-	}
-	return out
-}
-
 // snapshotExec applies takeSnapshot changes with the engine's
 // Snapshotter and the others with the executor it wraps.
 type snapshotExec struct {
 	fountain.Executor
 	snaps Snapshotter
+	taken *[]string // the names of the snapshots taken (Plan.Apply runs one step at a time)
 }
 
 func (x snapshotExec) Apply(ctx context.Context, rec fountain.Recorder, c fountain.Change) (fountain.StepResult, error) {
@@ -116,6 +106,9 @@ func (x snapshotExec) Apply(ctx context.Context, rec fountain.Recorder, c founta
 	}
 	if err := x.snaps.SnapshotInstance(ctx, rec, e.Region, e.Instance, e.Name); err != nil {
 		return fountain.StepResult{}, fmt.Errorf("snapshot %s of %s: %w", e.Name, e.Instance, err)
+	}
+	if x.taken != nil {
+		*x.taken = append(*x.taken, e.Name)
 	}
 	return fountain.StepResult{Changed: true, Output: "snapshot " + e.Name + " of " + e.Instance + " is available"}, nil
 }

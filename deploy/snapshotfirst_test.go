@@ -114,14 +114,28 @@ func TestSnapshotExec(t *testing.T) {
 	})
 	p := withSnapshotFirst(fountain.Plan{Changes: []fountain.Change{{Name: "replace", Change: true, Effect: "x"}}}, c)
 	snaps := &fakeSnaps{}
-	if _, err := p.Apply(context.Background(), &logRecorder{}, snapshotExec{Executor: inner, snaps: snaps}, false); err != nil {
+	var taken []string
+	if _, err := p.Apply(context.Background(), &logRecorder{}, snapshotExec{Executor: inner, snaps: snaps, taken: &taken}, false); err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(snaps.took, []string{"eu-central-1/search-1/search-1-before-kong-20261203-100405"}) || !reflect.DeepEqual(applied, []string{"replace"}) {
-		t.Fatalf("took %v, applied %v", snaps.took, applied)
+	if !reflect.DeepEqual(snaps.took, []string{"eu-central-1/search-1/search-1-before-kong-20261203-100405"}) || !reflect.DeepEqual(applied, []string{"replace"}) ||
+		!reflect.DeepEqual(taken, []string{"search-1-before-kong-20261203-100405"}) {
+		t.Fatalf("took %v, applied %v, named %v", snaps.took, applied, taken)
 	}
-	applied, snaps = nil, &fakeSnaps{err: errors.New("quota")}
-	if _, err := p.Apply(context.Background(), &logRecorder{}, snapshotExec{Executor: inner, snaps: snaps}, false); err == nil || len(applied) != 0 {
-		t.Fatalf("a failed snapshot: %v, applied %v", err, applied)
+	// A failed snapshot stops the plan, and the answer names none.
+	applied, snaps, taken = nil, &fakeSnaps{err: errors.New("quota")}, nil
+	if _, err := p.Apply(context.Background(), &logRecorder{}, snapshotExec{Executor: inner, snaps: snaps, taken: &taken}, false); err == nil || len(applied) != 0 || len(taken) != 0 {
+		t.Fatalf("a failed snapshot: %v, applied %v, named %v", err, applied, taken)
 	}
+}
+
+// snapshotsTaken are the names of the snapshots a plan would take.
+func snapshotsTaken(p fountain.Plan) []string {
+	var out []string
+	for _, c := range p.Changes {
+		if e, ok := c.Effect.(takeSnapshot); ok && c.Change {
+			out = append(out, e.Name)
+		}
+	}
+	return out
 }

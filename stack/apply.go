@@ -19,7 +19,7 @@ type Outcome struct {
 	Resources []ResourceOutcome `json:"resources" doc:"Each resource: applied (with its operation), unchanged, skipped or failed."`
 	Applied   int               `json:"applied" doc:"Resources changed."`
 	Failed    int               `json:"failed" doc:"Resources whose change failed."`
-	Skipped   int               `json:"skipped" doc:"Resources not applied because one they need failed."`
+	Skipped   int               `json:"skipped" doc:"Resources not applied: one they need failed, or the apply was cancelled first."`
 }
 
 // ResourceOutcome is one resource's part of an apply.
@@ -140,6 +140,11 @@ func (p *Plan) Apply(ctx context.Context, rec fountain.Recorder, child ChildFunc
 		return out, &fountain.Error{Code: fountain.EUPSTREAM,
 			Message: fmt.Sprintf("%d resource(s) failed, %d skipped, %d applied: %s", out.Failed, out.Skipped, out.Applied, fountain.ErrorMessage(firstErr)),
 			Hint:    "fix the cause and apply again: what was applied stays, the rest is planned anew"}
+	}
+	if ctx.Err() != nil && out.Skipped > 0 {
+		return out, &fountain.Error{Code: fountain.ECANCELLED,
+			Message: fmt.Sprintf("the apply was cancelled: %d resource(s) skipped, %d applied", out.Skipped, out.Applied),
+			Hint:    "apply again: what was applied stays, the rest is planned anew", Err: context.Cause(ctx)}
 	}
 	return out, nil
 }

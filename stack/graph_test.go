@@ -185,9 +185,13 @@ func TestApplyCancelledRecordsEachResource(t *testing.T) {
 		return &fountain.Operation{ID: "op_" + key, Status: fountain.StatusSucceeded, Changed: true}, nil
 	}
 	rec := &recorder{}
-	out, _ := p.Apply(ctx, rec, child, 1)
+	out, err := p.Apply(ctx, rec, child, 1)
 	if out.Applied != 1 || out.Skipped != 2 {
 		t.Fatalf("outcome %+v", out)
+	}
+	// Not a success: the operation must say it was cancelled.
+	if fountain.ErrorCode(err) != fountain.ECANCELLED {
+		t.Fatalf("err %v", err)
 	}
 	if want := []string{"instance.app-1=changed", "app.my-app@app-1=skipped", "secret.DEPLOY_KEY=skipped"}; !reflect.DeepEqual(rec.steps, want) {
 		t.Fatalf("steps %v, want %v", rec.steps, want)
