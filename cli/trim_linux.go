@@ -27,10 +27,14 @@ import (
 // binary's resident part is then what serving actually uses, about a
 // third of it.
 //
-// Only read-only, private mappings of the executable are touched: their
-// pages hold nothing but the file's bytes (Go's linker makes no
-// relocations there), so nothing can be lost. A kernel without
-// MADV_PAGEOUT (before 5.4) refuses it, and nothing changes.
+// Only read-only, private mappings of the executable are touched, and
+// only with MADV_PAGEOUT, which goes through the kernel's reclaim: clean
+// pages are dropped, a private copy (relocated data in a PIE or
+// externally linked build) is swapped or left, never thrown away. (Never
+// use MADV_DONTNEED or MADV_FREE here: they would discard such copies.)
+// A kernel without MADV_PAGEOUT (before 5.4) refuses it; one since 6.0
+// pages out a file's pages only for its owner (or root): where nothing
+// was dropped, read-ahead is left on, and nothing changes.
 func trimStartupPages() error {
 	exe, err := os.Executable()
 	if err != nil {
@@ -41,15 +45,39 @@ func trimStartupPages() error {
 		return fmt.Errorf("trim start-up pages: %w", err)
 	}
 	ranges := readOnlyMappings(maps, exe)
+	before := rssFile()
 	for _, r := range ranges {
 		if _, _, errno := unix.Syscall(unix.SYS_MADVISE, r[0], r[1]-r[0], unix.MADV_PAGEOUT); errno != 0 {
 			return fmt.Errorf("trim start-up pages: madvise(MADV_PAGEOUT): %w", errno)
 		}
+	}
+	if after := rssFile(); before < 0 || after < 0 || after >= before {
+		return fmt.Errorf("trim start-up pages: the kernel dropped none (resident file pages %d kB, then %d kB): the binary is not the server's own", before, after)
+	}
+	for _, r := range ranges {
 		if _, _, errno := unix.Syscall(unix.SYS_MADVISE, r[0], r[1]-r[0], unix.MADV_RANDOM); errno != 0 {
 			return fmt.Errorf("trim start-up pages: madvise(MADV_RANDOM): %w", errno)
 		}
 	}
 	return nil
+}
+
+// rssFile is RssFile of /proc/self/status in kB, -1 if unknown.
+func rssFile() int {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "RssFile:"); ok {
+			n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			if err != nil {
+				return -1
+			}
+			return n
+		}
+	}
+	return -1
 }
 
 // readOnlyMappings are the [start, end) address ranges of /proc/self/maps

@@ -4,10 +4,7 @@ package cli
 
 import (
 	"errors"
-	"os"
 	"reflect"
-	"strconv"
-	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -34,7 +31,7 @@ zz-yy r--p 00000000 fe:00 9986166 /opt/fountain
 // start-up's are gone, and nothing broke (the test goes on running code
 // from those pages).
 func TestTrimStartupPages(t *testing.T) {
-	before := rssFileKB(t)
+	before := rssFile()
 	err := trimStartupPages()
 	if errors.Is(err, unix.EINVAL) {
 		t.Skipf("this kernel has no MADV_PAGEOUT: %v", err)
@@ -42,28 +39,9 @@ func TestTrimStartupPages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	after := rssFileKB(t)
+	after := rssFile()
 	t.Logf("RssFile %d kB before, %d kB after", before, after)
 	if after >= before {
 		t.Fatalf("RssFile %d kB after the trim, %d kB before", after, before)
 	}
-}
-
-func rssFileKB(t *testing.T) int {
-	t.Helper()
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "RssFile:"); ok {
-			n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n
-		}
-	}
-	t.Fatal("no RssFile in /proc/self/status")
-	return 0
 }
