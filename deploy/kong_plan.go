@@ -133,12 +133,27 @@ func PlanKongDeploy(in KongInput, f KongFacts, target string, settle time.Durati
 			Message: fmt.Sprintf("Kong runs on %s but its Admin API does not answer, so what it runs cannot be known: nothing is loaded over it", target),
 			Hint:    "look at Kong's logs (fountain apps logs kong), then deploy again"}
 	}
+	load := planKongLoaded(in, f, d, swap)
+	if _, loads := load.Effect.(loadKongConfig); !loads || swap || !f.App.Engine || f.App.Current == nil || !f.App.Current.Running {
+		// Nothing to load, or Kong starts anew and loads the file at
+		// start: the file first.
+		if d.keep != nil {
+			p.Add(*d.keep)
+		}
+		p.Add(d.change, planKongFile(d, f, swap))
+		p.Add(appChanges...)
+		p.Add(load)
+		return p, nil
+	}
+	// Kong runs and stays, and is to load another config: it is loaded
+	// first, and recorded and written only once Kong has taken it, so
+	// that a config Kong refuses becomes no version and is in no file a
+	// restart would load.
+	p.Add(appChanges...)
 	if d.keep != nil {
 		p.Add(*d.keep)
 	}
-	p.Add(d.change, planKongFile(d, f, swap))
-	p.Add(appChanges...)
-	p.Add(planKongLoaded(in, f, d, swap))
+	p.Add(load, d.change, planKongFile(d, f, swap))
 	return p, nil
 }
 

@@ -225,7 +225,9 @@ func TestPlanKongDeployForce(t *testing.T) {
 	// recorded again after it, so that the latest is what Kong runs.
 	found, _ := kong.Parse([]byte(handText))
 	v1, _ := kong.Parse([]byte(yamlV1))
-	want := append(append([]fountain.Change{}, dockerReady...),
+	// Kong runs and stays: it loads the config first, then it is recorded
+	// and written.
+	want := append(append(append([]fountain.Change{}, dockerReady...), kongAppUnchanged...),
 		fountain.Change{Name: "keep the config found on the host", Change: true,
 			Reason: "Kong runs a config Fountain has no version of (hash " + handHash + "): it is kept as version 2 (found on the host) before it is replaced, so that a rollback can return to it",
 			Calls:  []string{"fountain: record version 2 of the gateway's config (found on the host)"},
@@ -236,8 +238,10 @@ func TestPlanKongDeployForce(t *testing.T) {
 			Calls:  []string{"fountain: record version 3 of the gateway's config (deploy-kong)"},
 			Effect: recordKongVersion{Hash: v1.Hash(), Text: v1.YAML(), Source: "deploy-kong"}},
 		fountain.Change{Name: "declarative config /etc/kong/kong.yml", Reason: "it holds the config Kong is to run"})
-	want = append(append(want, kongAppUnchanged...), fountain.Change{Name: "Kong runs the declarative config", Change: true,
-		Reason: "Kong runs another config (hash " + handHash + ")", Calls: []string{kongLoadCall}, Effect: loadKongConfig{Text: yamlV1}})
+	load := fountain.Change{Name: "Kong runs the declarative config", Change: true,
+		Reason: "Kong runs another config (hash " + handHash + ")", Calls: []string{kongLoadCall}, Effect: loadKongConfig{Text: yamlV1}}
+	n := len(dockerReady) + len(kongAppUnchanged) + 1
+	want = append(want[:n], append([]fountain.Change{load}, want[n:]...)...)
 	wantPlan(t, p, want...)
 }
 
@@ -248,14 +252,16 @@ func TestPlanKongDeployWithConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := append(append([]fountain.Change{}, dockerReady...),
+	// Kong runs and stays: the config is loaded first, and recorded and
+	// written once Kong has taken it.
+	want := append(append(append([]fountain.Change{}, dockerReady...), kongAppUnchanged...),
+		fountain.Change{Name: "Kong runs the declarative config", Change: true,
+			Reason: "Kong runs another config (hash " + hashV1 + ")", Calls: []string{kongLoadCall}, Effect: loadKongConfig{Text: yamlV2}},
 		fountain.Change{Name: "the config Kong is to run", Change: true, Reason: "Kong is to run the config the request brings: a new version",
 			Diff: diffV1V2, Calls: []string{"fountain: record version 2 of the gateway's config (deploy-kong)"},
 			Effect: recordKongVersion{Hash: hashV2, Text: yamlV2, Source: "deploy-kong"}},
 		fountain.Change{Name: "declarative config /etc/kong/kong.yml", Change: true, Reason: "it differs from the config Kong is to run",
 			Calls: []string{writeKongYML}, Effect: writeFile{Path: "/etc/kong/kong.yml", Body: yamlV2, Mode: "0644", Owner: "root:root"}})
-	want = append(append(want, kongAppUnchanged...), fountain.Change{Name: "Kong runs the declarative config", Change: true,
-		Reason: "Kong runs another config (hash " + hashV1 + ")", Calls: []string{kongLoadCall}, Effect: loadKongConfig{Text: yamlV2}})
 	wantPlan(t, p, want...)
 
 	// The same config as Fountain's last version: nothing to record.
@@ -278,7 +284,8 @@ func TestPlanKongDeployConfigKeepsTheUnknown(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		keep, record := p.Changes[2], p.Changes[3]
+		at := len(dockerReady) + len(kongAppUnchanged)
+		keep, record := p.Changes[at], p.Changes[at+2]
 		found, _ := kong.Parse([]byte(handText))
 		if keep.Name != "keep the config found on the host" || !keep.Change ||
 			!reflect.DeepEqual(keep.Effect, recordKongVersion{Hash: handHash, Text: found.YAML(), Source: KongSourceFound}) ||
