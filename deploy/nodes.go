@@ -201,6 +201,10 @@ func (p prefixRecorder) Step(ctx context.Context, name string, fn func(ctx conte
 	return p.Recorder.Step(ctx, p.prefix+name, fn)
 }
 
+// Log prefixes the line too: hosts of a batch run at once, and their
+// output interleaves in one log.
+func (p prefixRecorder) Log(line string) { p.Recorder.Log(p.prefix + line) }
+
 // Hosts validates the gateway's fields with the host's (as a request's
 // Validate does) and returns each node's host request and the gateway's
 // name ("" for one host named alone).
