@@ -1,5 +1,5 @@
 // Package stack is the stack file, fountain.yml: one region's desired
-// infrastructure (Lightsail instances, OpenSearch, Kong and its routes,
+// infrastructure (Lightsail instances and load balancers, OpenSearch, Kong and its routes,
 // Docker apps, GitHub repositories' secrets and workflow) as data.
 //
 // Parse reads a file (YAML, or JSON, which is YAML) strictly: unknown and
@@ -31,8 +31,11 @@ type Stack struct {
 	OpenSearch *OpenSearch         `json:"opensearch,omitempty" doc:"OpenSearch, installed on one instance of this file as deploy-opensearch does."`
 	Kong       *Kong               `json:"kong,omitempty" doc:"Kong Gateway (DB-less) on one instance of this file (or several, as one gateway), and its routes."`
 	Apps       map[string]App      `json:"apps,omitempty" doc:"Docker apps, by name: the name is the app's container name on each of its instances (2 to 128 letters, digits, '_', '.', '-', starting with a letter or digit)."`
-	GitHub     *GitHub             `json:"github,omitempty" doc:"GitHub repositories: their Actions secrets and the docker-ci.yml workflow Fountain renders."`
-	Remove     *Remove             `json:"remove,omitempty" doc:"What exists and must go. What exists but the file does not declare is only listed, as unmanaged; what is named here is deleted, and only by a plan or apply given allow_delete (--allow-delete)."`
+	// LoadBalancers are Lightsail load balancers in front of instances of
+	// this file.
+	LoadBalancers map[string]LoadBalancer `json:"load_balancers,omitempty" doc:"Lightsail load balancers, by name (as instance names), in front of instances of this file; each adds $18 a month."`
+	GitHub        *GitHub                 `json:"github,omitempty" doc:"GitHub repositories: their Actions secrets and the docker-ci.yml workflow Fountain renders."`
+	Remove        *Remove                 `json:"remove,omitempty" doc:"What exists and must go. What exists but the file does not declare is only listed, as unmanaged; what is named here is deleted, and only by a plan or apply given allow_delete (--allow-delete)."`
 
 	file string              // the name Parse was given
 	pos  map[string]position // where each value is, by path
@@ -97,6 +100,15 @@ type App struct {
 	RestartPolicy string              `json:"restart_policy,omitempty" maxLength:"32" doc:"no, always, unless-stopped (default) or on-failure[:MAX_RETRIES]." example:"unless-stopped"`
 }
 
+// LoadBalancer is a Lightsail load balancer: it listens on 80 (and 443
+// once a certificate is attached) and forwards to instance_port on its
+// instances that answer 200 at health_check_path.
+type LoadBalancer struct {
+	InstancePort    int      `json:"instance_port" minimum:"1" maximum:"65535" doc:"The port it forwards to on the instances (Lightsail cannot change it once created)." example:"80"`
+	HealthCheckPath string   `json:"health_check_path,omitempty" maxLength:"256" doc:"The path it checks on each instance (default /); only instances answering 200 there get traffic." example:"/healthz"`
+	Instances       []string `json:"instances,omitempty" maxItems:"10" doc:"The instances of this file it sends to (attached; others attached by hand are detached)." example:"[\"gw-1\", \"gw-2\"]"`
+}
+
 // GitHub is what the stack keeps on GitHub.
 type GitHub struct {
 	Repositories map[string]Repository `json:"repositories,omitempty" doc:"Repositories, by owner/name."`
@@ -125,9 +137,11 @@ type Workflow struct {
 // Remove names what a stack deletes (with allow_delete).
 type Remove struct {
 	Instances []string `json:"instances,omitempty" maxItems:"64" doc:"Lightsail instances to delete, by name (with their disks)."`
-	Apps      []string `json:"apps,omitempty" maxItems:"64" doc:"Docker apps to remove, by name, from every instance of this file."`
-	Routes    []string `json:"routes,omitempty" maxItems:"64" doc:"Kong services and their routes to remove, by name."`
-	Secrets   []string `json:"secrets,omitempty" maxItems:"100" doc:"GitHub secrets to delete: OWNER/REPO/NAME, or OWNER/REPO/ENVIRONMENT/NAME for an environment's."`
+	// LoadBalancers are deleted with delete-load-balancer.
+	LoadBalancers []string `json:"load_balancers,omitempty" maxItems:"64" doc:"Lightsail load balancers to delete, by name."`
+	Apps          []string `json:"apps,omitempty" maxItems:"64" doc:"Docker apps to remove, by name, from every instance of this file."`
+	Routes        []string `json:"routes,omitempty" maxItems:"64" doc:"Kong services and their routes to remove, by name."`
+	Secrets       []string `json:"secrets,omitempty" maxItems:"100" doc:"GitHub secrets to delete: OWNER/REPO/NAME, or OWNER/REPO/ENVIRONMENT/NAME for an environment's."`
 }
 
 // Hosts are the instances Kong runs on: instance, or instances.

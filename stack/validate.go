@@ -32,6 +32,7 @@ func (s *Stack) Validate() error {
 	v.openSearch()
 	v.kong()
 	v.apps()
+	v.loadBalancers()
 	v.github()
 	v.hostPorts()
 	v.remove()
@@ -52,6 +53,7 @@ func (v *validator) remove() {
 			}
 		}
 	}
+	v.removeLoadBalancers(r.LoadBalancers)
 	for i, name := range r.Apps {
 		path := index("remove.apps", i)
 		if in := (deploy.AppInput{HostInput: deploy.HostInput{InstanceName: "x1"}, ContainerName: name}); in.Validate() != nil {
