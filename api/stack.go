@@ -54,6 +54,7 @@ type stackPlanner struct {
 	// routes, secrets by repository[/environment].
 	instances map[string]lightsail.Instance
 	apps      map[string][]deploy.App
+	lbs       map[string]lightsail.LoadBalancer
 	routes    map[string]bool
 	secrets   map[string]map[string]bool
 	mu        sync.Mutex
@@ -297,6 +298,9 @@ func (p *stackPlanner) discoverInstances(ctx context.Context) error {
 	p.instances, p.apps, p.routes, p.secrets = map[string]lightsail.Instance{}, map[string][]deploy.App{}, map[string]bool{}, map[string]map[string]bool{}
 	for _, in := range list {
 		p.instances[in.Name] = in
+	}
+	if err := p.discoverLoadBalancers(ctx); err != nil {
+		return err
 	}
 	p.done = make(chan struct{})
 	return nil
@@ -575,6 +579,7 @@ func (p *stackPlanner) resources(ctx context.Context) ([]stack.Resource, error) 
 				return prep, err
 			}})
 	}
+	p.loadBalancerResources(&rs)
 	if gh := st.GitHub; gh != nil {
 		for _, repo := range sortedKeys(gh.Repositories) {
 			r := gh.Repositories[repo]
@@ -652,7 +657,7 @@ func (p *stackPlanner) found() []stack.Resource {
 		rs = append(rs, stack.Resource{Key: "instance." + name, Kind: "instance", Unmanaged: true,
 			Why: fmt.Sprintf("instance %s (%s, %s) exists in %s but the file does not declare it", name, in.BundleID, in.State, st.Region)})
 	}
-	return rs
+	return append(rs, p.unmanagedLoadBalancers()...)
 }
 
 // unmanagedSecrets adds the secrets found in a repository (or
@@ -747,6 +752,7 @@ func (p *stackPlanner) removals(rs *[]stack.Resource) {
 			return []stackCall{{route: "delete-instance", body: in, dry: func(d bool) { in.DryRun = d }}}
 		}))
 	}
+	p.removeLoadBalancers(rs, deleting)
 	for _, name := range st.Remove.Apps {
 		for inst, apps := range p.apps {
 			if !slices.ContainsFunc(apps, func(a deploy.App) bool { return a.ContainerName == name }) {
@@ -808,6 +814,8 @@ func removeList(st *stack.Stack, what string) []string {
 		return st.Remove.Routes
 	case "secrets":
 		return st.Remove.Secrets
+	case "load_balancers":
+		return st.Remove.LoadBalancers
 	}
 	return st.Remove.Instances
 }

@@ -37,7 +37,7 @@ type stackImportOutput struct {
 }
 
 // stackImport reads what exists into a stack file: the region's
-// instances, the apps, Kong (and its routes) and OpenSearch found on its
+// instances and load balancers, the apps, Kong (and its routes) and OpenSearch found on its
 // running instances, and the secrets of the repositories named.
 func (s *Server) stackImport(ctx context.Context, in *stackImportInput) (*stackImportOutput, error) {
 	if s.deps.Lightsail == nil {
@@ -75,6 +75,9 @@ func (s *Server) stackImport(ctx context.Context, in *stackImportInput) (*stackI
 		}
 		st.Instances[inst.Name] = si
 		privateIP[inst.Name] = inst.PrivateIP
+	}
+	if err := s.importLoadBalancers(ctx, st, note); err != nil {
+		return nil, err
 	}
 	// What runs on each running instance.
 	type found struct {
@@ -309,6 +312,6 @@ func vaultNameFor(owner, name string) string {
 func (s *Server) stackImportRoute() {
 	register(s, huma.Operation{OperationID: "import-stack", Method: http.MethodGet, Path: "/stack/import", Tags: []string{"Stack"},
 		Summary: "Import a stack file from what exists",
-		Description: "Reads the region's instances, the apps, Kong and its routes, and OpenSearch found on its running instances (over SSH), and the Actions secrets of the " +
+		Description: "Reads the region's instances and load balancers, the apps, Kong and its routes, and OpenSearch found on its running instances (over SSH), and the Actions secrets of the " +
 			"repositories named, into a stack file (fountain.yml) whose plan is empty once the vault holds the secrets it names. Changes nothing."}, s.stackImport)
 }
