@@ -457,6 +457,9 @@ func (p *stackPlanner) resources(ctx context.Context) ([]stack.Resource, error) 
 					}
 					calls = append(calls, c)
 				}
+				if c, ok := autoSnapshotCall(name, in, st.Region, exists); ok {
+					calls = append(calls, c)
+				}
 				return calls
 			}, func(steps []fountain.Step, fresh bool) (stack.Action, string) {
 				ch, why := changes(steps)

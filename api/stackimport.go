@@ -58,7 +58,8 @@ func (s *Server) stackImport(ctx context.Context, in *stackImportInput) (*stackI
 	}
 	privateIP := map[string]string{} // instance -> private address
 	for _, inst := range insts {
-		si := stack.Instance{Bundle: inst.BundleID, Blueprint: inst.BlueprintID, Zone: inst.AvailabilityZone, StaticIP: inst.IsStaticIP, Tags: inst.Tags}
+		si := stack.Instance{Bundle: inst.BundleID, Blueprint: inst.BlueprintID, Zone: inst.AvailabilityZone, StaticIP: inst.IsStaticIP, Tags: inst.Tags,
+			AutoSnapshot: inst.AutoSnapshot}
 		for _, p := range inst.Ports {
 			if len(p.Cidrs) > 0 && !slices.Equal(p.Cidrs, []string{"0.0.0.0/0"}) {
 				note("instance %s: the port range %d-%d/%s is open to %v only: the stack format has no sources yet, so it is left out", inst.Name, p.FromPort, p.ToPort, p.Protocol, p.Cidrs)

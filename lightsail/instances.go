@@ -34,6 +34,8 @@ type Instance struct {
 	Ports            []Port            `json:"ports,omitempty" doc:"Open public ports."`
 	PriceMonthly     float64           `json:"price_monthly_usd" doc:"Monthly price of its bundle in US dollars."`
 	SSHHostKeys      []InstanceHostKey `json:"ssh_host_keys,omitempty" doc:"The instance's SSH host keys as Lightsail witnessed them (single-instance view only): pin these."`
+	// AutoSnapshot is when the AutoSnapshot add-on snapshots it.
+	AutoSnapshot string `json:"auto_snapshot,omitempty" doc:"When the AutoSnapshot add-on takes its daily snapshot, HH:00 UTC; absent when automatic snapshots are off."`
 }
 
 // Port is an open public port range.
@@ -355,6 +357,9 @@ func (c *Client) view(ctx context.Context, region string, inst *types.Instance) 
 		for _, p := range inst.Networking.Ports {
 			v.Ports = append(v.Ports, Port{FromPort: int(p.FromPort), ToPort: int(p.ToPort), Protocol: string(p.Protocol), Cidrs: p.Cidrs})
 		}
+	}
+	if a := autoSnapshotFacts(inst); a.Enabled {
+		v.AutoSnapshot = a.TimeOfDay
 	}
 	v.PriceMonthly = c.bundlePrice(ctx, region, v.BundleID)
 	return v

@@ -49,7 +49,14 @@ type Instance struct {
 	StaticIP  bool              `json:"static_ip,omitempty" doc:"Whether the instance has a static IP (named <instance>-ip), so its address survives stop and start."`
 	Ports     []string          `json:"ports,omitempty" maxItems:"64" doc:"Public ports the instance's firewall has open: PORT or FROM-TO, optionally with /tcp (the default), /udp or /all, e.g. \"22\", \"443\", \"8000-8010/tcp\". Lightsail opens 22 and 80 on a new instance." example:"[\"22\", \"443\"]"`
 	Tags      map[string]string `json:"tags,omitempty" maxProperties:"50" doc:"Lightsail tags of the instance (AWS's rules: keys of 1 to 128 characters, not starting with aws:)."`
+	// AutoSnapshot is the AutoSnapshot add-on: HH:00, off, or "" (left
+	// as it is).
+	AutoSnapshot string `json:"auto_snapshot,omitempty" maxLength:"5" doc:"Lightsail's daily automatic snapshots (it keeps the last 7): the time they are taken, HH:00 in UTC, or off to turn them off. Left out, they stay as they are." example:"06:00"`
 }
+
+// AutoSnapshotOff is an instance's auto_snapshot that turns automatic
+// snapshots off.
+const AutoSnapshotOff = "off"
 
 // OpenSearch is OpenSearch on one instance. Settings left out take
 // deploy-opensearch's defaults.

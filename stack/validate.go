@@ -244,6 +244,9 @@ func (v *validator) instances(regionOK bool) {
 			seen[fp] = i
 		}
 		v.engine(base, lightsail.ValidateTags("tags", in.Tags), nil)
+		if in.AutoSnapshot != "" && in.AutoSnapshot != AutoSnapshotOff {
+			v.engine(base, lightsail.ValidateSnapshotTimeOfDay("auto_snapshot", in.AutoSnapshot), nil)
+		}
 	}
 }
 
