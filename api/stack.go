@@ -473,10 +473,22 @@ func (p *stackPlanner) resources(ctx context.Context) ([]stack.Resource, error) 
 			})})
 	}
 	if o := st.OpenSearch; o != nil {
-		key := "opensearch@" + o.Instance
-		rs = append(rs, stack.Resource{Key: key, Kind: "opensearch", Needs: []string{instanceKey(o.Instance)},
+		// A cluster is one resource: one deploy-opensearch naming every node.
+		key := "opensearch@" + strings.Join(o.Hosts(), ",")
+		var needs []string
+		for _, inst := range o.Hosts() {
+			needs = append(needs, instanceKey(inst))
+		}
+		rs = append(rs, stack.Resource{Key: key, Kind: "opensearch", Needs: needs,
 			Prepare: func(ctx context.Context, fresh bool) (*stack.Prepared, error) {
 				in := &deploy.OpenSearchInput{HostInput: host(o.Instance), Version: o.Version, NetworkHost: o.NetworkHost, ClusterName: o.ClusterName, HeapMB: o.HeapMB}
+				if len(o.Instances) > 0 {
+					in.HostInput, in.ClusterName = deploy.HostInput{Region: st.Region}, ""
+					in.Cluster = &deploy.OpenSearchClusterInput{Name: o.ClusterName, InstanceNames: o.Instances}
+					if in.Cluster.Name == "" {
+						in.Cluster.Name = "fountain"
+					}
+				}
 				if o.AdminPassword != "" {
 					pw, err := p.vault(ctx, o.AdminPassword)
 					if err != nil {
@@ -792,7 +804,7 @@ func (p *stackPlanner) removals(rs *[]stack.Resource) {
 // hostsSomething reports whether OpenSearch, Kong or an app of the stack
 // runs on the instance.
 func hostsSomething(st *stack.Stack, inst string) bool {
-	if o := st.OpenSearch; o != nil && o.Instance == inst {
+	if o := st.OpenSearch; o != nil && slices.Contains(o.Hosts(), inst) {
 		return true
 	}
 	if k := st.Kong; k != nil && slices.Contains(k.Hosts(), inst) {

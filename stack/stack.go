@@ -58,15 +58,16 @@ type Instance struct {
 // snapshots off.
 const AutoSnapshotOff = "off"
 
-// OpenSearch is OpenSearch on one instance. Settings left out take
-// deploy-opensearch's defaults.
+// OpenSearch is OpenSearch on one instance, or a cluster across several.
+// Settings left out take deploy-opensearch's defaults.
 type OpenSearch struct {
-	Instance      string `json:"instance" minLength:"1" maxLength:"255" doc:"The instance of this file it runs on (at least 2 GB of memory)." example:"search-1"`
-	Version       string `json:"version,omitempty" maxLength:"32" doc:"The opensearch package version, pinned (default 2.19.1)." example:"2.19.1"`
-	ClusterName   string `json:"cluster_name,omitempty" maxLength:"64" doc:"cluster.name (default fountain)." example:"fountain"`
-	NetworkHost   string `json:"network_host,omitempty" maxLength:"64" doc:"network.host: the address OpenSearch listens on (default: the instance's private address; _local_ keeps it on the host's loopback)."`
-	HeapMB        int    `json:"heap_mb,omitempty" minimum:"0" maximum:"65536" doc:"JVM heap in MB, at least 256 (default: half of the instance's memory)."`
-	AdminPassword string `json:"admin_password,omitempty" maxLength:"64" pattern:"^[a-z0-9][a-z0-9_.-]{0,63}$" doc:"The NAME of a vault secret holding the initial admin password (fountain vault set NAME), never the password itself. Default: Fountain generates one and keeps it." example:"opensearch-admin"`
+	Instance      string   `json:"instance,omitempty" maxLength:"255" doc:"The instance of this file it runs on (at least 2 GB of memory), or give instances." example:"search-1"`
+	Instances     []string `json:"instances,omitempty" maxItems:"16" doc:"Several instances of this file as one cluster (named cluster_name), instead of instance: one node each, every node cluster-manager-eligible, deployed one at a time. Three is the usual shape; two are refused (no majority survives the loss of one)." example:"[\"search-1\", \"search-2\", \"search-3\"]"`
+	Version       string   `json:"version,omitempty" maxLength:"32" doc:"The opensearch package version, pinned (default 2.19.1)." example:"2.19.1"`
+	ClusterName   string   `json:"cluster_name,omitempty" maxLength:"64" doc:"cluster.name (default fountain)." example:"fountain"`
+	NetworkHost   string   `json:"network_host,omitempty" maxLength:"64" doc:"network.host: the address OpenSearch listens on (default: the instance's private address; _local_ keeps it on the host's loopback)."`
+	HeapMB        int      `json:"heap_mb,omitempty" minimum:"0" maximum:"65536" doc:"JVM heap in MB, at least 256 (default: half of the instance's memory)."`
+	AdminPassword string   `json:"admin_password,omitempty" maxLength:"64" pattern:"^[a-z0-9][a-z0-9_.-]{0,63}$" doc:"The NAME of a vault secret holding the initial admin password (fountain vault set NAME), never the password itself. Default: Fountain generates one and keeps it." example:"opensearch-admin"`
 }
 
 // Kong is Kong Gateway in DB-less mode on one instance, or on several as
@@ -149,6 +150,17 @@ type Remove struct {
 	Apps          []string `json:"apps,omitempty" maxItems:"64" doc:"Docker apps to remove, by name, from every instance of this file."`
 	Routes        []string `json:"routes,omitempty" maxItems:"64" doc:"Kong services and their routes to remove, by name."`
 	Secrets       []string `json:"secrets,omitempty" maxItems:"100" doc:"GitHub secrets to delete: OWNER/REPO/NAME, or OWNER/REPO/ENVIRONMENT/NAME for an environment's."`
+}
+
+// Hosts are the instances OpenSearch runs on: instance, or instances.
+func (o *OpenSearch) Hosts() []string {
+	if len(o.Instances) > 0 {
+		return o.Instances
+	}
+	if o.Instance == "" {
+		return nil
+	}
+	return []string{o.Instance}
 }
 
 // Hosts are the instances Kong runs on: instance, or instances.

@@ -295,10 +295,15 @@ func (v *validator) openSearch() {
 	if o == nil {
 		return
 	}
-	v.instanceRef("opensearch.instance", o.Instance)
 	in := deploy.OpenSearchInput{HostInput: hostPlaceholder, Version: o.Version, ClusterName: o.ClusterName,
 		NetworkHost: o.NetworkHost, HeapMB: o.HeapMB}
-	v.engine("opensearch", in.Validate(), nil)
+	if v.openSearchHosts(o) {
+		in.HostInput, in.Cluster = deploy.HostInput{Region: "eu-central-1"}, &deploy.OpenSearchClusterInput{Name: o.ClusterName, InstanceNames: o.Instances}
+		if in.Cluster.Name == "" {
+			in.Cluster.Name = "fountain"
+		}
+	}
+	v.engine("opensearch", in.Validate(), map[string]string{"cluster.instance_names": "instances", "cluster.name": "cluster_name"})
 	if o.AdminPassword != "" {
 		v.vaultName("opensearch.admin_password", o.AdminPassword, "the admin password")
 	}
@@ -620,8 +625,10 @@ func (v *validator) hostPorts() {
 		}
 	}
 	if o := v.s.OpenSearch; o != nil {
-		take(o.Instance, "opensearch", hostPort{9200, "tcp"}, claim{by: "OpenSearch"})
-		take(o.Instance, "opensearch", hostPort{9300, "tcp"}, claim{by: "OpenSearch's transport"})
+		for _, inst := range o.Hosts() {
+			take(inst, "opensearch", hostPort{9200, "tcp"}, claim{by: "OpenSearch"})
+			take(inst, "opensearch", hostPort{9300, "tcp"}, claim{by: "OpenSearch's transport"})
+		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(v.s.Apps)) {
 		app := v.s.Apps[name]
