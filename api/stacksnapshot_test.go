@@ -47,7 +47,9 @@ func TestStackAutoSnapshot(t *testing.T) {
 		t.Errorf("web-2's steps: %s", got)
 	}
 	e.applyStack(snapStack, false)
-	auto := func(name string) string { return e.do("GET", "/aws/lightsail/instances/"+name, "").str("auto_snapshot") }
+	auto := func(name string) string {
+		return e.do("GET", "/aws/lightsail/instances/"+name, "").str("auto_snapshot")
+	}
 	if a, b := auto("web-1"), auto("web-2"); a != "06:00" || b != "" {
 		t.Fatalf("after apply: %q %q", a, b)
 	}
