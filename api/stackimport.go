@@ -37,8 +37,9 @@ type stackImportOutput struct {
 }
 
 // stackImport reads what exists into a stack file: the region's
-// instances and load balancers, the apps, Kong (and its routes) and OpenSearch found on its
-// running instances, and the secrets of the repositories named.
+// instances and load balancers, the apps, Kong (and its routes) and
+// OpenSearch found on its running instances, and the secrets of the
+// repositories named.
 func (s *Server) stackImport(ctx context.Context, in *stackImportInput) (*stackImportOutput, error) {
 	if s.deps.Lightsail == nil {
 		return nil, fountain.Errorf(fountain.EUNAVAILABLE, "Lightsail is not configured on this server")

@@ -1,6 +1,7 @@
 // Package stack is the stack file, fountain.yml: one region's desired
-// infrastructure (Lightsail instances and load balancers, OpenSearch, Kong and its routes,
-// Docker apps, GitHub repositories' secrets and workflow) as data.
+// infrastructure (Lightsail instances and load balancers, OpenSearch,
+// Kong and its routes, Docker apps, GitHub repositories' secrets and
+// workflow) as data.
 //
 // Parse reads a file (YAML, or JSON, which is YAML) strictly: unknown and
 // duplicate keys, wrong types, nulls and oversized input are refused, and
