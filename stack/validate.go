@@ -16,9 +16,9 @@ import (
 
 // Validate checks the stack without I/O: each value by the rule of the
 // engine that receives it (the same validators the API's routes use), and
-// that every reference resolves (an app's instances, OpenSearch's and
-// Kong's instance, a route's app). It changes nothing in s. Its error is
-// an ErrorList, in a stable order.
+// that every reference resolves (an app's and a load balancer's
+// instances, OpenSearch's and Kong's instances, a route's app). It
+// changes nothing in s. Its error is an ErrorList, in a stable order.
 func (s *Stack) Validate() error {
 	v := &validator{s: s, file: s.file}
 	if v.file == "" {
