@@ -54,6 +54,7 @@ type stackPlanner struct {
 	// routes, secrets by repository[/environment].
 	instances map[string]lightsail.Instance
 	apps      map[string][]deploy.App
+	lbs       map[string]lightsail.LoadBalancer
 	routes    map[string]bool
 	secrets   map[string]map[string]bool
 	mu        sync.Mutex
@@ -298,6 +299,9 @@ func (p *stackPlanner) discoverInstances(ctx context.Context) error {
 	for _, in := range list {
 		p.instances[in.Name] = in
 	}
+	if err := p.discoverLoadBalancers(ctx); err != nil {
+		return err
+	}
 	p.done = make(chan struct{})
 	return nil
 }
@@ -453,6 +457,9 @@ func (p *stackPlanner) resources(ctx context.Context) ([]stack.Resource, error) 
 					}
 					calls = append(calls, c)
 				}
+				if c, ok := autoSnapshotCall(name, in, st.Region, exists); ok {
+					calls = append(calls, c)
+				}
 				return calls
 			}, func(steps []fountain.Step, fresh bool) (stack.Action, string) {
 				ch, why := changes(steps)
@@ -466,10 +473,22 @@ func (p *stackPlanner) resources(ctx context.Context) ([]stack.Resource, error) 
 			})})
 	}
 	if o := st.OpenSearch; o != nil {
-		key := "opensearch@" + o.Instance
-		rs = append(rs, stack.Resource{Key: key, Kind: "opensearch", Needs: []string{instanceKey(o.Instance)},
+		// A cluster is one resource: one deploy-opensearch naming every node.
+		key := "opensearch@" + strings.Join(o.Hosts(), ",")
+		var needs []string
+		for _, inst := range o.Hosts() {
+			needs = append(needs, instanceKey(inst))
+		}
+		rs = append(rs, stack.Resource{Key: key, Kind: "opensearch", Needs: needs,
 			Prepare: func(ctx context.Context, fresh bool) (*stack.Prepared, error) {
 				in := &deploy.OpenSearchInput{HostInput: host(o.Instance), Version: o.Version, NetworkHost: o.NetworkHost, ClusterName: o.ClusterName, HeapMB: o.HeapMB}
+				if len(o.Instances) > 0 {
+					in.HostInput, in.ClusterName = deploy.HostInput{Region: st.Region}, ""
+					in.Cluster = &deploy.OpenSearchClusterInput{Name: o.ClusterName, InstanceNames: o.Instances}
+					if in.Cluster.Name == "" {
+						in.Cluster.Name = "fountain"
+					}
+				}
 				if o.AdminPassword != "" {
 					pw, err := p.vault(ctx, o.AdminPassword)
 					if err != nil {
@@ -575,6 +594,7 @@ func (p *stackPlanner) resources(ctx context.Context) ([]stack.Resource, error) 
 				return prep, err
 			}})
 	}
+	p.loadBalancerResources(&rs)
 	if gh := st.GitHub; gh != nil {
 		for _, repo := range sortedKeys(gh.Repositories) {
 			r := gh.Repositories[repo]
@@ -652,7 +672,7 @@ func (p *stackPlanner) found() []stack.Resource {
 		rs = append(rs, stack.Resource{Key: "instance." + name, Kind: "instance", Unmanaged: true,
 			Why: fmt.Sprintf("instance %s (%s, %s) exists in %s but the file does not declare it", name, in.BundleID, in.State, st.Region)})
 	}
-	return rs
+	return append(rs, p.unmanagedLoadBalancers()...)
 }
 
 // unmanagedSecrets adds the secrets found in a repository (or
@@ -747,6 +767,7 @@ func (p *stackPlanner) removals(rs *[]stack.Resource) {
 			return []stackCall{{route: "delete-instance", body: in, dry: func(d bool) { in.DryRun = d }}}
 		}))
 	}
+	p.removeLoadBalancers(rs, deleting)
 	for _, name := range st.Remove.Apps {
 		for inst, apps := range p.apps {
 			if !slices.ContainsFunc(apps, func(a deploy.App) bool { return a.ContainerName == name }) {
@@ -783,7 +804,7 @@ func (p *stackPlanner) removals(rs *[]stack.Resource) {
 // hostsSomething reports whether OpenSearch, Kong or an app of the stack
 // runs on the instance.
 func hostsSomething(st *stack.Stack, inst string) bool {
-	if o := st.OpenSearch; o != nil && o.Instance == inst {
+	if o := st.OpenSearch; o != nil && slices.Contains(o.Hosts(), inst) {
 		return true
 	}
 	if k := st.Kong; k != nil && slices.Contains(k.Hosts(), inst) {
@@ -808,6 +829,8 @@ func removeList(st *stack.Stack, what string) []string {
 		return st.Remove.Routes
 	case "secrets":
 		return st.Remove.Secrets
+	case "load_balancers":
+		return st.Remove.LoadBalancers
 	}
 	return st.Remove.Instances
 }

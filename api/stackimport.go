@@ -37,8 +37,9 @@ type stackImportOutput struct {
 }
 
 // stackImport reads what exists into a stack file: the region's
-// instances, the apps, Kong (and its routes) and OpenSearch found on its
-// running instances, and the secrets of the repositories named.
+// instances and load balancers, the apps, Kong (and its routes) and
+// OpenSearch found on its running instances, and the secrets of the
+// repositories named.
 func (s *Server) stackImport(ctx context.Context, in *stackImportInput) (*stackImportOutput, error) {
 	if s.deps.Lightsail == nil {
 		return nil, fountain.Errorf(fountain.EUNAVAILABLE, "Lightsail is not configured on this server")
@@ -59,6 +60,9 @@ func (s *Server) stackImport(ctx context.Context, in *stackImportInput) (*stackI
 	privateIP := map[string]string{} // instance -> private address
 	for _, inst := range insts {
 		si := stack.Instance{Bundle: inst.BundleID, Blueprint: inst.BlueprintID, Zone: inst.AvailabilityZone, StaticIP: inst.IsStaticIP, Tags: inst.Tags}
+		if a := inst.AutoSnapshot; a != nil && a.Enabled {
+			si.AutoSnapshot = a.TimeOfDay
+		}
 		for _, p := range inst.Ports {
 			if len(p.Cidrs) > 0 && !slices.Equal(p.Cidrs, []string{"0.0.0.0/0"}) {
 				note("instance %s: the port range %d-%d/%s is open to %v only: the stack format has no sources yet, so it is left out", inst.Name, p.FromPort, p.ToPort, p.Protocol, p.Cidrs)
@@ -75,6 +79,9 @@ func (s *Server) stackImport(ctx context.Context, in *stackImportInput) (*stackI
 		}
 		st.Instances[inst.Name] = si
 		privateIP[inst.Name] = inst.PrivateIP
+	}
+	if err := s.importLoadBalancers(ctx, st, note); err != nil {
+		return nil, err
 	}
 	// What runs on each running instance.
 	type found struct {
@@ -309,6 +316,6 @@ func vaultNameFor(owner, name string) string {
 func (s *Server) stackImportRoute() {
 	register(s, huma.Operation{OperationID: "import-stack", Method: http.MethodGet, Path: "/stack/import", Tags: []string{"Stack"},
 		Summary: "Import a stack file from what exists",
-		Description: "Reads the region's instances, the apps, Kong and its routes, and OpenSearch found on its running instances (over SSH), and the Actions secrets of the " +
+		Description: "Reads the region's instances and load balancers, the apps, Kong and its routes, and OpenSearch found on its running instances (over SSH), and the Actions secrets of the " +
 			"repositories named, into a stack file (fountain.yml) whose plan is empty once the vault holds the secrets it names. Changes nothing."}, s.stackImport)
 }

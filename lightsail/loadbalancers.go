@@ -129,8 +129,9 @@ func LoadBalancerLock(region, name string) fountain.Lock {
 
 var domainNameRE = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
-// validateHealthPath checks a health check path: it starts with /.
-func validateHealthPath(field, path string) error {
+// ValidateHealthPath checks a load balancer's health check path: it starts
+// with / and has no spaces (the stack file checks its own with it).
+func ValidateHealthPath(field, path string) error {
 	if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \t\r\n") || len(path) > 256 {
 		return fountain.Invalid(field, "%s must start with / and have no spaces, e.g. /healthz", echo(path))
 	}
@@ -171,7 +172,7 @@ func (c *Client) ValidateCreateLoadBalancer(in *CreateLoadBalancerInput) error {
 	if in.HealthCheckPath == "" {
 		in.HealthCheckPath = "/"
 	}
-	if err := validateHealthPath("health_check_path", in.HealthCheckPath); err != nil {
+	if err := ValidateHealthPath("health_check_path", in.HealthCheckPath); err != nil {
 		return err
 	}
 	return validateInstanceNames("instance_names", in.InstanceNames)
@@ -193,7 +194,7 @@ func (c *Client) ValidateUpdateLoadBalancer(in *UpdateLoadBalancerInput) error {
 	if err := c.lbBase(&in.Region, in.LoadBalancerName); err != nil {
 		return err
 	}
-	return validateHealthPath("health_check_path", in.HealthCheckPath)
+	return ValidateHealthPath("health_check_path", in.HealthCheckPath)
 }
 
 // ValidateCertificate checks a certificate request: DNS names, lower

@@ -135,8 +135,14 @@ func (c *Client) ValidateAutoSnapshot(in *AutoSnapshotInput) error {
 	if in.TimeOfDay == "" {
 		in.TimeOfDay = DefaultSnapshotTimeOfDay
 	}
-	if !hourRE.MatchString(in.TimeOfDay) {
-		return fountain.Invalid("snapshot_time_of_day", "%s is not a time on the hour (HH:00, 00:00 to 23:00, UTC): Lightsail takes automatic snapshots in hourly increments", echo(in.TimeOfDay))
+	return ValidateSnapshotTimeOfDay("snapshot_time_of_day", in.TimeOfDay)
+}
+
+// ValidateSnapshotTimeOfDay checks an automatic snapshot's time of day:
+// HH:00 in UTC.
+func ValidateSnapshotTimeOfDay(field, t string) error {
+	if !hourRE.MatchString(t) {
+		return fountain.Invalid(field, "%s is not a time on the hour (HH:00, 00:00 to 23:00, UTC): Lightsail takes automatic snapshots in hourly increments", echo(t))
 	}
 	return nil
 }

@@ -37,7 +37,7 @@ const (
 type Resource struct {
 	// Key names it uniquely: "instance.web-1", "app.my-app@app-1".
 	Key string
-	// Kind is instance, opensearch, kong, app, route, secret, workflow.
+	// Kind is instance, load_balancer, opensearch, kong, app, route, secret, workflow.
 	Kind string
 	// Needs are the keys of the resources it depends on; it is planned
 	// as on a fresh host while one of them will be created, and applied
@@ -84,7 +84,7 @@ type Prepared struct {
 // ResourcePlan is one resource as a stack plan shows it.
 type ResourcePlan struct {
 	Key         string                 `json:"key" doc:"The resource, e.g. instance.web-1 or app.my-app@app-1."`
-	Kind        string                 `json:"kind" doc:"instance, opensearch, kong, app, route, secret or workflow."`
+	Kind        string                 `json:"kind" doc:"instance, load_balancer, opensearch, kong, app, route, secret or workflow."`
 	Action      Action                 `json:"action" enum:"no-op,create,update,replace,delete,unmanaged" doc:"What the plan does to it."`
 	Why         string                 `json:"why,omitempty" doc:"Why (or why not)."`
 	Drift       string                 `json:"drift,omitempty" doc:"What changed outside Fountain since, and what Fountain would do about it."`

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"reflect"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -37,6 +38,10 @@ func (s *Stack) YAML(header ...string) ([]byte, error) {
 	}
 	return b.Bytes(), enc.Close()
 }
+
+// yaml11 matches the plain scalars a YAML 1.1 reader takes for a bool or
+// a sexagesimal number.
+var yaml11 = regexp.MustCompile(`^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?)$`)
 
 // node is v as a YAML node, or nil when v is empty.
 func node(v reflect.Value) (*yaml.Node, error) {
@@ -129,9 +134,11 @@ func node(v reflect.Value) (*yaml.Node, error) {
 			return nil, nil
 		}
 		n := &yaml.Node{Kind: yaml.ScalarNode, Value: v.String()}
-		// Quote what YAML would read as another type (a number, true).
+		// Quote what YAML would read as another type (a number, true),
+		// and what a YAML 1.1 reader would (06:00 a number, off false).
 		var probe any
-		if yaml.Unmarshal([]byte(v.String()), &probe) != nil || fmt.Sprint(probe) != v.String() || reflect.TypeOf(probe) != reflect.TypeOf("") {
+		if yaml.Unmarshal([]byte(v.String()), &probe) != nil || fmt.Sprint(probe) != v.String() || reflect.TypeOf(probe) != reflect.TypeOf("") ||
+			yaml11.MatchString(v.String()) {
 			n.Style = yaml.DoubleQuotedStyle
 		}
 		return n, nil

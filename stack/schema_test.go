@@ -117,7 +117,8 @@ func TestSchemaDescribesEveryField(t *testing.T) {
 	}
 	// The walk saw the whole format.
 	for _, want := range []string{"Stack.instances", "Instance.ports", "App.secret_env", "HealthCheck.timeout_s", "Route.strip_path",
-		"Workflow.test_command", "Workflow.target_branch", "Environment.secrets", "OpenSearch.admin_password"} {
+		"Workflow.test_command", "Workflow.target_branch", "Environment.secrets", "OpenSearch.admin_password", "Instance.auto_snapshot",
+		"LoadBalancer.health_check_path", "Stack.load_balancers", "Remove.load_balancers"} {
 		found := false
 		for _, s := range seen {
 			found = found || s == want

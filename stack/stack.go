@@ -1,6 +1,7 @@
 // Package stack is the stack file, fountain.yml: one region's desired
-// infrastructure (Lightsail instances, OpenSearch, Kong and its routes,
-// Docker apps, GitHub repositories' secrets and workflow) as data.
+// infrastructure (Lightsail instances and load balancers, OpenSearch,
+// Kong and its routes, Docker apps, GitHub repositories' secrets and
+// workflow) as data.
 //
 // Parse reads a file (YAML, or JSON, which is YAML) strictly: unknown and
 // duplicate keys, wrong types, nulls and oversized input are refused, and
@@ -31,8 +32,11 @@ type Stack struct {
 	OpenSearch *OpenSearch         `json:"opensearch,omitempty" doc:"OpenSearch, installed on one instance of this file as deploy-opensearch does."`
 	Kong       *Kong               `json:"kong,omitempty" doc:"Kong Gateway (DB-less) on one instance of this file (or several, as one gateway), and its routes."`
 	Apps       map[string]App      `json:"apps,omitempty" doc:"Docker apps, by name: the name is the app's container name on each of its instances (2 to 128 letters, digits, '_', '.', '-', starting with a letter or digit)."`
-	GitHub     *GitHub             `json:"github,omitempty" doc:"GitHub repositories: their Actions secrets and the docker-ci.yml workflow Fountain renders."`
-	Remove     *Remove             `json:"remove,omitempty" doc:"What exists and must go. What exists but the file does not declare is only listed, as unmanaged; what is named here is deleted, and only by a plan or apply given allow_delete (--allow-delete)."`
+	// LoadBalancers are Lightsail load balancers in front of instances of
+	// this file.
+	LoadBalancers map[string]LoadBalancer `json:"load_balancers,omitempty" doc:"Lightsail load balancers, by name (as instance names), in front of instances of this file; each adds $18 a month."`
+	GitHub        *GitHub                 `json:"github,omitempty" doc:"GitHub repositories: their Actions secrets and the docker-ci.yml workflow Fountain renders."`
+	Remove        *Remove                 `json:"remove,omitempty" doc:"What exists and must go. What exists but the file does not declare is only listed, as unmanaged; what is named here is deleted, and only by a plan or apply given allow_delete (--allow-delete)."`
 
 	file string              // the name Parse was given
 	pos  map[string]position // where each value is, by path
@@ -46,17 +50,25 @@ type Instance struct {
 	StaticIP  bool              `json:"static_ip,omitempty" doc:"Whether the instance has a static IP (named <instance>-ip), so its address survives stop and start."`
 	Ports     []string          `json:"ports,omitempty" maxItems:"64" doc:"Public ports the instance's firewall has open: PORT or FROM-TO, optionally with /tcp (the default), /udp or /all, e.g. \"22\", \"443\", \"8000-8010/tcp\". Lightsail opens 22 and 80 on a new instance." example:"[\"22\", \"443\"]"`
 	Tags      map[string]string `json:"tags,omitempty" maxProperties:"50" doc:"Lightsail tags of the instance (AWS's rules: keys of 1 to 128 characters, not starting with aws:)."`
+	// AutoSnapshot is the AutoSnapshot add-on: HH:00, off, or "" (left
+	// as it is).
+	AutoSnapshot string `json:"auto_snapshot,omitempty" maxLength:"5" doc:"Lightsail's daily automatic snapshots (it keeps the last 7): the time they are taken, HH:00 in UTC, or off to turn them off. Left out, they stay as they are." example:"06:00"`
 }
 
-// OpenSearch is OpenSearch on one instance. Settings left out take
-// deploy-opensearch's defaults.
+// AutoSnapshotOff is an instance's auto_snapshot that turns automatic
+// snapshots off.
+const AutoSnapshotOff = "off"
+
+// OpenSearch is OpenSearch on one instance, or a cluster across several.
+// Settings left out take deploy-opensearch's defaults.
 type OpenSearch struct {
-	Instance      string `json:"instance" minLength:"1" maxLength:"255" doc:"The instance of this file it runs on (at least 2 GB of memory)." example:"search-1"`
-	Version       string `json:"version,omitempty" maxLength:"32" doc:"The opensearch package version, pinned (default 2.19.1)." example:"2.19.1"`
-	ClusterName   string `json:"cluster_name,omitempty" maxLength:"64" doc:"cluster.name (default fountain)." example:"fountain"`
-	NetworkHost   string `json:"network_host,omitempty" maxLength:"64" doc:"network.host: the address OpenSearch listens on (default: the instance's private address; _local_ keeps it on the host's loopback)."`
-	HeapMB        int    `json:"heap_mb,omitempty" minimum:"0" maximum:"65536" doc:"JVM heap in MB, at least 256 (default: half of the instance's memory)."`
-	AdminPassword string `json:"admin_password,omitempty" maxLength:"64" pattern:"^[a-z0-9][a-z0-9_.-]{0,63}$" doc:"The NAME of a vault secret holding the initial admin password (fountain vault set NAME), never the password itself. Default: Fountain generates one and keeps it." example:"opensearch-admin"`
+	Instance      string   `json:"instance,omitempty" maxLength:"255" doc:"The instance of this file it runs on (at least 2 GB of memory), or give instances." example:"search-1"`
+	Instances     []string `json:"instances,omitempty" maxItems:"16" doc:"Several instances of this file as one cluster (named cluster_name), instead of instance: one node each, every node cluster-manager-eligible, deployed one at a time. Three is the usual shape; two are refused (no majority survives the loss of one)." example:"[\"search-1\", \"search-2\", \"search-3\"]"`
+	Version       string   `json:"version,omitempty" maxLength:"32" doc:"The opensearch package version, pinned (default 2.19.1)." example:"2.19.1"`
+	ClusterName   string   `json:"cluster_name,omitempty" maxLength:"64" doc:"cluster.name (default fountain)." example:"fountain"`
+	NetworkHost   string   `json:"network_host,omitempty" maxLength:"64" doc:"network.host: the address OpenSearch listens on (default: the instance's private address; _local_ keeps it on the host's loopback)."`
+	HeapMB        int      `json:"heap_mb,omitempty" minimum:"0" maximum:"65536" doc:"JVM heap in MB, at least 256 (default: half of the instance's memory)."`
+	AdminPassword string   `json:"admin_password,omitempty" maxLength:"64" pattern:"^[a-z0-9][a-z0-9_.-]{0,63}$" doc:"The NAME of a vault secret holding the initial admin password (fountain vault set NAME), never the password itself. Default: Fountain generates one and keeps it." example:"opensearch-admin"`
 }
 
 // Kong is Kong Gateway in DB-less mode on one instance, or on several as
@@ -97,6 +109,15 @@ type App struct {
 	RestartPolicy string              `json:"restart_policy,omitempty" maxLength:"32" doc:"no, always, unless-stopped (default) or on-failure[:MAX_RETRIES]." example:"unless-stopped"`
 }
 
+// LoadBalancer is a Lightsail load balancer: it listens on 80 (and 443
+// once a certificate is attached) and forwards to instance_port on its
+// instances that answer 200 at health_check_path.
+type LoadBalancer struct {
+	InstancePort    int      `json:"instance_port" minimum:"1" maximum:"65535" doc:"The port it forwards to on the instances (Lightsail cannot change it once created)." example:"80"`
+	HealthCheckPath string   `json:"health_check_path,omitempty" maxLength:"256" doc:"The path it checks on each instance (default /); only instances answering 200 there get traffic." example:"/healthz"`
+	Instances       []string `json:"instances,omitempty" maxItems:"10" doc:"The instances of this file it sends to (attached; others attached by hand are detached)." example:"[\"gw-1\", \"gw-2\"]"`
+}
+
 // GitHub is what the stack keeps on GitHub.
 type GitHub struct {
 	Repositories map[string]Repository `json:"repositories,omitempty" doc:"Repositories, by owner/name."`
@@ -125,9 +146,22 @@ type Workflow struct {
 // Remove names what a stack deletes (with allow_delete).
 type Remove struct {
 	Instances []string `json:"instances,omitempty" maxItems:"64" doc:"Lightsail instances to delete, by name (with their disks)."`
-	Apps      []string `json:"apps,omitempty" maxItems:"64" doc:"Docker apps to remove, by name, from every instance of this file."`
-	Routes    []string `json:"routes,omitempty" maxItems:"64" doc:"Kong services and their routes to remove, by name."`
-	Secrets   []string `json:"secrets,omitempty" maxItems:"100" doc:"GitHub secrets to delete: OWNER/REPO/NAME, or OWNER/REPO/ENVIRONMENT/NAME for an environment's."`
+	// LoadBalancers are deleted with delete-load-balancer.
+	LoadBalancers []string `json:"load_balancers,omitempty" maxItems:"64" doc:"Lightsail load balancers to delete, by name."`
+	Apps          []string `json:"apps,omitempty" maxItems:"64" doc:"Docker apps to remove, by name, from every instance of this file."`
+	Routes        []string `json:"routes,omitempty" maxItems:"64" doc:"Kong services and their routes to remove, by name."`
+	Secrets       []string `json:"secrets,omitempty" maxItems:"100" doc:"GitHub secrets to delete: OWNER/REPO/NAME, or OWNER/REPO/ENVIRONMENT/NAME for an environment's."`
+}
+
+// Hosts are the instances OpenSearch runs on: instance, or instances.
+func (o *OpenSearch) Hosts() []string {
+	if len(o.Instances) > 0 {
+		return o.Instances
+	}
+	if o.Instance == "" {
+		return nil
+	}
+	return []string{o.Instance}
 }
 
 // Hosts are the instances Kong runs on: instance, or instances.

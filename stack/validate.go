@@ -16,9 +16,9 @@ import (
 
 // Validate checks the stack without I/O: each value by the rule of the
 // engine that receives it (the same validators the API's routes use), and
-// that every reference resolves (an app's instances, OpenSearch's and
-// Kong's instance, a route's app). It changes nothing in s. Its error is
-// an ErrorList, in a stable order.
+// that every reference resolves (an app's and a load balancer's
+// instances, OpenSearch's and Kong's instances, a route's app). It
+// changes nothing in s. Its error is an ErrorList, in a stable order.
 func (s *Stack) Validate() error {
 	v := &validator{s: s, file: s.file}
 	if v.file == "" {
@@ -32,6 +32,7 @@ func (s *Stack) Validate() error {
 	v.openSearch()
 	v.kong()
 	v.apps()
+	v.loadBalancers()
 	v.github()
 	v.hostPorts()
 	v.remove()
@@ -52,6 +53,7 @@ func (v *validator) remove() {
 			}
 		}
 	}
+	v.removeLoadBalancers(r.LoadBalancers)
 	for i, name := range r.Apps {
 		path := index("remove.apps", i)
 		if in := (deploy.AppInput{HostInput: deploy.HostInput{InstanceName: "x1"}, ContainerName: name}); in.Validate() != nil {
@@ -242,6 +244,9 @@ func (v *validator) instances(regionOK bool) {
 			seen[fp] = i
 		}
 		v.engine(base, lightsail.ValidateTags("tags", in.Tags), nil)
+		if in.AutoSnapshot != "" && in.AutoSnapshot != AutoSnapshotOff {
+			v.engine(base, lightsail.ValidateSnapshotTimeOfDay("auto_snapshot", in.AutoSnapshot), nil)
+		}
 	}
 }
 
@@ -290,10 +295,15 @@ func (v *validator) openSearch() {
 	if o == nil {
 		return
 	}
-	v.instanceRef("opensearch.instance", o.Instance)
 	in := deploy.OpenSearchInput{HostInput: hostPlaceholder, Version: o.Version, ClusterName: o.ClusterName,
 		NetworkHost: o.NetworkHost, HeapMB: o.HeapMB}
-	v.engine("opensearch", in.Validate(), nil)
+	if v.openSearchHosts(o) {
+		in.HostInput, in.Cluster = deploy.HostInput{Region: "eu-central-1"}, &deploy.OpenSearchClusterInput{Name: o.ClusterName, InstanceNames: o.Instances}
+		if in.Cluster.Name == "" {
+			in.Cluster.Name = "fountain"
+		}
+	}
+	v.engine("opensearch", in.Validate(), map[string]string{"cluster.instance_names": "instances", "cluster.name": "cluster_name"})
 	if o.AdminPassword != "" {
 		v.vaultName("opensearch.admin_password", o.AdminPassword, "the admin password")
 	}
@@ -615,8 +625,10 @@ func (v *validator) hostPorts() {
 		}
 	}
 	if o := v.s.OpenSearch; o != nil {
-		take(o.Instance, "opensearch", hostPort{9200, "tcp"}, claim{by: "OpenSearch"})
-		take(o.Instance, "opensearch", hostPort{9300, "tcp"}, claim{by: "OpenSearch's transport"})
+		for _, inst := range o.Hosts() {
+			take(inst, "opensearch", hostPort{9200, "tcp"}, claim{by: "OpenSearch"})
+			take(inst, "opensearch", hostPort{9300, "tcp"}, claim{by: "OpenSearch's transport"})
+		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(v.s.Apps)) {
 		app := v.s.Apps[name]
