@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -47,8 +48,21 @@ func TestStackAutoSnapshot(t *testing.T) {
 		t.Errorf("web-2's steps: %s", got)
 	}
 	e.applyStack(snapStack, false)
+	// The time automatic snapshots are taken, "" when they are off.
 	auto := func(name string) string {
-		return e.do("GET", "/aws/lightsail/instances/"+name, "").str("auto_snapshot")
+		var v struct {
+			Auto *struct {
+				Enabled bool   `json:"enabled"`
+				Time    string `json:"snapshot_time_of_day"`
+			} `json:"auto_snapshot"`
+		}
+		if err := json.Unmarshal(e.do("GET", "/aws/lightsail/instances/"+name, "").raw, &v); err != nil {
+			t.Fatal(err)
+		}
+		if v.Auto == nil || !v.Auto.Enabled {
+			return ""
+		}
+		return v.Auto.Time
 	}
 	if a, b := auto("web-1"), auto("web-2"); a != "06:00" || b != "" {
 		t.Fatalf("after apply: %q %q", a, b)
