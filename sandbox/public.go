@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
@@ -61,12 +63,24 @@ func (s *Sandbox) createPublic(ctx context.Context, name string) (netip.Addr, ne
 		return netip.Addr{}, netip.Prefix{}, err
 	}
 	var lastErr error
-	for attempt := 0; attempt < 8; attempt++ {
+	for attempt := 0; attempt < 32; attempt++ {
 		taken, blocks, err := s.publicTaken(ctx)
 		if err != nil {
 			return netip.Addr{}, netip.Prefix{}, err
 		}
-		sub, block, ok := freeSubnet(blocks, taken, publicBits)
+		// The first attempt takes the first free /30 (hosts of one sandbox
+		// sit together); after a collision with another process, a random
+		// place, and a short random pause.
+		start := uint32(0)
+		if attempt > 0 {
+			start = rand.Uint32()
+			select {
+			case <-ctx.Done():
+				return netip.Addr{}, netip.Prefix{}, ctx.Err()
+			case <-time.After(time.Duration(rand.IntN(50)) * time.Millisecond):
+			}
+		}
+		sub, block, ok := freeSubnetFrom(blocks, taken, publicBits, start)
 		if !ok {
 			b, err := s.probeBlock(ctx)
 			if err != nil {
@@ -161,6 +175,13 @@ func (s *Sandbox) probeBlock(ctx context.Context) (netip.Prefix, error) {
 // freeSubnet returns the first subnet of the given size, in the first
 // block that has one, that overlaps nothing in taken.
 func freeSubnet(blocks, taken []netip.Prefix, bits int) (sub, block netip.Prefix, ok bool) {
+	return freeSubnetFrom(blocks, taken, bits, 0)
+}
+
+// freeSubnetFrom is freeSubnet looking from the start-th subnet of each
+// block on (wrapping around): processes creating hosts at once start at
+// random places, so that they seldom reach for the same /30.
+func freeSubnetFrom(blocks, taken []netip.Prefix, bits int, start uint32) (sub, block netip.Prefix, ok bool) {
 	for _, b := range blocks {
 		b = b.Masked()
 		if !b.Addr().Is4() || b.Bits() > bits {
@@ -168,8 +189,9 @@ func freeSubnet(blocks, taken []netip.Prefix, bits int) (sub, block netip.Prefix
 		}
 		size := uint32(1) << (32 - bits)
 		base := v4(b.Addr())
-		for i := uint32(0); i < uint32(1)<<(bits-b.Bits()); i++ {
-			c := netip.PrefixFrom(addr4(base+i*size), bits)
+		n := uint32(1) << (bits - b.Bits())
+		for j := uint32(0); j < n; j++ {
+			c := netip.PrefixFrom(addr4(base+((start+j)%n)*size), bits)
 			if !slices.ContainsFunc(taken, c.Overlaps) {
 				return c, b, true
 			}

@@ -71,3 +71,20 @@ func sprint(ps []netip.Prefix) string {
 	}
 	return "[" + strings.Join(ss, " ") + "]"
 }
+
+// From a start, the search wraps around the block: a /30 before the
+// start is found when none after it is free.
+func TestFreeSubnetFrom(t *testing.T) {
+	block := prefixes("10.9.0.0/28") // four /30s
+	sub, _, ok := freeSubnetFrom(block, prefixes("10.9.0.8/30"), publicBits, 2)
+	if !ok || sub.String() != "10.9.0.12/30" {
+		t.Fatalf("from the third: got %s %v", sub, ok)
+	}
+	sub, _, ok = freeSubnetFrom(block, prefixes("10.9.0.8/29"), publicBits, 2)
+	if !ok || sub.String() != "10.9.0.0/30" {
+		t.Fatalf("wrapped: got %s %v", sub, ok)
+	}
+	if _, _, ok := freeSubnetFrom(block, prefixes("10.9.0.0/28"), publicBits, 7); ok {
+		t.Fatal("a full block has a free /30")
+	}
+}
