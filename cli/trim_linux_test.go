@@ -4,6 +4,7 @@ package cli
 
 import (
 	"errors"
+	"os"
 	"reflect"
 	"testing"
 
@@ -34,6 +35,9 @@ func TestTrimStartupPages(t *testing.T) {
 	before := rssFile()
 	err := trimStartupPages()
 	if errors.Is(err, unix.EINVAL) {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true but this kernel has no MADV_PAGEOUT: %v", err)
+		}
 		t.Skipf("this kernel has no MADV_PAGEOUT: %v", err)
 	}
 	if err != nil {
