@@ -334,37 +334,15 @@ func (a *app) newLBCertAttachCmd() *cobra.Command {
 	return cmd
 }
 
-// lbRmOptions are the flags of `lb rm`.
-type lbRmOptions struct {
-	Name, Region string
-	Yes, DryRun  bool
-	mutateFlags
-}
-
 func (a *app) newLBRmCmd() *cobra.Command {
-	o := &lbRmOptions{}
-	cmd := &cobra.Command{
-		Use:     "rm NAME",
-		Aliases: []string{"delete"},
-		Short:   "Delete a load balancer and its certificates (the instances stay)",
-		Long: "Delete a load balancer and its certificates; the instances stay. Its DNS name is gone for good.\n\n" +
-			"On a terminal, you are asked to type its name to confirm; elsewhere, pass --yes.",
-		Args: exactArgs(1, "one load balancer NAME"),
-	}
-	f := cmd.Flags()
-	f.StringVar(&o.Region, "region", "", "AWS `region` (default: the server's)")
-	f.BoolVarP(&o.Yes, "yes", "y", false, "delete without asking for confirmation")
-	f.BoolVar(&o.DryRun, "dry-run", false, "only print the plan and change nothing")
-	o.mutateFlags.add(cmd)
-	cmd.RunE = a.runE(func(cmd *cobra.Command, args []string) error {
-		o.Name = args[0]
-		if !o.Yes && !o.DryRun {
-			if err := a.confirmName(cmd, "load balancer", o.Name, fmt.Sprintf("Delete load balancer %s and its certificates?", o.Name)); err != nil {
-				return err
-			}
-		}
-		body := lightsail.LoadBalancerInput{LoadBalancerName: o.Name, Region: o.Region, DryRun: o.DryRun}
-		return a.mutation(cmd, o.mutateFlags, "/aws/lightsail/delete-load-balancer", body, nil)
+	return a.newDeleteCmd(deleteCmd{
+		use: "rm NAME", args: "one load balancer NAME", what: "load balancer",
+		short: "Delete a load balancer and its certificates (the instances stay)",
+		long:  "Delete a load balancer and its certificates; the instances stay. Its DNS name is gone for good.",
+		ask:   "Delete load balancer %s and its certificates?",
+		route: "/aws/lightsail/delete-load-balancer",
+		body: func(name, region string, dry bool) any {
+			return lightsail.LoadBalancerInput{LoadBalancerName: name, Region: region, DryRun: dry}
+		},
 	})
-	return cmd
 }

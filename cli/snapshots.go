@@ -116,39 +116,55 @@ func (a *app) newSnapshotsListCmd() *cobra.Command {
 	return cmd
 }
 
-// snapshotsRmOptions are the flags of `snapshots rm`.
-type snapshotsRmOptions struct {
-	Name   string
-	Region string
-	Yes    bool
-	DryRun bool
-	mutateFlags
+func (a *app) newSnapshotsRmCmd() *cobra.Command {
+	return a.newDeleteCmd(deleteCmd{
+		use: "rm SNAPSHOT", args: "one SNAPSHOT name", what: "snapshot",
+		short: "Delete a snapshot",
+		long:  "Delete an instance snapshot. This cannot be undone.",
+		ask:   "Delete snapshot %s? This cannot be undone.",
+		route: "/aws/lightsail/delete-instance-snapshot",
+		body: func(name, region string, dry bool) any {
+			return lightsail.SnapshotInput{SnapshotName: name, Region: region, DryRun: dry}
+		},
+	})
 }
 
-func (a *app) newSnapshotsRmCmd() *cobra.Command {
-	o := &snapshotsRmOptions{}
+// deleteCmd describes a command that deletes one Lightsail resource by
+// name, after the user types the name (or --yes).
+type deleteCmd struct {
+	use, args, what  string // the usage line, what Args says is missing, the resource's kind
+	short, long, ask string // ask is the question, with %s for the name
+	route            string
+	body             func(name, region string, dry bool) any
+}
+
+// newDeleteCmd is the command deleteCmd describes: --region, --yes,
+// --dry-run and the mutation flags; on a terminal it asks for the
+// resource's name to be typed.
+func (a *app) newDeleteCmd(d deleteCmd) *cobra.Command {
+	var region string
+	var yes, dry bool
+	var mf mutateFlags
 	cmd := &cobra.Command{
-		Use:     "rm SNAPSHOT",
+		Use:     d.use,
 		Aliases: []string{"delete"},
-		Short:   "Delete a snapshot",
-		Long: "Delete an instance snapshot. This cannot be undone.\n\n" +
-			"On a terminal, you are asked to type the snapshot's name to confirm; elsewhere, pass --yes.",
-		Args: exactArgs(1, "one SNAPSHOT name"),
+		Short:   d.short,
+		Long:    d.long + "\n\nOn a terminal, you are asked to type the " + d.what + "'s name to confirm; elsewhere, pass --yes.",
+		Args:    exactArgs(1, d.args),
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.Region, "region", "", "AWS `region` (default: the server's)")
-	f.BoolVarP(&o.Yes, "yes", "y", false, "delete without asking for confirmation")
-	f.BoolVar(&o.DryRun, "dry-run", false, "only print the plan and change nothing")
-	o.mutateFlags.add(cmd)
+	f.StringVar(&region, "region", "", "AWS `region` (default: the server's)")
+	f.BoolVarP(&yes, "yes", "y", false, "delete without asking for confirmation")
+	f.BoolVar(&dry, "dry-run", false, "only print the plan and change nothing")
+	mf.add(cmd)
 	cmd.RunE = a.runE(func(cmd *cobra.Command, args []string) error {
-		o.Name = args[0]
-		if !o.Yes && !o.DryRun {
-			if err := a.confirmName(cmd, "snapshot", o.Name, fmt.Sprintf("Delete snapshot %s? This cannot be undone.", o.Name)); err != nil {
+		name := args[0]
+		if !yes && !dry {
+			if err := a.confirmName(cmd, d.what, name, fmt.Sprintf(d.ask, name)); err != nil {
 				return err
 			}
 		}
-		body := lightsail.SnapshotInput{SnapshotName: o.Name, Region: o.Region, DryRun: o.DryRun}
-		return a.mutation(cmd, o.mutateFlags, "/aws/lightsail/delete-instance-snapshot", body, nil)
+		return a.mutation(cmd, mf, d.route, d.body(name, region, dry), nil)
 	})
 	return cmd
 }
