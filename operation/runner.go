@@ -65,7 +65,9 @@ type Runner struct {
 	store  Store
 	logger *slog.Logger
 	now    func() time.Time
-	// OnFinish, if set, is called with every operation that ends.
+	// OnFinish, if set, is called with every operation that ends, before
+	// anyone can see it ended. It runs under the runner's lock: it must not
+	// block or call the runner.
 	OnFinish func(op *fountain.Operation)
 	// MaxOperations caps the operations running or waiting to run at once
 	// (0: DefaultMaxOperations; negative: no cap). Set it before Start.
@@ -267,6 +269,12 @@ func (r *Runner) run(ctx context.Context, l *liveOp, fn Func) {
 	}
 	op.Message, op.Error, op.ErrorHint = clip(op.Message), clip(op.Error), clip(op.ErrorHint)
 	op.Changed = anyChanged(op.Steps)
+	// The end is in the audit log before anyone can see it: a reader of the
+	// operation (a page, the API, a stream) that finds it ended finds its
+	// audit entry too. OnFinish only queues, so it runs under the lock.
+	if r.OnFinish != nil {
+		r.OnFinish(cloneOp(op))
+	}
 	// The locks go as the status turns final: whoever sees the operation
 	// ended may start the next one on the same resources at once.
 	r.unlock(op.ID, op.Locks)
@@ -296,10 +304,6 @@ func (r *Runner) run(ctx context.Context, l *liveOp, fn Func) {
 	l.watchers = nil
 	r.mu.Unlock()
 	r.release(op.ID, op.Locks)
-	// The end is in the audit log before anyone waiting hears of it.
-	if r.OnFinish != nil {
-		r.OnFinish(final)
-	}
 	close(l.done)
 }
 

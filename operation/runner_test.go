@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -279,6 +280,47 @@ func TestLocksFreeOnceEnded(t *testing.T) {
 				break
 			}
 			runtime.Gosched()
+		}
+	}
+}
+
+// Whoever sees an operation ended finds its end already handed to OnFinish
+// (the audit log): a console page that shows "ended" and then lists the
+// audit log must not see the entry arrive later.
+func TestOnFinishBeforeEndIsSeen(t *testing.T) {
+	ctx := context.Background()
+	r, _ := newRunner(t)
+	defer r.Shutdown(ctx, 0)
+	var mu sync.Mutex
+	finished := map[string]fountain.OperationStatus{}
+	r.OnFinish = func(op *fountain.Operation) {
+		mu.Lock()
+		finished[op.ID] = op.Status
+		mu.Unlock()
+	}
+	for i := range 200 {
+		op, err := r.Start(ctx, operation.Spec{Kind: "x"},
+			func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
+				return operation.Outcome{}, nil
+			})
+		if err != nil {
+			t.Fatalf("start %d: %v", i, err)
+		}
+		for {
+			got, err := r.Get(ctx, op.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status.Final() {
+				break
+			}
+			runtime.Gosched()
+		}
+		mu.Lock()
+		st, ok := finished[op.ID]
+		mu.Unlock()
+		if !ok || st != fountain.StatusSucceeded {
+			t.Fatalf("operation %d seen ended before OnFinish had it (%q, %v)", i, st, ok)
 		}
 	}
 }
