@@ -16,6 +16,7 @@ type metrics struct {
 	operations   *prometheus.CounterVec
 	authFailures prometheus.Counter
 	auditDropped prometheus.Counter
+	sshDials     prometheus.Counter
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -38,12 +39,19 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 	m.auditDropped = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "fountain_audit_dropped_total", Help: "Audit entries not recorded (the write queue was full, or the store failed).",
 	})
-	reg.MustRegister(m.requests, m.duration, m.operations, m.authFailures, m.auditDropped)
+	m.sshDials = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "fountain_ssh_connections_total", Help: "SSH connections opened by operations' connect steps (a plan's reads of one host share one).",
+	})
+	reg.MustRegister(m.requests, m.duration, m.operations, m.authFailures, m.auditDropped, m.sshDials)
 	// Process and Go metrics, unless the caller's registry has them already.
 	_ = reg.Register(collectors.NewGoCollector())
 	_ = reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
+
+// OnSSHConnection counts an SSH connection opened to a host; the deploy
+// engine calls it.
+func (s *Server) OnSSHConnection() { s.metrics.sshDials.Inc() }
 
 func (s *Server) metricsHandler() http.Handler {
 	return promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})

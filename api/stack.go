@@ -540,8 +540,11 @@ func sortedKeys[V any](m map[string]V) []string {
 // on the stack's instances, Kong's routes and the repositories' secrets
 // are discovered; then what discovery found that the file does not
 // declare, listed as unmanaged. What the file removes is planned once
-// discovery says it exists.
+// discovery says it exists. The plan's reads of one host (what runs there,
+// each app's dry run, Kong's config) share one SSH connection.
 func (p *stackPlanner) plan(ctx context.Context) (*stack.Plan, error) {
+	ctx, closeConns := deploy.ShareConnections(ctx)
+	defer closeConns()
 	if err := p.discoverInstances(ctx); err != nil {
 		return nil, err
 	}

@@ -80,6 +80,9 @@ type Engine struct {
 	// Dialer opens verified SSH connections (its HostKeys store is
 	// required). Each operation copies it to log into its own record.
 	Dialer ssh.Dialer
+	// Dialed, if set, is called for every SSH connection an operation's
+	// connect step opens (not for one it shares: ShareConnections).
+	Dialed func()
 	// Instances, if set, finds the Lightsail instance behind an address.
 	Instances Instances
 	// KeyDirs are the directories ssh_key_path may name a file in.
@@ -408,7 +411,17 @@ func (e *Engine) signer(ctx context.Context, in HostInput, region string) (ssh.S
 // (pinned from Lightsail for an instance, under every spelling of its
 // address, never trusted on first use; else kept from before, or trusted
 // on first use), and the log says which.
+//
+// Under ShareConnections, calls to one host share one connection.
 func (e *Engine) connect(ctx context.Context, rec fountain.Recorder, h *Host) (*ssh.Client, error) {
+	if s := sharedFrom(ctx); s != nil {
+		return e.connectShared(ctx, rec, h, s)
+	}
+	return e.dial(ctx, rec, h)
+}
+
+// dial opens a connection to the host, as connect's recorded step.
+func (e *Engine) dial(ctx context.Context, rec fountain.Recorder, h *Host) (*ssh.Client, error) {
 	var client *ssh.Client
 	err := rec.Step(ctx, "connect to "+h.User+"@"+h.HostPort(), func(ctx context.Context) (fountain.StepResult, error) {
 		if e.Reachable != nil {
@@ -431,6 +444,9 @@ func (e *Engine) connect(ctx context.Context, rec fountain.Recorder, h *Host) (*
 		c, err := d.Dial(ctx, ssh.Target{Address: h.Address, Port: h.Port, User: h.User, Signer: h.Signer, KeyName: h.ID.KeyName(h.Port)})
 		if err != nil {
 			return fountain.StepResult{}, err
+		}
+		if e.Dialed != nil {
+			e.Dialed()
 		}
 		client = c
 		k := c.HostKey()

@@ -233,6 +233,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Deploy: engine, OpenSearch: engine.OpenSearch(), Apps: engine.DockerApps(), Kong: engine.Gateway(), HostKeys: db, GitHub: gh, Images: images, Doctor: doctor, Vault: vault,
 		Backups: NewBackups(cfg.DataDir, db)})
 	runner.OnFinish = srv.OnOperationFinished
+	engine.Dialed = srv.OnSSHConnection
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -87,6 +88,30 @@ func planStack(t *testing.T, url, text string) stackPlan {
 	p.raw = raw
 	stackAnswers.WriteString(string(raw))
 	return p
+}
+
+// sshDials reads fountain_ssh_connections_total from /metrics.
+func sshDials(t *testing.T, url string) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, "fountain_ssh_connections_total "); ok {
+			n, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%q: %v", line, err)
+			}
+			return int(n)
+		}
+	}
+	t.Fatalf("no fountain_ssh_connections_total in /metrics")
+	return 0
 }
 
 // stackAnswers keeps every stack answer, for the canary.
@@ -230,12 +255,17 @@ func TestStackAcceptance(t *testing.T) {
 		t.Fatalf("the app through Kong: %d %q", code, got)
 	}
 
-	// 3. Planned again: no changes, exit 0.
+	// 3. Planned again: no changes, exit 0. Its reads of one host (what
+	// runs there, the dry runs, Kong's config) share one SSH connection.
 	start = time.Now()
+	dials := sshDials(t, url)
 	if p = planStack(t, url, text); p.ExitCode != 0 || len(p.changed()) != 0 {
 		t.Fatalf("plan after apply: exit %d, %v\n%s", p.ExitCode, p.changed(), p.raw)
 	}
 	t.Logf("no-op plan of the design's stack: %s", time.Since(start).Round(time.Millisecond))
+	if n := sshDials(t, url) - dials; n != 3 {
+		t.Errorf("the plan opened %d SSH connections to its 3 hosts, want one each", n)
+	}
 
 	// 4. Import of what exists plans empty (once the vault holds the
 	// secret's value under the name import gives it).

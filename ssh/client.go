@@ -17,8 +17,9 @@ import (
 
 // Client is one verified SSH connection to a host: commands run in
 // sessions of their own, and forwarded connections share it. It is safe
-// for concurrent use, with at most sshd's MaxSessions (10 by default)
-// commands at once. Commands assume a POSIX login shell (bash or dash, as
+// for concurrent use: at most maxSessions commands run on one connection at
+// once (sshd's MaxSessions is 10 by default), the others wait for a turn.
+// Commands assume a POSIX login shell (bash or dash, as
 // on Ubuntu and Debian).
 type Client struct {
 	d      Dialer
@@ -29,7 +30,15 @@ type Client struct {
 	hostKey fountain.HostKey
 	// firstUse: the host's key was trusted on first use by Dial.
 	firstUse bool
+	// borrowed: the connection belongs to another Client (Borrow), whose
+	// Close closes it; this one's Close does nothing.
+	borrowed bool
 }
+
+// maxSessions is how many commands run at once on one connection, below
+// sshd's default MaxSessions (10): the eleventh session would be refused
+// ("administratively prohibited"), so a caller waits for a turn instead.
+const maxSessions = 8
 
 // link is one SSH connection and its keepalive.
 type link struct {
@@ -38,10 +47,12 @@ type link struct {
 	done chan struct{} // closed by close
 	once sync.Once
 	lost atomic.Pointer[error] // why the connection died, if it did
+	// slots holds a token per command session open on the connection.
+	slots chan struct{}
 }
 
 func newLink(conn *xssh.Client, d *Dialer, host string) *link {
-	l := &link{conn: conn, host: host, done: make(chan struct{})}
+	l := &link{conn: conn, host: host, done: make(chan struct{}), slots: make(chan struct{}, maxSessions)}
 	if d.KeepaliveInterval > 0 {
 		go l.keepalive(d.KeepaliveInterval, d.KeepaliveCountMax, d.Logf)
 	}
@@ -127,8 +138,40 @@ func (c *Client) HostKey() fountain.HostKey {
 // should not go to such a host in the same operation.
 func (c *Client) FirstUse() bool { return c.firstUse }
 
-// Close closes the connection; commands running on it fail.
-func (c *Client) Close() error { return c.current().close() }
+// Close closes the connection; commands running on it fail. A borrowed
+// client's Close does nothing: the connection is its owner's.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	l, borrowed := c.link, c.borrowed
+	c.mu.Unlock()
+	if borrowed {
+		return nil
+	}
+	return l.close()
+}
+
+// Alive reports whether the connection is still up, as far as the client
+// knows (closed, or lost by its keepalive).
+func (c *Client) Alive() bool {
+	l := c.current()
+	select {
+	case <-l.done:
+		return false
+	default:
+	}
+	return l.lost.Load() == nil
+}
+
+// Borrow returns a client on the same connection, verified host key and
+// target, whose Close leaves the connection open: calls that share one
+// connection to a host (a plan reading it several times) each close what
+// they were given, and only the owner's Close ends it. A Reconnect of the
+// borrowed client makes a connection of its own.
+func (c *Client) Borrow() *Client {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return &Client{d: c.d, target: c.target, link: c.link, hostKey: c.hostKey, firstUse: c.firstUse, borrowed: true}
+}
 
 // Reconnect replaces the connection with a new one to the same target,
 // verified against the same stored host keys: a new login, so that changes
@@ -141,10 +184,12 @@ func (c *Client) Reconnect(ctx context.Context) error {
 	}
 	l := newLink(conn, &c.d, c.target.HostPort())
 	c.mu.Lock()
-	old := c.link
-	c.link, c.hostKey = l, key
+	old, borrowed := c.link, c.borrowed
+	c.link, c.hostKey, c.borrowed = l, key, false
 	c.mu.Unlock()
-	old.close()
+	if !borrowed {
+		old.close()
+	}
 	c.d.Logf("ssh %s: reconnected", c.target.HostPort())
 	return nil
 }
@@ -235,6 +280,12 @@ func (c *Client) Run(ctx context.Context, cmd Cmd) (Result, error) {
 		defer cancel()
 	}
 	l := c.current()
+	select {
+	case l.slots <- struct{}{}:
+		defer func() { <-l.slots }()
+	case <-ctx.Done():
+		return Result{}, c.stopped(ctx, name, cmd.Timeout)
+	}
 	sess, err := newSession(ctx, l)
 	if err != nil {
 		if ctx.Err() != nil {

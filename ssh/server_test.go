@@ -36,6 +36,9 @@ type testServer struct {
 	drop     atomic.Int32 // close this many next connections before the banner
 	frozen   atomic.Bool  // ignore global requests (a dead peer)
 	execs    chan string  // every exec'd command line, if set
+	// maxSessions refuses a connection's session beyond it, as sshd's
+	// MaxSessions does (0: no limit).
+	maxSessions int32
 }
 
 // keys for tests, generated once.
@@ -128,10 +131,16 @@ func (s *testServer) handle(c net.Conn) {
 			}
 		}
 	}()
+	var sessions atomic.Int32
 	for nc := range chans {
 		switch nc.ChannelType() {
 		case "session":
-			go s.session(nc)
+			if n := sessions.Add(1); s.maxSessions > 0 && n > s.maxSessions {
+				sessions.Add(-1)
+				nc.Reject(xssh.Prohibited, "open failed")
+				continue
+			}
+			go func() { s.session(nc); sessions.Add(-1) }()
 		case "direct-tcpip":
 			var m struct {
 				Host     string
