@@ -46,15 +46,22 @@ func (f HostFacts) DockerReady() bool {
 // constant: no request value goes into it.
 const probeScript = `command -v dockerd >/dev/null 2>&1 && echo docker=installed
 systemctl is-active --quiet docker 2>/dev/null && echo docker=active
-id -u | sed 's/^/uid=/'
-id -nG | tr ' ' '\n' | grep -qx docker && echo session=docker
-id -nG "$(id -un)" | tr ' ' '\n' | grep -qx docker && echo group=docker
-sed -n 's/^MemTotal: *\([0-9]*\) kB/mem=\1/p' /proc/meminfo
+echo "uid=$(id -u)"
+for g in $(id -nG); do [ "$g" = docker ] && echo session=docker; done
+for g in $(id -nG "${USER:-$(id -un)}"); do [ "$g" = docker ] && echo group=docker; done
+while read -r k v _; do [ "$k" = MemTotal: ] && echo "mem=$v" && break; done </proc/meminfo
 . /etc/os-release 2>/dev/null && echo "os=$PRETTY_NAME"
 true`
 
-// probe gathers the host's facts.
+// probe gathers the host's facts (once per host under ShareConnections).
 func probe(ctx context.Context, c *ssh.Client) (HostFacts, error) {
+	if s := sharedFrom(ctx); s != nil {
+		return s.probe(ctx, c)
+	}
+	return runProbe(ctx, c)
+}
+
+func runProbe(ctx context.Context, c *ssh.Client) (HostFacts, error) {
 	res, err := c.Run(ctx, ssh.Cmd{Name: "look at the host", Script: probeScript, Timeout: 30 * time.Second})
 	if err != nil {
 		return HostFacts{}, err

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/fountainai/fountain"
 	"github.com/fountainai/fountain/kong"
 )
@@ -62,26 +64,39 @@ func (a *DockerApps) Rollout(ctx context.Context, rec fountain.Recorder, hosts [
 	var facts RolloutFacts
 	var rp RolloutPlan
 	if err := rec.Step(ctx, "look at the hosts and the gateway", func(ctx context.Context) (fountain.StepResult, error) {
-		var out []string
+		// The hosts are observed at once: each is a few Docker calls over
+		// its own connection, and one after the other they added up (half
+		// a second for ten hosts).
+		lines := make([]string, len(rh))
+		g, gctx := errgroup.WithContext(ctx)
+		for i, r := range rh {
+			g.Go(func() error {
+				f, err := r.x.observeApp(gctx, in)
+				if err != nil {
+					return fmt.Errorf("%s: %w", nodeName(r.h), err)
+				}
+				if f.Engine {
+					if f.UsedPorts, err = r.x.usedPorts(gctx, in.ContainerName); err != nil {
+						return err
+					}
+				}
+				addr := ""
+				if in.Gateway != nil {
+					if addr, err = privateAddress(gctx, r.h, r.x.d.ssh); err != nil {
+						return err
+					}
+				}
+				r.f = RolloutHostFacts{Name: nodeName(r.h), Target: r.h.Target(), Address: addr, App: f}
+				lines[i] = r.f.Name + ": " + f.describe(in.ContainerName)
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return fountain.StepResult{}, err
+		}
+		out := lines
 		for _, r := range rh {
-			f, err := r.x.observeApp(ctx, in)
-			if err != nil {
-				return fountain.StepResult{}, fmt.Errorf("%s: %w", nodeName(r.h), err)
-			}
-			if f.Engine {
-				if f.UsedPorts, err = r.x.usedPorts(ctx, in.ContainerName); err != nil {
-					return fountain.StepResult{}, err
-				}
-			}
-			addr := ""
-			if in.Gateway != nil {
-				if addr, err = privateAddress(ctx, r.h, r.x.d.ssh); err != nil {
-					return fountain.StepResult{}, err
-				}
-			}
-			r.f = RolloutHostFacts{Name: nodeName(r.h), Target: r.h.Target(), Address: addr, App: f}
 			facts.Hosts = append(facts.Hosts, r.f)
-			out = append(out, r.f.Name+": "+f.describe(in.ContainerName))
 		}
 		if k != nil {
 			gf, err := k.observeChange(ctx)

@@ -15,12 +15,13 @@ import (
 // connection per host (its identity, port, user and key) for every call
 // made with it, and a function that closes them. A plan that reads a host
 // several times (what runs there, then each app's dry run) pays for one
-// handshake instead of one per call; each call still records its own
-// "connect" step, saying the connection was reused. Only reads should
+// handshake instead of one per call, and looks at the host's set-up once;
+// each call still records its own "connect" step, saying the connection
+// was reused. Only reads should
 // share: a deploy logs in again when it needs to (Reconnect), and a
 // connection that died is dialed again by the next call.
 func ShareConnections(ctx context.Context) (context.Context, func()) {
-	s := &sharedConns{m: map[string]*sharedConn{}}
+	s := &sharedConns{m: map[string]*sharedConn{}, probes: map[string]*sharedProbe{}}
 	return context.WithValue(ctx, sharedKey{}, s), s.close
 }
 
@@ -30,6 +31,30 @@ type sharedConns struct {
 	mu     sync.Mutex
 	m      map[string]*sharedConn
 	closed bool
+	// probes are the hosts' set-up facts the calls read, by user@host:
+	// a plan reads, so they do not change while it runs, and the second
+	// call to look at a host's set-up is given what the first one saw.
+	probes map[string]*sharedProbe
+}
+
+type sharedProbe struct {
+	once sync.Once
+	f    HostFacts
+	err  error
+}
+
+// probe runs probe once per host and login for the calls sharing s.
+func (s *sharedConns) probe(ctx context.Context, c *ssh.Client) (HostFacts, error) {
+	key := c.User() + "@" + c.Host()
+	s.mu.Lock()
+	p := s.probes[key]
+	if p == nil {
+		p = &sharedProbe{}
+		s.probes[key] = p
+	}
+	s.mu.Unlock()
+	p.once.Do(func() { p.f, p.err = runProbe(ctx, c) })
+	return p.f, p.err
 }
 
 // sharedConn is one host's connection, or the dial under way.
