@@ -165,7 +165,7 @@ func (a *app) runServe(cmd *cobra.Command, o *serveOptions, level slog.Level) er
 
 // memoryBase is the part of the Go runtime's soft memory limit that does
 // not grow with the live heap (see governMemory).
-const memoryBase = 16 << 20
+const memoryBase = 14 << 20
 
 // governMemory paces the garbage collector by memory rather than by the
 // default GC target, until the returned function is called. The server's
@@ -173,7 +173,7 @@ const memoryBase = 16 << 20
 // (GOGC=100) a rejected request spent a fifth of its CPU on collection; at
 // 400% alone the heap grew to five times the live heap (peak RSS 73 MB
 // under load). Here the target is 400% and the runtime's soft limit is
-// base + 2x the live heap, re-read every half second: the collector runs
+// base (14 MiB) + 2x the live heap, re-read every half second: the collector runs
 // when Go's memory reaches it, which leaves room for at least the live
 // heap again (as GOGC=100 would) plus a few MB, and the limit follows a
 // growing heap instead of making the collector run without pause.
