@@ -48,7 +48,7 @@ const probeScript = `command -v dockerd >/dev/null 2>&1 && echo docker=installed
 systemctl is-active --quiet docker 2>/dev/null && echo docker=active
 echo "uid=$(id -u)"
 for g in $(id -nG); do [ "$g" = docker ] && echo session=docker; done
-for g in $(id -nG "${USER:-$(id -un)}"); do [ "$g" = docker ] && echo group=docker; done
+for g in $(id -nG "$(id -un)"); do [ "$g" = docker ] && echo group=docker; done
 while read -r k v _; do [ "$k" = MemTotal: ] && echo "mem=$v" && break; done </proc/meminfo
 . /etc/os-release 2>/dev/null && echo "os=$PRETTY_NAME"
 true`
@@ -56,7 +56,7 @@ true`
 // probe gathers the host's facts (once per host under ShareConnections).
 func probe(ctx context.Context, c *ssh.Client) (HostFacts, error) {
 	if s := sharedFrom(ctx); s != nil {
-		return s.probe(ctx, c)
+		return s.probe(ctx, c.User()+"@"+c.Host(), func(ctx context.Context) (HostFacts, error) { return runProbe(ctx, c) })
 	}
 	return runProbe(ctx, c)
 }

@@ -38,23 +38,43 @@ type sharedConns struct {
 }
 
 type sharedProbe struct {
-	once sync.Once
+	done chan struct{} // closed once the first call's probe ended
 	f    HostFacts
-	err  error
+	ok   bool // it succeeded (a failure is not kept: the next call probes)
 }
 
-// probe runs probe once per host and login for the calls sharing s.
-func (s *sharedConns) probe(ctx context.Context, c *ssh.Client) (HostFacts, error) {
-	key := c.User() + "@" + c.Host()
-	s.mu.Lock()
-	p := s.probes[key]
-	if p == nil {
-		p = &sharedProbe{}
-		s.probes[key] = p
+// probe runs probe once per host and login for the calls sharing s: a
+// call waits for one under way (or for its own context), and takes its
+// facts if it succeeded, else probes itself.
+func (s *sharedConns) probe(ctx context.Context, key string, run func(context.Context) (HostFacts, error)) (HostFacts, error) {
+	for {
+		s.mu.Lock()
+		p := s.probes[key]
+		if p == nil {
+			p = &sharedProbe{done: make(chan struct{})}
+			s.probes[key] = p
+			s.mu.Unlock()
+			f, err := run(ctx)
+			s.mu.Lock()
+			if err == nil {
+				p.f, p.ok = f, true
+			} else if s.probes[key] == p {
+				delete(s.probes, key)
+			}
+			s.mu.Unlock()
+			close(p.done)
+			return f, err
+		}
+		s.mu.Unlock()
+		select {
+		case <-p.done:
+		case <-ctx.Done():
+			return HostFacts{}, ctx.Err()
+		}
+		if p.ok {
+			return p.f, nil
+		}
 	}
-	s.mu.Unlock()
-	p.once.Do(func() { p.f, p.err = runProbe(ctx, c) })
-	return p.f, p.err
 }
 
 // sharedConn is one host's connection, or the dial under way.
@@ -163,9 +183,20 @@ func (e *Engine) connectShared(ctx context.Context, rec fountain.Recorder, h *Ho
 		})
 		return c, err
 	}
-	c, err = e.dial(ctx, rec, h)
 	if mine == nil { // the plan is over
-		return c, err
+		return e.dial(ctx, rec, h)
 	}
-	return s.put(key, mine, c), err
+	// The dial's end reaches the waiters however it ends (a panic too).
+	var dialed *ssh.Client
+	defer func() {
+		if dialed == nil {
+			s.put(key, mine, nil)
+		}
+	}()
+	c, err = e.dial(ctx, rec, h)
+	if c == nil {
+		return nil, err
+	}
+	dialed = s.put(key, mine, c)
+	return dialed, err
 }

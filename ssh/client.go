@@ -49,10 +49,12 @@ type link struct {
 	lost atomic.Pointer[error] // why the connection died, if it did
 	// slots holds a token per command session open on the connection.
 	slots chan struct{}
+	dead  chan struct{} // closed once the connection ended, whoever ended it
 }
 
 func newLink(conn *xssh.Client, d *Dialer, host string) *link {
-	l := &link{conn: conn, host: host, done: make(chan struct{}), slots: make(chan struct{}, maxSessions)}
+	l := &link{conn: conn, host: host, done: make(chan struct{}), slots: make(chan struct{}, maxSessions), dead: make(chan struct{})}
+	go func() { conn.Wait(); close(l.dead) }()
 	if d.KeepaliveInterval > 0 {
 		go l.keepalive(d.KeepaliveInterval, d.KeepaliveCountMax, d.Logf)
 	}
@@ -151,11 +153,13 @@ func (c *Client) Close() error {
 }
 
 // Alive reports whether the connection is still up, as far as the client
-// knows (closed, or lost by its keepalive).
+// knows: not closed by either side, nor lost by its keepalive.
 func (c *Client) Alive() bool {
 	l := c.current()
 	select {
 	case <-l.done:
+		return false
+	case <-l.dead:
 		return false
 	default:
 	}

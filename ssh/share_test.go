@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 )
 
 // More commands at once than sshd's MaxSessions take turns on the one
@@ -66,5 +67,21 @@ func TestBorrow(t *testing.T) {
 	r.Close()
 	if r.Alive() {
 		t.Fatal("a reconnected borrower's Close left its connection open")
+	}
+}
+
+// A connection ended by the other side is not alive, so a shared one is
+// dialed again rather than handed out dead.
+func TestAliveSeesAClosedConnection(t *testing.T) {
+	c, _ := localClient(t)
+	if !c.Alive() {
+		t.Fatal("a new connection is not alive")
+	}
+	c.current().conn.Close() // as if the peer had closed it: done is not closed
+	for i := 0; c.Alive(); i++ {
+		if i > 200 {
+			t.Fatal("a closed connection still looks alive")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
