@@ -255,20 +255,19 @@ func TestAppOnThreeHostsBehindKong(t *testing.T) {
 	}
 
 	// 4. A target that dies stops receiving traffic without a config
-	// change (Kong's active health check), and gets it back.
-	health := func() string {
-		out, _ := sshRun(t, public["web-1"], keyPath, "curl -fsS http://127.0.0.1:8001/upstreams/app-my-app/health")
-		return out
-	}
+	// change (Kong's active health check), and gets it back. Each Kong node
+	// checks on its own: the load waits until both have seen it.
 	waitFor := func(what string, ok func(string) bool) {
 		t.Helper()
-		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(250 * time.Millisecond) {
-			h := health()
-			if ok(h) {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: %s", what, h)
+		for _, node := range []string{"web-1", "web-2"} {
+			for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(250 * time.Millisecond) {
+				h, _ := sshRun(t, public[node], keyPath, "curl -fsS http://127.0.0.1:8001/upstreams/app-my-app/health")
+				if ok(h) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%s, on the Kong of %s: %s", what, node, h)
+				}
 			}
 		}
 	}
