@@ -56,7 +56,7 @@ true`
 // probe gathers the host's facts (once per host under ShareConnections).
 func probe(ctx context.Context, c *ssh.Client) (HostFacts, error) {
 	if s := sharedFrom(ctx); s != nil {
-		return s.probe(ctx, c.User()+"@"+c.Host(), func(ctx context.Context) (HostFacts, error) { return runProbe(ctx, c) })
+		return s.probe(ctx, c.User()+"@"+c.Identity(), func(ctx context.Context) (HostFacts, error) { return runProbe(ctx, c) })
 	}
 	return runProbe(ctx, c)
 }

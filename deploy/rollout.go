@@ -67,7 +67,7 @@ func (a *DockerApps) Rollout(ctx context.Context, rec fountain.Recorder, hosts [
 		// The hosts are observed at once: each is a few Docker calls over
 		// its own connection, and one after the other they added up (half
 		// a second for ten hosts).
-		lines := make([]string, len(rh))
+		out := make([]string, len(rh))
 		g, gctx := errgroup.WithContext(ctx)
 		for i, r := range rh {
 			g.Go(func() error {
@@ -87,14 +87,13 @@ func (a *DockerApps) Rollout(ctx context.Context, rec fountain.Recorder, hosts [
 					}
 				}
 				r.f = RolloutHostFacts{Name: nodeName(r.h), Target: r.h.Target(), Address: addr, App: f}
-				lines[i] = r.f.Name + ": " + f.describe(in.ContainerName)
+				out[i] = r.f.Name + ": " + f.describe(in.ContainerName)
 				return nil
 			})
 		}
 		if err := g.Wait(); err != nil {
 			return fountain.StepResult{}, err
 		}
-		out := lines
 		for _, r := range rh {
 			facts.Hosts = append(facts.Hosts, r.f)
 		}

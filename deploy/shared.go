@@ -17,9 +17,9 @@ import (
 // several times (what runs there, then each app's dry run) pays for one
 // handshake instead of one per call, and looks at the host's set-up once;
 // each call still records its own "connect" step, saying the connection
-// was reused. Only reads should
-// share: a deploy logs in again when it needs to (Reconnect), and a
-// connection that died is dialed again by the next call.
+// was reused. Only reads should share: a deploy logs in again when it
+// needs to (Reconnect), and a connection that died is dialed again by the
+// next call.
 func ShareConnections(ctx context.Context) (context.Context, func()) {
 	s := &sharedConns{m: map[string]*sharedConn{}, probes: map[string]*sharedProbe{}}
 	return context.WithValue(ctx, sharedKey{}, s), s.close
@@ -31,7 +31,8 @@ type sharedConns struct {
 	mu     sync.Mutex
 	m      map[string]*sharedConn
 	closed bool
-	// probes are the hosts' set-up facts the calls read, by user@host:
+	// probes are the hosts' set-up facts the calls read, by login and host
+	// identity:
 	// a plan reads, so they do not change while it runs, and the second
 	// call to look at a host's set-up is given what the first one saw.
 	probes map[string]*sharedProbe

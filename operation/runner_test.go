@@ -264,23 +264,31 @@ func TestLocksFreeOnceEnded(t *testing.T) {
 	r, _ := newRunner(t)
 	defer r.Shutdown(ctx, 0)
 	for i := range 200 {
-		op, err := r.Start(ctx, operation.Spec{Kind: "x", Locks: []fountain.Lock{"instance:eu-central-1/web-1"}},
-			func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
-				return operation.Outcome{}, nil
-			})
+		// Start refuses while the lock is still held.
+		startAndSeeEnded(t, r, i, operation.Spec{Kind: "x", Locks: []fountain.Lock{"instance:eu-central-1/web-1"}})
+	}
+}
+
+// startAndSeeEnded starts a no-op operation (the i-th) and polls Get until
+// it is seen ended, as a reader would; it returns its id.
+func startAndSeeEnded(t *testing.T, r *operation.Runner, i int, spec operation.Spec) string {
+	t.Helper()
+	ctx := context.Background()
+	op, err := r.Start(ctx, spec, func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
+		return operation.Outcome{}, nil
+	})
+	if err != nil {
+		t.Fatalf("start %d: %v", i, err)
+	}
+	for {
+		got, err := r.Get(ctx, op.ID)
 		if err != nil {
-			t.Fatalf("start %d: %v", i, err)
+			t.Fatal(err)
 		}
-		for {
-			got, err := r.Get(ctx, op.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got.Status.Final() {
-				break
-			}
-			runtime.Gosched()
+		if got.Status.Final() {
+			return op.ID
 		}
+		runtime.Gosched()
 	}
 }
 
@@ -299,25 +307,9 @@ func TestOnFinishBeforeEndIsSeen(t *testing.T) {
 		mu.Unlock()
 	}
 	for i := range 200 {
-		op, err := r.Start(ctx, operation.Spec{Kind: "x"},
-			func(ctx context.Context, run *operation.Run) (operation.Outcome, error) {
-				return operation.Outcome{}, nil
-			})
-		if err != nil {
-			t.Fatalf("start %d: %v", i, err)
-		}
-		for {
-			got, err := r.Get(ctx, op.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got.Status.Final() {
-				break
-			}
-			runtime.Gosched()
-		}
+		id := startAndSeeEnded(t, r, i, operation.Spec{Kind: "x"})
 		mu.Lock()
-		st, ok := finished[op.ID]
+		st, ok := finished[id]
 		mu.Unlock()
 		if !ok || st != fountain.StatusSucceeded {
 			t.Fatalf("operation %d seen ended before OnFinish had it (%q, %v)", i, st, ok)

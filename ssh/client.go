@@ -121,6 +121,10 @@ func (c *Client) current() *link {
 	return c.link
 }
 
+// Identity returns the name the host's keys are kept under: its identity
+// (Target.KeyName), the same for every spelling of its address.
+func (c *Client) Identity() string { return c.target.keyName() }
+
 // Host returns the host's "address:port".
 func (c *Client) Host() string { return c.target.HostPort() }
 
