@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/container"
@@ -90,14 +91,22 @@ func (s *Sandbox) SnapshotHost(ctx context.Context, name, snap string) error {
 		return err
 	}
 	if c.State == container.StateRunning {
-		if _, err := s.docker.ContainerPause(ctx, c.ID, client.ContainerPauseOptions{}); err != nil {
+		paused, err := freezeForSnapshot(ctx, func() error {
+			_, err := s.docker.ContainerPause(ctx, c.ID, client.ContainerPauseOptions{})
+			return err
+		}, pauseRetryDelay)
+		if err != nil {
 			return fmt.Errorf("snapshot host %s: pause: %w", name, err)
 		}
-		defer func() {
-			if _, err := s.docker.ContainerUnpause(context.WithoutCancel(ctx), c.ID, client.ContainerUnpauseOptions{}); err != nil {
-				s.logf("snapshot host %s: unpause: %v", name, err)
-			}
-		}()
+		if paused {
+			defer func() {
+				if _, err := s.docker.ContainerUnpause(context.WithoutCancel(ctx), c.ID, client.ContainerUnpauseOptions{}); err != nil {
+					s.logf("snapshot host %s: unpause: %v", name, err)
+				}
+			}()
+		} else {
+			s.logf("snapshot host %s: the host could not be frozen (%d tries); copying it while it runs", name, pauseTries)
+		}
 	}
 	base, err := s.docker.ContainerCommit(ctx, c.ID, client.ContainerCommitOptions{NoPause: true, Comment: "fountain sandbox snapshot " + snap})
 	if err != nil {
@@ -136,6 +145,37 @@ func (s *Sandbox) SnapshotHost(ctx context.Context, name, snap string) error {
 		return fmt.Errorf("snapshot host %s: %w", name, err)
 	}
 	return nil
+}
+
+// pauseTries is how many times a snapshot tries to freeze its host, and
+// pauseRetryDelay the wait between two tries.
+const pauseTries = 4
+
+var pauseRetryDelay = 250 * time.Millisecond
+
+// freezeForSnapshot pauses a host for its snapshot. The freezer can fail
+// for a moment ("unable to freeze" from runc, when a process inside sits in
+// an uninterruptible wait on a busy machine), so it tries pauseTries times;
+// if the host still cannot be frozen, the snapshot goes on with the host
+// running (paused false, no error), as a real disk snapshot of a running
+// instance does: what a crash would leave, less exactly. Only a cancelled
+// context stops it.
+func freezeForSnapshot(ctx context.Context, pause func() error, delay time.Duration) (paused bool, err error) {
+	for i := range pauseTries {
+		if i > 0 {
+			select {
+			case <-ctx.Done():
+				return false, ctx.Err()
+			case <-time.After(delay):
+			}
+		}
+		if err := pause(); err == nil {
+			return true, nil
+		} else if ctx.Err() != nil {
+			return false, err
+		}
+	}
+	return false, nil
 }
 
 // checkSnapshotImage checks that the snapshot's image boots as a host

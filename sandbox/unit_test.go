@@ -1,6 +1,8 @@
 package sandbox
 
 import (
+	"context"
+	"errors"
 	"io/fs"
 	"net/http"
 	"os"
@@ -8,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -249,5 +252,36 @@ func TestRegistryIsReadOnlyOffThePushAddress(t *testing.T) {
 	}
 	if got, err := pullDigest(pull, "app/web", "v1"); err != nil || got != img.digest.String() {
 		t.Fatalf("pull from the pull address: %s %v", got, err)
+	}
+}
+
+// A host that cannot be frozen at first (runc's "unable to freeze" on a
+// busy machine) is tried again; one that never can be is copied while it
+// runs, not failed; a cancelled snapshot stops trying.
+func TestFreezeForSnapshot(t *testing.T) {
+	freeze := errors.New("OCI runtime pause failed: unable to freeze: unknown")
+	failing := func(n int) (func() error, *int) {
+		calls := 0
+		return func() error {
+			calls++
+			if calls <= n {
+				return freeze
+			}
+			return nil
+		}, &calls
+	}
+	pause, calls := failing(2)
+	if paused, err := freezeForSnapshot(context.Background(), pause, time.Millisecond); !paused || err != nil || *calls != 3 {
+		t.Fatalf("frozen on the third try: paused %v, err %v, calls %d", paused, err, *calls)
+	}
+	pause, calls = failing(100)
+	if paused, err := freezeForSnapshot(context.Background(), pause, time.Millisecond); paused || err != nil || *calls != pauseTries {
+		t.Fatalf("never frozen: paused %v, err %v, calls %d; want a copy while running after %d tries", paused, err, *calls, pauseTries)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	pause, _ = failing(100)
+	if paused, err := freezeForSnapshot(ctx, pause, time.Millisecond); paused || err == nil {
+		t.Fatalf("cancelled: paused %v, err %v; want an error", paused, err)
 	}
 }
