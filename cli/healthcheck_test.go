@@ -44,10 +44,10 @@ func TestHealthcheck(t *testing.T) {
 	}
 
 	status, slow = http.StatusOK, true
-	start := time.Now()
 	_, errOut, code = runCLI(t, nil, "", "healthcheck", "--url", srv.URL, "--timeout", "200ms")
-	if code != ExitError || !strings.Contains(errOut, "no answer within 200ms") || time.Since(start) > 1500*time.Millisecond {
-		t.Fatalf("timeout: code %d, err %q after %s", code, errOut, time.Since(start))
+	// (A timeout not kept would end in success after the handler's 2 s.)
+	if code != ExitError || !strings.Contains(errOut, "no answer within 200ms") {
+		t.Fatalf("timeout: code %d, err %q", code, errOut)
 	}
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

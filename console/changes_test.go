@@ -121,17 +121,23 @@ func TestPlanConfirmApply(t *testing.T) {
 // succeeded.
 func waitOp(t *testing.T, b *browser, path string) {
 	t.Helper()
-	for i := 0; i < 500; i++ {
-		p := b.get(path)
-		if strings.Contains(p.body, "The operation has ended.") {
-			if !strings.Contains(p.body, `<span class="badge good">succeeded</span>`) {
-				t.Fatalf("%s did not succeed: %s", path, p.body)
-			}
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
+	if p := waitPage(t, b, path, "The operation has ended."); !strings.Contains(p.body, `<span class="badge good">succeeded</span>`) {
+		t.Fatalf("%s did not succeed: %s", path, p.body)
 	}
-	t.Fatalf("%s did not end", path)
+}
+
+// waitPage gets path until its page contains want, for a minute at most
+// (a loaded machine is slow, never this slow), and returns that page.
+func waitPage(t *testing.T, b *browser, path, want string) page {
+	t.Helper()
+	var p page
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if p = b.get(path); strings.Contains(p.body, want) {
+			return p
+		}
+	}
+	t.Fatalf("%s: no %q within a minute; last page: %d %s", path, want, p.status, p.body)
+	return p
 }
 
 // The API's refusal is shown beside the form, which keeps what was typed
@@ -243,20 +249,12 @@ func TestCancelAndDownload(t *testing.T) {
 		t.Fatalf("a running operation's page: %s", p.body)
 	}
 	// Cancel once it waits for the instance (a step with output before it).
-	for i := 0; i < 1000 && !strings.Contains(b.get(op).body, `data-step="wait for slow-1 to run"`); i++ {
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitPage(t, b, op, `data-step="wait for slow-1 to run"`)
 	if p := b.post(op+"/cancel", url.Values{"csrf": {csrf}}); p.status != http.StatusSeeOther {
 		t.Fatalf("cancel: %d %s", p.status, p.body)
 	}
-	for i := 0; i < 500; i++ {
-		if p := b.get(op); strings.Contains(p.body, "The operation has ended.") {
-			if !strings.Contains(p.body, `<span class="badge bad">cancelled</span>`) {
-				t.Fatalf("after cancel: %s", p.body)
-			}
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
+	if p := waitPage(t, b, op, "The operation has ended."); !strings.Contains(p.body, `<span class="badge bad">cancelled</span>`) {
+		t.Fatalf("after cancel: %s", p.body)
 	}
 	if p := b.post(op+"/cancel", url.Values{"csrf": {csrf}}); p.status != http.StatusConflict {
 		t.Fatalf("cancel an ended operation: %d", p.status)

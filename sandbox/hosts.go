@@ -330,7 +330,15 @@ func (s *Sandbox) waitReady(ctx context.Context, id, addr string) (Host, error) 
 	return s.describe(ctx, id, addr)
 }
 
-// describe returns the Host of a running container, reading its host keys.
+// readyScript prints a booted host's public host keys. While the host
+// boots, /run/nologin (systemd-tmpfiles makes it, systemd-user-sessions
+// removes it at the end of boot) makes pam_nologin refuse every login but
+// root's, and sshd answers that as a failed authentication: the host is
+// not ready until it is gone.
+const readyScript = `if [ -e /run/nologin ]; then echo "logins are not allowed yet (/run/nologin: the host is booting)" >&2; exit 1; fi; cat /etc/ssh/ssh_host_*_key.pub`
+
+// describe returns the Host of a running container once it lets users
+// log in, reading its host keys.
 func (s *Sandbox) describe(ctx context.Context, id, addr string) (Host, error) {
 	h := Host{PublicIP: addr}
 	insp, err := s.docker.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
@@ -342,18 +350,24 @@ func (s *Sandbox) describe(ctx context.Context, id, addr string) (Host, error) {
 			h.PrivateIP = ep.IPAddress.String()
 		}
 	}
+	last := "no host keys yet"
 	for {
-		res, err := s.exec(ctx, id, "sh", "-c", "cat /etc/ssh/ssh_host_*_key.pub")
-		if err != nil {
+		res, err := s.exec(ctx, id, "sh", "-c", readyScript)
+		if err != nil && ctx.Err() == nil {
 			return Host{}, fmt.Errorf("read host keys: %w", err)
 		}
-		h.HostKeys = parseHostKeys(res.Stdout)
-		if res.ExitCode == 0 && len(h.HostKeys) > 0 {
-			return h, nil
+		if err == nil {
+			h.HostKeys = parseHostKeys(res.Stdout)
+			if res.ExitCode == 0 && len(h.HostKeys) > 0 {
+				return h, nil
+			}
+			if e := strings.TrimSpace(res.Stderr); e != "" {
+				last = e
+			}
 		}
 		select {
 		case <-ctx.Done():
-			return Host{}, fmt.Errorf("read host keys: none found (%s): %w", strings.TrimSpace(res.Stderr), ctx.Err())
+			return Host{}, fmt.Errorf("host not ready: %s: %w", last, ctx.Err())
 		case <-time.After(200 * time.Millisecond):
 		}
 	}

@@ -125,6 +125,10 @@ func TestHostLifecycle(t *testing.T) {
 		t.Fatalf("second create: %v, want ErrExists", err)
 	}
 	signer := s.Key().Signer
+	c0, err := s.findHost(ctx, "web-1")
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	// Key login with pinned host keys, passwordless sudo.
 	out, err := sshRun(h.PublicIP, SSHUser, signer, h.HostKeys, "sudo -n true && id -un && echo persisted | sudo tee /var/lib/fountain-marker >/dev/null && hostname")
@@ -168,6 +172,27 @@ func TestHostLifecycle(t *testing.T) {
 		t.Fatal("password login succeeded")
 	} else if !strings.Contains(err.Error(), "no supported methods remain") {
 		t.Fatalf("password login: %v", err)
+	}
+
+	// A host still booting (pam_nologin refuses users' logins while
+	// /run/nologin exists) is not ready, though sshd answers.
+	if r, err := s.Exec(ctx, "web-1", "touch", "/run/nologin"); err != nil || r.ExitCode != 0 {
+		t.Fatalf("touch /run/nologin: %v %+v", err, r)
+	}
+	if _, err := sshRun(h.PublicIP, SSHUser, signer, h.HostKeys, "true"); err == nil {
+		t.Fatal("a login succeeded while /run/nologin exists: the check below would prove nothing")
+	}
+	short, cancelShort := context.WithTimeout(ctx, 5*time.Second)
+	_, err = s.describe(short, c0.ID, h.PublicIP)
+	cancelShort()
+	if err == nil || !strings.Contains(err.Error(), "host not ready: logins are not allowed yet") {
+		t.Fatalf("describe while logins are refused: %v", err)
+	}
+	if r, err := s.Exec(ctx, "web-1", "rm", "/run/nologin"); err != nil || r.ExitCode != 0 {
+		t.Fatalf("rm /run/nologin: %v %+v", err, r)
+	}
+	if _, err := s.describe(ctx, c0.ID, h.PublicIP); err != nil {
+		t.Fatalf("describe once logins are allowed: %v", err)
 	}
 
 	// Stop: SSH refuses. Start: same host keys, same disk.

@@ -267,8 +267,8 @@ func lastLine(s string) string {
 // errTimeout is the cause of a context ended by Cmd.Timeout.
 var errTimeout = errors.New("command timed out")
 
-// cancelGrace is how long Run waits, after signalling a cancelled command
-// and closing its session, for the session's goroutines to finish.
+// cancelGrace is how long Run keeps signalling a cancelled command
+// (see terminate) before it closes the session and returns.
 const cancelGrace = time.Second
 
 // Run runs cmd in a new session and waits for it. A non-zero exit is an
@@ -327,12 +327,7 @@ func (c *Client) Run(ctx context.Context, cmd Cmd) (Result, error) {
 	select {
 	case err = <-done:
 	case <-ctx.Done():
-		sess.Signal(xssh.SIGTERM)
-		sess.Close()
-		select {
-		case <-done:
-		case <-time.After(cancelGrace):
-		}
+		terminate(sess, done)
 		return result(-1), c.stopped(ctx, name, cmd.Timeout)
 	}
 	var xe *xssh.ExitError
@@ -348,6 +343,35 @@ func (c *Client) Run(ctx context.Context, cmd Cmd) (Result, error) {
 		return r, ee
 	default:
 		return result(-1), l.lostError(fmt.Errorf("%s: %w", name, err))
+	}
+}
+
+// signalEvery is how often terminate sends SIGTERM again while the
+// command has not ended.
+const signalEvery = 200 * time.Millisecond
+
+// terminate stops a cancelled command: SIGTERM to its session, sent again
+// every signalEvery until the command ends or cancelGrace passes, then
+// the session closed. sshd signals the command's process group, which the
+// command's process makes (setsid) only once it runs: a signal that comes
+// between sshd's fork and that is lost (killpg finds no group), and
+// closing the session alone leaves a command that does not read its
+// input running. So one signal is not enough on a busy host.
+func terminate(sess *xssh.Session, done <-chan error) {
+	defer sess.Close()
+	grace := time.NewTimer(cancelGrace)
+	defer grace.Stop()
+	tick := time.NewTicker(signalEvery)
+	defer tick.Stop()
+	for {
+		sess.Signal(xssh.SIGTERM)
+		select {
+		case <-done:
+			return
+		case <-grace.C:
+			return
+		case <-tick.C:
+		}
 	}
 }
 

@@ -162,17 +162,17 @@ func TestRunCancelAndTimeout(t *testing.T) {
 	time.AfterFunc(300*time.Millisecond, cancel)
 	start := time.Now()
 	marker := filepath.Join(dir, "still-running")
-	res, err := c.Run(ctx, Cmd{Name: "wait", Script: "echo started; sleep 5; touch " + Quote(marker)})
-	if fountain.ErrorCode(err) != fountain.ECANCELLED || time.Since(start) > 1500*time.Millisecond || res.Stdout != "started\n" {
+	res, err := c.Run(ctx, Cmd{Name: "wait", Script: "echo started; sleep 8; touch " + Quote(marker)})
+	if fountain.ErrorCode(err) != fountain.ECANCELLED || time.Since(start) > 5*time.Second || res.Stdout != "started\n" {
 		t.Fatalf("cancel: %v after %s, %+v", err, time.Since(start), res)
 	}
 	start = time.Now()
-	_, err = c.Run(context.Background(), Cmd{Name: "slow step", Script: "sleep 5; touch " + Quote(marker), Timeout: 200 * time.Millisecond})
-	if fountain.ErrorCode(err) != fountain.EUPSTREAM || !strings.Contains(err.Error(), "slow step on "+c.Host()+" timed out after 200ms") || time.Since(start) > 1500*time.Millisecond {
+	_, err = c.Run(context.Background(), Cmd{Name: "slow step", Script: "sleep 8; touch " + Quote(marker), Timeout: 200 * time.Millisecond})
+	if fountain.ErrorCode(err) != fountain.EUPSTREAM || !strings.Contains(err.Error(), "slow step on "+c.Host()+" timed out after 200ms") || time.Since(start) > 5*time.Second {
 		t.Fatalf("timeout: %v after %s", err, time.Since(start))
 	}
 	// The signal reached the remote commands: they did not finish.
-	time.Sleep(5500*time.Millisecond - time.Since(start))
+	time.Sleep(8500*time.Millisecond - time.Since(start))
 	if _, err := os.Stat(marker); err == nil {
 		t.Fatal("a cancelled command kept running")
 	}
@@ -182,20 +182,44 @@ func TestRunCancelAndTimeout(t *testing.T) {
 	}
 }
 
+// A signal sshd loses (one that comes before the command made its process
+// group) is sent again: closing the session alone would leave the command
+// running.
+func TestCancelSignalsAgain(t *testing.T) {
+	srv := startServer(t, "127.0.0.1:0", hostEd)
+	c := mustDial(t, dialer(newMemStore(), &logs{}), srv.target())
+	srv.linger.Store(true)
+	srv.loseSignals.Store(1)
+	marker := filepath.Join(t.TempDir(), "still-running")
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	start := time.Now()
+	if _, err := c.Run(ctx, Cmd{Name: "wait", Script: "sleep 3; touch " + Quote(marker)}); fountain.ErrorCode(err) != fountain.ECANCELLED {
+		t.Fatalf("cancel: %v", err)
+	}
+	if n := srv.loseSignals.Load(); n >= 0 {
+		t.Fatalf("the lost signal was not sent again (%d left to lose)", n)
+	}
+	time.Sleep(3500*time.Millisecond - time.Since(start))
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("the cancelled command kept running")
+	}
+}
+
 func TestKeepaliveDetectsADeadConnection(t *testing.T) {
 	srv := startServer(t, "127.0.0.1:0", hostEd)
 	l := &logs{}
 	d := dialer(newMemStore(), l)
-	d.KeepaliveInterval, d.KeepaliveCountMax = 100*time.Millisecond, 3
+	d.KeepaliveInterval, d.KeepaliveCountMax = 300*time.Millisecond, 3
 	c := mustDial(t, d, srv.target())
 	// Keepalives are answered: a command longer than 3 intervals is fine.
-	if _, err := c.Run(context.Background(), Cmd{Script: "sleep 0.6"}); err != nil {
+	if _, err := c.Run(context.Background(), Cmd{Script: "sleep 2"}); err != nil {
 		t.Fatal(err)
 	}
 	srv.frozen.Store(true)
 	start := time.Now()
 	_, err := c.Run(context.Background(), Cmd{Name: "long step", Script: "sleep 10"})
-	if fountain.ErrorCode(err) != fountain.EUPSTREAM || !strings.Contains(err.Error(), "no answer to keepalives") || time.Since(start) > 2*time.Second {
+	if fountain.ErrorCode(err) != fountain.EUPSTREAM || !strings.Contains(err.Error(), "no answer to keepalives") || time.Since(start) > 8*time.Second {
 		t.Fatalf("err %v after %s", err, time.Since(start))
 	}
 	if !strings.Contains(strings.Join(l.all(), "\n"), "no answer to keepalives") {

@@ -39,6 +39,13 @@ type testServer struct {
 	// maxSessions refuses a connection's session beyond it, as sshd's
 	// MaxSessions does (0: no limit).
 	maxSessions int32
+	// loseSignals drops this many next signal requests, as sshd does when
+	// one comes before the command's process made its group (killpg
+	// finds none).
+	loseSignals atomic.Int32
+	// linger leaves a command running when its session closes, as sshd
+	// does with a command that does not read its input.
+	linger atomic.Bool
 }
 
 // keys for tests, generated once.
@@ -209,7 +216,7 @@ func (s *testServer) session(nc xssh.NewChannel) {
 		}
 		if r == nil {
 			mu.Lock()
-			if proc != nil && proc.Process != nil {
+			if proc != nil && proc.Process != nil && !s.linger.Load() {
 				syscall.Kill(-proc.Process.Pid, syscall.SIGKILL)
 			}
 			mu.Unlock()
@@ -257,6 +264,9 @@ func (s *testServer) session(nc xssh.NewChannel) {
 			var m struct{ Signal string }
 			xssh.Unmarshal(r.Payload, &m)
 			sig := map[string]syscall.Signal{"TERM": syscall.SIGTERM, "KILL": syscall.SIGKILL, "INT": syscall.SIGINT}[m.Signal]
+			if s.loseSignals.Add(-1) >= 0 {
+				continue
+			}
 			mu.Lock()
 			if proc != nil && sig != 0 {
 				syscall.Kill(-proc.Process.Pid, sig)
