@@ -149,9 +149,10 @@ func (s *Sandbox) SnapshotHost(ctx context.Context, name, snap string) error {
 
 // pauseTries is how many times a snapshot tries to freeze its host, and
 // pauseRetryDelay the wait between two tries.
-const pauseTries = 4
-
-var pauseRetryDelay = 250 * time.Millisecond
+const (
+	pauseTries      = 4
+	pauseRetryDelay = 250 * time.Millisecond
+)
 
 // freezeForSnapshot pauses a host for its snapshot. The freezer can fail
 // for a moment ("unable to freeze" from runc, when a process inside sits in
